@@ -1,0 +1,50 @@
+# The README's two commands, `make demo` and `make test`, do every setup step themselves:
+# apt packages, Python packages, and the build. Each step is skipped when already done.
+PYTHON ?= python3
+APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
+PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert numpy pytest scikit-build-core pybind11
+SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
+STAMPS := build/stamps
+
+.PHONY: demo test test-cpp test-python deps build zoo docs clean
+
+demo: build
+	$(PYTHON) examples/demo.py
+
+test: test-cpp test-python
+
+test-cpp: build/cpp/pt2tflite_tests
+	ctest --test-dir build/cpp --output-on-failure -j2
+
+test-python: build
+	$(PYTHON) -m pytest -q -n auto tests/python 2>/dev/null || $(PYTHON) -m pytest -q tests/python
+
+deps: $(STAMPS)/apt $(STAMPS)/pip
+
+$(STAMPS)/apt:
+	@mkdir -p $(STAMPS)
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing apt packages: $(APT_PACKAGES)"; \
+	  (apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES)) >/dev/null || exit 1; \
+	fi
+	@touch $@
+
+$(STAMPS)/pip: Makefile
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m pip install -q $(PY_DEPS)
+	@touch $@
+
+# The Python package (extension + native CLI on PATH), rebuilt incrementally in build/py.
+build: $(STAMPS)/install
+$(STAMPS)/install: $(STAMPS)/apt $(STAMPS)/pip $(SOURCES)
+	$(PYTHON) -m pip install -q --no-build-isolation --no-deps . -Cbuild-dir=build/py
+	@touch $@
+
+# C++ unit tests, in their own build tree with the sanitizers on.
+build/cpp/pt2tflite_tests: $(STAMPS)/apt $(SOURCES) $(shell find tests/cpp -type f)
+	cmake -S . -B build/cpp -G Ninja -DPT2TFLITE_BUILD_TESTS=ON -DPT2TFLITE_BUILD_PYTHON=OFF \
+	  -DPT2TFLITE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build/cpp
+
+clean:
+	rm -rf build

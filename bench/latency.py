@@ -1,0 +1,159 @@
+"""Side-by-side latency and graph statistics of two .tflite files.
+
+Both files run in the same process on the same ai-edge-litert Interpreter
+build (XNNPACK is applied by default), with invocations interleaved
+A, B, A, B, ... so that CPU frequency changes, thermal state and noisy
+neighbours hit both models alike.
+
+    python bench/latency.py A.tflite B.tflite [--threads 1 2] [--runs 50]
+                            [--warmup 10] [--json out.json]
+
+    from latency import compare
+    result = compare("a.tflite", "b.tflite")
+
+Works in either environment (pt2tflite's or the incumbent venv): it needs only
+numpy and ai-edge-litert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.metadata
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+
+def graph_stats(path: str) -> dict:
+    """Size and op counts of the model as written (before any delegation).
+
+    Uses an interpreter without default delegates: with XNNPACK applied,
+    _get_ops_details() also lists the DELEGATE nodes that replace partitions.
+    """
+    interp = Interpreter(
+        model_path=path,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    ops = collections.Counter(d["op_name"] for d in interp._get_ops_details())
+    return {
+        "path": os.path.abspath(path),
+        "bytes": os.path.getsize(path),
+        "ops": sum(ops.values()),
+        "transposes": ops.get("TRANSPOSE", 0),
+        "op_histogram": dict(ops.most_common()),
+    }
+
+
+def _random_input(detail: dict, rng: np.random.Generator) -> np.ndarray:
+    shape, dtype = detail["shape"], np.dtype(detail["dtype"])
+    if dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        # Small non-negative values: safe as indices/lengths for most models.
+        return rng.integers(0, 8, size=shape).astype(dtype)
+    return rng.standard_normal(size=shape).astype(dtype)
+
+
+def _prepared_interpreter(path: str, num_threads: int, seed: int) -> tuple[Interpreter, int]:
+    """An allocated interpreter with random inputs set, and its DELEGATE count."""
+    interp = Interpreter(model_path=path, num_threads=num_threads)
+    interp.allocate_tensors()
+    # Same seed for A and B: if their inputs have the same shapes they get the
+    # same values, so data-dependent kernels cannot favour one side.
+    rng = np.random.default_rng(seed)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], _random_input(detail, rng))
+    delegates = sum(1 for d in interp._get_ops_details() if d["op_name"] == "DELEGATE")
+    return interp, delegates
+
+
+def _summary_ms(samples_ns: list[int]) -> dict:
+    ms = sorted(s / 1e6 for s in samples_ns)
+    return {
+        "median_ms": statistics.median(ms),
+        "min_ms": ms[0],
+        "p90_ms": ms[min(len(ms) - 1, int(0.9 * len(ms)))],
+        "mean_ms": statistics.fmean(ms),
+        "runs": len(ms),
+    }
+
+
+def compare(
+    path_a: str,
+    path_b: str,
+    threads: tuple[int, ...] = (1, 2),
+    runs: int = 50,
+    warmup: int = 10,
+    seed: int = 0,
+) -> dict:
+    """Measure A and B interleaved; return a JSON-serialisable dict.
+
+    result["latency"][str(num_threads)] has "A" and "B" summaries (median,
+    min, p90, mean in ms), "B_over_A" (ratio of medians) and "xnnpack_partitions"
+    per side (DELEGATE nodes after delegation; 1 usually means the whole
+    graph runs in XNNPACK, more means some ops fell back to the builtin kernels
+    and split the graph).
+    """
+    result = {
+        "ai_edge_litert_version": importlib.metadata.version("ai-edge-litert"),
+        "runs": runs,
+        "warmup": warmup,
+        "A": graph_stats(path_a),
+        "B": graph_stats(path_b),
+        "latency": {},
+    }
+    for n in threads:
+        interp_a, parts_a = _prepared_interpreter(path_a, n, seed)
+        interp_b, parts_b = _prepared_interpreter(path_b, n, seed)
+        for _ in range(warmup):
+            interp_a.invoke()
+            interp_b.invoke()
+        samples_a, samples_b = [], []
+        for _ in range(runs):
+            t0 = time.perf_counter_ns()
+            interp_a.invoke()
+            t1 = time.perf_counter_ns()
+            interp_b.invoke()
+            t2 = time.perf_counter_ns()
+            samples_a.append(t1 - t0)
+            samples_b.append(t2 - t1)
+        a, b = _summary_ms(samples_a), _summary_ms(samples_b)
+        result["latency"][str(n)] = {
+            "A": a,
+            "B": b,
+            "B_over_A": b["median_ms"] / a["median_ms"],
+            "xnnpack_partitions": {"A": parts_a, "B": parts_b},
+        }
+        # Free both before building the next pair: big models x 2 x threads.
+        del interp_a, interp_b
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("a", help="first .tflite (A)")
+    ap.add_argument("b", help="second .tflite (B)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=50, help="timed invokes per model")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed invokes per model first")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the result here")
+    args = ap.parse_args(argv)
+
+    result = compare(args.a, args.b, tuple(args.threads), args.runs, args.warmup, args.seed)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

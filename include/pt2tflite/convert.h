@@ -1,0 +1,57 @@
+// Public C++ API of pt2tflite: convert a torch.export (.pt2) archive to a TFLite flatbuffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pt2tflite {
+
+// What the user asked for; every field has the default a user of the Python API gets.
+struct ConvertOptions {
+  // Names of passes after which the IR text dump is written to `dump_sink` (or stderr).
+  std::vector<std::string> dump_after;
+  // Receives the IR dumps; when null, dumps go to stderr.
+  std::string* dump_sink = nullptr;
+  // Prints one line per pipeline stage with its wall time to stderr.
+  bool verbose = false;
+};
+
+// One problem found in the user's model: which op, which node, and where it came from.
+struct Diagnostic {
+  std::string op;           // aten overload, e.g. "aten.gather.default"
+  std::string node;         // node name in the exported graph
+  std::string module_path;  // nn.Module path, e.g. "layer1.0.conv1"
+  std::string source;       // user source "file:line"
+  std::string message;      // what is wrong, in the user's terms
+  std::string to_string() const;
+};
+
+// The model cannot be converted (bad input or unsupported content); carries every problem found.
+class ConversionError : public std::runtime_error {
+ public:
+  explicit ConversionError(std::vector<Diagnostic> diagnostics);
+  // A problem that concerns the whole input rather than one node (e.g. a malformed archive).
+  explicit ConversionError(const std::string& message);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Result of a conversion: the .tflite bytes, held in the writer's own storage (not copied).
+struct ConvertResult {
+  std::shared_ptr<const void> storage;
+  std::span<const uint8_t> tflite;
+};
+
+// Converts the archive at `path` (the file is memory-mapped; weights are not copied until written).
+ConvertResult convert_file(const std::string& path, const ConvertOptions& options = {});
+
+// Converts an archive held in memory (e.g. from torch.export.save into a BytesIO).
+ConvertResult convert_bytes(std::span<const uint8_t> archive, const ConvertOptions& options = {});
+
+}  // namespace pt2tflite

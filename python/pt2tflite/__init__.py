@@ -1,0 +1,14 @@
+"""pt2tflite: PyTorch → TFLite / LiteRT with a C++ core.
+
+    model = pt2tflite.convert(torch_module.eval(), (sample_input,))
+    out = model(sample_input)           # runs in LiteRT
+    model.export("model.tflite")
+    model = pt2tflite.load("model.tflite")
+"""
+
+from pt2tflite.converter import convert, supported_ops
+from pt2tflite.errors import ConversionError, Diagnostic
+from pt2tflite.model import Model, load
+
+__all__ = ["convert", "load", "Model", "ConversionError", "Diagnostic", "supported_ops"]
+__version__ = "0.1.0"

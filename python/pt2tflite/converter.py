@@ -1,0 +1,103 @@
+"""pt2tflite.convert: PyTorch module or ExportedProgram → Model, through torch.export and the C++ core."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pt2tflite import _core
+from pt2tflite.errors import ConversionError
+from pt2tflite.model import Model
+
+# Ops that PyTorch's default decomposition table would split into many small ops (or into
+# gathers, for upsampling) but that map to one TFLite op. They are kept whole when the core has a
+# lowering for them, so the table never keeps an op the core cannot lower.
+_KEEP_WHOLE = (
+    "aten.hardswish.default",
+    "aten.hardsigmoid.default",
+    "aten.silu.default",
+    "aten.linear.default",
+    "aten.upsample_nearest2d.vec",
+    "aten.upsample_bilinear2d.vec",
+    "aten.gelu.default",
+    "aten.pixel_shuffle.default",
+)
+
+
+def supported_ops() -> list[tuple[str, str, str]]:
+    """(aten overload, TFLite op(s), notes) for every op the converter lowers."""
+    return [tuple(r) for r in _core.supported_ops()]
+
+
+def _decomposition_table():
+    import torch
+
+    table = torch.export.default_decompositions()
+    supported = {op for op, _, _ in supported_ops()}
+    for name in _KEEP_WHOLE:
+        if name not in supported:
+            continue
+        _, op, overload = name.split(".")
+        packet = getattr(torch.ops.aten, op, None)
+        target = getattr(packet, overload, None) if packet is not None else None
+        if target is not None and target in table:
+            del table[target]
+    return table
+
+
+def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None):
+    """torch.export + decomposition to Core ATen, as pt2tflite.convert does it."""
+    import torch
+
+    if isinstance(module_or_ep, torch.export.ExportedProgram):
+        ep = module_or_ep
+    elif isinstance(module_or_ep, torch.nn.Module):
+        if module_or_ep.training:
+            raise ConversionError(
+                f"{type(module_or_ep).__name__} is in training mode; call model.eval() before converting "
+                "(dropout and batch-norm statistics differ in training mode)"
+            )
+        try:
+            ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs)
+        except Exception as e:  # torch.export raises many types; the cause is in the message
+            raise ConversionError(f"torch.export could not capture the model: {type(e).__name__}: {e}") from e
+    else:
+        raise TypeError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(module_or_ep).__name__}")
+    return ep.run_decompositions(_decomposition_table())
+
+
+def archive_bytes(ep) -> bytes:
+    """The .pt2 archive bytes of an ExportedProgram (what `pt2tflite convert` reads from a file)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.export.save(ep, buf)
+    return buf.getvalue()
+
+
+def convert(
+    module_or_exported_program,
+    sample_args: tuple,
+    sample_kwargs: dict | None = None,
+    *,
+    dump_after: list[str] | tuple[str, ...] = (),
+    verbose: bool = False,
+    num_threads: int | None = None,
+) -> Model:
+    """Converts a PyTorch model to a TFLite model that runs in LiteRT.
+
+    module_or_exported_program: an nn.Module in eval mode, or a torch.export.ExportedProgram.
+    sample_args / sample_kwargs: example inputs (they fix the input shapes).
+    dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fuse_activation).
+    verbose: print each stage's time to stderr.
+    num_threads: interpreter threads used when the returned Model is called (default: all cores).
+    """
+    if not isinstance(sample_args, (tuple, list)):
+        sample_args = (sample_args,)
+    ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
+    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose)
+    if dumps:
+        import sys
+
+        sys.stderr.write(dumps)
+    return Model(tflite, num_threads=num_threads)

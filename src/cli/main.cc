@@ -1,0 +1,119 @@
+// The native CLI: `pt2tflite convert MODEL.pt2 -o MODEL.tflite` and `pt2tflite inspect MODEL.tflite`.
+// Exit codes: 0 success, 2 bad input or unsupported model, 1 internal error.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "pt2tflite/convert.h"
+#include "tflite/inspect.h"
+#include "util/check.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInternal = 1;
+constexpr int kExitBadInput = 2;
+
+const char* kUsage =
+    "usage:\n"
+    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose]\n"
+    "  pt2tflite inspect MODEL.tflite\n"
+    "\n"
+    "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation\n";
+
+// Writes next to the destination and renames, so a failure never leaves a partial file.
+void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw pt2tflite::ConversionError("cannot write '" + path + "'");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw pt2tflite::ConversionError("cannot write '" + path + "'");
+  }
+}
+
+int run_convert(const std::vector<std::string>& args) {
+  std::string input, output;
+  pt2tflite::ConvertOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-o" && i + 1 < args.size()) output = args[++i];
+    else if (a.rfind("--dump-after=", 0) == 0) options.dump_after.push_back(a.substr(13));
+    else if (a == "--verbose" || a == "-v") options.verbose = true;
+    else if (!a.empty() && a[0] == '-') {
+      std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
+      return kExitBadInput;
+    } else input = a;
+  }
+  if (input.empty() || output.empty()) {
+    std::cerr << kUsage;
+    return kExitBadInput;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  pt2tflite::ConvertResult r = pt2tflite::convert_file(input, options);
+  write_atomically(output, r.tflite);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << "pt2tflite: wrote " << output << " (" << r.tflite.size() << " bytes) in " << ms << " ms\n";
+  return kExitOk;
+}
+
+int run_inspect(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    std::cerr << kUsage;
+    return kExitBadInput;
+  }
+  std::ifstream f(args[0], std::ios::binary);
+  if (!f) throw pt2tflite::ConversionError("cannot open '" + args[0] + "'");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto s = pt2tflite::tflite_writer::summarize_model(bytes);
+  auto shape = [](const std::vector<int32_t>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+    return out + "]";
+  };
+  std::cout << args[0] << ": " << s.file_bytes << " bytes (" << s.constant_bytes << " in constants), " << s.op_count
+            << " ops\n";
+  for (const auto& t : s.inputs) std::cout << "  input  " << t.name << " " << t.dtype << shape(t.shape) << "\n";
+  for (const auto& t : s.outputs) std::cout << "  output " << t.name << " " << t.dtype << shape(t.shape) << "\n";
+  for (const auto& sig : s.signatures) std::cout << "  signature " << sig << "\n";
+  std::cout << "  ops:\n";
+  for (const auto& [name, count] : s.op_histogram) std::cout << "    " << name << " " << count << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::cerr << kUsage;
+    return args.empty() ? kExitBadInput : kExitOk;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  try {
+    if (cmd == "convert") return run_convert(args);
+    if (cmd == "inspect") return run_inspect(args);
+    std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << kUsage;
+    return kExitBadInput;
+  } catch (const pt2tflite::ConversionError& e) {
+    std::cerr << "pt2tflite: error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "pt2tflite: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}

@@ -1,0 +1,179 @@
+#include "lower/const_eval.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "util/check.h"
+
+namespace pt2tflite::lower {
+
+std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
+                                   const std::vector<int64_t>& sizes, const std::vector<int>& perm) {
+  const int rank = static_cast<int>(sizes.size());
+  std::vector<int64_t> in_strides(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * sizes[d + 1];
+  std::vector<int64_t> out_sizes(rank), step(rank);
+  for (int i = 0; i < rank; ++i) {
+    out_sizes[i] = sizes[perm[i]];
+    step[i] = in_strides[perm[i]];
+  }
+  std::vector<uint8_t> out(data.size());
+  std::vector<int64_t> idx(rank, 0);
+  int64_t n = static_cast<int64_t>(data.size() / es), src = 0;
+  for (int64_t o = 0; o < n; ++o) {
+    std::memcpy(out.data() + o * es, data.data() + src * es, es);
+    for (int d = rank - 1; d >= 0; --d) {
+      src += step[d];
+      if (++idx[d] < out_sizes[d]) break;
+      src -= step[d] * out_sizes[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+namespace {
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  int32_t exp = static_cast<int32_t>((x >> 23) & 0xFF) - 127 + 15;
+  uint32_t mant = x & 0x7FFFFFu;
+  if (((x >> 23) & 0xFF) == 0xFF) return static_cast<uint16_t>(sign | 0x7C00u | (mant ? 0x200u : 0));
+  if (exp >= 31) return static_cast<uint16_t>(sign | 0x7C00u);
+  if (exp <= 0) {
+    if (exp < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x800000u;
+    uint32_t shift = static_cast<uint32_t>(14 - exp);
+    uint32_t half = (mant >> shift) + ((mant >> (shift - 1)) & 1u);  // round half up (ties are rare)
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = sign | (static_cast<uint32_t>(exp) << 10) | (mant >> 13);
+  uint32_t rest = mant & 0x1FFFu;  // round to nearest even
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
+  return static_cast<uint16_t>(half);
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FFu, x;
+  if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else {  // subnormal half: normalize
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400u)) {
+        mant <<= 1;
+        --exp;
+      }
+      x = sign | (exp << 23) | ((mant & 0x3FFu) << 13);
+    }
+  } else if (exp == 31) {
+    x = sign | 0x7F800000u | (mant << 13);
+  } else {
+    x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+float bf16_to_f32(uint16_t h) {
+  uint32_t x = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+}  // namespace
+
+std::vector<float> to_float_vector(const ir::Value& v) {
+  PT2_CHECK(v.data, "value " << v.name << " is not a constant");
+  const auto& d = *v.data;
+  std::vector<float> out;
+  auto conv = [&](auto span) {
+    out.reserve(span.size());
+    for (auto x : span) out.push_back(static_cast<float>(x));
+  };
+  switch (v.dtype) {
+    case ir::DType::kFloat32: conv(d.as<float>()); break;
+    case ir::DType::kFloat64: conv(d.as<double>()); break;
+    case ir::DType::kFloat16:
+      for (uint16_t h : d.as<uint16_t>()) out.push_back(f16_to_f32(h));
+      break;
+    case ir::DType::kBFloat16:
+      for (uint16_t h : d.as<uint16_t>()) out.push_back(bf16_to_f32(h));
+      break;
+    case ir::DType::kInt8: conv(d.as<int8_t>()); break;
+    case ir::DType::kUInt8:
+    case ir::DType::kBool: conv(d.as<uint8_t>()); break;
+    case ir::DType::kInt16: conv(d.as<int16_t>()); break;
+    case ir::DType::kInt32: conv(d.as<int32_t>()); break;
+    case ir::DType::kInt64: conv(d.as<int64_t>()); break;
+  }
+  return out;
+}
+
+std::vector<int64_t> to_int_vector(const ir::Value& v) {
+  PT2_CHECK(v.data, "value " << v.name << " is not a constant");
+  const auto& d = *v.data;
+  std::vector<int64_t> out;
+  auto conv = [&](auto span) {
+    for (auto x : span) out.push_back(static_cast<int64_t>(x));
+  };
+  switch (v.dtype) {
+    case ir::DType::kInt8: conv(d.as<int8_t>()); break;
+    case ir::DType::kUInt8:
+    case ir::DType::kBool: conv(d.as<uint8_t>()); break;
+    case ir::DType::kInt16: conv(d.as<int16_t>()); break;
+    case ir::DType::kInt32: conv(d.as<int32_t>()); break;
+    case ir::DType::kInt64: conv(d.as<int64_t>()); break;
+    default:
+      for (float f : to_float_vector(v)) out.push_back(static_cast<int64_t>(f));
+  }
+  return out;
+}
+
+std::vector<uint8_t> from_float_vector(std::span<const float> values, ir::DType dtype) {
+  switch (dtype) {
+    case ir::DType::kFloat32: return to_bytes(values);
+    case ir::DType::kFloat16: {
+      std::vector<uint16_t> h;
+      for (float f : values) h.push_back(f32_to_f16(f));
+      return to_bytes(std::span<const uint16_t>(h));
+    }
+    case ir::DType::kFloat64: {
+      std::vector<double> d(values.begin(), values.end());
+      return to_bytes(std::span<const double>(d));
+    }
+    default: {
+      std::vector<int64_t> ints;
+      for (float f : values) ints.push_back(static_cast<int64_t>(f));
+      return from_int_vector(ints, dtype);
+    }
+  }
+}
+
+std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, ir::DType dtype) {
+  auto narrow = [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> t(values.begin(), values.end());
+    return to_bytes(std::span<const T>(t));
+  };
+  switch (dtype) {
+    case ir::DType::kInt64: return to_bytes(values);
+    case ir::DType::kInt32: return narrow(int32_t{});
+    case ir::DType::kInt16: return narrow(int16_t{});
+    case ir::DType::kInt8: return narrow(int8_t{});
+    case ir::DType::kUInt8: return narrow(uint8_t{});
+    case ir::DType::kBool: {
+      std::vector<uint8_t> b;
+      for (int64_t x : values) b.push_back(x != 0);
+      return b;
+    }
+    default: {
+      std::vector<float> f(values.begin(), values.end());
+      return from_float_vector(f, dtype);
+    }
+  }
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,31 @@
+// Convert-time arithmetic on constant tensors: permutes, casts and reads used to fold weight
+// preprocessing (permute, view, batch-norm scaling, ...) into the weights themselves.
+#pragma once
+
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace pt2tflite::lower {
+
+// Row-major permute of any dtype: out dim i = in dim perm[i].
+std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_size,
+                                   const std::vector<int64_t>& sizes, const std::vector<int>& perm);
+// The constant's values as float (from any float or integer dtype).
+std::vector<float> to_float_vector(const ir::Value& v);
+// The constant's values as int64 (from any integer or bool dtype).
+std::vector<int64_t> to_int_vector(const ir::Value& v);
+// Bytes of `values` converted to `dtype`.
+std::vector<uint8_t> from_float_vector(std::span<const float> values, ir::DType dtype);
+std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, ir::DType dtype);
+
+template <typename T>
+std::vector<uint8_t> to_bytes(std::span<const T> values) {
+  std::vector<uint8_t> out(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,154 @@
+#include "lower/context.h"
+
+#include <cstring>
+
+#include "lower/const_eval.h"
+#include "util/check.h"
+
+namespace pt2tflite::lower {
+
+LowerCtx::LowerCtx(const ir::Graph& src, ir::Graph& dst, std::vector<Diagnostic>& diagnostics)
+    : dst_(dst), diagnostics_(diagnostics) {
+  for (const auto& n : src.nodes())
+    for (const ir::Value* v : n->operands()) ++uses_[v];
+  for (const ir::Value* v : src.outputs) ++uses_[v];
+}
+
+std::string LowerCtx::name_for(const std::string& stem) { return dst_.unique_name(stem); }
+
+int LowerCtx::uses(const ir::Value* v) const {
+  auto it = uses_.find(v);
+  return it == uses_.end() ? 0 : it->second;
+}
+
+const LowerCtx::Binding& LowerCtx::binding(const ir::Value* v) {
+  auto it = bound_.find(v);
+  if (it != bound_.end()) return it->second;
+  PT2_CHECK(v->is_const(), "value " << v->name << " is used before it is computed");
+  // Borrow the archive bytes: the constant is not copied until the writer emits it.
+  ir::Value* c = dst_.add_const(v->name, v->dtype, v->shape, *v->data);
+  return bound_[v] = Binding{c, {}};
+}
+
+ir::Value* LowerCtx::get_any(const ir::Value* v) { return binding(v).value; }
+Perm LowerCtx::layout_of(const ir::Value* v) { return binding(v).layout; }
+
+ir::Value* LowerCtx::constant(const ir::Value* v) {
+  if (!get_any(v)->is_const()) return nullptr;
+  return get(v, {});
+}
+
+ir::Value* LowerCtx::get(const ir::Value* v, const Perm& layout_in) {
+  const Binding& b = binding(v);
+  Perm want = normalized(layout_in, v->rank());
+  if (b.layout == want) return b.value;
+  auto key = std::make_pair(v, want);
+  if (auto it = relayouts_.find(key); it != relayouts_.end()) return it->second;
+  ir::Value* t = transpose(b.value, transpose_between(b.layout, want, v->rank()));
+  relayouts_[key] = t;
+  return t;
+}
+
+void LowerCtx::bind(const ir::Value* aten, ir::Value* lowered, const Perm& layout) {
+  if (aten) bound_[aten] = Binding{lowered, normalized(layout, aten->rank())};
+}
+
+ir::Value* LowerCtx::make_output(const ir::Value* aten, const Perm& layout) {
+  Perm l = normalized(layout, aten->rank());
+  ir::Value* v = dst_.add_value(aten->name, aten->dtype, physical_shape(aten->shape, l));
+  bind(aten, v, l);
+  return v;
+}
+
+ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
+  return dst_.add_value(name_for(node ? node->name : "tmp"), dtype, std::move(shape));
+}
+
+ir::Node* LowerCtx::emit(const std::string& op, std::vector<ir::Value*> inputs,
+                         std::vector<ir::Value*> outputs) {
+  ir::Node* n = dst_.add_node("tfl." + op, name_for(node ? node->name : op), std::move(inputs),
+                              std::move(outputs));
+  if (node) n->source = node->source;
+  return n;
+}
+
+ir::Value* LowerCtx::new_const(ir::DType dtype, ir::Shape shape, std::vector<uint8_t> bytes) {
+  return dst_.add_const(name_for(node ? node->name + "_const" : "const"), dtype, std::move(shape),
+                        ir::ConstData::own(std::move(bytes)));
+}
+
+ir::Value* LowerCtx::const_f32(std::span<const float> values, const std::vector<int64_t>& shape) {
+  return new_const(ir::DType::kFloat32, ir::static_shape(shape), to_bytes(values));
+}
+
+ir::Value* LowerCtx::const_i32(std::span<const int32_t> values, const std::vector<int64_t>& shape) {
+  return new_const(ir::DType::kInt32, ir::static_shape(shape), to_bytes(values));
+}
+
+ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
+  float f = static_cast<float>(x);
+  std::vector<uint8_t> bytes = ir::is_floating(dtype)
+                                   ? from_float_vector(std::span<const float>(&f, 1), dtype)
+                                   : from_int_vector(std::vector<int64_t>{static_cast<int64_t>(x)}, dtype);
+  return new_const(dtype, {}, std::move(bytes));
+}
+
+ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
+  ir::Shape out_shape;
+  for (int d : perm) out_shape.push_back(v->shape.at(d));
+  if (v->is_const()) {
+    auto bytes = permute_bytes(v->data->bytes(), ir::dtype_size(v->dtype), ir::sizes_of(v->shape), perm);
+    ir::Value* c = new_const(v->dtype, std::move(out_shape), std::move(bytes));
+    c->quant = v->quant;
+    return c;
+  }
+  std::vector<int32_t> p(perm.begin(), perm.end());
+  ir::Value* out = make_temp(v->dtype, std::move(out_shape));
+  out->quant = v->quant;
+  emit("TRANSPOSE", {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
+  return out;
+}
+
+ir::Value* LowerCtx::reshape(ir::Value* v, const std::vector<int64_t>& shape) {
+  if (ir::sizes_of(v->shape) == shape) return v;
+  if (v->is_const()) {
+    // Same bytes, new shape: share the data instead of copying it.
+    ir::Value* c = dst_.add_const(name_for(v->name), v->dtype, ir::static_shape(shape), *v->data);
+    c->quant = v->quant;
+    return c;
+  }
+  ir::Value* out = make_temp(v->dtype, ir::static_shape(shape));
+  out->quant = v->quant;
+  std::vector<int32_t> s(shape.begin(), shape.end());
+  emit("RESHAPE", {v, const_i32(s, {static_cast<int64_t>(s.size())})}, {out});
+  return out;
+}
+
+ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
+  if (v->dtype == dtype) return v;
+  if (v->is_const()) {
+    auto bytes = ir::is_floating(v->dtype) ? from_float_vector(to_float_vector(*v), dtype)
+                                           : from_int_vector(to_int_vector(*v), dtype);
+    return new_const(dtype, v->shape, std::move(bytes));
+  }
+  ir::Value* out = make_temp(dtype, v->shape);
+  ir::Node* n = emit("CAST", {v}, {out});
+  n->set("in_data_type", static_cast<int64_t>(v->dtype));
+  n->set("out_data_type", static_cast<int64_t>(dtype));
+  return out;
+}
+
+void LowerCtx::unsupported(const std::string& why) {
+  failed_ = true;
+  Diagnostic d;
+  if (node) {
+    d.op = node->op;
+    d.node = node->name;
+    d.module_path = node->source.module_path;
+    d.source = node->source.location;
+  }
+  d.message = why;
+  diagnostics_.push_back(std::move(d));
+}
+
+}  // namespace pt2tflite::lower

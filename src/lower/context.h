@@ -1,0 +1,83 @@
+// What a lowering rule sees: the ATen node being lowered, and helpers to read its operands in
+// the layout it wants, to emit TFLite ops, to fold constants, and to report what it cannot do.
+//
+// Layout lives in the binding from an ATen value to the lowered tensor that holds it: the same
+// stored tensor read through a permute is another ATen value bound to it with another layout,
+// so permutes cost nothing until some op needs a particular order.
+#pragma once
+
+#include <map>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ir/graph.h"
+#include "lower/layout.h"
+#include "pt2tflite/convert.h"
+
+namespace pt2tflite::lower {
+
+class LowerCtx {
+ public:
+  LowerCtx(const ir::Graph& src, ir::Graph& dst, std::vector<Diagnostic>& diagnostics);
+
+  // The ATen node being lowered (set by the driver).
+  const ir::Node* node = nullptr;
+
+  // The lowered tensor holding ATen value `v` stored in `layout` (empty = PyTorch order).
+  // Constants are permuted at convert time; other values get one TRANSPOSE, cached per layout.
+  ir::Value* get(const ir::Value* v, const Perm& layout = {});
+  // The lowered tensor holding `v` in whatever layout it already has (see layout_of).
+  ir::Value* get_any(const ir::Value* v);
+  Perm layout_of(const ir::Value* v);
+  // The constant behind `v` in PyTorch order (after folding), or nullptr if `v` is not constant.
+  ir::Value* constant(const ir::Value* v);
+  bool is_lowered(const ir::Value* v) const { return bound_.count(v) > 0; }
+  // How many nodes (and graph outputs) of the ATen graph read `v`.
+  int uses(const ir::Value* v) const;
+
+  // Records that ATen value `aten` is held by lowered tensor `lowered`, stored in `layout`.
+  void bind(const ir::Value* aten, ir::Value* lowered, const Perm& layout = {});
+  // A new lowered tensor for ATen output `aten`, stored in `layout`, and bound to it.
+  ir::Value* make_output(const ir::Value* aten, const Perm& layout = {});
+  // A new intermediate tensor with the given stored shape.
+  ir::Value* make_temp(ir::DType dtype, ir::Shape shape);
+  // Appends a TFLite op (`op` without the "tfl." prefix); named after the ATen node.
+  ir::Node* emit(const std::string& op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs);
+
+  ir::Value* new_const(ir::DType dtype, ir::Shape shape, std::vector<uint8_t> bytes);
+  ir::Value* const_f32(std::span<const float> values, const std::vector<int64_t>& shape);
+  ir::Value* const_i32(std::span<const int32_t> values, const std::vector<int64_t>& shape);
+  // A rank-0 constant of `dtype` holding `x`.
+  ir::Value* scalar(ir::DType dtype, double x);
+
+  // TRANSPOSE of `v` by `perm` (out dim i = in dim perm[i]); folded for constants.
+  ir::Value* transpose(ir::Value* v, const Perm& perm);
+  // RESHAPE of `v` to `shape`; folded for constants.
+  ir::Value* reshape(ir::Value* v, const std::vector<int64_t>& shape);
+  // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches.
+  ir::Value* cast(ir::Value* v, ir::DType dtype);
+
+  // Reports that the current node cannot be lowered; conversion continues to find every problem.
+  void unsupported(const std::string& why);
+  bool failed() const { return failed_; }
+  ir::Graph& graph() { return dst_; }
+
+ private:
+  struct Binding {
+    ir::Value* value;
+    Perm layout;
+  };
+  const Binding& binding(const ir::Value* v);
+  std::string name_for(const std::string& stem);
+
+  ir::Graph& dst_;
+  std::vector<Diagnostic>& diagnostics_;
+  std::unordered_map<const ir::Value*, Binding> bound_;
+  std::unordered_map<const ir::Value*, int> uses_;
+  std::map<std::pair<const ir::Value*, Perm>, ir::Value*> relayouts_;
+  bool failed_ = false;
+};
+
+}  // namespace pt2tflite::lower

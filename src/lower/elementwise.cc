@@ -1,0 +1,93 @@
+// add / sub / mul / div (tensor and scalar forms) → ADD / SUB / MUL / DIV.
+#include "lower/elementwise.h"
+
+#include "lower/const_eval.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+
+using ir::Value;
+
+Perm elementwise_layout(LowerCtx& ctx, const Value* out, const std::vector<const ir::Attr*>& operands) {
+  for (const ir::Attr* a : operands) {
+    const auto* t = std::get_if<Value*>(a);
+    if (!t || !*t || (*t)->rank() != out->rank()) continue;
+    if (ctx.get_any(*t)->is_const()) continue;
+    return ctx.layout_of(*t);
+  }
+  return {};
+}
+
+Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dtype, int rank, const Perm& layout) {
+  if (const auto* t = std::get_if<Value*>(&operand)) {
+    const Value* v = *t;
+    if (v->rank() == rank) return ctx.cast(ctx.get(v, layout), dtype);
+    // Lower rank: PyTorch aligns trailing dims. Make the leading 1s explicit, then store the
+    // full-rank tensor in the output's layout (a free RESHAPE when the order of the >1 dims
+    // is unchanged, as for a per-channel [C, 1, 1] operand of an NHWC tensor).
+    ir::Shape full(rank - v->rank(), ir::Dim{1, {}});
+    full.insert(full.end(), v->shape.begin(), v->shape.end());
+    Value* base = ctx.cast(ctx.get(v, {}), dtype);
+    if (layout.empty() || same_memory_order(full, layout)) return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
+    return ctx.transpose(ctx.reshape(base, ir::sizes_of(full)), layout);
+  }
+  double x = 0;
+  if (const auto* i = std::get_if<int64_t>(&operand)) x = static_cast<double>(*i);
+  else if (const auto* d = std::get_if<double>(&operand)) x = *d;
+  else if (const auto* b = std::get_if<bool>(&operand)) x = *b ? 1 : 0;
+  return ctx.scalar(dtype, x);
+}
+
+Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
+  const Value* y = n.outputs.at(0);
+  Perm layout = elementwise_layout(ctx, y, {&a, &b});
+  Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
+  Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
+  Value* out = ctx.make_output(y, layout);
+  ir::Node* e = ctx.emit(op, {lhs, rhs}, {out});
+  if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") e->set("fused_activation", std::string("NONE"));
+  return out;
+}
+
+namespace {
+
+// add/sub with alpha: self ± alpha·other. alpha is folded into a scalar or constant operand.
+void lower_add_sub(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  ir::Attr other = *n.find("other");
+  const double alpha = n.get_float("alpha");
+  if (alpha != 1.0) {
+    if (const auto* i = std::get_if<int64_t>(&other)) other = static_cast<double>(*i) * alpha;
+    else if (const auto* d = std::get_if<double>(&other)) other = *d * alpha;
+    else return ctx.unsupported("add/sub with alpha != 1 on a tensor operand is not supported yet");
+  }
+  lower_binary_op(ctx, n, op, *n.find("self"), other);
+}
+
+void lower_add(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, "ADD"); }
+void lower_sub(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, "SUB"); }
+void lower_mul(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MUL", *n.find("self"), *n.find("other")); }
+void lower_div(LowerCtx& ctx, const ir::Node& n) {
+  if (!ir::is_floating(n.outputs.at(0)->dtype)) return ctx.unsupported("integer division is not supported yet");
+  lower_binary_op(ctx, n, "DIV", *n.find("self"), *n.find("other"));
+}
+void lower_rsub(LowerCtx& ctx, const ir::Node& n) {  // other - alpha·self
+  if (n.get_float("alpha") != 1.0) return ctx.unsupported("rsub with alpha != 1 is not supported yet");
+  lower_binary_op(ctx, n, "SUB", *n.find("other"), *n.find("self"));
+}
+
+}  // namespace
+
+void register_elementwise_rules(Registry& r) {
+  const char* bcast = "PyTorch broadcasting; scalars become rank-0 constants; operands follow the activation layout";
+  r.add("aten.add.Tensor", lower_add, "ADD", bcast);
+  r.add("aten.add.Scalar", lower_add, "ADD", bcast);
+  r.add("aten.sub.Tensor", lower_sub, "SUB", bcast);
+  r.add("aten.sub.Scalar", lower_sub, "SUB", bcast);
+  r.add("aten.rsub.Scalar", lower_rsub, "SUB", bcast);
+  r.add("aten.mul.Tensor", lower_mul, "MUL", bcast);
+  r.add("aten.mul.Scalar", lower_mul, "MUL", bcast);
+  r.add("aten.div.Tensor", lower_div, "DIV", "floating point only; " + std::string(bcast));
+  r.add("aten.div.Scalar", lower_div, "DIV", "floating point only; " + std::string(bcast));
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,21 @@
+// Shared helpers for elementwise ops: operands (tensors or Python scalars) brought to the
+// output's layout and dtype, with PyTorch broadcasting made explicit where ranks differ.
+#pragma once
+
+#include <string>
+
+#include "lower/context.h"
+
+namespace pt2tflite::lower {
+
+// The layout an elementwise op with output `out` should compute in: that of its first
+// full-rank, non-constant tensor operand (so NHWC activations stay NHWC).
+Perm elementwise_layout(LowerCtx& ctx, const ir::Value* out, const std::vector<const ir::Attr*>& operands);
+// `operand` (tensor or scalar) as a lowered tensor of dtype `dtype`, broadcast-compatible with
+// a rank-`rank` output stored in `layout`.
+ir::Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dtype, int rank, const Perm& layout);
+// Emits `op` (ADD, MUL, MAXIMUM, ...) over the node args `a` and `b`, output bound to outputs[0].
+ir::Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const ir::Attr& a,
+                           const ir::Attr& b);
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,84 @@
+// Matrix products: addmm / mm / linear with constant weights → FULLY_CONNECTED; otherwise
+// BATCH_MATMUL.
+#include "lower/const_eval.h"
+#include "lower/elementwise.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+using ir::Value;
+
+// FULLY_CONNECTED of `x` (rank >= 2, PyTorch order) with weight `w_out_in` [out, in].
+void emit_fc(LowerCtx& ctx, const Value* x, Value* w_out_in, Value* bias, const Value* y) {
+  Value* in = ctx.get(x, {});
+  Value* out = ctx.make_output(y);
+  ir::Node* fc = ctx.emit("FULLY_CONNECTED", {in, w_out_in, bias}, {out});
+  fc->set("fused_activation", std::string("NONE"));
+  fc->set("keep_num_dims", x->rank() > 2);
+}
+
+// A 1-D constant bias of size `cout`, or nullptr when `b` is not one.
+Value* fc_bias(LowerCtx& ctx, const Value* b, int64_t cout) {
+  if (!b) return nullptr;
+  Value* c = ctx.constant(b);
+  if (!c || ir::num_elements(c->shape) != cout) return nullptr;
+  return ctx.reshape(ctx.cast(c, ir::DType::kFloat32), {cout});
+}
+
+void lower_matmul_generic(LowerCtx& ctx, const Value* a, const Value* b, const Value* y) {
+  if (a->rank() != b->rank()) return ctx.unsupported("matmul of operands with different ranks is not supported yet");
+  Value* out = ctx.make_output(y);
+  ctx.emit("BATCH_MATMUL", {ctx.get(a, {}), ctx.get(b, {})}, {out});
+}
+
+// addmm(self, mat1, mat2, beta, alpha) = beta·self + alpha·(mat1 @ mat2)
+void lower_addmm(LowerCtx& ctx, const ir::Node& n) {
+  const Value* bias = n.get_tensor("self");
+  const Value* a = n.get_tensor("mat1");
+  const Value* w = n.get_tensor("mat2");
+  const Value* y = n.outputs.at(0);
+  if (n.get_float("alpha") != 1.0 || n.get_float("beta") != 1.0)
+    return ctx.unsupported("addmm with alpha or beta != 1 is not supported yet");
+  Value* wc = ctx.constant(w);
+  const int64_t cout = y->shape.at(1).size;
+  Value* fb = fc_bias(ctx, bias, cout);
+  if (!wc || !fb) return ctx.unsupported("addmm needs a constant weight and a constant 1-D bias");
+  emit_fc(ctx, a, ctx.transpose(ctx.cast(wc, ir::DType::kFloat32), {1, 0}), fb, y);
+}
+
+void lower_mm(LowerCtx& ctx, const ir::Node& n) {
+  const Value* a = n.get_tensor("self");
+  const Value* w = n.get_tensor("mat2");
+  const Value* y = n.outputs.at(0);
+  if (Value* wc = ctx.constant(w))
+    return emit_fc(ctx, a, ctx.transpose(ctx.cast(wc, ir::DType::kFloat32), {1, 0}), nullptr, y);
+  lower_matmul_generic(ctx, a, w, y);
+}
+
+void lower_bmm(LowerCtx& ctx, const ir::Node& n) {
+  lower_matmul_generic(ctx, n.get_tensor("self"), n.get_tensor("mat2"), n.outputs.at(0));
+}
+
+// linear(input, weight [out, in], bias?) when the decomposition table keeps it whole.
+void lower_linear(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("input");
+  const Value* w = n.get_tensor("weight");
+  const Value* b = n.get_tensor("bias");
+  Value* wc = ctx.constant(w);
+  if (!wc) return ctx.unsupported("linear needs a constant weight");
+  Value* fb = b ? fc_bias(ctx, b, wc->shape[0].size) : nullptr;
+  if (b && !fb) return ctx.unsupported("linear needs a constant bias");
+  emit_fc(ctx, x, ctx.cast(wc, ir::DType::kFloat32), fb, n.outputs.at(0));
+}
+
+}  // namespace
+
+void register_linear_rules(Registry& r) {
+  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight (transposed at convert time) and bias");
+  r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
+  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL");
+  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs");
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,43 @@
+#include "lower/lower.h"
+
+#include <algorithm>
+
+#include "lower/context.h"
+#include "lower/registry.h"
+
+namespace pt2tflite::lower {
+
+static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<Diagnostic>& diags) {
+  auto dst = std::make_unique<ir::Graph>();
+  dst->name = src.name;
+  LowerCtx ctx(src, *dst, diags);
+  // Model inputs keep PyTorch's layout: users feed the same arrays they feed PyTorch.
+  for (const ir::Value* in : src.inputs) dst->inputs.push_back(ctx.make_output(in));
+  for (const auto& n : src.nodes()) {
+    ctx.node = n.get();
+    const Rule* rule = registry().find(n->op);
+    if (!rule) {
+      ctx.unsupported("no lowering for " + n->op + " (see docs/ops.md for the supported ops)");
+      continue;
+    }
+    // A node downstream of a failed one cannot be lowered; its own op was already checked.
+    auto operands = n->operands();
+    bool ready = std::all_of(operands.begin(), operands.end(),
+                             [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
+    if (ready) rule->fn(ctx, *n);
+  }
+  ctx.node = nullptr;
+  if (ctx.failed()) return dst;
+  for (const ir::Value* out : src.outputs) dst->outputs.push_back(ctx.get(out, {}));
+  dst->remove_dead();
+  return dst;
+}
+
+ir::Module lower(const ir::Module& aten, std::vector<Diagnostic>& diagnostics) {
+  ir::Module out;
+  for (const auto& g : aten.subgraphs) out.subgraphs.push_back(lower_graph(*g, diagnostics));
+  out.signatures = aten.signatures;
+  return out;
+}
+
+}  // namespace pt2tflite::lower

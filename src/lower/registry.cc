@@ -1,0 +1,33 @@
+#include "lower/registry.h"
+
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+
+void Registry::add(std::string op, LowerFn fn, std::string emits, std::string notes) {
+  rules_.push_back(Rule{std::move(op), fn, std::move(emits), std::move(notes)});
+}
+
+const Rule* Registry::find(std::string_view op) const {
+  for (const Rule& r : rules_)
+    if (r.op == op) return &r;
+  return nullptr;
+}
+
+const Registry& registry() {
+  static const Registry* r = [] {
+    auto* reg = new Registry;
+    register_conv_rules(*reg);
+    register_pool_rules(*reg);
+    register_elementwise_rules(*reg);
+    register_activation_rules(*reg);
+    register_linear_rules(*reg);
+    register_shape_rules(*reg);
+    register_reduce_rules(*reg);
+    register_norm_rules(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,17 @@
+// One registration function per op family; lower/registry.cc calls them all.
+#pragma once
+
+#include "lower/registry.h"
+
+namespace pt2tflite::lower {
+
+void register_conv_rules(Registry& r);         // conv.cc
+void register_pool_rules(Registry& r);         // pool.cc
+void register_elementwise_rules(Registry& r);  // elementwise.cc
+void register_activation_rules(Registry& r);   // activation.cc
+void register_linear_rules(Registry& r);       // linear.cc
+void register_shape_rules(Registry& r);        // shape.cc
+void register_reduce_rules(Registry& r);       // reduce.cc
+void register_norm_rules(Registry& r);         // norm.cc
+
+}  // namespace pt2tflite::lower

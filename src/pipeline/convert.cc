@@ -1,0 +1,103 @@
+// The conversion pipeline: archive → ATen IR → passes → lowering → TFLite passes → flatbuffer.
+// Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
+#include <chrono>
+#include <iostream>
+#include <sstream>
+
+#include "archive/pt2_reader.h"
+#include "archive/zip_archive.h"
+#include "lower/lower.h"
+#include "passes/passes.h"
+#include "pt2tflite/convert.h"
+#include "tflite/writer.h"
+
+namespace pt2tflite {
+namespace {
+
+class Stages {
+ public:
+  explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {}
+
+  // Called after each stage: prints its time when verbose, and the IR when asked for.
+  void done(const std::string& name, const ir::Module* m) {
+    auto now = std::chrono::steady_clock::now();
+    if (options_.verbose)
+      std::cerr << "pt2tflite: " << name << " "
+                << std::chrono::duration<double, std::milli>(now - last_).count() << " ms\n";
+    last_ = now;
+    for (const std::string& d : options_.dump_after) {
+      if (d != name || !m) continue;
+      std::string text = "// IR after " + name + "\n" + ir::dump(*m);
+      if (options_.dump_sink)
+        *options_.dump_sink += text;
+      else
+        std::cerr << text;
+    }
+  }
+
+ private:
+  const ConvertOptions& options_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+void for_each_graph(ir::Module& m, void (*pass)(ir::Graph&)) {
+  for (auto& g : m.subgraphs) pass(*g);
+}
+
+ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options) {
+  Stages stages(options);
+  archive::ImportResult imported = archive::read_pt2(zip);
+  stages.done("import", &imported.module);
+
+  for_each_graph(imported.module, passes::fold_batchnorm);
+  stages.done("fold_batchnorm", &imported.module);
+
+  std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
+  ir::Module tfl = lower::lower(imported.module, diagnostics);
+  if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
+  stages.done("lower", &tfl);
+
+  for_each_graph(tfl, passes::fuse_activation);
+  stages.done("fuse_activation", &tfl);
+
+  tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl);
+  stages.done("write", nullptr);
+  return ConvertResult{std::move(fb.storage), fb.bytes};
+}
+
+}  // namespace
+
+std::string Diagnostic::to_string() const {
+  std::ostringstream os;
+  os << op;
+  if (!node.empty()) os << " (node '" << node << "'";
+  if (!module_path.empty()) os << ", module '" << module_path << "'";
+  if (!node.empty()) os << ")";
+  if (!source.empty()) os << " at " << source;
+  os << ": " << message;
+  return os.str();
+}
+
+static std::string summarize(const std::vector<Diagnostic>& diagnostics) {
+  std::ostringstream os;
+  os << "cannot convert the model: " << diagnostics.size() << " unsupported node"
+     << (diagnostics.size() == 1 ? "" : "s");
+  for (const Diagnostic& d : diagnostics) os << "\n  - " << d.to_string();
+  return os.str();
+}
+
+ConversionError::ConversionError(std::vector<Diagnostic> diagnostics)
+    : std::runtime_error(summarize(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+ConversionError::ConversionError(const std::string& message) : std::runtime_error(message) {}
+
+ConvertResult convert_file(const std::string& path, const ConvertOptions& options) {
+  return convert_archive(archive::ZipArchive::open_file(path), options);
+}
+
+ConvertResult convert_bytes(std::span<const uint8_t> bytes, const ConvertOptions& options) {
+  // The caller's bytes outlive the call; constants borrow them only until the writer is done.
+  return convert_archive(archive::ZipArchive::open_bytes(nullptr, bytes), options);
+}
+
+}  // namespace pt2tflite

@@ -1,0 +1,83 @@
+// The `pt2tflite._core` extension module: the C++ converter as Python functions.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "lower/registry.h"
+#include "pt2tflite/convert.h"
+#include "tflite/inspect.h"
+#include "util/check.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// Raises pt2tflite.errors.ConversionError with the structured diagnostics attached.
+void raise_conversion_error(const pt2tflite::ConversionError& e) {
+  py::list diags;
+  for (const auto& d : e.diagnostics()) {
+    py::dict item;
+    item["op"] = d.op;
+    item["node"] = d.node;
+    item["module_path"] = d.module_path;
+    item["source"] = d.source;
+    item["message"] = d.message;
+    diags.append(item);
+  }
+  py::object cls = py::module_::import("pt2tflite.errors").attr("ConversionError");
+  py::object exc = cls(e.what(), diags);
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+}
+
+py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose) {
+  std::string_view view = archive;
+  std::string dumps;
+  pt2tflite::ConvertOptions options;
+  options.dump_after = std::move(dump_after);
+  options.dump_sink = &dumps;
+  options.verbose = verbose;
+  pt2tflite::ConvertResult result;
+  {
+    py::gil_scoped_release release;
+    result = pt2tflite::convert_bytes({reinterpret_cast<const uint8_t*>(view.data()), view.size()}, options);
+  }
+  py::bytes out(reinterpret_cast<const char*>(result.tflite.data()), result.tflite.size());
+  return py::make_tuple(out, dumps);
+}
+
+py::dict inspect(py::bytes model) {
+  std::string_view view = model;
+  auto s = pt2tflite::tflite_writer::summarize_model({reinterpret_cast<const uint8_t*>(view.data()), view.size()});
+  py::dict d;
+  d["file_bytes"] = s.file_bytes;
+  d["constant_bytes"] = s.constant_bytes;
+  d["op_histogram"] = s.op_histogram;
+  d["op_count"] = s.op_count;
+  d["signatures"] = s.signatures;
+  return d;
+}
+
+py::list supported_ops() {
+  py::list out;
+  for (const auto& r : pt2tflite::lower::registry().rules()) out.append(py::make_tuple(r.op, r.emits, r.notes));
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pt2tflite's C++ core: .pt2 archive bytes → .tflite bytes";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const pt2tflite::ConversionError& e) {
+      raise_conversion_error(e);
+    } catch (const pt2tflite::InternalError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+  m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
+        py::arg("verbose") = false,
+        "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
+  m.def("inspect", &inspect, py::arg("model"), "Op histogram, sizes and signatures of .tflite bytes.");
+  m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
+}

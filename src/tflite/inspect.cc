@@ -1,0 +1,52 @@
+#include "tflite/inspect.h"
+
+#include "pt2tflite/convert.h"
+#include "schema_generated.h"
+
+namespace pt2tflite::tflite_writer {
+
+ModelSummary summarize_model(std::span<const uint8_t> bytes) {
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), 128, 100000000, /*check_alignment=*/false);
+  if (bytes.size() < 8 || !tflite::ModelBufferHasIdentifier(bytes.data()) || !tflite::VerifyModelBuffer(verifier))
+    throw ConversionError("not a valid .tflite file (bad TFL3 flatbuffer)");
+  const tflite::Model* m = tflite::GetModel(bytes.data());
+  ModelSummary s;
+  s.file_bytes = bytes.size();
+  if (m->buffers())
+    for (const tflite::Buffer* b : *m->buffers())
+      if (b->data()) s.constant_bytes += b->data()->size();
+  auto code_of = [&](uint32_t opcode) {
+    const tflite::OperatorCode* c = m->operator_codes()->Get(opcode);
+    return std::max<int>(c->builtin_code(), c->deprecated_builtin_code());
+  };
+  if (m->subgraphs())
+    for (const tflite::SubGraph* g : *m->subgraphs())
+      if (g->operators())
+        for (const tflite::Operator* op : *g->operators()) {
+          auto code = static_cast<tflite::BuiltinOperator>(code_of(op->opcode_index()));
+          const char* name = tflite::EnumNameBuiltinOperator(code);
+          s.op_histogram[*name ? name : "BUILTIN_" + std::to_string(code)]++;
+          s.op_count++;
+        }
+  if (m->subgraphs() && m->subgraphs()->size() > 0) {
+    const tflite::SubGraph* g = m->subgraphs()->Get(0);
+    auto info = [&](int32_t i) {
+      const tflite::Tensor* t = g->tensors()->Get(i);
+      TensorInfo ti;
+      ti.name = t->name() ? t->name()->str() : "";
+      ti.dtype = tflite::EnumNameTensorType(t->type());
+      if (t->shape()) ti.shape.assign(t->shape()->begin(), t->shape()->end());
+      return ti;
+    };
+    if (g->inputs())
+      for (int32_t i : *g->inputs()) s.inputs.push_back(info(i));
+    if (g->outputs())
+      for (int32_t i : *g->outputs()) s.outputs.push_back(info(i));
+  }
+  if (m->signature_defs())
+    for (const tflite::SignatureDef* d : *m->signature_defs())
+      s.signatures.push_back(d->signature_key() ? d->signature_key()->str() : "");
+  return s;
+}
+
+}  // namespace pt2tflite::tflite_writer

@@ -1,0 +1,168 @@
+#include "tflite/op_options.h"
+
+#include "util/check.h"
+
+namespace pt2tflite::tflite_writer {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+tflite::ActivationFunctionType act(const ir::Node& n) {
+  const ir::Attr* a = n.find("fused_activation");
+  if (!a) return tflite::ActivationFunctionType_NONE;
+  const std::string& s = std::get<std::string>(*a);
+  if (s == "NONE") return tflite::ActivationFunctionType_NONE;
+  if (s == "RELU") return tflite::ActivationFunctionType_RELU;
+  if (s == "RELU6") return tflite::ActivationFunctionType_RELU6;
+  if (s == "RELU_N1_TO_1") return tflite::ActivationFunctionType_RELU_N1_TO_1;
+  if (s == "TANH") return tflite::ActivationFunctionType_TANH;
+  PT2_CHECK(false, "unknown fused activation " << s);
+}
+
+tflite::Padding padding(const ir::Node& n) {
+  return n.get_string("padding") == "SAME" ? tflite::Padding_SAME : tflite::Padding_VALID;
+}
+
+int32_t i32(const ir::Node& n, std::string_view k) { return static_cast<int32_t>(n.get_int(k)); }
+bool flag(const ir::Node& n, std::string_view k) { return n.find(k) && n.get_bool(k); }
+
+// One builder per options table named in builtin_ops.inc.
+Offset<void> build_NONE(FlatBufferBuilder&, const ir::Node&) { return 0; }
+Offset<void> build_AddOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateAddOptions(b, act(n)).Union();
+}
+Offset<void> build_SubOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateSubOptions(b, act(n)).Union();
+}
+Offset<void> build_MulOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateMulOptions(b, act(n)).Union();
+}
+Offset<void> build_DivOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateDivOptions(b, act(n)).Union();
+}
+Offset<void> build_Pool2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreatePool2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), i32(n, "filter_w"),
+                                     i32(n, "filter_h"), act(n))
+      .Union();
+}
+Offset<void> build_Conv2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateConv2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n),
+                                     i32(n, "dilation_w"), i32(n, "dilation_h"))
+      .Union();
+}
+Offset<void> build_DepthwiseConv2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateDepthwiseConv2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"),
+                                              i32(n, "depth_multiplier"), act(n), i32(n, "dilation_w"),
+                                              i32(n, "dilation_h"))
+      .Union();
+}
+Offset<void> build_FullyConnectedOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateFullyConnectedOptions(b, act(n), tflite::FullyConnectedOptionsWeightsFormat_DEFAULT,
+                                             flag(n, "keep_num_dims"))
+      .Union();
+}
+Offset<void> build_BatchMatMulOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateBatchMatMulOptions(b, flag(n, "adj_x"), flag(n, "adj_y")).Union();
+}
+Offset<void> build_SoftmaxOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateSoftmaxOptions(b, static_cast<float>(n.get_float("beta"))).Union();
+}
+Offset<void> build_LogSoftmaxOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateLogSoftmaxOptions(b).Union();
+}
+Offset<void> build_ConcatenationOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateConcatenationOptions(b, i32(n, "axis"), act(n)).Union();
+}
+Offset<void> build_ReshapeOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateReshapeOptions(b).Union();  // the shape is the second input
+}
+Offset<void> build_ReducerOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateReducerOptions(b, flag(n, "keep_dims")).Union();
+}
+Offset<void> build_TransposeOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateTransposeOptions(b).Union();
+}
+Offset<void> build_PadOptions(FlatBufferBuilder& b, const ir::Node&) { return tflite::CreatePadOptions(b).Union(); }
+Offset<void> build_PadV2Options(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreatePadV2Options(b).Union();
+}
+Offset<void> build_GeluOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateGeluOptions(b, flag(n, "approximate")).Union();
+}
+Offset<void> build_HardSwishOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateHardSwishOptions(b).Union();
+}
+Offset<void> build_MaximumMinimumOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateMaximumMinimumOptions(b).Union();
+}
+Offset<void> build_QuantizeOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateQuantizeOptions(b).Union();
+}
+Offset<void> build_DequantizeOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateDequantizeOptions(b).Union();
+}
+Offset<void> build_CastOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateCastOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("in_data_type"))),
+                                   tensor_type(static_cast<ir::DType>(n.get_int("out_data_type"))))
+      .Union();
+}
+
+}  // namespace
+
+tflite::TensorType tensor_type(ir::DType dtype) {
+  switch (dtype) {
+    case ir::DType::kFloat32: return tflite::TensorType_FLOAT32;
+    case ir::DType::kFloat16: return tflite::TensorType_FLOAT16;
+    case ir::DType::kBFloat16: return tflite::TensorType_BFLOAT16;
+    case ir::DType::kFloat64: return tflite::TensorType_FLOAT64;
+    case ir::DType::kInt8: return tflite::TensorType_INT8;
+    case ir::DType::kUInt8: return tflite::TensorType_UINT8;
+    case ir::DType::kInt16: return tflite::TensorType_INT16;
+    case ir::DType::kInt32: return tflite::TensorType_INT32;
+    case ir::DType::kInt64: return tflite::TensorType_INT64;
+    case ir::DType::kBool: return tflite::TensorType_BOOL;
+  }
+  PT2_CHECK(false, "unhandled dtype");
+}
+
+BuiltinOp build_builtin_op(FlatBufferBuilder& fbb, const ir::Node& n) {
+  PT2_CHECK(n.op.rfind("tfl.", 0) == 0, "node " << n.name << " (" << n.op << ") was not lowered");
+  const std::string_view op = std::string_view(n.op).substr(4);
+#define PT2_TFL_OP(NAME, OPT) \
+  if (op == #NAME) return {tflite::BuiltinOperator_##NAME, tflite::BuiltinOptions_##OPT, build_##OPT(fbb, n)};
+#include "tflite/builtin_ops.inc"
+#undef PT2_TFL_OP
+  PT2_CHECK(false, "TFLite op " << op << " is missing from builtin_ops.inc");
+}
+
+int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
+  // Versions from the TFLite op-versioning rules for the features we use; float ops are v1.
+  const ir::Value* in = n.inputs.empty() ? nullptr : n.inputs[0];
+  const bool int8 = in && in->dtype == ir::DType::kInt8;
+  switch (code) {
+    case tflite::BuiltinOperator_CONV_2D: {
+      const ir::Value* w = n.inputs.at(1);
+      if (in->shape.back().size != w->shape.back().size) return 6;  // grouped
+      return int8 ? 3 : 1;
+    }
+    case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return int8 ? 3 : 1;
+    case tflite::BuiltinOperator_FULLY_CONNECTED: return int8 ? 4 : (flag(n, "keep_num_dims") ? 5 : 1);
+    case tflite::BuiltinOperator_ADD:
+    case tflite::BuiltinOperator_MUL:
+    case tflite::BuiltinOperator_SUB:
+    case tflite::BuiltinOperator_AVERAGE_POOL_2D:
+    case tflite::BuiltinOperator_MAX_POOL_2D:
+    case tflite::BuiltinOperator_CONCATENATION:
+    case tflite::BuiltinOperator_SOFTMAX:
+    case tflite::BuiltinOperator_LOGISTIC:
+    case tflite::BuiltinOperator_MEAN:
+    case tflite::BuiltinOperator_PAD:
+    case tflite::BuiltinOperator_QUANTIZE:
+    case tflite::BuiltinOperator_DEQUANTIZE:
+    case tflite::BuiltinOperator_TRANSPOSE: return int8 ? 2 : 1;
+    default: return 1;
+  }
+}
+
+}  // namespace pt2tflite::tflite_writer

@@ -1,0 +1,160 @@
+#include "tflite/writer.h"
+
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+#include "tflite/op_options.h"
+#include "util/check.h"
+
+namespace pt2tflite::tflite_writer {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+constexpr uint32_t kSchemaVersion = 3;  // InterpreterBuilder rejects any other
+constexpr size_t kBufferAlignment = 16;
+
+class ModelWriter {
+ public:
+  explicit ModelWriter(const ir::Module& m) : module_(m), fbb_(initial_size(m)) {}
+
+  Flatbuffer run() {
+    // Buffer 0 is the empty sentinel that tensors without data point at.
+    buffers_.push_back(tflite::CreateBuffer(fbb_));
+    std::vector<Offset<tflite::SubGraph>> subgraphs;
+    for (const auto& g : module_.subgraphs) subgraphs.push_back(write_subgraph(*g));
+    std::vector<Offset<tflite::SignatureDef>> sigs;
+    for (const ir::Signature& s : module_.signatures) sigs.push_back(write_signature(s));
+    auto model = tflite::CreateModel(fbb_, kSchemaVersion, fbb_.CreateVector(opcodes_), fbb_.CreateVector(subgraphs),
+                                     fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0,
+                                     fbb_.CreateVector(sigs));
+    fbb_.Finish(model, tflite::ModelIdentifier());
+    auto detached = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
+    std::span<const uint8_t> bytes(detached->data(), detached->size());
+    return Flatbuffer{std::move(detached), bytes};
+  }
+
+ private:
+  // Reserve room for all constants up front so the builder never re-copies the weights.
+  static size_t initial_size(const ir::Module& m) {
+    size_t total = 1 << 16;
+    for (const auto& g : m.subgraphs)
+      for (const auto& v : g->values())
+        if (v->is_const()) total += v->data->bytes().size() + kBufferAlignment + 64;
+    return total;
+  }
+
+  uint32_t buffer_for(const ir::Value& v) {
+    std::span<const uint8_t> bytes = v.data->bytes();
+    if (bytes.empty()) return 0;
+    std::string_view key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (auto it = buffer_index_.find(key); it != buffer_index_.end()) return it->second;
+    fbb_.ForceVectorAlignment(bytes.size(), 1, kBufferAlignment);
+    auto data = fbb_.CreateVector(bytes.data(), bytes.size());
+    buffers_.push_back(tflite::CreateBuffer(fbb_, data));
+    uint32_t index = static_cast<uint32_t>(buffers_.size() - 1);
+    buffer_index_.emplace(key, index);  // the key points into the module's constant, alive meanwhile
+    return index;
+  }
+
+  uint32_t opcode_for(tflite::BuiltinOperator code, int version) {
+    auto key = std::make_pair(static_cast<int>(code), version);
+    if (auto it = opcode_index_.find(key); it != opcode_index_.end()) return it->second;
+    // Codes above 127 only fit the newer int32 field; the old byte field saturates.
+    auto deprecated = static_cast<int8_t>(std::min<int>(code, tflite::BuiltinOperator_PLACEHOLDER_FOR_GREATER_OP_CODES));
+    opcodes_.push_back(tflite::CreateOperatorCode(fbb_, deprecated, 0, version, code));
+    uint32_t index = static_cast<uint32_t>(opcodes_.size() - 1);
+    opcode_index_.emplace(key, index);
+    return index;
+  }
+
+  Offset<tflite::Tensor> write_tensor(const ir::Value& v) {
+    std::vector<int32_t> shape, signature;
+    bool dynamic = false;
+    for (const ir::Dim& d : v.shape) {
+      shape.push_back(static_cast<int32_t>(d.is_static() ? d.size : 1));
+      signature.push_back(static_cast<int32_t>(d.is_static() ? d.size : -1));
+      dynamic |= !d.is_static();
+    }
+    Offset<tflite::QuantizationParameters> q = 0;
+    if (v.quant) {
+      q = tflite::CreateQuantizationParameters(fbb_, 0, 0, fbb_.CreateVector(v.quant->scale),
+                                               fbb_.CreateVector(v.quant->zero_point), tflite::QuantizationDetails_NONE,
+                                               0, v.quant->axis);
+    }
+    uint32_t buffer = v.is_const() ? buffer_for(v) : 0;
+    return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tensor_type(v.dtype), buffer,
+                                fbb_.CreateString(v.name), q, false, 0,
+                                dynamic ? fbb_.CreateVector(signature) : 0, /*has_rank=*/true);
+  }
+
+  Offset<tflite::SubGraph> write_subgraph(const ir::Graph& g) {
+    // Tensors are numbered in first-use order: inputs, then each op's operands and results.
+    std::unordered_map<const ir::Value*, int32_t> index;
+    std::vector<const ir::Value*> order;
+    auto id = [&](const ir::Value* v) -> int32_t {
+      if (!v) return -1;  // omitted optional operand
+      auto [it, inserted] = index.emplace(v, static_cast<int32_t>(order.size()));
+      if (inserted) order.push_back(v);
+      return it->second;
+    };
+    std::vector<int32_t> inputs, outputs;
+    for (const ir::Value* v : g.inputs) inputs.push_back(id(v));
+    struct OpRecord {
+      BuiltinOp op;
+      uint32_t opcode;
+      std::vector<int32_t> ins, outs;
+    };
+    std::vector<OpRecord> ops;
+    for (const auto& n : g.nodes()) {
+      OpRecord r{build_builtin_op(fbb_, *n), 0, {}, {}};
+      r.opcode = opcode_for(r.op.code, op_version(*n, r.op.code));
+      for (const ir::Value* v : n->inputs) r.ins.push_back(id(v));
+      for (const ir::Value* v : n->outputs) r.outs.push_back(id(v));
+      ops.push_back(std::move(r));
+    }
+    for (const ir::Value* v : g.outputs) outputs.push_back(id(v));
+    graph_tensor_index_[&g] = index;
+
+    std::vector<Offset<tflite::Tensor>> tensors;
+    for (const ir::Value* v : order) tensors.push_back(write_tensor(*v));
+    std::vector<Offset<tflite::Operator>> operators;
+    for (const OpRecord& r : ops)
+      operators.push_back(tflite::CreateOperator(fbb_, r.opcode, fbb_.CreateVector(r.ins), fbb_.CreateVector(r.outs),
+                                                 r.op.options_type, r.op.options));
+    return tflite::CreateSubGraph(fbb_, fbb_.CreateVector(tensors), fbb_.CreateVector(inputs),
+                                  fbb_.CreateVector(outputs), fbb_.CreateVector(operators), fbb_.CreateString(g.name));
+  }
+
+  Offset<tflite::SignatureDef> write_signature(const ir::Signature& s) {
+    const ir::Graph& g = *module_.subgraphs.at(s.subgraph);
+    const auto& index = graph_tensor_index_.at(&g);
+    auto maps = [&](const std::vector<std::string>& names, const std::vector<ir::Value*>& values) {
+      PT2_CHECK(names.size() == values.size(), "signature " << s.key << " names " << names.size() << " of "
+                                                             << values.size() << " tensors");
+      std::vector<Offset<tflite::TensorMap>> out;
+      for (size_t i = 0; i < names.size(); ++i)
+        out.push_back(tflite::CreateTensorMap(fbb_, fbb_.CreateString(names[i]), index.at(values[i])));
+      return fbb_.CreateVector(out);
+    };
+    auto ins = maps(s.input_names, g.inputs);
+    auto outs = maps(s.output_names, g.outputs);
+    return tflite::CreateSignatureDef(fbb_, ins, outs, fbb_.CreateString(s.key), s.subgraph);
+  }
+
+  const ir::Module& module_;
+  FlatBufferBuilder fbb_;
+  std::vector<Offset<tflite::Buffer>> buffers_;
+  std::vector<Offset<tflite::OperatorCode>> opcodes_;
+  std::unordered_map<std::string_view, uint32_t> buffer_index_;
+  std::map<std::pair<int, int>, uint32_t> opcode_index_;
+  std::unordered_map<const ir::Graph*, std::unordered_map<const ir::Value*, int32_t>> graph_tensor_index_;
+};
+
+}  // namespace
+
+Flatbuffer write_model(const ir::Module& module) { return ModelWriter(module).run(); }
+
+}  // namespace pt2tflite::tflite_writer
