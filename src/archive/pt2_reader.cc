@@ -22,6 +22,12 @@ constexpr int kSupportedSchemaMajors[] = {8, 9};
 
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
 
+// A serialized union is an object with exactly one key: returns that key and its value.
+std::pair<std::string, const json&> only_entry(const json& j) {
+  if (!j.is_object() || j.size() != 1) bad("models/model.json: expected a one-key union object, got " + j.dump().substr(0, 80));
+  return {j.begin().key(), j.begin().value()};
+}
+
 std::string_view as_text(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -221,7 +227,7 @@ class Importer {
 
   void bind_inputs(const json& specs) {
     for (const json& spec : specs) {
-      const auto& [kind, body] = *spec.items().begin();
+      const auto [kind, body] = only_entry(spec);
       if (kind == "user_input") {
         const json& arg = body.at("arg");
         if (!arg.contains("as_tensor"))
@@ -255,7 +261,7 @@ class Importer {
   void bind_outputs(const json& specs) {
     int i = 0;
     for (const json& spec : specs) {
-      const auto& [kind, body] = *spec.items().begin();
+      const auto [kind, body] = only_entry(spec);
       if (kind == "user_output") {
         const json& arg = body.at("arg");
         if (!arg.contains("as_tensor"))
@@ -284,7 +290,7 @@ class Importer {
 
   // Converts one serialized Argument; returns false (and a reason) for kinds we do not model.
   bool to_attr(const json& arg, Attr& out, std::string& why) {
-    const auto& [kind, v] = *arg.items().begin();
+    const auto [kind, v] = only_entry(arg);
     if (kind == "as_none") out = std::monostate{};
     else if (kind == "as_tensor") out = value(v.at("name"));
     else if (kind == "as_tensors") {
@@ -337,7 +343,7 @@ class Importer {
     const json& md = n.value("metadata", json::object());
     node->source = source_info_from_metadata(md.value("nn_module_stack", ""), md.value("stack_trace", ""));
     for (const json& out : n.at("outputs")) {
-      const auto& [kind, v] = *out.items().begin();
+      const auto [kind, v] = only_entry(out);
       if (kind == "as_tensor") {
         std::string name = v.at("name");
         auto it = values_.find(name);

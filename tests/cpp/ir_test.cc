@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+
+namespace pt2tflite::ir {
+namespace {
+
+TEST(Graph, DumpIsStableText) {
+  Graph g;
+  Value* x = g.add_value("x", DType::kFloat32, static_shape(std::vector<int64_t>{1, 4}));
+  x->shape[0] = Dim{1, "s0"};
+  Value* y = g.add_value("y", DType::kFloat32, static_shape(std::vector<int64_t>{1, 4}));
+  g.inputs = {x};
+  g.outputs = {y};
+  Node* n = g.add_node("aten.clamp.default", "clamp", {}, {y});
+  n->set("self", x);
+  n->set("min", 0.0);
+  n->set("max", std::monostate{});
+  EXPECT_EQ(dump(g),
+            "graph main(%x: f32[s0,4]) {\n"
+            "  %y = aten.clamp.default(self=%x, min=0, max=None) : f32[1,4]\n"
+            "  return %y\n"
+            "}\n");
+}
+
+TEST(Graph, RemoveDeadKeepsLiveChainAndAllOutputsOfLiveOps) {
+  Graph g;
+  auto shape = static_shape(std::vector<int64_t>{2});
+  Value* x = g.add_value("x", DType::kFloat32, shape);
+  Value* a = g.add_value("a", DType::kFloat32, shape);
+  Value* a2 = g.add_value("a2", DType::kFloat32, shape);  // unused second output of a live op
+  Value* dead = g.add_value("dead", DType::kFloat32, shape);
+  g.inputs = {x};
+  g.add_node("tfl.SPLIT", "split", {x}, {a, a2});
+  g.add_node("tfl.RELU", "unused", {x}, {dead});
+  g.outputs = {a};
+  g.remove_dead();
+  ASSERT_EQ(g.nodes().size(), 1u);
+  EXPECT_EQ(g.nodes()[0]->name, "split");
+  EXPECT_EQ(g.use_count(a), 1);
+  EXPECT_EQ(g.values().size(), 3u);
+}
+
+TEST(Graph, ReplaceUsesRewritesOperandsAndOutputs) {
+  Graph g;
+  auto shape = static_shape(std::vector<int64_t>{2});
+  Value* x = g.add_value("x", DType::kFloat32, shape);
+  Value* y = g.add_value("y", DType::kFloat32, shape);
+  Value* z = g.add_value("z", DType::kFloat32, shape);
+  Node* n = g.add_node("tfl.RELU", "r", {y}, {z});
+  g.outputs = {y, z};
+  g.replace_uses(y, x);
+  EXPECT_EQ(n->inputs[0], x);
+  EXPECT_EQ(g.outputs[0], x);
+  EXPECT_EQ(g.use_count(y), 0);
+}
+
+TEST(Graph, ConstantsMustMatchTheirShape) {
+  Graph g;
+  EXPECT_ANY_THROW(g.add_const("c", DType::kFloat32, static_shape(std::vector<int64_t>{3}),
+                               ConstData::own(std::vector<uint8_t>(8))));
+}
+
+}  // namespace
+}  // namespace pt2tflite::ir

@@ -1,0 +1,42 @@
+#include <gtest/gtest.h>
+
+#include "lower/const_eval.h"
+#include "lower/layout.h"
+#include "lower/padding.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+TEST(Layout, TransposeBetweenLayouts) {
+  const Perm nhwc = channels_last_perm(4);
+  EXPECT_EQ(nhwc, (Perm{0, 2, 3, 1}));
+  EXPECT_EQ(transpose_between({}, nhwc, 4), (Perm{0, 2, 3, 1}));  // NCHW → NHWC
+  EXPECT_EQ(transpose_between(nhwc, {}, 4), (Perm{0, 3, 1, 2}));  // NHWC → NCHW
+  EXPECT_EQ(inverse(nhwc), (Perm{0, 3, 1, 2}));
+}
+
+TEST(Layout, SameMemoryOrderIgnoresUnitDims) {
+  auto s = [](std::vector<int64_t> v) { return ir::static_shape(v); };
+  EXPECT_TRUE(same_memory_order(s({1, 64, 1, 1}), channels_last_perm(4)));   // flatten after global pool
+  EXPECT_FALSE(same_memory_order(s({1, 64, 7, 7}), channels_last_perm(4)));
+  EXPECT_TRUE(same_memory_order(s({2, 3, 4}), {}));
+}
+
+TEST(ConstEval, PermuteBytes) {
+  std::vector<float> m{0, 1, 2, 3, 4, 5};  // [2, 3]
+  auto out = permute_bytes({reinterpret_cast<const uint8_t*>(m.data()), 24}, 4, {2, 3}, {1, 0});
+  const float* f = reinterpret_cast<const float*>(out.data());
+  EXPECT_EQ(std::vector<float>(f, f + 6), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+}
+
+TEST(Padding, SameOnlyWhenTapsMatch) {
+  EXPECT_TRUE(torch_pad_is_same(56, 3, 1, 1, 1));    // 3x3 stride 1 pad 1
+  EXPECT_FALSE(torch_pad_is_same(56, 3, 2, 1, 1));   // stride 2 on an even input: SAME pads 0 before
+  EXPECT_TRUE(torch_pad_is_same(57, 3, 2, 1, 1));    // odd input: both pad 1 before
+  EXPECT_FALSE(torch_pad_is_same(224, 7, 2, 3, 1));
+  EXPECT_EQ(torch_window_out(112, 3, 2, 1, 1), 56);
+  EXPECT_EQ(torch_window_out(5, 2, 2, 0, 1, /*ceil_mode=*/true), 3);
+}
+
+}  // namespace
+}  // namespace pt2tflite::lower

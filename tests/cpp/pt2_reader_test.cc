@@ -1,0 +1,191 @@
+// The PT2 reader on small hand-built archives: what it accepts, and the error for each bad input.
+#include "archive/pt2_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "archive/op_defaults.h"
+#include "zip_builder.h"
+
+namespace pt2tflite::archive {
+namespace {
+
+using json = nlohmann::json;
+
+json tensor_meta(std::vector<int64_t> sizes, std::vector<int64_t> strides = {}, int64_t offset = 0) {
+  if (strides.empty()) {
+    strides.assign(sizes.size(), 1);
+    for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * sizes[i + 1];
+  }
+  json s = json::array(), st = json::array();
+  for (auto v : sizes) s.push_back({{"as_int", v}});
+  for (auto v : strides) st.push_back({{"as_int", v}});
+  return {{"dtype", 7}, {"sizes", s}, {"requires_grad", false}, {"device", {{"type", "cpu"}, {"index", nullptr}}},
+          {"strides", st}, {"storage_offset", {{"as_int", offset}}}, {"layout", 7}};
+}
+
+// out = x * w, with w [2, 3] a parameter; every knob makes one input bad.
+struct ArchiveSpec {
+  int schema_major = 8;
+  std::string verifier = "ATEN";
+  bool include_weight_entry = true;
+  bool pickled = false;
+  bool legacy_pickle_layout = false;
+  size_t weight_bytes = 24;
+  std::vector<int64_t> weight_strides;  // empty: contiguous
+  std::string omit_model_json;
+};
+
+std::vector<uint8_t> build(const ArchiveSpec& spec) {
+  json node = {{"target", "torch.ops.aten.mul.Tensor"},
+               {"inputs",
+                {{{"name", "self"}, {"arg", {{"as_tensor", {{"name", "x"}}}}}, {"kind", 1}},
+                 {{"name", "other"}, {"arg", {{"as_tensor", {{"name", "p_w"}}}}}, {"kind", 1}}}},
+               {"outputs", {{{"as_tensor", {{"name", "mul"}}}}}},
+               {"metadata",
+                {{"stack_trace", "File \"/site/torch/nn/x.py\", line 3, in f\n  File \"/home/me/model.py\", line 42, in forward"},
+                 {"nn_module_stack", "L__self__,,M;L__self___blk,blk,my.Block"}}}};
+  json ep = {
+      {"graph_module",
+       {{"graph",
+         {{"inputs", {{{"as_tensor", {{"name", "p_w"}}}}, {{"as_tensor", {{"name", "x"}}}}}},
+          {"outputs", {{{"as_tensor", {{"name", "mul"}}}}}},
+          {"nodes", {node}},
+          {"tensor_values", {{"x", tensor_meta({2, 3})}, {"p_w", tensor_meta({2, 3})}, {"mul", tensor_meta({2, 3})}}},
+          {"sym_int_values", json::object()},
+          {"is_single_tensor_return", true}}},
+        {"signature",
+         {{"input_specs",
+           {{{"parameter", {{"arg", {{"name", "p_w"}}}, {"parameter_name", "w"}}}},
+            {{"user_input", {{"arg", {{"as_tensor", {{"name", "x"}}}}}}}}}},
+          {"output_specs", {{{"user_output", {{"arg", {{"as_tensor", {{"name", "mul"}}}}}}}}}}}}}},
+      {"schema_version", {{"major", spec.schema_major}, {"minor", 20}}},
+      {"verifiers", {spec.verifier}},
+      {"opset_version", {{"aten", 10}}}};
+  json wcfg = {{"config",
+                {{"w",
+                  {{"path_name", "weight_0"},
+                   {"is_param", true},
+                   {"use_pickle", spec.pickled},
+                   {"tensor_meta", tensor_meta({2, 3}, spec.weight_strides)}}}}}};
+  std::string weights(spec.weight_bytes, '\0');
+  for (size_t i = 0; i + 4 <= weights.size(); i += 4) {
+    float f = static_cast<float>(i / 4);
+    std::memcpy(weights.data() + i, &f, 4);
+  }
+  testing::ZipBuilder b;
+  if (spec.legacy_pickle_layout) {
+    b.add("model/data/weights/model.pt", "PK-pickle");
+  } else {
+    if (spec.include_weight_entry) b.add("model/data/weights/weight_0", weights);
+    b.add("model/data/weights/model_weights_config.json", wcfg.dump());
+    if (spec.omit_model_json.empty()) b.add("model/models/model.json", ep.dump());
+  }
+  b.add("model/archive_format", "pt2");
+  b.add("model/byteorder", "little");
+  return b.build();
+}
+
+ImportResult read(const std::vector<uint8_t>& bytes) { return read_pt2(ZipArchive::open_bytes(nullptr, bytes)); }
+
+std::string error_of(const ArchiveSpec& spec) {
+  auto bytes = build(spec);
+  try {
+    read(bytes);
+  } catch (const ConversionError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Pt2Reader, ReadsGraphWeightsAndSourceInfo) {
+  auto bytes = build({});
+  ImportResult r = read(bytes);
+  ASSERT_TRUE(r.diagnostics.empty());
+  const ir::Graph& g = r.module.main();
+  ASSERT_EQ(g.inputs.size(), 1u);
+  EXPECT_EQ(g.inputs[0]->name, "x");
+  ASSERT_EQ(g.nodes().size(), 1u);
+  const ir::Node& n = *g.nodes()[0];
+  EXPECT_EQ(n.op, "aten.mul.Tensor");
+  ir::Value* w = n.get_tensor("other");
+  ASSERT_TRUE(w && w->is_const());
+  auto values = w->data->as<float>();
+  ASSERT_EQ(values.size(), 6u);
+  EXPECT_EQ(values[5], 5.0f);
+  // The user's frame, not torch's, and the innermost module.
+  EXPECT_EQ(n.source.location, "/home/me/model.py:42");
+  EXPECT_EQ(n.source.module_path, "blk");
+  ASSERT_EQ(r.module.signatures.size(), 1u);
+  EXPECT_EQ(r.module.signatures[0].key, "serving_default");
+  EXPECT_EQ(r.module.signatures[0].output_names, std::vector<std::string>{"output_0"});
+}
+
+TEST(Pt2Reader, HonoursStridesOfNonContiguousWeights) {
+  ArchiveSpec spec;
+  spec.weight_strides = {1, 2};  // the stored [3, 2] matrix read as its transpose
+  auto bytes = build(spec);
+  ImportResult r = read(bytes);
+  auto values = r.module.main().nodes()[0]->get_tensor("other")->data->as<float>();
+  // Element (i, j) is storage[i + 2 j]: row 0 = {0, 2, 4}, row 1 = {1, 3, 5}.
+  EXPECT_EQ(std::vector<float>(values.begin(), values.end()), (std::vector<float>{0, 2, 4, 1, 3, 5}));
+}
+
+TEST(Pt2Reader, DefaultsTableCoversOmittedArguments) {
+  // max_pool2d's omitted stride means "= kernel"; add's omitted alpha is 1.
+  const auto& pool = op_defaults("aten.max_pool2d_with_indices.default");
+  ASSERT_FALSE(pool.empty());
+  EXPECT_EQ(pool[0].first, "stride");
+  EXPECT_TRUE(std::get<std::vector<int64_t>>(pool[0].second).empty());
+  EXPECT_EQ(std::get<int64_t>(op_defaults("aten.add.Tensor")[0].second), 1);
+  EXPECT_TRUE(op_defaults("aten.relu.default").empty());
+}
+
+TEST(Pt2Reader, NotAPt2Archive) {
+  ArchiveSpec spec;
+  spec.omit_model_json = "yes";
+  EXPECT_NE(error_of(spec).find("not a PT2 archive"), std::string::npos) << error_of(spec);
+}
+
+TEST(Pt2Reader, PickledWeights) {
+  ArchiveSpec spec;
+  spec.pickled = true;
+  EXPECT_NE(error_of(spec).find("pickled"), std::string::npos) << error_of(spec);
+  ArchiveSpec legacy;
+  legacy.legacy_pickle_layout = true;
+  EXPECT_NE(error_of(legacy).find("PyTorch >= 2.9"), std::string::npos) << error_of(legacy);
+}
+
+TEST(Pt2Reader, UnknownSchemaMajor) {
+  ArchiveSpec spec;
+  spec.schema_major = 7;
+  EXPECT_NE(error_of(spec).find("schema version 7"), std::string::npos) << error_of(spec);
+}
+
+TEST(Pt2Reader, TrainingIrTellsToRunDecompositions) {
+  ArchiveSpec spec;
+  spec.verifier = "TRAINING";
+  EXPECT_NE(error_of(spec).find("run_decompositions"), std::string::npos) << error_of(spec);
+}
+
+TEST(Pt2Reader, MissingWeightEntry) {
+  ArchiveSpec spec;
+  spec.include_weight_entry = false;
+  EXPECT_NE(error_of(spec).find("no entry"), std::string::npos) << error_of(spec);
+}
+
+TEST(Pt2Reader, TruncatedPayload) {
+  ArchiveSpec spec;
+  spec.weight_bytes = 20;  // 6 floats need 24 bytes
+  EXPECT_NE(error_of(spec).find("out of range"), std::string::npos) << error_of(spec);
+}
+
+TEST(Pt2Reader, SourceInfoFallsBackToInnermostFrame) {
+  auto info = source_info_from_metadata("", "File \"/x/torch/nn/functional.py\", line 7, in relu");
+  EXPECT_EQ(info.location, "/x/torch/nn/functional.py:7");
+}
+
+}  // namespace
+}  // namespace pt2tflite::archive
