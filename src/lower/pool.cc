@@ -121,7 +121,8 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   } else if (!include_pad && torch_pad_is_same(H, w.kh, w.sh, w.ph, 1, ceil) &&
              torch_pad_is_same(W, w.kw, w.sw, w.pw, 1, ceil)) {
     padding = "SAME";
-  } else if (include_pad && bottom == w.ph && right == w.pw) {
+  } else if (include_pad && (oh - 1) * w.sh + w.kh <= H + 2 * w.ph && (ow - 1) * w.sw + w.kw <= W + 2 * w.pw) {
+    // Every window lies inside the zero-padded input, so dividing by k·k matches PyTorch.
     in = pad_nhwc(ctx, in, w.ph, w.ph, w.pw, w.pw, 0.0f);  // zeros count, as in PyTorch
   } else {
     return ctx.unsupported("avg_pool2d with this padding/ceil_mode/count_include_pad combination is not supported yet");

@@ -1,0 +1,101 @@
+"""The Python API round trip and the errors a user meets: each one names what failed and where."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import pt2tflite
+
+
+class TwoUnsupported(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        a = torch.cumprod(x, dim=1)  # no lowering
+        b = torch.erfinv(torch.tanh(self.proj(x)) * 0.5)  # no lowering
+        return a + b
+
+
+def test_export_and_load_round_trip(tmp_path):
+    model = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    x = torch.randn(2, 8)
+    tfl = pt2tflite.convert(model.eval(), (x,))
+    path = tmp_path / "m.tflite"
+    tfl.export(path)
+    assert path.read_bytes() == tfl.tflite_bytes
+    loaded = pt2tflite.load(path)
+    np.testing.assert_allclose(loaded(x), model(x).detach().numpy(), atol=1e-6)
+    assert [p for p in os.listdir(tmp_path)] == ["m.tflite"]  # no temporary left behind
+
+
+def test_exported_program_input():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    x = torch.randn(1, 3, 8, 8)
+    ep = torch.export.export(model, (x,))
+    np.testing.assert_allclose(pt2tflite.convert(ep, (x,))(x), model(x).detach().numpy(), atol=1e-5)
+
+
+def test_training_mode_is_refused():
+    with pytest.raises(pt2tflite.ConversionError, match=r"training mode.*eval\(\)"):
+        pt2tflite.convert(nn.Linear(2, 2).train(), (torch.randn(1, 2),))
+
+
+def test_unsupported_ops_are_all_reported_with_their_origin():
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(TwoUnsupported().eval(), (torch.randn(2, 4),))
+    diags = info.value.diagnostics
+    ops = sorted(d.op for d in diags)
+    assert ops == ["aten.cumprod.default", "aten.erfinv.default"], ops
+    for d in diags:
+        assert d.node
+        assert d.source.startswith(__file__ + ":"), d.source
+    lines = {d.op: int(d.source.rsplit(":", 1)[1]) for d in diags}
+    src = open(__file__).read().splitlines()
+    assert "cumprod" in src[lines["aten.cumprod.default"] - 1]
+    assert "erfinv" in src[lines["aten.erfinv.default"] - 1]
+    assert "aten.cumprod.default" in str(info.value) and "aten.erfinv.default" in str(info.value)
+
+
+def test_unsupported_op_names_its_module_path():
+    class Inner(nn.Module):
+        def forward(self, x):
+            return torch.erfinv(x)
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Sequential(nn.Identity(), Inner())
+
+        def forward(self, x):
+            return self.block(x)
+
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(Outer().eval(), (torch.rand(3) * 0.5,))
+    assert info.value.diagnostics[0].module_path == "block.1"
+
+
+def test_export_failure_is_a_conversion_error():
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # data-dependent control flow: torch.export cannot capture it
+                return x
+            return -x
+
+    with pytest.raises(pt2tflite.ConversionError, match="torch.export could not capture"):
+        pt2tflite.convert(DataDependent().eval(), (torch.randn(3),))
+
+
+def test_dump_after_prints_ir(capfd):
+    pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=["lower"])
+    err = capfd.readouterr().err
+    assert "// IR after lower" in err and "tfl.RELU" in err
+
+
+def test_supported_ops_table_comes_from_the_core():
+    ops = {op for op, _, _ in pt2tflite.supported_ops()}
+    assert "aten.convolution.default" in ops and "aten.addmm.default" in ops

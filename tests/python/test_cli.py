@@ -1,0 +1,86 @@
+"""The native CLI: convert and inspect, exit codes, and no partial output on failure."""
+
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+import torch
+import torch.nn as nn
+
+import pt2tflite
+from pt2tflite.converter import archive_bytes, export_program
+
+CLI = shutil.which("pt2tflite")
+pytestmark = pytest.mark.skipif(CLI is None, reason="the pt2tflite CLI is installed with the package")
+
+
+def run(*args):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
+
+
+def save(module, x, path):
+    path.write_bytes(archive_bytes(export_program(module.eval(), (x,))))
+    return path
+
+
+def test_convert_and_inspect(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
+    x = torch.randn(1, 3, 8, 8)
+    pt2 = save(model, x, tmp_path / "m.pt2")
+    out = tmp_path / "m.tflite"
+    r = run("convert", pt2, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == pt2tflite.convert(model, (x,)).tflite_bytes  # CLI and API agree
+    r = run("inspect", out)
+    assert r.returncode == 0
+    assert "CONV_2D 1" in r.stdout and "FULLY_CONNECTED 1" in r.stdout and "serving_default" in r.stdout
+
+
+def test_unsupported_model_exits_2_and_writes_nothing(tmp_path):
+    pt2 = save(nn.Sequential(nn.Linear(3, 3)), torch.randn(1, 3), tmp_path / "ok.pt2")
+    bad = tmp_path / "bad.pt2"
+
+    class M(nn.Module):
+        def forward(self, x):
+            return torch.erfinv(x)
+
+    save(M(), torch.rand(3) * 0.5, bad)
+    out = tmp_path / "bad.tflite"
+    r = run("convert", bad, "-o", out)
+    assert r.returncode == 2
+    assert "aten.erfinv.default" in r.stderr
+    assert not out.exists() and list(tmp_path.glob("*.tmp*")) == []
+    assert run("convert", pt2, "-o", tmp_path / "ok.tflite").returncode == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all" * 10])
+def test_bad_archive_exits_2(tmp_path, content):
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(content)
+    r = run("convert", bad, "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and "error" in r.stderr
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_zip_without_model_exits_2(tmp_path):
+    bad = tmp_path / "other.pt2"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("other/hello.txt", "hi")
+    r = run("convert", bad, "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and "not a PT2 archive" in r.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("convert").returncode == 2
+    assert run("frobnicate").returncode == 2
+    assert run("inspect", tmp_path / "missing.tflite").returncode == 2
+
+
+def test_dump_after(tmp_path):
+    pt2 = save(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)), torch.randn(1, 3, 8, 8), tmp_path / "m.pt2")
+    r = run("convert", pt2, "-o", tmp_path / "m.tflite", "--dump-after=import", "--dump-after=fold_batchnorm")
+    assert r.returncode == 0
+    before, after = r.stderr.split("// IR after fold_batchnorm")
+    op = "aten._native_batch_norm_legit_no_training.default("
+    assert op in before and op not in after

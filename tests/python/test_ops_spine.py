@@ -1,0 +1,220 @@
+"""Per-op parity for the spine's op set: each converted op runs in LiteRT and matches PyTorch eager."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import pt2tflite
+
+from conftest import assert_close
+
+
+class Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+# (in_ch, out_ch, kernel, stride, padding, dilation, groups, bias, hw)
+CONVS = [
+    (3, 8, 3, 1, 1, 1, 1, True, 16),
+    (3, 8, 3, 2, 1, 1, 1, True, 16),  # stride 2 on an even input: PAD + VALID
+    (3, 8, 3, 2, 1, 1, 1, False, 15),  # odd input: SAME; no bias → a zero bias
+    (4, 8, 5, 1, 2, 2, 1, True, 17),  # dilation
+    (8, 8, 3, 1, 1, 1, 8, True, 12),  # depthwise
+    (8, 16, 3, 2, 1, 1, 8, True, 12),  # depthwise with multiplier 2
+    (8, 16, 3, 1, 1, 1, 2, True, 10),  # grouped
+    (3, 4, 1, 1, 0, 1, 1, True, 9),  # pointwise
+    (3, 6, (3, 5), (2, 1), (1, 2), 1, 1, True, 11),  # rectangular
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,d,g,bias,hw", CONVS)
+def test_conv2d(cin, cout, k, s, p, d, g, bias, hw):
+    conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
+    model = assert_close(conv, torch.randn(2, cin, hw, hw), atol=1e-4, rtol=1e-4)
+    hist = model.op_histogram()
+    assert hist.get("CONV_2D", 0) + hist.get("DEPTHWISE_CONV_2D", 0) == 1
+    if g == cin and g > 1:
+        assert hist.get("DEPTHWISE_CONV_2D") == 1
+
+
+@pytest.mark.parametrize("k,s,p,length", [(3, 1, 1, 20), (5, 2, 2, 33), (1, 1, 0, 8)])
+def test_conv1d(k, s, p, length):
+    assert_close(nn.Conv1d(4, 6, k, stride=s, padding=p), torch.randn(1, 4, length), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("follow", ["none", "relu"])
+def test_conv_batchnorm_is_folded(follow):
+    bn = nn.BatchNorm2d(8)
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    bn.weight.data.uniform_(0.5, 1.5)
+    bn.bias.data.uniform_(-1, 1)
+    layers = [nn.Conv2d(3, 8, 3, padding=1), bn] + ([nn.ReLU()] if follow == "relu" else [])
+    model = assert_close(nn.Sequential(*layers), torch.randn(1, 3, 12, 12), atol=1e-4, rtol=1e-4)
+    hist = model.op_histogram()
+    assert hist.get("CONV_2D") == 1 and "MUL" not in hist and "RELU" not in hist  # folded and fused
+
+
+def test_standalone_batchnorm():
+    bn = nn.BatchNorm2d(5)
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    assert_close(bn, torch.randn(2, 5, 6, 7))
+
+
+ACTIVATIONS = {
+    "relu": nn.ReLU(),
+    "relu6": nn.ReLU6(),
+    "hardtanh": nn.Hardtanh(-1.0, 1.0),
+    "hardtanh_wide": nn.Hardtanh(-2.5, 3.0),
+    "clamp_min": Fn(lambda x: torch.clamp(x, min=-0.5)),
+    "hardswish": nn.Hardswish(),
+    "hardsigmoid": nn.Hardsigmoid(),
+    "sigmoid": nn.Sigmoid(),
+    "silu": nn.SiLU(),
+    "tanh": nn.Tanh(),
+    "gelu": nn.GELU(),
+    "gelu_tanh": nn.GELU(approximate="tanh"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(2, 7), (1, 3, 5, 5), (2, 4, 3)])
+def test_activation(name, shape):
+    assert_close(ACTIVATIONS[name], torch.randn(*shape) * 4)
+
+
+@pytest.mark.parametrize("name", ["relu", "hardswish", "sigmoid", "silu"])
+def test_activation_after_conv_stays_nhwc(name):
+    model = assert_close(nn.Sequential(nn.Conv2d(3, 4, 3), ACTIVATIONS[name], nn.Conv2d(4, 4, 3)), torch.randn(1, 3, 9, 9),
+                         atol=1e-4, rtol=1e-4)
+    assert model.op_histogram().get("TRANSPOSE", 0) == 2  # at the input and the output, none between
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b * b + 0.5),
+    "add_alpha_scalar": lambda a, b: torch.add(a, 2.0, alpha=3),
+    "add_scalar": lambda a, b: a + 1.5,
+    "rsub_scalar": lambda a, b: 1 - a,
+    "mul_scalar": lambda a, b: a * 0.25,
+    "div_scalar": lambda a, b: a / 3,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shape_a,shape_b", [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((1, 3, 4, 4), (3, 1, 1))])
+def test_binary(name, shape_a, shape_b):
+    assert_close(Fn(BINARY[name]), torch.randn(*shape_a), torch.randn(*shape_b))
+
+
+def test_binary_nhwc_with_channel_broadcast():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.scale = nn.Parameter(torch.randn(4, 1, 1))
+
+        def forward(self, x, y):
+            h = self.conv(x)
+            return h * self.scale + h - y
+
+    model = assert_close(M(), torch.randn(1, 3, 8, 8), torch.randn(1, 4, 6, 6), atol=1e-4, rtol=1e-4)
+    assert model.op_histogram().get("TRANSPOSE", 0) == 3  # x in, y in, result out
+
+
+POOLS = {
+    "max3s2p1": nn.MaxPool2d(3, 2, 1),
+    "max2": nn.MaxPool2d(2),
+    "max3s2_ceil": nn.MaxPool2d(3, 2, ceil_mode=True),
+    "max3s1p1": nn.MaxPool2d(3, 1, 1),
+    "avg2": nn.AvgPool2d(2),
+    "avg3s1p1_incl": nn.AvgPool2d(3, 1, 1),
+    "avg3s1p1_excl": nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+    "avg3s2p1_incl": nn.AvgPool2d(3, 2, 1),
+    "adaptive1": nn.AdaptiveAvgPool2d(1),
+    "adaptive2": nn.AdaptiveAvgPool2d(2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POOLS))
+@pytest.mark.parametrize("hw", [8, 9])
+def test_pool(name, hw):
+    if name == "adaptive2" and hw % 2:
+        with pytest.raises(pt2tflite.ConversionError, match="does not divide"):
+            pt2tflite.convert(POOLS[name], (torch.randn(2, 3, hw, hw),))
+        return
+    model = assert_close(POOLS[name], torch.randn(2, 3, hw, hw))
+    assert "GATHER" not in model.op_histogram()
+
+
+def test_max_pool_after_relu_pads_with_zeros():
+    model = assert_close(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1)), torch.randn(1, 3, 12, 12),
+                         atol=1e-4, rtol=1e-4)
+    assert "PADV2" not in model.op_histogram()
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dims", [(2, 3), (1,), (-1,)])
+def test_mean(dims, keepdim):
+    assert_close(Fn(lambda x: x.mean(dims, keepdim=keepdim)), torch.randn(2, 3, 4, 5))
+
+
+@pytest.mark.parametrize("shape", [(4, 16), (2, 5, 16), (2, 3, 4, 16)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(shape, bias):
+    model = assert_close(nn.Linear(16, 8, bias=bias), torch.randn(*shape), atol=1e-5, rtol=1e-4)
+    assert model.op_histogram().get("FULLY_CONNECTED") == 1
+
+
+def test_matmul_of_activations():
+    assert_close(Fn(lambda a, b: torch.bmm(a, b)), torch.randn(2, 3, 4), torch.randn(2, 4, 5))
+    assert_close(Fn(lambda a, b: a @ b), torch.randn(3, 4), torch.randn(4, 5))
+
+
+SHAPE_OPS = {
+    "view": lambda x: x.view(2, -1),
+    "flatten": lambda x: torch.flatten(x, 1),
+    "permute": lambda x: x.permute(0, 2, 3, 1) * 2,
+    "permute_back_and_forth": lambda x: x.permute(0, 2, 3, 1).permute(0, 3, 1, 2) + 1,
+    "transpose": lambda x: x.transpose(1, 2).reshape(2, 3, -1),
+    "unsqueeze": lambda x: x.unsqueeze(1) + 0,
+    "squeeze": lambda x: x.sum(1, keepdim=True).squeeze(1),
+    "clone": lambda x: x.clone() + x.contiguous(),
+    "cat": lambda x: torch.cat([x, x * 2], dim=1),
+    "cat_last": lambda x: torch.cat([x, x * 3], dim=-1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_shape_op(name):
+    assert_close(Fn(SHAPE_OPS[name]), torch.randn(2, 3, 4, 5))
+
+
+def test_cat_of_nhwc_branches_stays_nhwc():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 4, 1)
+            self.b = nn.Conv2d(3, 5, 3, padding=1)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1).mean((2, 3))
+
+    model = assert_close(M(), torch.randn(1, 3, 8, 8), atol=1e-4, rtol=1e-4)
+    assert model.op_histogram().get("TRANSPOSE") == 1
+
+
+@pytest.mark.parametrize("dim", [-1, 1, 0])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(dim, log):
+    fn = (lambda x: F.log_softmax(x, dim)) if log else (lambda x: F.softmax(x, dim))
+    assert_close(Fn(fn), torch.randn(3, 4, 5))
