@@ -17,7 +17,7 @@ test-cpp: build/cpp/pt2tflite_tests
 	ctest --test-dir build/cpp --output-on-failure -j2
 
 test-python: build
-	$(PYTHON) -m pytest -q -n auto tests/python 2>/dev/null || $(PYTHON) -m pytest -q tests/python
+	$(PYTHON) -m pytest -q tests/python
 
 deps: $(STAMPS)/apt $(STAMPS)/pip
 

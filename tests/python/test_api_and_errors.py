@@ -99,3 +99,12 @@ def test_dump_after_prints_ir(capfd):
 def test_supported_ops_table_comes_from_the_core():
     ops = {op for op, _, _ in pt2tflite.supported_ops()}
     assert "aten.convolution.default" in ops and "aten.addmm.default" in ops
+
+
+def test_ops_doc_is_generated_from_the_registry():
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    r = subprocess.run([sys.executable, os.path.join(root, "tools", "gen_ops_doc.py"), "--check"])
+    assert r.returncode == 0, "docs/ops.md is stale: run python tools/gen_ops_doc.py"
