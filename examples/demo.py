@@ -33,7 +33,7 @@ def main() -> int:
         f.write(archive_bytes(export_program(model, (x,))))
     export_s = time.perf_counter() - t
 
-    cli = shutil.which("pt2tflite")
+    cli = pt2tflite.native_cli()
     t = time.perf_counter()
     subprocess.run([cli, "convert", pt2, "-o", tflite], check=True, capture_output=True)
     convert_s = time.perf_counter() - t

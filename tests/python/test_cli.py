@@ -1,6 +1,5 @@
 """The native CLI: convert and inspect, exit codes, and no partial output on failure."""
 
-import shutil
 import subprocess
 import zipfile
 
@@ -11,8 +10,7 @@ import torch.nn as nn
 import pt2tflite
 from pt2tflite.converter import archive_bytes, export_program
 
-CLI = shutil.which("pt2tflite")
-pytestmark = pytest.mark.skipif(CLI is None, reason="the pt2tflite CLI is installed with the package")
+CLI = pt2tflite.native_cli()
 
 
 def run(*args):
