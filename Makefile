@@ -2,11 +2,11 @@
 # apt packages, Python packages, and the build. Each step is skipped when already done.
 PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
-PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert numpy pytest scikit-build-core pybind11
+PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo docs clean
+.PHONY: demo test test-cpp test-python deps build zoo clean
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -48,3 +48,8 @@ build/cpp/pt2tflite_tests: $(STAMPS)/apt $(SOURCES) $(shell find tests/cpp -type
 
 clean:
 	rm -rf build
+
+# The full model zoo (long); writes docs/models.md.
+zoo: build
+	$(PYTHON) -m pip install -q timm
+	$(PYTHON) tools/zoo.py

@@ -1,3 +1,7 @@
+// JSON parser choice: nlohmann-json (Debian nlohmann-json3-dev). Measured on torchvision
+// efficientnet_b0 (1.0 MB models/model.json): parsing plus building the IR takes 19 ms of the
+// 105 ms `pt2tflite convert`. simdjson could save at most part of those 19 ms; nlohmann gives
+// a DOM with exact int64 values (slice ends are INT64_MAX) and no extra dependency in the wheel.
 #include "archive/pt2_reader.h"
 
 #include <cmath>

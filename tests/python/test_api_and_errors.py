@@ -108,3 +108,20 @@ def test_ops_doc_is_generated_from_the_registry():
     root = os.path.join(os.path.dirname(__file__), "..", "..")
     r = subprocess.run([sys.executable, os.path.join(root, "tools", "gen_ops_doc.py"), "--check"])
     assert r.returncode == 0, "docs/ops.md is stale: run python tools/gen_ops_doc.py"
+
+
+def test_tied_weights_are_read_once_and_used_twice():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(6, 6)
+            self.b = nn.Linear(6, 6)
+            self.b.weight = self.a.weight  # one storage, two FQNs in the archive
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    model = Tied().eval()
+    x = torch.randn(3, 6)
+    tfl = pt2tflite.convert(model, (x,))
+    np.testing.assert_allclose(tfl(x), model(x).detach().numpy(), atol=1e-5)

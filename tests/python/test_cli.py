@@ -82,3 +82,12 @@ def test_dump_after(tmp_path):
     before, after = r.stderr.split("// IR after fold_batchnorm")
     op = "aten._native_batch_norm_legit_no_training.default("
     assert op in before and op not in after
+
+
+def test_training_ir_archive_exits_2_and_names_the_fix(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    pt2 = tmp_path / "train.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(1, 3, 8, 8),)), pt2)  # no run_decompositions
+    r = run("convert", pt2, "-o", tmp_path / "t.tflite")
+    assert r.returncode == 2 and "run_decompositions" in r.stderr
+    assert not (tmp_path / "t.tflite").exists()

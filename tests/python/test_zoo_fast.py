@@ -1,0 +1,16 @@
+"""The fast tier of the model zoo (tools/zoo.py --fast), run in every CI run."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import zoo  # noqa: E402
+
+
+@pytest.mark.parametrize("key", zoo.FAST)
+def test_zoo_model(key):
+    row = zoo.run_one(key)
+    assert row["status"] == "pass", f"{key}: {row['why']}"
+    assert row["max_err"] <= zoo.TOLERANCE

@@ -1,0 +1,180 @@
+"""The model zoo: convert each model, compare with PyTorch eager, write docs/models.md.
+
+    python tools/zoo.py                 # full zoo (long), writes docs/models.md
+    python tools/zoo.py --models tv:resnet18,timm:efficientnet_lite0
+    python tools/zoo.py --fast          # the CI subset
+
+Every model uses random weights (seed 0); all-zero parameters get small random values so that
+no branch is trivially constant. A model passes when, on 3 random inputs, max |diff| <=
+1e-4 * max |reference| and (classifiers) the top-1 class agrees on every input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+
+import pt2tflite
+
+TOLERANCE = 1e-4
+TIMM_SEED_MODELS = [
+    "resnet18", "convnextv2_tiny", "tf_efficientnetv2_s", "efficientnet_lite0",
+    "mobilenetv4_conv_small", "mobilenetv4_hybrid_medium", "maxvit_small_tf_224", "efficientformerv2_s0",
+]
+SEGMENTATION = ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
+# Classification models too big for the 2-core CI machine's fast tier; they run in the full zoo.
+GIANT = {"vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "efficientnet_v2_l", "regnet_y_32gf"}
+FAST = ["tv:resnet18", "tv:mobilenet_v3_small", "timm:efficientnet_lite0", "timm:mobilenetv4_conv_small"]
+
+
+def fill_zero_parameters(model: torch.nn.Module) -> None:
+    """Libraries zero-init some weights (residual BN gammas, classifier heads); make them nonzero."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.is_floating_point() and not p.any():
+                p.normal_(0.0, 0.02)
+
+
+def build(key: str):
+    """key = "tv:<name>", "seg:<name>" or "timm:<name>" → (model, input shape, is_classifier)."""
+    lib, name = key.split(":", 1)
+    torch.manual_seed(0)
+    if lib == "tv":
+        import torchvision
+
+        model = torchvision.models.get_model(name, weights=None)
+        size = 299 if name == "inception_v3" else 224
+        shape, classifier = (1, 3, size, size), True
+    elif lib == "seg":
+        import torchvision
+
+        model = torchvision.models.get_model(name, weights=None, weights_backbone=None, aux_loss=None)
+        shape, classifier = (1, 3, 224, 224), False
+    elif lib == "timm":
+        import timm
+
+        model = timm.create_model(name, pretrained=False)
+        shape, classifier = (1, *model.pretrained_cfg["input_size"]), True
+    else:
+        raise ValueError(f"unknown zoo family in {key!r}")
+    fill_zero_parameters(model)
+    return model.eval(), shape, classifier
+
+
+def outputs_of(y):
+    if isinstance(y, dict):  # segmentation models return {"out": ..., "aux": ...}
+        return [v for _, v in sorted(y.items())]
+    return [y] if isinstance(y, torch.Tensor) else list(y)
+
+
+class SegWrapper(torch.nn.Module):
+    """Returns the dict outputs of torchvision segmentation models as a tuple (sorted keys)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return tuple(outputs_of(self.model(x)))
+
+
+def run_one(key: str) -> dict:
+    row = {"model": key, "status": "fail", "max_err": None, "ops": None, "transposes": None, "size_mb": None,
+           "convert_s": None, "why": ""}
+    try:
+        model, shape, classifier = build(key)
+        if key.startswith("seg:"):
+            model = SegWrapper(model).eval()
+        x0 = torch.randn(*shape)
+        t = time.perf_counter()
+        tfl = pt2tflite.convert(model, (x0,))
+        row["convert_s"] = time.perf_counter() - t
+        hist = tfl.op_histogram()
+        row.update(ops=sum(hist.values()), transposes=hist.get("TRANSPOSE", 0), size_mb=len(tfl.tflite_bytes) / 1e6)
+        worst, why = 0.0, ""
+        for seed in range(3):
+            x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+            with torch.no_grad():
+                refs = [r.numpy() for r in outputs_of(model(x))]
+            gots = tfl(x)
+            gots = [gots] if isinstance(gots, np.ndarray) else list(gots)
+            for ref, got in zip(refs, gots):
+                rel = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-12))
+                worst = max(worst, rel)
+                if classifier and got.reshape(-1).argmax() != ref.reshape(-1).argmax():
+                    why = f"top-1 differs on input {seed}"
+        row["max_err"] = worst
+        if worst > TOLERANCE:
+            why = why or f"max |diff| = {worst:.2e} x max |ref| > {TOLERANCE}"
+        row["status"] = "pass" if not why else "fail"
+        row["why"] = why
+    except pt2tflite.ConversionError as e:
+        ops = sorted({d.op for d in e.diagnostics})
+        row["why"] = "unsupported: " + (", ".join(ops) if ops else str(e).splitlines()[0])
+    except Exception as e:  # a zoo run reports every model; the traceback goes to stderr
+        traceback.print_exc()
+        row["why"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return row
+
+
+def all_keys() -> list[str]:
+    import torchvision
+
+    keys = [f"timm:{n}" for n in TIMM_SEED_MODELS]
+    keys += [f"tv:{n}" for n in torchvision.models.list_models(module=torchvision.models)]
+    keys += [f"seg:{n}" for n in SEGMENTATION]
+    return keys
+
+
+def render(rows: list[dict], command: str) -> str:
+    passed = sum(r["status"] == "pass" for r in rows)
+    errs = [r["max_err"] for r in rows if r["status"] == "pass"]
+    times = [(r["convert_s"], r["model"]) for r in rows if r["convert_s"] is not None]
+    lines = [
+        "# Model coverage\n\n",
+        f"Generated by `{command}` on {datetime.date.today()} (torch {torch.__version__}). Random weights, "
+        f"3 random inputs per model; pass = max |diff| <= {TOLERANCE} x max |ref| and top-1 agreement.\n\n",
+        f"**{passed} / {len(rows)} models pass.**",
+    ]
+    if errs:
+        lines.append(f" Worst passing error: {max(errs):.2e} x max |ref|.")
+    if times:
+        slow = max(times)
+        lines.append(f" Slowest conversion: {slow[1]} ({slow[0]:.1f} s, torch.export included).")
+    lines.append("\n\n| model | status | max err (rel) | ops | TRANSPOSE | size (MB) | convert (s) | notes |\n")
+    lines.append("|---|---|---|---|---|---|---|---|\n")
+    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['status']} | {fmt(r['max_err'], '.1e')} | {fmt(r['ops'], 'd')} | "
+                     f"{fmt(r['transposes'], 'd')} | {fmt(r['size_mb'], '.1f')} | {fmt(r['convert_s'], '.1f')} | "
+                     f"{r['why']} |\n")
+    return "".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", help="comma-separated keys (tv:/seg:/timm:<name>)")
+    parser.add_argument("--fast", action="store_true", help="the CI subset")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "docs", "models.md"))
+    args = parser.parse_args()
+    keys = args.models.split(",") if args.models else FAST if args.fast else all_keys()
+    rows = []
+    for i, key in enumerate(keys, 1):
+        row = run_one(key)
+        rows.append(row)
+        print(f"[{i}/{len(keys)}] {key}: {row['status']} {row['why']}", file=sys.stderr, flush=True)
+    command = "python tools/zoo.py" + (" --fast" if args.fast else "") + (f" --models {args.models}" if args.models else "")
+    with open(args.out, "w") as f:
+        f.write(render(rows, command))
+    return 0 if all(r["status"] == "pass" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
