@@ -164,15 +164,31 @@ def _worker(phase: str, model_name: str, out: str, json_path: str) -> int:
 
 
 def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
-    """Run cmd; wall time, exit code and peak RSS of that child alone (os.wait4)."""
+    """Run cmd; wall time, exit code and peak RSS of that child alone.
+
+    The child is started through GNU time (/usr/bin/time), not forked from
+    this process: on Linux a child's ru_maxrss starts from the high-water
+    mark of the memory it was forked (or vforked) from, so a child of this
+    process (torch + a model loaded) would report at least our own RSS.
+    time is a tiny process, so the RSS it reports for its child is the
+    child's own. Without /usr/bin/time, falls back to os.wait4 on a direct
+    child and says so (rss_method).
+    """
+    time_bin = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    rss_file = log_path + ".rss"
+    full = [time_bin, "-f", "%M", "-o", rss_file] + cmd if time_bin else cmd
     with open(log_path, "wb") as logf:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
+        # Own session, so a timeout kills the whole group (time and its child).
+        p = subprocess.Popen(full, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         timed_out = threading.Event()
 
         def _kill():
             timed_out.set()
-            p.kill()
+            try:
+                os.killpg(p.pid, 9)
+            except ProcessLookupError:
+                pass
 
         timer = threading.Timer(timeout, _kill)
         timer.start()
@@ -184,10 +200,20 @@ def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
     p.returncode = os.waitstatus_to_exitcode(status)
     with open(log_path, "rb") as f:
         out = f.read().decode("utf-8", "replace")
+    rss_mb, method = ru.ru_maxrss / 1024.0, "wait4 (includes parent RSS at fork)"
+    if time_bin:
+        try:
+            with open(rss_file) as f:
+                # On failure GNU time writes "Command exited with non-zero status N" first.
+                rss_mb, method = int(f.read().split()[-1]) / 1024.0, "/usr/bin/time %M"
+        except (OSError, ValueError, IndexError):
+            rss_mb, method = None, "unavailable"
+        # GNU time exits with the child's status.
     return {
         "rc": p.returncode,
         "wall_s": wall,
-        "peak_rss_mb": ru.ru_maxrss / 1024.0,
+        "peak_rss_mb": rss_mb,
+        "rss_method": method,
         "timed_out": timed_out.is_set(),
         "output": out,
     }
@@ -450,6 +476,7 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
             "wall_s_runs": [c["wall_s"] for c in runs],
             "peak_rss_mb_runs": [c["peak_rss_mb"] for c in runs],
             "rc": last["rc"],
+            "rss_method": last["rss_method"],
         }
         if last["rc"] != 0:
             ours["error"] = summarize_ours_error(last["output"]) if not last["timed_out"] else f"CLI timed out after {a.timeout}s"
@@ -457,8 +484,9 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
             log(f"{name}: ours: CLI failed: {ours['error'][:200]}")
         else:
             ours["cli"]["wall_s"] = statistics.median(ours["cli"]["wall_s_runs"])
-            ours["cli"]["peak_rss_mb"] = max(ours["cli"]["peak_rss_mb_runs"])
-            log(f"{name}: ours: CLI {ours['cli']['wall_s']:.3f}s, peak RSS {ours['cli']['peak_rss_mb']:.0f} MiB")
+            rss = [v for v in ours["cli"]["peak_rss_mb_runs"] if v is not None]
+            ours["cli"]["peak_rss_mb"] = max(rss) if rss else None
+            log(f"{name}: ours: CLI {ours['cli']['wall_s']:.3f}s, peak RSS {_f(ours['cli']['peak_rss_mb'], '{:.0f}')} MiB")
     if os.path.exists(pt2) and not a.keep:
         os.remove(pt2)
 
@@ -469,7 +497,7 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     ours["api"] = {k: v for k, v in api.items() if k != "error"}
     ours["api"]["process_peak_rss_mb"] = run["peak_rss_mb"]
     if api.get("ok"):
-        log(f"{name}: ours: Python API end to end {api['convert_s']:.2f}s, process peak RSS {api['peak_rss_mb']:.0f} MiB")
+        log(f"{name}: ours: Python API end to end {api['convert_s']:.2f}s, process peak RSS {_f(run['peak_rss_mb'], '{:.0f}')} MiB")
         if os.path.exists(ours_tfl):
             ours["api_equals_cli"] = sha256(ours_tfl) == sha256(api_tfl)
     else:
@@ -504,7 +532,7 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     else:
         log(
             f"{name}: incumbent: convert {ires['convert_s']:.2f}s (export {ires.get('export_s') or float('nan'):.2f}s), "
-            f"peak RSS {ires['peak_rss_mb']:.0f} MiB"
+            f"process peak RSS {_f(run['peak_rss_mb'], '{:.0f}')} MiB"
         )
 
     # 6. files: stats, accuracy, latency
@@ -646,7 +674,7 @@ def render(meta: dict, results: list[dict]) -> str:
     hdr = ["model"]
     for n in meta["threads"]:
         hdr += [f"ours {n}T", f"inc {n}T", f"ratio {n}T"]
-    hdr += ["XNNPACK partitions ours/inc", "ops outside XNNPACK (ours)", "ops outside XNNPACK (inc)"]
+    hdr += ["XNNPACK partitions ours/inc", "ops outside XNNPACK (ours)", "ops outside XNNPACK (inc)", "load avg (1 min)"]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for r in results:
@@ -658,11 +686,13 @@ def render(meta: dict, results: list[dict]) -> str:
         row.append(f"{_f(parts.get('ours'), '{}')}/{_f(parts.get('incumbent'), '{}')}")
         row.append(_ops_str(_g(r, "ours", "graph", "undelegated")) if _g(r, "ours", "graph") else "—")
         row.append(_ops_str(_g(r, "incumbent", "graph", "undelegated")) if _g(r, "incumbent", "graph") else "—")
+        la, lb = r.get("loadavg_before_latency"), r.get("loadavg_after_latency")
+        row.append(f"{la[0]:.1f}→{lb[0]:.1f}" if la and lb else "—")
         L.append("| " + " | ".join(_cell(c) for c in row) + " |")
     gm_row = ["**geomean**"]
     for n in meta["threads"]:
         gm_row += ["", "", f"**{_f(_geomean([_g(r, 'latency', str(n), 'ours_over_incumbent') for r in results]), '{:.3f}')}**"]
-    gm_row += ["", "", ""]
+    gm_row += ["", "", "", ""]
     L.append("| " + " | ".join(gm_row) + " |")
     L.append("")
 
@@ -707,7 +737,19 @@ def render(meta: dict, results: list[dict]) -> str:
             _f(r.get("speedup"), "{:.1f}×"), _f(r.get("speedup_incl_decompose"), "{:.1f}×"),
             _f(_g(o, "cli", "peak_rss_mb"), "{:.0f}"), _f(r.get("rss_target_mb"), "{:.0f}"),
             "—" if met is None else ("yes" if met else f"**no (+{r['rss_over_target_mb']:.0f})**"),
-            _f(_g(o, "api", "peak_rss_mb"), "{:.0f}"), _f(i.get("peak_rss_mb"), "{:.0f}"),
+            _f(_g(o, "api", "process_peak_rss_mb"), "{:.0f}"), _f(i.get("process_peak_rss_mb"), "{:.0f}"),
+        ]) + " |")
+    L.append("")
+
+    L.append("## Op histograms (ours / incumbent)")
+    L.append("")
+    L.append("| model | ours | incumbent |")
+    L.append("|---|---|---|")
+    for r in results:
+        L.append("| " + " | ".join(_cell(c) for c in [
+            r["model"],
+            _ops_str(_g(r, "ours", "graph", "op_histogram")) if _g(r, "ours", "graph") else "—",
+            _ops_str(_g(r, "incumbent", "graph", "op_histogram")) if _g(r, "incumbent", "graph") else "—",
         ]) + " |")
     L.append("")
 
@@ -777,18 +819,22 @@ def chart(meta: dict, results: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r["model"] for r in results]
+    names = [r["model"] for r in results] + ["geomean"]
     fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(names) + 2), 5))
     width = 0.8 / max(1, len(meta["threads"]))
     for k, n in enumerate(meta["threads"]):
         vals = [_g(r, "latency", str(n), "ours_over_incumbent") for r in results]
+        vals.append(_geomean(vals))
         xs = [j + (k - (len(meta["threads"]) - 1) / 2) * width for j in range(len(names))]
-        ax.bar([x for x, v in zip(xs, vals) if v], [v for v in vals if v], width, label=f"{n} thread(s)")
+        ax.bar([x for x, v in zip(xs, vals) if v], [v for v in vals if v], width, label=f"{n} thread(s)", color=f"C{k}")
         for x, v in zip(xs, vals):
             if v:
                 ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-            else:
-                ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+    for j, r in enumerate(results):
+        if not _g(r, "latency", "1", "ours_over_incumbent"):
+            why = "ours failed" if r["ours"].get("error") or r.get("error") else "incumbent failed"
+            ax.text(j, 0.05, why, ha="center", va="bottom", fontsize=7, rotation=90, color="gray")
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
