@@ -21,6 +21,10 @@ _KEEP_WHOLE = (
     "aten.upsample_bilinear2d.vec",
     "aten.gelu.default",
     "aten.pixel_shuffle.default",
+    "aten.softplus.default",
+    "aten.mish.default",
+    "aten._prelu_kernel.default",
+    "aten._safe_softmax.default",
 )
 
 

@@ -43,10 +43,20 @@ Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, 
   Perm layout = elementwise_layout(ctx, y, {&a, &b});
   Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
   Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
-  Value* out = ctx.make_output(y, layout);
-  ir::Node* e = ctx.emit(op, {lhs, rhs}, {out});
+  return emit_elementwise(ctx, op, {lhs, rhs}, ctx.make_output(y, layout));
+}
+
+Value* emit_elementwise(LowerCtx& ctx, const std::string& op, std::vector<Value*> inputs, Value* out) {
+  if (!out) out = ctx.make_temp(inputs.at(0)->dtype, inputs.at(0)->shape);
+  ir::Node* e = ctx.emit(op, std::move(inputs), {out});
   if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") e->set("fused_activation", std::string("NONE"));
   return out;
+}
+
+ir::Node* lower_unary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const Value* x) {
+  Value* in = ctx.get_any(x);
+  Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
+  return ctx.emit(op, {in}, {out});
 }
 
 namespace {

@@ -25,6 +25,8 @@ const Registry& registry() {
     register_shape_rules(*reg);
     register_reduce_rules(*reg);
     register_norm_rules(*reg);
+    register_math_rules(*reg);
+    register_compare_rules(*reg);
     return reg;
   }();
   return *r;

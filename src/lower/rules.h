@@ -13,5 +13,7 @@ void register_linear_rules(Registry& r);       // linear.cc
 void register_shape_rules(Registry& r);        // shape.cc
 void register_reduce_rules(Registry& r);       // reduce.cc
 void register_norm_rules(Registry& r);         // norm.cc
+void register_math_rules(Registry& r);         // math.cc
+void register_compare_rules(Registry& r);      // compare.cc
 
 }  // namespace pt2tflite::lower
