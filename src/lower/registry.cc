@@ -27,6 +27,10 @@ const Registry& registry() {
     register_norm_rules(*reg);
     register_math_rules(*reg);
     register_compare_rules(*reg);
+    register_constant_rules(*reg);
+    register_index_rules(*reg);
+    register_resize_rules(*reg);
+    register_pad_rules(*reg);
     return reg;
   }();
   return *r;

@@ -186,6 +186,8 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
       return int8 ? 3 : 1;
     }
     case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return int8 ? 3 : 1;
+    case tflite::BuiltinOperator_BROADCAST_TO: return 2;  // the op was introduced at version 2
+    case tflite::BuiltinOperator_TRANSPOSE_CONV: return n.inputs.size() > 3 && n.inputs[3] ? 3 : 1;  // bias input
     case tflite::BuiltinOperator_FULLY_CONNECTED: return int8 ? 4 : (flag(n, "keep_num_dims") ? 5 : 1);
     case tflite::BuiltinOperator_ADD:
     case tflite::BuiltinOperator_MUL:
