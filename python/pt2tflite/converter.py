@@ -18,9 +18,21 @@ _KEEP_WHOLE = (
     "aten.silu.default",
     "aten.linear.default",
     "aten.upsample_nearest2d.vec",
+    "aten.upsample_nearest2d.default",
     "aten.upsample_bilinear2d.vec",
+    "aten.upsample_bilinear2d.default",
+    "aten.reflection_pad1d.default",
+    "aten.reflection_pad2d.default",
+    "aten.reflection_pad3d.default",
+    "aten.replication_pad1d.default",
+    "aten.replication_pad2d.default",
+    "aten.replication_pad3d.default",
     "aten.gelu.default",
     "aten.pixel_shuffle.default",
+    "aten.softplus.default",
+    "aten.mish.default",
+    "aten._prelu_kernel.default",
+    "aten._safe_softmax.default",
 )
 
 

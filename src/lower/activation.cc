@@ -4,19 +4,13 @@
 #include <optional>
 
 #include "lower/elementwise.h"
+#include "lower/math.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
 namespace {
 
 using ir::Value;
-
-// One-input op that keeps its input's layout.
-ir::Node* unary(LowerCtx& ctx, const ir::Node& n, const std::string& op, const Value* x) {
-  Value* in = ctx.get_any(x);
-  Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
-  return ctx.emit(op, {in}, {out});
-}
 
 std::optional<double> scalar_arg(const ir::Node& n, std::string_view name) {
   if (n.is_none(name)) return std::nullopt;
@@ -26,9 +20,9 @@ std::optional<double> scalar_arg(const ir::Node& n, std::string_view name) {
 // clamp(x, lo, hi): RELU / RELU6 / RELU_N1_TO_1 when the bounds match, else MAXIMUM / MINIMUM.
 void lower_clamp_bounds(LowerCtx& ctx, const ir::Node& n, std::optional<double> lo, std::optional<double> hi) {
   const Value* x = n.get_tensor("self");
-  if (lo == 0.0 && !hi) return void(unary(ctx, n, "RELU", x));
-  if (lo == 0.0 && hi == 6.0) return void(unary(ctx, n, "RELU6", x));
-  if (lo == -1.0 && hi == 1.0) return void(unary(ctx, n, "RELU_N1_TO_1", x));
+  if (lo == 0.0 && !hi) return void(lower_unary_op(ctx, n, "RELU", x));
+  if (lo == 0.0 && hi == 6.0) return void(lower_unary_op(ctx, n, "RELU6", x));
+  if (lo == -1.0 && hi == 1.0) return void(lower_unary_op(ctx, n, "RELU_N1_TO_1", x));
   const Value* y = n.outputs.at(0);
   const Perm layout = ctx.layout_of(x);
   Value* cur = ctx.get_any(x);
@@ -42,10 +36,10 @@ void lower_clamp_bounds(LowerCtx& ctx, const ir::Node& n, std::optional<double> 
   if (!lo && !hi) ctx.bind(y, cur, layout);
 }
 
-void lower_relu(LowerCtx& ctx, const ir::Node& n) { unary(ctx, n, "RELU", n.get_tensor("self")); }
-void lower_sigmoid(LowerCtx& ctx, const ir::Node& n) { unary(ctx, n, "LOGISTIC", n.get_tensor("self")); }
-void lower_tanh(LowerCtx& ctx, const ir::Node& n) { unary(ctx, n, "TANH", n.get_tensor("self")); }
-void lower_hardswish(LowerCtx& ctx, const ir::Node& n) { unary(ctx, n, "HARD_SWISH", n.get_tensor("self")); }
+void lower_relu(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RELU", n.get_tensor("self")); }
+void lower_sigmoid(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "LOGISTIC", n.get_tensor("self")); }
+void lower_tanh(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "TANH", n.get_tensor("self")); }
+void lower_hardswish(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "HARD_SWISH", n.get_tensor("self")); }
 void lower_hardtanh(LowerCtx& ctx, const ir::Node& n) {
   lower_clamp_bounds(ctx, n, n.get_float("min_val"), n.get_float("max_val"));
 }
@@ -76,7 +70,73 @@ void lower_silu(LowerCtx& ctx, const ir::Node& n) {
 void lower_gelu(LowerCtx& ctx, const ir::Node& n) {
   const std::string& approx = n.get_string("approximate");
   if (approx != "none" && approx != "tanh") return ctx.unsupported("gelu approximate='" + approx + "' is unknown");
-  unary(ctx, n, "GELU", n.get_tensor("self"))->set("approximate", approx == "tanh");
+  lower_unary_op(ctx, n, "GELU", n.get_tensor("self"))->set("approximate", approx == "tanh");
+}
+
+void lower_leaky_relu(LowerCtx& ctx, const ir::Node& n) {
+  lower_unary_op(ctx, n, "LEAKY_RELU", n.get_tensor("self"))->set("alpha", n.get_float("negative_slope"));
+}
+
+// elu(x) = scale · (x > 0 ? x : alpha · expm1(input_scale · x)). TFLite's ELU is the case where
+// all three are 1; otherwise, since ELU(z) = expm1(z) ≤ 0 exactly when z ≤ 0,
+// elu(x) = scale · (max(x, 0) + alpha · min(ELU(input_scale · x), 0)), all delegated ops.
+void lower_elu(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const double alpha = n.get_float("alpha"), scale = n.get_float("scale"), input_scale = n.get_float("input_scale");
+  if (alpha == 1.0 && scale == 1.0 && input_scale == 1.0) return void(lower_unary_op(ctx, n, "ELU", x));
+  const Perm layout = ctx.layout_of(x);
+  Value* in = ctx.get_any(x);
+  auto k = [&](double c) { return ctx.scalar(y->dtype, c); };
+  Value* z = input_scale == 1.0 ? in : emit_elementwise(ctx, "MUL", {in, k(input_scale)});
+  Value* neg = emit_elementwise(ctx, "MINIMUM", {emit_elementwise(ctx, "ELU", {z}), k(0.0)});
+  if (alpha != 1.0) neg = emit_elementwise(ctx, "MUL", {neg, k(alpha)});
+  Value* pos = emit_elementwise(ctx, "MAXIMUM", {in, k(0.0)});
+  if (scale == 1.0) return void(emit_elementwise(ctx, "ADD", {pos, neg}, ctx.make_output(y, layout)));
+  emit_elementwise(ctx, "MUL", {emit_elementwise(ctx, "ADD", {pos, neg}), k(scale)}, ctx.make_output(y, layout));
+}
+
+// prelu(x, w) with w already shaped to broadcast over x (torch.prelu reshapes it to [1, C, 1...]).
+void lower_prelu(LowerCtx& ctx, const ir::Node& n) {
+  const ir::Attr& xa = *n.find("self");
+  const Value* y = n.outputs.at(0);
+  const Perm layout = ctx.layout_of(std::get<Value*>(xa));
+  Value* alpha = elementwise_operand(ctx, *n.find("weight"), y->dtype, y->rank(), layout);
+  Value* in = ctx.get_any(std::get<Value*>(xa));
+  emit_elementwise(ctx, "PRELU", {in, alpha}, ctx.make_output(y, layout));
+}
+
+// softplus(x) = log1p(exp(βx)) / β, or x where βx > threshold. Written as
+// max(x, 0) + log1p(exp(-β|x|)) / β, which never overflows and needs no select: past the
+// threshold the second term is below half an ulp of x whenever exp(-threshold) < 2^-24.
+Value* emit_softplus(LowerCtx& ctx, Value* in, double beta, double threshold) {
+  auto k = [&](double c) { return ctx.scalar(in->dtype, c); };
+  Value* bx = beta == 1.0 ? in : emit_elementwise(ctx, "MUL", {in, k(beta)});
+  Value* e = emit_elementwise(ctx, "EXP", {emit_elementwise(ctx, "NEG", {emit_elementwise(ctx, "ABS", {bx})})});
+  Value* soft = emit_log1p(ctx, e);
+  if (beta != 1.0) soft = emit_elementwise(ctx, "DIV", {soft, k(beta)});
+  soft = emit_elementwise(ctx, "ADD", {emit_elementwise(ctx, "MAXIMUM", {in, k(0.0)}), soft});
+  if (threshold >= 24 * std::log(2.0)) return soft;
+  // A low threshold switches to x where the smooth form still differs: select like PyTorch.
+  Value* above = ctx.make_temp(ir::DType::kBool, in->shape);
+  emit_elementwise(ctx, "GREATER", {bx, k(threshold)}, above);
+  return emit_elementwise(ctx, "SELECT_V2", {above, in, soft}, ctx.make_temp(in->dtype, in->shape));
+}
+
+void lower_softplus(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  if (!ir::is_floating(x->dtype)) return ctx.unsupported("softplus of an integer tensor");
+  Value* out = emit_softplus(ctx, ctx.get_any(x), n.get_float("beta"), n.get_float("threshold"));
+  ctx.bind(n.outputs.at(0), out, ctx.layout_of(x));
+}
+
+// mish(x) = x · tanh(softplus(x)) with PyTorch's softplus defaults (β = 1, threshold 20).
+void lower_mish(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  if (!ir::is_floating(x->dtype)) return ctx.unsupported("mish of an integer tensor");
+  Value* in = ctx.get_any(x);
+  Value* t = emit_elementwise(ctx, "TANH", {emit_softplus(ctx, in, 1.0, 20.0)});
+  emit_elementwise(ctx, "MUL", {in, t}, ctx.make_output(n.outputs.at(0), ctx.layout_of(x)));
 }
 
 // Softmax runs over the stored last axis: pick a layout that puts `dim` last.
@@ -101,6 +161,15 @@ void lower_softmax_like(LowerCtx& ctx, const ir::Node& n, const std::string& op)
 
 void lower_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, "SOFTMAX"); }
 void lower_log_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, "LOG_SOFTMAX"); }
+// _safe_softmax is softmax that gives 0 on rows where every input is -inf (fully masked
+// attention rows). SOFTMAX gives NaN there; matching it would need EQUAL + REDUCE_ALL + SELECT,
+// none of them delegated, on every attention score, so rows that are not fully masked are exact
+// and fully masked rows are the documented difference.
+void lower_safe_softmax(LowerCtx& ctx, const ir::Node& n) {
+  if (!n.is_none("dtype") && n.get_int("dtype") != 7 /* float32 */)
+    return ctx.unsupported("_safe_softmax with a dtype other than float32 is not supported");
+  lower_softmax_like(ctx, n, "SOFTMAX");
+}
 
 }  // namespace
 
@@ -115,6 +184,15 @@ void register_activation_rules(Registry& r) {
   r.add("aten.silu.default", lower_silu, "LOGISTIC + MUL");
   r.add("aten.gelu.default", lower_gelu, "GELU", "approximate 'none' and 'tanh'");
   r.add("aten._softmax.default", lower_softmax, "SOFTMAX", "the softmax dim is stored last (TRANSPOSE if needed)");
+  r.add("aten._safe_softmax.default", lower_safe_softmax, "SOFTMAX",
+        "kept whole by pt2tflite.convert; a row where every input is -inf gives NaN, not PyTorch's 0");
+  r.add("aten.leaky_relu.default", lower_leaky_relu, "LEAKY_RELU");
+  r.add("aten.elu.default", lower_elu, "ELU; MAXIMUM, MINIMUM, MUL, ADD",
+        "alpha = scale = input_scale = 1 → ELU; else built around ELU from delegated ops");
+  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "kept whole by pt2tflite.convert; slope in the activation layout");
+  r.add("aten.softplus.default", lower_softplus, "ABS, NEG, EXP, LOG, ADD, SUB, DIV, MAXIMUM",
+        "kept whole; max(x,0) + log1p(exp(-β|x|))/β, no select; + GREATER/SELECT_V2 only for threshold < 16.6");
+  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "kept whole; x·tanh(softplus(x))");
   r.add("aten._log_softmax.default", lower_log_softmax, "LOG_SOFTMAX", "not delegated to XNNPACK");
 }
 

@@ -1,5 +1,5 @@
-// aten.convolution → CONV_2D / DEPTHWISE_CONV_2D (NHWC, OHWI / 1HWO weights, always with bias).
-// 1-D convolutions run as 2-D ones with H = 1.
+// aten.convolution → CONV_2D / DEPTHWISE_CONV_2D (NHWC, OHWI / 1HWO weights, always with bias),
+// or TRANSPOSE_CONV for transposed ones. 1-D convolutions run as 2-D ones with H = 1.
 #include <string>
 
 #include "lower/const_eval.h"
@@ -24,12 +24,14 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t ph, int64_t pw) {
   return out;
 }
 
+void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n);
+
 void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("input");
   const Value* w = n.get_tensor("weight");
   const Value* b = n.get_tensor("bias");
   const Value* y = n.outputs.at(0);
-  if (n.get_bool("transposed")) return ctx.unsupported("transposed convolution is not supported yet");
+  if (n.get_bool("transposed")) return lower_transposed_convolution(ctx, n);
   const int rank = x->rank();
   if (rank != 3 && rank != 4)
     return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " +
@@ -100,12 +102,80 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   }
 }
 
+// TRANSPOSE_CONV computes the full, unpadded result ((in - 1)·s + k per dim) with VALID; PyTorch's
+// padding p then crops p from each side and output_padding adds rows at the end, so the output is
+// rows [p, p + out) of that: a SLICE, unless SAME pads exactly that way (k - s = 2p, no
+// output_padding). Rows past the full result (output_padding > p) hold only the bias: TFLite
+// fills them when asked for a larger output_shape (at most s - 1 rows more, which XNNPACK accepts).
+void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("input");
+  const Value* b = n.get_tensor("bias");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (rank != 3 && rank != 4) return ctx.unsupported("only 1-D and 2-D transposed convolutions are supported");
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
+  if (n.get_int("groups") != 1) return ctx.unsupported("grouped transposed convolution: TRANSPOSE_CONV has no groups");
+  Value* wc = ctx.constant(n.get_tensor("weight"));
+  if (!wc) return ctx.unsupported("the weight is computed at run time; TRANSPOSE_CONV needs a constant weight");
+  if (b && !ctx.constant(b)) return ctx.unsupported("the bias is computed at run time; it must be a constant");
+  auto two_d = [&](std::vector<int64_t> v, int64_t h) {
+    if (rank == 3) v.insert(v.begin(), h);
+    return v;
+  };
+  const auto stride = two_d(n.get_ints("stride"), 1), pad = two_d(n.get_ints("padding"), 0);
+  const auto out_pad = two_d(n.get_ints("output_padding"), 0), dil = two_d(n.get_ints("dilation"), 1);
+  if (dil[0] != 1 || dil[1] != 1) return ctx.unsupported("dilated transposed convolution: TRANSPOSE_CONV has no dilation");
+  std::vector<int64_t> wsz = ir::sizes_of(wc->shape);  // [Cin, Cout, (kH,) kW]
+  if (rank == 3) wsz.insert(wsz.begin() + 2, 1);
+  const int64_t cin = wsz[0], cout = wsz[1], N = x->shape[0].size;
+  const int64_t k[2] = {wsz[2], wsz[3]};
+
+  Value* in = rank == 4 ? ctx.get(x, channels_last_perm(4))
+                        : ctx.reshape(ctx.get(x, channels_last_perm(3)), {N, 1, x->shape[2].size, cin});
+  const int64_t in_size[2] = {in->shape[1].size, in->shape[2].size};
+  int64_t out[2], full[2];
+  bool same = true;
+  for (int i = 0; i < 2; ++i) {
+    full[i] = (in_size[i] - 1) * stride[i] + k[i];
+    out[i] = full[i] - 2 * pad[i] + out_pad[i];
+    same &= k[i] - stride[i] == 2 * pad[i] && out_pad[i] == 0;
+  }
+  // Weights [Cin, Cout, kH, kW] → [Cout, kH, kW, Cin].
+  Value* filter = ctx.transpose(ctx.reshape(ctx.cast(wc, ir::DType::kFloat32), wsz), {1, 2, 3, 0});
+  Value* bias = b ? ctx.cast(ctx.constant(b), ir::DType::kFloat32) : nullptr;
+  if (!bias) {  // as for CONV_2D, keep the op shape XNNPACK expects
+    std::vector<float> zeros(cout, 0.0f);
+    bias = ctx.const_f32(zeros, {cout});
+  }
+  int64_t computed[2];
+  for (int i = 0; i < 2; ++i) computed[i] = same ? out[i] : std::max(full[i], pad[i] + out[i]);
+  std::vector<int32_t> shape{static_cast<int32_t>(N), static_cast<int32_t>(computed[0]),
+                             static_cast<int32_t>(computed[1]), static_cast<int32_t>(cout)};
+  Value* res = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, computed[0], computed[1], cout}));
+  ir::Node* op = ctx.emit("TRANSPOSE_CONV", {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
+  op->set("padding", std::string(same ? "SAME" : "VALID"));
+  op->set("stride_h", stride[0]);
+  op->set("stride_w", stride[1]);
+  op->set("fused_activation", std::string("NONE"));
+  if (!same && (pad[0] || pad[1] || computed[0] != out[0] || computed[1] != out[1])) {
+    std::vector<int32_t> begin{0, static_cast<int32_t>(pad[0]), static_cast<int32_t>(pad[1]), 0};
+    std::vector<int32_t> size{-1, static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]), -1};
+    Value* cropped = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, out[0], out[1], cout}));
+    ctx.emit("SLICE", {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
+    res = cropped;
+  }
+  if (rank == 4) return ctx.bind(y, res, channels_last_perm(4));
+  ctx.bind(y, ctx.reshape(res, {N, out[1], cout}), channels_last_perm(3));
+}
+
 }  // namespace
 
 void register_conv_rules(Registry& r) {
-  r.add("aten.convolution.default", lower_convolution, "CONV_2D, DEPTHWISE_CONV_2D (+PAD)",
+  r.add("aten.convolution.default", lower_convolution, "CONV_2D, DEPTHWISE_CONV_2D (+PAD), TRANSPOSE_CONV (+SLICE)",
         "1-D and 2-D, plain/depthwise/grouped; constant weights; NHWC; SAME when PyTorch's padding equals it, "
-        "else PAD + VALID; a zero bias is added when absent. Transposed: not yet");
+        "else PAD + VALID; a zero bias is added when absent. Transposed: groups = 1, no dilation, "
+        "VALID + SLICE unless SAME crops the same way");
+
 }
 
 }  // namespace pt2tflite::lower

@@ -1,5 +1,8 @@
-// add / sub / mul / div (tensor and scalar forms) → ADD / SUB / MUL / DIV.
+// add / sub / mul / div (tensor and scalar forms) → ADD / SUB / MUL / DIV; a constant tensor with a
+// scalar is folded at convert time.
 #include "lower/elementwise.h"
+
+#include <optional>
 
 #include "lower/const_eval.h"
 #include "lower/rules.h"
@@ -38,15 +41,71 @@ Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dty
   return ctx.scalar(dtype, x);
 }
 
+namespace {
+
+// A Python scalar or a one-element constant tensor, as a double; nullopt otherwise.
+std::optional<double> scalar_value(LowerCtx& ctx, const ir::Attr& a) {
+  if (const auto* i = std::get_if<int64_t>(&a)) return static_cast<double>(*i);
+  if (const auto* d = std::get_if<double>(&a)) return *d;
+  if (const auto* t = std::get_if<Value*>(&a)) {
+    Value* c = ctx.constant(*t);
+    if (c && ir::num_elements(c->shape) == 1) return to_float_vector(*c).at(0);
+  }
+  return std::nullopt;
+}
+
+// Folds `op` of a constant tensor with a scalar at convert time (index math such as
+// arange(n) * 2 + 1 stays constant). Returns false when the operands are not of that form.
+bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
+  const auto* ta = std::get_if<Value*>(&a);
+  Value* ca = ta ? ctx.constant(*ta) : nullptr;
+  const std::optional<double> sb = scalar_value(ctx, b);
+  if (!ca || !sb || ca->shape != y->shape) return false;
+  auto apply = [&](auto x, auto s) -> decltype(x) {
+    if (op == "ADD") return x + s;
+    if (op == "SUB") return x - s;
+    if (op == "MUL") return x * s;
+    return x / s;
+  };
+  std::vector<uint8_t> bytes;
+  if (ir::is_floating(y->dtype)) {
+    std::vector<float> v = to_float_vector(*ca);
+    for (float& x : v) x = apply(x, static_cast<float>(*sb));
+    bytes = from_float_vector(v, y->dtype);
+  } else {
+    if (op == "DIV" || *sb != static_cast<double>(static_cast<int64_t>(*sb))) return false;
+    std::vector<int64_t> v = to_int_vector(*ca);
+    for (int64_t& x : v) x = apply(x, static_cast<int64_t>(*sb));
+    bytes = from_int_vector(v, y->dtype);
+  }
+  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
+  return true;
+}
+
+}  // namespace
+
 Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
   const Value* y = n.outputs.at(0);
+  const bool commutes = op == "ADD" || op == "MUL";
+  if (ir::is_fully_static(y->shape) && (fold_with_scalar(ctx, y, op, a, b) || (commutes && fold_with_scalar(ctx, y, op, b, a))))
+    return ctx.get_any(y);
   Perm layout = elementwise_layout(ctx, y, {&a, &b});
   Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
   Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
-  Value* out = ctx.make_output(y, layout);
-  ir::Node* e = ctx.emit(op, {lhs, rhs}, {out});
+  return emit_elementwise(ctx, op, {lhs, rhs}, ctx.make_output(y, layout));
+}
+
+Value* emit_elementwise(LowerCtx& ctx, const std::string& op, std::vector<Value*> inputs, Value* out) {
+  if (!out) out = ctx.make_temp(inputs.at(0)->dtype, inputs.at(0)->shape);
+  ir::Node* e = ctx.emit(op, std::move(inputs), {out});
   if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") e->set("fused_activation", std::string("NONE"));
   return out;
+}
+
+ir::Node* lower_unary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const Value* x) {
+  Value* in = ctx.get_any(x);
+  Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
+  return ctx.emit(op, {in}, {out});
 }
 
 namespace {

@@ -1,5 +1,8 @@
 // Normalizations. Batch norm after a convolution is folded into it earlier (passes/
 // fold_batchnorm); a standalone one becomes a per-channel MUL + ADD with convert-time constants.
+// Layer and group norm compute their statistics with MEAN, SUB, MUL, ADD and RSQRT, which XNNPACK
+// all takes, in the input's stored layout.
+#include <algorithm>
 #include <cmath>
 
 #include "lower/const_eval.h"
@@ -50,11 +53,92 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   ctx.emit("ADD", {mid, sh}, {out})->set("fused_activation", std::string("NONE"));
 }
 
+// True when the statistics outputs (mean, rstd / invstd) of a normalization are read.
+bool stats_used(LowerCtx& ctx, const ir::Node& n) {
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    if (n.outputs[i] && ctx.uses(n.outputs[i]) > 0) {
+      ctx.unsupported("the normalization's statistics outputs are used; only the normalized output is supported");
+      return true;
+    }
+  return false;
+}
+
+// (x - mean) · rsqrt(var + eps) over stored axes `axes`, with the biased variance.
+Value* normalize(LowerCtx& ctx, Value* x, const std::vector<int32_t>& axes, double eps) {
+  Value* axes_c = ctx.const_i32(axes, {static_cast<int64_t>(axes.size())});
+  auto mean = [&](Value* v) {
+    ir::Shape s = v->shape;
+    for (int32_t a : axes) s[a].size = 1;
+    Value* out = ctx.make_temp(v->dtype, s);
+    ctx.emit("MEAN", {v, axes_c}, {out})->set("keep_dims", true);
+    return out;
+  };
+  Value* d = emit_elementwise(ctx, "SUB", {x, mean(x)});
+  Value* var = mean(emit_elementwise(ctx, "MUL", {d, d}));
+  Value* rstd = emit_elementwise(ctx, "RSQRT", {emit_elementwise(ctx, "ADD", {var, ctx.scalar(x->dtype, eps)})});
+  return emit_elementwise(ctx, "MUL", {d, rstd});
+}
+
+// Binds y = x·weight + bias (optional operands already shaped to broadcast), stored in `layout`.
+void bind_affine(LowerCtx& ctx, Value* x, Value* weight, Value* bias, const Value* y, const Perm& layout) {
+  if (!weight && !bias) return ctx.bind(y, x, layout);
+  if (weight) x = emit_elementwise(ctx, "MUL", {x, weight}, bias ? nullptr : ctx.make_output(y, layout));
+  if (bias) emit_elementwise(ctx, "ADD", {x, bias}, ctx.make_output(y, layout));
+}
+
+// native_layer_norm(input, normalized_shape, weight?, bias?, eps) over the last k logical dims.
+void lower_layer_norm(LowerCtx& ctx, const ir::Node& n) {
+  if (stats_used(ctx, n)) return;
+  const Value* x = n.get_tensor("input");
+  const Value* y = n.outputs.at(0);
+  if (!ir::is_floating(x->dtype)) return ctx.unsupported("layer norm of a non-float tensor");
+  const int rank = x->rank();
+  const int k = static_cast<int>(n.get_ints("normalized_shape").size());
+  const Perm layout = ctx.layout_of(x);
+  const Perm full = layout.empty() ? identity_perm(rank) : layout;
+  std::vector<int32_t> axes;
+  for (int p = 0; p < rank; ++p)
+    if (full[p] >= rank - k) axes.push_back(p);
+  Value* normed = normalize(ctx, ctx.get_any(x), axes, n.get_float("eps"));
+  auto param = [&](const char* name) -> Value* {
+    if (n.is_none(name)) return nullptr;
+    return elementwise_operand(ctx, *n.find(name), y->dtype, rank, layout);
+  };
+  bind_affine(ctx, normed, param("weight"), param("bias"), y, layout);
+}
+
+// native_group_norm(input, weight?, bias?, N, C, HxW, group, eps). Computed channels-last:
+// [N, spatial..., C] viewed as [N, S, G, C/G] has each group's elements on axes 1 and 3.
+void lower_group_norm(LowerCtx& ctx, const ir::Node& n) {
+  if (stats_used(ctx, n)) return;
+  const Value* x = n.get_tensor("input");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (!ir::is_floating(x->dtype)) return ctx.unsupported("group norm of a non-float tensor");
+  if (rank < 2 || !ir::is_fully_static(x->shape)) return ctx.unsupported("group norm needs a static [N, C, ...] input");
+  const int64_t N = x->shape[0].size, C = x->shape[1].size, G = n.get_int("group");
+  const int64_t S = ir::num_elements(x->shape) / (N * C);
+  const Perm layout = rank >= 3 ? channels_last_perm(rank) : Perm{};
+  Value* in = ctx.get(x, layout);
+  Value* grouped = ctx.reshape(in, {N, S, G, C / G});
+  Value* normed = ctx.reshape(normalize(ctx, grouped, {1, 3}, n.get_float("eps")), ir::sizes_of(in->shape));
+  auto param = [&](const char* name) -> Value* {
+    const Value* p = n.get_tensor(name);
+    if (!p) return nullptr;
+    return ctx.cast(ctx.get(p, {}), y->dtype);  // [C] broadcasts over the stored last axis
+  };
+  bind_affine(ctx, normed, param("weight"), param("bias"), y, layout);
+}
+
 }  // namespace
 
 void register_norm_rules(Registry& r) {
   r.add("aten._native_batch_norm_legit_no_training.default", lower_batch_norm, "(folded into conv) / MUL + ADD",
         "eval-mode batch norm; folded into a preceding convolution by the fold_batchnorm pass");
+  r.add("aten.native_layer_norm.default", lower_layer_norm, "MEAN, SUB, MUL, ADD, RSQRT",
+        "statistics over the last dims in the stored layout; mean/rstd outputs must be unused");
+  r.add("aten.native_group_norm.default", lower_group_norm, "RESHAPE, MEAN, SUB, MUL, ADD, RSQRT",
+        "channels-last, groups as [N, S, G, C/G] with MEAN over axes 1 and 3; static shapes");
 }
 
 }  // namespace pt2tflite::lower

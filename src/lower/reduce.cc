@@ -1,7 +1,9 @@
-// Reductions over dims: mean / sum / amax / amin → MEAN / SUM / REDUCE_MAX / REDUCE_MIN, computed
-// in the input's stored layout (the reduced axes are mapped through it).
+// Reductions over dims: mean / sum / amax / amin → MEAN / SUM / REDUCE_MAX / REDUCE_MIN, var from
+// MEANs, and the cumsum scan → CUMSUM, computed in the input's stored layout (the reduced axes
+// are mapped through it).
 #include <algorithm>
 
+#include "lower/elementwise.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -9,10 +11,8 @@ namespace {
 
 using ir::Value;
 
-void lower_reduce(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
-  const Value* x = n.get_tensor("self");
-  const Value* y = n.outputs.at(0);
-  const int rank = x->rank();
+// The reduced logical dims of node `n` ("dim": a list, absent/None/empty = all), normalized.
+std::vector<int64_t> reduced_dims(const ir::Node& n, int rank) {
   std::vector<int64_t> dims;
   if (const ir::Attr* d = n.find("dim"); d && std::holds_alternative<std::vector<int64_t>>(*d))
     dims = std::get<std::vector<int64_t>>(*d);
@@ -20,30 +20,95 @@ void lower_reduce(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
     for (int i = 0; i < rank; ++i) dims.push_back(i);
   for (int64_t& d : dims)
     if (d < 0) d += rank;
-  const bool keepdim = n.find("keepdim") ? n.get_bool("keepdim") : false;
-  if (!n.is_none("dtype") && n.get_int("dtype") != 7 /* float32 */)
-    return ctx.unsupported("reductions with a dtype other than float32 are not supported yet");
+  return dims;
+}
 
-  Perm layout = ctx.layout_of(x);
+// Stored axes of logical `dims` under `layout`.
+std::vector<int32_t> stored_axes(const std::vector<int64_t>& dims, const Perm& layout, int rank) {
   const Perm full = layout.empty() ? identity_perm(rank) : layout;
   std::vector<int32_t> axes;
   for (int p = 0; p < rank; ++p)
     if (std::count(dims.begin(), dims.end(), full[p])) axes.push_back(p);
-  // Output layout: keepdim keeps the input's; otherwise the surviving dims keep their stored
-  // order, renumbered.
-  Perm out_layout = layout;
-  if (!keepdim && !layout.empty()) {
-    out_layout.clear();
-    for (int p = 0; p < rank; ++p) {
-      int d = full[p];
-      if (std::count(dims.begin(), dims.end(), d)) continue;
-      int shift = static_cast<int>(std::count_if(dims.begin(), dims.end(), [d](int64_t r) { return r < d; }));
-      out_layout.push_back(d - shift);
-    }
+  return axes;
+}
+
+// The layout of a reduction's output: keepdim keeps the input's; otherwise the surviving dims
+// keep their stored order, renumbered.
+Perm reduced_layout(const std::vector<int64_t>& dims, const Perm& layout, int rank, bool keepdim) {
+  if (keepdim || layout.empty()) return layout;
+  Perm out;
+  for (int d : layout) {
+    if (std::count(dims.begin(), dims.end(), d)) continue;
+    out.push_back(d - static_cast<int>(std::count_if(dims.begin(), dims.end(), [d](int64_t r) { return r < d; })));
   }
-  Value* out = ctx.make_output(y, out_layout);
-  ir::Node* r = ctx.emit(op, {ctx.get_any(x), ctx.const_i32(axes, {static_cast<int64_t>(axes.size())})}, {out});
+  return normalized(out, rank - static_cast<int>(dims.size()));
+}
+
+ir::Node* emit_reduce(LowerCtx& ctx, const std::string& op, Value* in, const std::vector<int32_t>& axes, bool keepdim,
+                      Value* out) {
+  ir::Node* r = ctx.emit(op, {in, ctx.const_i32(axes, {static_cast<int64_t>(axes.size())})}, {out});
   r->set("keep_dims", keepdim);
+  return r;
+}
+
+void lower_reduce(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const auto dims = reduced_dims(n, rank);
+  const bool keepdim = n.find("keepdim") ? n.get_bool("keepdim") : false;
+  if (!n.is_none("dtype") && n.get_int("dtype") != 7 /* float32 */)
+    return ctx.unsupported("reductions with a dtype other than float32 are not supported yet");
+  const Perm layout = ctx.layout_of(x);
+  Value* out = ctx.make_output(y, reduced_layout(dims, layout, rank, keepdim));
+  emit_reduce(ctx, op, ctx.get_any(x), stored_axes(dims, layout, rank), keepdim, out);
+}
+
+// var(x, dim, correction) = sum((x - mean)²) / (N - correction), as MEAN · N / (N - correction).
+void lower_var(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (!ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape)) return ctx.unsupported("var needs a static float tensor");
+  const auto dims = reduced_dims(n, rank);
+  const bool keepdim = n.get_bool("keepdim");
+  const double correction = n.is_none("correction") ? 1.0 : n.get_float("correction");
+  int64_t count = 1;
+  for (int64_t d : dims) count *= x->shape[d].size;
+  if (count - correction <= 0) return ctx.unsupported("var with correction >= the number of elements (inf/NaN)");
+  const Perm layout = ctx.layout_of(x);
+  const auto axes = stored_axes(dims, layout, rank);
+  Value* in = ctx.get_any(x);
+  ir::Shape kept = in->shape;
+  for (int32_t a : axes) kept[a].size = 1;
+  Value* mean = ctx.make_temp(in->dtype, kept);
+  emit_reduce(ctx, "MEAN", in, axes, true, mean);
+  Value* dev = emit_elementwise(ctx, "SUB", {in, mean});
+  Value* sq = emit_elementwise(ctx, "MUL", {dev, dev});
+  const Perm out_layout = reduced_layout(dims, layout, rank, keepdim);
+  const double rescale = static_cast<double>(count) / (static_cast<double>(count) - correction);
+  Value* out = ctx.make_output(y, out_layout);
+  if (rescale == 1.0) return void(emit_reduce(ctx, "MEAN", sq, axes, keepdim, out));
+  Value* m = ctx.make_temp(y->dtype, physical_shape(y->shape, out_layout));
+  emit_reduce(ctx, "MEAN", sq, axes, keepdim, m);
+  emit_elementwise(ctx, "MUL", {m, ctx.scalar(y->dtype, rescale)}, out);
+}
+
+// cumsum along one dim; integer inputs accumulate in the output dtype (int64 by default).
+void lower_cumsum(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (y->dtype != ir::DType::kFloat32 && y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64)
+    return ctx.unsupported("CUMSUM takes float32, int32 and int64 only");
+  int64_t dim = n.get_int("dim");
+  if (dim < 0) dim += rank;
+  const Perm layout = ctx.layout_of(x);
+  const int32_t axis = stored_axes({dim}, layout, rank).at(0);
+  Value* in = ctx.cast(ctx.get_any(x), y->dtype);
+  ir::Node* c = ctx.emit("CUMSUM", {in, ctx.const_i32(std::span(&axis, 1), {})}, {ctx.make_output(y, layout)});
+  c->set("exclusive", false);
+  c->set("reverse", false);
 }
 
 void lower_mean(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "MEAN"); }
@@ -61,6 +126,8 @@ void register_reduce_rules(Registry& r) {
   r.add("aten.sum.default", lower_sum, "SUM", "all dims");
   r.add("aten.amax.default", lower_amax, "REDUCE_MAX", note);
   r.add("aten.amin.default", lower_amin, "REDUCE_MIN", note);
+  r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL", "two MEANs, rescaled by N / (N - correction); static shapes");
+  r.add("aten.cumsum.default", lower_cumsum, "CUMSUM", "axis mapped through the stored layout; not delegated to XNNPACK");
 }
 
 }  // namespace pt2tflite::lower

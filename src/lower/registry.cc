@@ -25,6 +25,12 @@ const Registry& registry() {
     register_shape_rules(*reg);
     register_reduce_rules(*reg);
     register_norm_rules(*reg);
+    register_math_rules(*reg);
+    register_compare_rules(*reg);
+    register_constant_rules(*reg);
+    register_index_rules(*reg);
+    register_resize_rules(*reg);
+    register_pad_rules(*reg);
     return reg;
   }();
   return *r;

@@ -13,5 +13,11 @@ void register_linear_rules(Registry& r);       // linear.cc
 void register_shape_rules(Registry& r);        // shape.cc
 void register_reduce_rules(Registry& r);       // reduce.cc
 void register_norm_rules(Registry& r);         // norm.cc
+void register_math_rules(Registry& r);         // math.cc
+void register_compare_rules(Registry& r);      // compare.cc
+void register_constant_rules(Registry& r);     // constant.cc
+void register_index_rules(Registry& r);        // index.cc
+void register_resize_rules(Registry& r);       // resize.cc
+void register_pad_rules(Registry& r);          // pad.cc
 
 }  // namespace pt2tflite::lower

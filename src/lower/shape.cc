@@ -86,6 +86,50 @@ void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   c->set("fused_activation", std::string("NONE"));
 }
 
+// expand: a view when no dim grows (same shape, or only new leading 1s); otherwise BROADCAST_TO,
+// in x's layout when the rank is unchanged.
+void lower_expand(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  if (!ir::is_fully_static(y->shape)) return ctx.unsupported("expand to a dynamic shape is not supported yet");
+  const int lead = y->rank() - x->rank();
+  bool grows = false;
+  for (int d = 0; d < y->rank(); ++d) {
+    const int64_t from = d < lead ? 1 : x->shape[d - lead].size;
+    grows |= from != y->shape[d].size;
+  }
+  if (!grows) return lower_reshape_to(ctx, n, x);
+  Perm layout = lead == 0 ? ctx.layout_of(x) : Perm{};
+  Value* in = lead == 0 ? ctx.get_any(x) : ctx.reshape(ctx.get(x, {}), [&] {
+    std::vector<int64_t> s(lead, 1);
+    for (const ir::Dim& d : x->shape) s.push_back(d.size);
+    return s;
+  }());
+  std::vector<int32_t> shape;
+  for (const ir::Dim& d : physical_shape(y->shape, layout)) shape.push_back(static_cast<int32_t>(d.size));
+  // BROADCAST_TO is not delegated to XNNPACK; elementwise ops broadcast by themselves, so it only
+  // appears where PyTorch materializes the expansion (e.g. before a reshape that merges dims).
+  ctx.emit("BROADCAST_TO", {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y, layout)});
+}
+
+// pixel_shuffle in NHWC. PyTorch reads input channel c·r² + i·r + j into output (c, h·r+i, w·r+j);
+// DEPTH_TO_SPACE reads channel (i·r + j)·C + c. The orders agree when C = 1; otherwise the
+// channels are regrouped first: [N,H,W,C,r²] → TRANSPOSE → [N,H,W,r²,C].
+void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  if (x->rank() != 4 || !ir::is_fully_static(x->shape)) return ctx.unsupported("pixel_shuffle needs a static 4-D input");
+  const int64_t r = n.get_int("upscale_factor");
+  const int64_t N = x->shape[0].size, H = x->shape[2].size, W = x->shape[3].size, C = y->shape[1].size;
+  const Perm nhwc = channels_last_perm(4);
+  Value* in = ctx.get(x, nhwc);
+  if (C != 1) {
+    Value* split = ctx.reshape(in, {N, H, W, C, r * r});
+    in = ctx.reshape(ctx.transpose(split, {0, 1, 2, 4, 3}), {N, H, W, r * r * C});
+  }
+  ctx.emit("DEPTH_TO_SPACE", {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
+}
+
 }  // namespace
 
 void register_shape_rules(Registry& r) {
@@ -103,6 +147,10 @@ void register_shape_rules(Registry& r) {
   r.add("aten.alias.default", lower_clone, "(none)", "no-op");
   r.add("aten.detach.default", lower_clone, "(none)", "no-op");
   r.add("aten._to_copy.default", lower_to_copy, "(none) / CAST", "no-op unless the dtype changes");
+  r.add("aten.expand.default", lower_expand, "(none), RESHAPE, BROADCAST_TO",
+        "free when no dim grows; BROADCAST_TO (not delegated to XNNPACK) otherwise");
+  r.add("aten.pixel_shuffle.default", lower_pixel_shuffle, "DEPTH_TO_SPACE (+RESHAPE, TRANSPOSE)",
+        "kept whole; NHWC; channels regrouped with one TRANSPOSE unless C = 1");
   r.add("aten.cat.default", lower_cat, "CONCATENATION", "in the layout of the first activation input");
 }
 

@@ -68,39 +68,78 @@ Offset<void> build_BatchMatMulOptions(FlatBufferBuilder& b, const ir::Node& n) {
 Offset<void> build_SoftmaxOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateSoftmaxOptions(b, static_cast<float>(n.get_float("beta"))).Union();
 }
-Offset<void> build_LogSoftmaxOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateLogSoftmaxOptions(b).Union();
-}
 Offset<void> build_ConcatenationOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateConcatenationOptions(b, i32(n, "axis"), act(n)).Union();
-}
-Offset<void> build_ReshapeOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateReshapeOptions(b).Union();  // the shape is the second input
 }
 Offset<void> build_ReducerOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateReducerOptions(b, flag(n, "keep_dims")).Union();
 }
-Offset<void> build_TransposeOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateTransposeOptions(b).Union();
-}
-Offset<void> build_PadOptions(FlatBufferBuilder& b, const ir::Node&) { return tflite::CreatePadOptions(b).Union(); }
-Offset<void> build_PadV2Options(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreatePadV2Options(b).Union();
-}
 Offset<void> build_GeluOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateGeluOptions(b, flag(n, "approximate")).Union();
 }
-Offset<void> build_HardSwishOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateHardSwishOptions(b).Union();
+// Options tables without fields: the table must still be present, with the op's union type.
+#define PT2_EMPTY_OPTIONS(OPT) \
+  Offset<void> build_##OPT(FlatBufferBuilder& b, const ir::Node&) { return tflite::Create##OPT(b).Union(); }
+PT2_EMPTY_OPTIONS(AbsOptions)
+PT2_EMPTY_OPTIONS(BroadcastToOptions)
+PT2_EMPTY_OPTIONS(DequantizeOptions)
+PT2_EMPTY_OPTIONS(EqualOptions)
+PT2_EMPTY_OPTIONS(ExpOptions)
+PT2_EMPTY_OPTIONS(GreaterEqualOptions)
+PT2_EMPTY_OPTIONS(GreaterOptions)
+PT2_EMPTY_OPTIONS(HardSwishOptions)
+PT2_EMPTY_OPTIONS(LessEqualOptions)
+PT2_EMPTY_OPTIONS(LessOptions)
+PT2_EMPTY_OPTIONS(LogSoftmaxOptions)
+PT2_EMPTY_OPTIONS(LogicalAndOptions)
+PT2_EMPTY_OPTIONS(LogicalNotOptions)
+PT2_EMPTY_OPTIONS(LogicalOrOptions)
+PT2_EMPTY_OPTIONS(MaximumMinimumOptions)
+PT2_EMPTY_OPTIONS(NegOptions)
+PT2_EMPTY_OPTIONS(NotEqualOptions)
+PT2_EMPTY_OPTIONS(PadOptions)
+PT2_EMPTY_OPTIONS(PadV2Options)
+PT2_EMPTY_OPTIONS(PowOptions)
+PT2_EMPTY_OPTIONS(QuantizeOptions)
+PT2_EMPTY_OPTIONS(SelectV2Options)
+PT2_EMPTY_OPTIONS(SliceOptions)
+PT2_EMPTY_OPTIONS(TransposeOptions)
+#undef PT2_EMPTY_OPTIONS
+Offset<void> build_ReshapeOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateReshapeOptions(b).Union();  // the shape is the second input
 }
-Offset<void> build_MaximumMinimumOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateMaximumMinimumOptions(b).Union();
+Offset<void> build_LeakyReluOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateLeakyReluOptions(b, static_cast<float>(n.get_float("alpha"))).Union();
 }
-Offset<void> build_QuantizeOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateQuantizeOptions(b).Union();
+Offset<void> build_GatherOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateGatherOptions(b, i32(n, "axis"), 0).Union();
 }
-Offset<void> build_DequantizeOptions(FlatBufferBuilder& b, const ir::Node&) {
-  return tflite::CreateDequantizeOptions(b).Union();
+Offset<void> build_SplitOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateSplitOptions(b, i32(n, "num_splits")).Union();
+}
+Offset<void> build_StridedSliceOptions(FlatBufferBuilder& b, const ir::Node&) {
+  return tflite::CreateStridedSliceOptions(b).Union();  // no masks: begin/end/strides are explicit
+}
+Offset<void> build_MirrorPadOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateMirrorPadOptions(b, n.get_string("mode") == "SYMMETRIC" ? tflite::MirrorPadMode_SYMMETRIC
+                                                                                : tflite::MirrorPadMode_REFLECT)
+      .Union();
+}
+Offset<void> build_ResizeBilinearOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateResizeBilinearOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers")).Union();
+}
+Offset<void> build_ResizeNearestNeighborOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateResizeNearestNeighborOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers"))
+      .Union();
+}
+Offset<void> build_DepthToSpaceOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateDepthToSpaceOptions(b, i32(n, "block_size")).Union();
+}
+Offset<void> build_CumsumOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateCumsumOptions(b, flag(n, "exclusive"), flag(n, "reverse")).Union();
+}
+Offset<void> build_TransposeConvOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateTransposeConvOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n)).Union();
 }
 Offset<void> build_CastOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateCastOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("in_data_type"))),
@@ -147,6 +186,8 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
       return int8 ? 3 : 1;
     }
     case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return int8 ? 3 : 1;
+    case tflite::BuiltinOperator_BROADCAST_TO: return 2;  // the op was introduced at version 2
+    case tflite::BuiltinOperator_TRANSPOSE_CONV: return n.inputs.size() > 3 && n.inputs[3] ? 3 : 1;  // bias input
     case tflite::BuiltinOperator_FULLY_CONNECTED: return int8 ? 4 : (flag(n, "keep_num_dims") ? 5 : 1);
     case tflite::BuiltinOperator_ADD:
     case tflite::BuiltinOperator_MUL:

@@ -1,0 +1,121 @@
+// Comparisons, boolean logic and selection: eq / ne / lt / le / gt / ge → EQUAL ... GREATER_EQUAL,
+// logical_not / and / or → LOGICAL_*, where.self → SELECT_V2. None of them is delegated to
+// XNNPACK; they run on the builtin kernels.
+#include "lower/elementwise.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+using ir::Value;
+
+// The dtype PyTorch compares in: a floating tensor's, else float32 when a Python float meets an
+// integer tensor, else the tensors' own (ints and bools compare as they are).
+ir::DType compare_dtype(const ir::Attr& a, const ir::Attr& b) {
+  ir::DType t = ir::DType::kBool;
+  bool float_scalar = false;
+  for (const ir::Attr* x : {&a, &b}) {
+    if (const auto* v = std::get_if<Value*>(x)) {
+      if (ir::is_floating((*v)->dtype) || !ir::is_floating(t)) t = (*v)->dtype;
+    } else if (std::holds_alternative<double>(*x)) {
+      float_scalar = true;
+    } else if (std::holds_alternative<int64_t>(*x) && t == ir::DType::kBool) {
+      t = ir::DType::kInt64;
+    }
+  }
+  if (float_scalar && !ir::is_floating(t)) t = ir::DType::kFloat32;
+  return t;
+}
+
+void lower_compare(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  const ir::Attr& a = *n.find("self");
+  const ir::Attr& b = *n.find("other");
+  const Value* y = n.outputs.at(0);
+  const ir::DType t = compare_dtype(a, b);
+  const Perm layout = elementwise_layout(ctx, y, {&a, &b});
+  Value* lhs = elementwise_operand(ctx, a, t, y->rank(), layout);
+  Value* rhs = elementwise_operand(ctx, b, t, y->rank(), layout);
+  emit_elementwise(ctx, op, {lhs, rhs}, ctx.make_output(y, layout));
+}
+
+void lower_eq(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "EQUAL"); }
+void lower_ne(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "NOT_EQUAL"); }
+void lower_lt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "LESS"); }
+void lower_le(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "LESS_EQUAL"); }
+void lower_gt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "GREATER"); }
+void lower_ge(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "GREATER_EQUAL"); }
+
+// A tensor as bool: non-bool tensors are "x != 0", as PyTorch's logical ops read them.
+Value* as_bool(LowerCtx& ctx, Value* v) {
+  if (v->dtype == ir::DType::kBool) return v;
+  return emit_elementwise(ctx, "NOT_EQUAL", {v, ctx.scalar(v->dtype, 0)}, ctx.make_temp(ir::DType::kBool, v->shape));
+}
+
+void lower_logical_not(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  if (y->dtype != ir::DType::kBool) return ctx.unsupported("logical_not with a non-bool output is not supported");
+  const Perm layout = ctx.layout_of(x);
+  emit_elementwise(ctx, "LOGICAL_NOT", {as_bool(ctx, ctx.get_any(x))}, ctx.make_output(y, layout));
+}
+
+void lower_logical_binary(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  const ir::Attr& a = *n.find("self");
+  const ir::Attr& b = *n.find("other");
+  const Value* y = n.outputs.at(0);
+  if (y->dtype != ir::DType::kBool) return ctx.unsupported("logical ops with a non-bool output are not supported");
+  const Perm layout = elementwise_layout(ctx, y, {&a, &b});
+  auto operand = [&](const ir::Attr& x) {
+    const Value* v = std::get<Value*>(x);
+    return as_bool(ctx, elementwise_operand(ctx, x, v->dtype, y->rank(), layout));
+  };
+  emit_elementwise(ctx, op, {operand(a), operand(b)}, ctx.make_output(y, layout));
+}
+
+void lower_logical_and(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, "LOGICAL_AND"); }
+void lower_logical_or(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, "LOGICAL_OR"); }
+
+// `&`, `|` and `~` on masks: the bitwise ops are the logical ones for bool tensors.
+void lower_bitwise(LowerCtx& ctx, const ir::Node& n, void (*logical)(LowerCtx&, const ir::Node&)) {
+  if (n.outputs.at(0)->dtype != ir::DType::kBool) return ctx.unsupported("bitwise ops on integers are not supported");
+  logical(ctx, n);
+}
+void lower_bitwise_and(LowerCtx& ctx, const ir::Node& n) { lower_bitwise(ctx, n, lower_logical_and); }
+void lower_bitwise_or(LowerCtx& ctx, const ir::Node& n) { lower_bitwise(ctx, n, lower_logical_or); }
+void lower_bitwise_not(LowerCtx& ctx, const ir::Node& n) { lower_bitwise(ctx, n, lower_logical_not); }
+
+// where(condition, self, other): SELECT_V2 broadcasts all three operands like PyTorch.
+void lower_where(LowerCtx& ctx, const ir::Node& n) {
+  const ir::Attr& c = *n.find("condition");
+  const ir::Attr& a = *n.find("self");
+  const ir::Attr& b = *n.find("other");
+  const Value* y = n.outputs.at(0);
+  const Perm layout = elementwise_layout(ctx, y, {&a, &b, &c});
+  Value* cond = as_bool(ctx, elementwise_operand(ctx, c, std::get<Value*>(c)->dtype, y->rank(), layout));
+  Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
+  Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
+  emit_elementwise(ctx, "SELECT_V2", {cond, lhs, rhs}, ctx.make_output(y, layout));
+}
+
+}  // namespace
+
+void register_compare_rules(Registry& r) {
+  const char* note = "PyTorch type promotion and broadcasting; not delegated to XNNPACK";
+  for (const char* kind : {"Scalar", "Tensor"}) {
+    r.add(std::string("aten.eq.") + kind, lower_eq, "EQUAL", note);
+    r.add(std::string("aten.ne.") + kind, lower_ne, "NOT_EQUAL", note);
+    r.add(std::string("aten.lt.") + kind, lower_lt, "LESS", note);
+    r.add(std::string("aten.le.") + kind, lower_le, "LESS_EQUAL", note);
+    r.add(std::string("aten.gt.") + kind, lower_gt, "GREATER", note);
+    r.add(std::string("aten.ge.") + kind, lower_ge, "GREATER_EQUAL", note);
+  }
+  r.add("aten.logical_not.default", lower_logical_not, "LOGICAL_NOT", "non-bool inputs compare != 0 first");
+  r.add("aten.logical_and.default", lower_logical_and, "LOGICAL_AND", "non-bool inputs compare != 0 first");
+  r.add("aten.logical_or.default", lower_logical_or, "LOGICAL_OR", "non-bool inputs compare != 0 first");
+  r.add("aten.bitwise_and.Tensor", lower_bitwise_and, "LOGICAL_AND", "bool tensors only");
+  r.add("aten.bitwise_or.Tensor", lower_bitwise_or, "LOGICAL_OR", "bool tensors only");
+  r.add("aten.bitwise_not.default", lower_bitwise_not, "LOGICAL_NOT", "bool tensors only");
+  r.add("aten.where.self", lower_where, "SELECT_V2", "broadcasting condition and operands; not delegated to XNNPACK");
+}
+
+}  // namespace pt2tflite::lower

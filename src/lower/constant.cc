@@ -1,0 +1,66 @@
+// Tensor factories (full / full_like / scalar_tensor / arange) folded at convert time: their
+// outputs have static shapes and known values, so they become constants and the ops that read
+// them (masks, index math) see constants too.
+#include "lower/const_eval.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+using ir::Value;
+
+// A constant of y's dtype and static shape holding values[i] (given as doubles, or as int64s
+// for integer dtypes so large ids stay exact).
+void bind_constant(LowerCtx& ctx, const Value* y, const std::vector<double>& f, const std::vector<int64_t>& i) {
+  std::vector<uint8_t> bytes;
+  if (ir::is_floating(y->dtype)) {
+    std::vector<float> v(f.begin(), f.end());
+    bytes = from_float_vector(v, y->dtype);
+  } else {
+    bytes = from_int_vector(i, y->dtype);
+  }
+  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
+}
+
+// A constant of y's shape filled with the scalar argument `arg`.
+void fill(LowerCtx& ctx, const ir::Node& n, std::string_view arg) {
+  const Value* y = n.outputs.at(0);
+  if (!ir::is_fully_static(y->shape)) return ctx.unsupported("a tensor factory with a dynamic shape is not supported");
+  const size_t count = static_cast<size_t>(ir::num_elements(y->shape));
+  const bool is_float_arg = std::holds_alternative<double>(*n.find(arg));
+  const int64_t as_int = is_float_arg ? static_cast<int64_t>(n.get_float(arg)) : n.get_int(arg);
+  bind_constant(ctx, y, std::vector<double>(count, n.get_float(arg)), std::vector<int64_t>(count, as_int));
+}
+
+void lower_full(LowerCtx& ctx, const ir::Node& n) { fill(ctx, n, "fill_value"); }
+void lower_scalar_tensor(LowerCtx& ctx, const ir::Node& n) { fill(ctx, n, "s"); }
+
+// arange: start + i·step for i < numel(y), computed in double like PyTorch's CPU kernel.
+void lower_arange(LowerCtx& ctx, const ir::Node& n) {
+  const Value* y = n.outputs.at(0);
+  if (!ir::is_fully_static(y->shape)) return ctx.unsupported("arange with a dynamic length is not supported");
+  const double start = n.find("start") ? n.get_float("start") : 0.0;
+  const double step = n.find("step") ? n.get_float("step") : 1.0;
+  const int64_t count = y->shape.at(0).size;
+  std::vector<double> f(count);
+  std::vector<int64_t> i(count);
+  for (int64_t k = 0; k < count; ++k) {
+    f[k] = start + static_cast<double>(k) * step;
+    i[k] = static_cast<int64_t>(f[k]);
+  }
+  bind_constant(ctx, y, f, i);
+}
+
+}  // namespace
+
+void register_constant_rules(Registry& r) {
+  const char* note = "folded at convert time into a constant; static shapes";
+  r.add("aten.full.default", lower_full, "(constant)", note);
+  r.add("aten.full_like.default", lower_full, "(constant)", note);
+  r.add("aten.scalar_tensor.default", lower_scalar_tensor, "(constant)", note);
+  r.add("aten.arange.default", lower_arange, "(constant)", note);
+  r.add("aten.arange.start", lower_arange, "(constant)", note);
+  r.add("aten.arange.start_step", lower_arange, "(constant)", note);
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,173 @@
+// Indexing: slice / select / split (views of one stored tensor, in its layout) → SLICE,
+// STRIDED_SLICE, SPLIT; embedding and single-tensor advanced indexing → GATHER with int32
+// indices (TFLite GATHER takes int32; ids and positions always fit).
+#include <algorithm>
+
+#include "lower/const_eval.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+using ir::Value;
+
+// The stored axis of logical dim `dim` in `layout`.
+int stored_axis(const Perm& layout, int dim) {
+  if (layout.empty()) return dim;
+  return static_cast<int>(std::find(layout.begin(), layout.end(), dim) - layout.begin());
+}
+
+int normalize_dim(int64_t dim, int rank) { return static_cast<int>(dim < 0 ? dim + rank : dim); }
+
+// SLICE of `in` over stored axis `axis`: elements [begin, begin + size).
+Value* slice_axis(LowerCtx& ctx, Value* in, int axis, int64_t begin, int64_t size) {
+  const int rank = in->rank();
+  std::vector<int32_t> b(rank, 0), s(rank, -1);
+  b[axis] = static_cast<int32_t>(begin);
+  s[axis] = static_cast<int32_t>(size);
+  ir::Shape shape = in->shape;
+  shape[axis].size = size;
+  Value* out = ctx.make_temp(in->dtype, shape);
+  out->quant = in->quant;
+  ctx.emit("SLICE", {in, ctx.const_i32(b, {rank}), ctx.const_i32(s, {rank})}, {out});
+  return out;
+}
+
+// slice(self, dim, start, end, step) with PyTorch's clamping of start and end.
+void lower_slice(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const int dim = normalize_dim(n.get_int("dim"), rank);
+  if (!x->shape.at(dim).is_static()) return ctx.unsupported("slicing a dynamic dim is not supported yet");
+  const int64_t size = x->shape[dim].size, step = n.get_int("step");
+  auto bound = [&](const char* arg, int64_t dflt) {
+    int64_t v = n.is_none(arg) ? dflt : n.get_int(arg);
+    if (v < 0) v += size;
+    return std::clamp<int64_t>(v, 0, size);
+  };
+  const int64_t start = bound("start", 0), end = bound("end", size);
+  const int64_t count = y->shape.at(dim).size;
+  if (count == 0) return ctx.unsupported("a slice with no elements is not supported");
+  const Perm layout = ctx.layout_of(x);
+  if (count == size) return ctx.bind(y, ctx.get_any(x), layout);  // the whole dim: a view of x
+  const int axis = stored_axis(layout, dim);
+  Value* in = ctx.get_any(x);
+  if (step == 1) return ctx.bind(y, slice_axis(ctx, in, axis, start, count), layout);
+  // XNNPACK does not take STRIDED_SLICE with a stride other than 1: this one runs on the builtin kernel.
+  std::vector<int32_t> b(rank, 0), e, s(rank, 1);
+  for (const ir::Dim& d : in->shape) e.push_back(static_cast<int32_t>(d.size));
+  b[axis] = static_cast<int32_t>(start);
+  e[axis] = static_cast<int32_t>(end);
+  s[axis] = static_cast<int32_t>(step);
+  Value* out = ctx.make_output(y, layout);
+  ctx.emit("STRIDED_SLICE", {in, ctx.const_i32(b, {rank}), ctx.const_i32(e, {rank}), ctx.const_i32(s, {rank})}, {out});
+}
+
+// select(self, dim, index) = SLICE of size 1, then a RESHAPE that drops the size-1 stored axis
+// (free: the byte order does not change). The other dims keep their stored order.
+void lower_select(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const int dim = normalize_dim(n.get_int("dim"), rank);
+  int64_t index = n.get_int("index");
+  if (index < 0) index += x->shape.at(dim).size;
+  const Perm layout = ctx.layout_of(x);
+  const Perm full = layout.empty() ? identity_perm(rank) : layout;
+  Perm out_layout;
+  for (int d : full)
+    if (d != dim) out_layout.push_back(d > dim ? d - 1 : d);
+  out_layout = normalized(out_layout, rank - 1);
+  Value* sliced = slice_axis(ctx, ctx.get_any(x), stored_axis(layout, dim), index, 1);
+  ctx.bind(y, ctx.reshape(sliced, ir::sizes_of(physical_shape(y->shape, out_layout))), out_layout);
+}
+
+// split_with_sizes(self, split_sizes, dim): one SPLIT when the pieces are equal, else SLICEs.
+void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const int rank = x->rank();
+  const int dim = normalize_dim(n.get_int("dim"), rank);
+  const auto& sizes = n.get_ints("split_sizes");
+  const Perm layout = ctx.layout_of(x);
+  const int axis = stored_axis(layout, dim);
+  Value* in = ctx.get_any(x);
+  if (std::adjacent_find(sizes.begin(), sizes.end(), std::not_equal_to<>()) == sizes.end()) {
+    std::vector<Value*> outs;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const Value* y = n.outputs.at(i);
+      ir::Shape s = in->shape;
+      s[axis].size = sizes[i];
+      outs.push_back(y ? ctx.make_output(y, layout) : ctx.make_temp(in->dtype, s));  // SPLIT writes every piece
+    }
+    const int32_t a = axis;
+    ctx.emit("SPLIT", {ctx.const_i32(std::span(&a, 1), {}), in}, outs)->set("num_splits", static_cast<int64_t>(sizes.size()));
+    return;
+  }
+  int64_t begin = 0;
+  for (size_t i = 0; i < sizes.size(); begin += sizes[i], ++i)
+    if (const Value* y = n.outputs.at(i)) ctx.bind(y, slice_axis(ctx, in, axis, begin, sizes[i]), layout);
+}
+
+// GATHER of `params` along stored axis `axis` by `indices` (int32, PyTorch order).
+void emit_gather(LowerCtx& ctx, Value* params, int axis, Value* indices, Value* out) {
+  ctx.emit("GATHER", {params, indices}, {out})->set("axis", int64_t{axis});
+}
+
+// Indices as int32: constants narrowed (negative ones wrapped) at convert time, tensors CAST.
+Value* int32_indices(LowerCtx& ctx, const Value* idx, int64_t dim_size) {
+  if (Value* c = ctx.constant(idx)) {
+    std::vector<int64_t> v = to_int_vector(*c);
+    for (int64_t& i : v)
+      if (i < 0) i += dim_size;
+    return ctx.new_const(ir::DType::kInt32, c->shape, from_int_vector(v, ir::DType::kInt32));
+  }
+  return ctx.cast(ctx.get(idx, {}), ir::DType::kInt32);
+}
+
+void lower_embedding(LowerCtx& ctx, const ir::Node& n) {
+  const Value* w = n.get_tensor("weight");
+  const Value* idx = n.get_tensor("indices");
+  const Value* y = n.outputs.at(0);
+  Value* indices = int32_indices(ctx, idx, w->shape.at(0).size);
+  emit_gather(ctx, ctx.get(w, {}), 0, indices, ctx.make_output(y));
+}
+
+// x[..., idx, ...]: one integer index tensor after some full slices (None entries).
+void lower_index(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const auto& indices = n.get_tensors("indices");
+  int dim = -1;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (!indices[i]) continue;
+    if (dim >= 0) return ctx.unsupported("indexing with more than one index tensor is not supported yet");
+    dim = static_cast<int>(i);
+  }
+  if (dim < 0) return ctx.unsupported("index with no index tensor");
+  const Value* idx = indices[dim];
+  if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
+    return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+  Value* positions = int32_indices(ctx, idx, x->shape.at(dim).size);
+  if (idx->rank() == 1) {  // the output keeps x's layout, with the indexed dim resized
+    const Perm layout = ctx.layout_of(x);
+    return emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(y, layout));
+  }
+  emit_gather(ctx, ctx.get(x, {}), dim, positions, ctx.make_output(y));
+}
+
+}  // namespace
+
+void register_index_rules(Registry& r) {
+  r.add("aten.slice.Tensor", lower_slice, "(none), SLICE, STRIDED_SLICE",
+        "in the stored layout; the whole dim is free; step > 1 → STRIDED_SLICE (not delegated to XNNPACK)");
+  r.add("aten.select.int", lower_select, "SLICE + RESHAPE", "never STRIDED_SLICE with a shrink mask");
+  r.add("aten.split_with_sizes.default", lower_split_with_sizes, "SPLIT, SLICE",
+        "equal pieces → one SPLIT; otherwise one SLICE per used piece");
+  r.add("aten.embedding.default", lower_embedding, "GATHER (+CAST)", "indices narrowed to int32");
+  r.add("aten.index.Tensor", lower_index, "GATHER (+CAST)",
+        "one integer index tensor (leading full slices allowed); constant negative indices wrapped, "
+        "run-time negative indices are rejected by TFLite GATHER");
+}
+
+}  // namespace pt2tflite::lower

@@ -1,0 +1,73 @@
+// Unary math: exp / log / log1p / sqrt / rsqrt / neg / abs and pow with a scalar exponent. Each
+// keeps its input's layout.
+#include "lower/math.h"
+
+#include "lower/elementwise.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+
+using ir::Value;
+
+Value* emit_log1p(LowerCtx& ctx, Value* y) {
+  // LOG(1 + y). Correcting for the rounding of 1 + y (Goldberg's log(u) - ((u-1)-y)/u) buys
+  // nothing here: XNNPACK's LOG itself has an absolute error of about 1e-7 near 1 (measured), so
+  // tiny y keep an absolute, not a relative, accuracy of ~1e-7 either way.
+  return emit_elementwise(ctx, "LOG", {emit_elementwise(ctx, "ADD", {y, ctx.scalar(y->dtype, 1.0)})});
+}
+
+namespace {
+
+bool check_float(LowerCtx& ctx, const Value* x) {
+  if (ir::is_floating(x->dtype)) return true;
+  ctx.unsupported("this op is lowered for floating-point tensors only");
+  return false;
+}
+
+void lower_exp(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "EXP", n.get_tensor("self")); }
+void lower_log(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "LOG", n.get_tensor("self")); }
+void lower_sqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "SQRT", n.get_tensor("self")); }
+void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RSQRT", n.get_tensor("self")); }
+void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "NEG", n.get_tensor("self")); }
+void lower_abs(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "ABS", n.get_tensor("self")); }
+
+void lower_log1p(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  if (!check_float(ctx, x)) return;
+  ctx.bind(n.outputs.at(0), emit_log1p(ctx, ctx.get_any(x)), ctx.layout_of(x));
+}
+
+// pow(x, e): the exponents norms and activations use get exact delegated ops; others POW.
+void lower_pow_scalar(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const double e = n.get_float("exponent");
+  if (y->dtype != x->dtype) return ctx.unsupported("pow that changes the dtype is not supported yet");
+  Value* in = ctx.get_any(x);
+  const Perm layout = ctx.layout_of(x);
+  if (e == 1.0) return ctx.bind(y, in, layout);
+  if (e == 2.0) return void(emit_elementwise(ctx, "MUL", {in, in}, ctx.make_output(y, layout)));
+  if (!check_float(ctx, x)) return;
+  if (e == 0.5) return void(lower_unary_op(ctx, n, "SQRT", x));
+  if (e == -0.5) return void(lower_unary_op(ctx, n, "RSQRT", x));
+  if (e == -1.0) return void(emit_elementwise(ctx, "DIV", {ctx.scalar(y->dtype, 1.0), in}, ctx.make_output(y, layout)));
+  emit_elementwise(ctx, "POW", {in, ctx.scalar(y->dtype, e)}, ctx.make_output(y, layout));
+}
+
+}  // namespace
+
+void register_math_rules(Registry& r) {
+  r.add("aten.exp.default", lower_exp, "EXP");
+  r.add("aten.log.default", lower_log, "LOG");
+  r.add("aten.log1p.default", lower_log1p, "ADD, LOG",
+        "LOG(1 + x): absolute error ~1e-7 for tiny x (relative accuracy is lost below ~1e-3)");
+  r.add("aten.sqrt.default", lower_sqrt, "SQRT");
+  r.add("aten.rsqrt.default", lower_rsqrt, "RSQRT");
+  r.add("aten.neg.default", lower_neg, "NEG");
+  r.add("aten.abs.default", lower_abs, "ABS");
+  r.add("aten.pow.Tensor_Scalar", lower_pow_scalar, "MUL, SQRT, RSQRT, DIV, POW",
+        "x^2 → MUL(x, x), x^0.5 → SQRT, x^-0.5 → RSQRT, x^-1 → DIV, x^1 → nothing; other exponents → POW "
+        "(not delegated to XNNPACK); integer tensors only with exponent 1 or 2");
+}
+
+}  // namespace pt2tflite::lower

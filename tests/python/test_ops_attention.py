@@ -1,0 +1,28 @@
+"""Scaled-dot-product attention as it decomposes: BATCH_MATMUL + SOFTMAX, no GATHER / SELECT storm."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from parity import Fn, check
+
+STORM = ["GATHER", "SELECT_V2", "EQUAL", "REDUCE_ALL", "LOGICAL_NOT", "BROADCAST_TO", "CAST"]
+
+
+@pytest.mark.parametrize("b, h, l, s, e", [(1, 2, 5, 5, 8), (2, 1, 3, 6, 4)])
+def test_sdpa(b, h, l, s, e):
+    q, k, v = torch.randn(b, h, l, e), torch.randn(b, h, s, e), torch.randn(b, h, s, e)
+    check(Fn(F.scaled_dot_product_attention), (q, k, v), atol=1e-5, has=["BATCH_MATMUL", "SOFTMAX"], lacks=STORM)
+
+
+def test_sdpa_with_float_mask():
+    q, k, v = torch.randn(1, 2, 4, 8), torch.randn(1, 2, 4, 8), torch.randn(1, 2, 4, 8)
+    mask = torch.randn(4, 4)
+    check(Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)), (q, k, v), atol=1e-5, has=["SOFTMAX"], lacks=STORM)
+
+
+def test_multihead_attention():
+    mha = nn.MultiheadAttention(16, 4, batch_first=True)
+    x = torch.randn(2, 5, 16)
+    check(Fn(lambda x: mha(x, x, x, need_weights=False)[0]), (x,), atol=1e-5, has=["SOFTMAX"], lacks=STORM)

@@ -1,0 +1,27 @@
+"""Transposed convolution → TRANSPOSE_CONV (+SLICE)."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from parity import check
+
+
+@pytest.mark.parametrize(
+    "k, s, p, op",
+    [(4, 2, 1, 0), (3, 2, 1, 1), (3, 1, 1, 0), (2, 2, 0, 0), (3, 2, 0, 1), (5, 3, 2, 2), (3, 3, 0, 2)],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_transpose2d(k, s, p, op, bias):
+    m = nn.ConvTranspose2d(3, 5, k, stride=s, padding=p, output_padding=op, bias=bias)
+    check(m, (torch.randn(1, 3, 4, 5),), atol=1e-5, has=["TRANSPOSE_CONV"])
+
+
+def test_conv_transpose2d_same_needs_no_slice():
+    hist = check(nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1), (torch.randn(2, 3, 3, 3),), atol=1e-5, has=["TRANSPOSE_CONV"])
+    assert "SLICE" not in hist
+
+
+@pytest.mark.parametrize("k, s, p, op", [(4, 2, 1, 0), (3, 2, 1, 1)])
+def test_conv_transpose1d(k, s, p, op):
+    check(nn.ConvTranspose1d(2, 3, k, stride=s, padding=p, output_padding=op), (torch.randn(1, 2, 6),), atol=1e-5, has=["TRANSPOSE_CONV"])

@@ -1,0 +1,71 @@
+"""Indexing: slice, select, split / chunk, embedding, index.Tensor (GATHER with int32 indices)."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from parity import Fn, check
+
+
+@pytest.mark.parametrize(
+    "shape, fn",
+    [
+        ((4, 6), lambda x: x[1:3]),
+        ((4, 6), lambda x: x[:, -4:-1]),
+        ((2, 3, 8), lambda x: x[..., 2:]),
+        ((2, 3, 8), lambda x: x[:, 1:100]),
+    ],
+)
+def test_slice_is_slice(shape, fn):
+    check(Fn(fn), (torch.randn(shape),), has=["SLICE"], lacks=["STRIDED_SLICE"])
+
+
+@pytest.mark.parametrize("shape", [(4, 9), (2, 9, 3)])
+def test_slice_with_step(shape):
+    check(Fn(lambda x: x[:, 1::2]), (torch.randn(shape),), has=["STRIDED_SLICE"])
+
+
+def test_slice_of_nhwc_channels_needs_no_transpose():
+    conv = nn.Conv2d(3, 8, 1)
+    hist = check(Fn(lambda x: conv(x)[:, 2:5] * 2), (torch.randn(1, 3, 5, 5),), atol=1e-5, has=["SLICE"])
+    assert hist["TRANSPOSE"] == 2
+
+
+@pytest.mark.parametrize("shape, dim, index", [((4, 6), 0, 2), ((4, 6), 1, -1), ((2, 3, 5), 1, 0), ((2, 3, 5), 2, 4)])
+def test_select(shape, dim, index):
+    check(Fn(lambda x: x.select(dim, index) + 1), (torch.randn(shape),), has=["SLICE"], lacks=["STRIDED_SLICE"])
+
+
+@pytest.mark.parametrize("shape, chunks, dim", [((6, 4), 3, 0), ((2, 8, 3), 2, 1), ((2, 3, 8), 4, -1)])
+def test_chunk_equal_is_split(shape, chunks, dim):
+    check(Fn(lambda x: tuple(c * (i + 1) for i, c in enumerate(x.chunk(chunks, dim)))), (torch.randn(shape),), has=["SPLIT"], lacks=["SLICE"])
+
+
+@pytest.mark.parametrize("shape, sizes, dim", [((7, 4), [2, 5], 0), ((2, 9, 3), [4, 4, 1], 1)])
+def test_split_unequal_is_slices(shape, sizes, dim):
+    check(Fn(lambda x: tuple(x.split(sizes, dim))), (torch.randn(shape),), has=["SLICE"])
+
+
+@pytest.mark.parametrize("ids_shape", [(5,), (2, 7)])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32])
+def test_embedding(ids_shape, dtype):
+    emb = nn.Embedding(11, 4)
+    ids = torch.randint(0, 11, ids_shape, dtype=dtype)
+    check(emb, (ids,), has=["GATHER"])
+
+
+def test_index_constant_negative_indices():
+    idx = torch.tensor([2, -1, 0, -3])
+    check(Fn(lambda x: x[:, idx]), (torch.randn(3, 5),), has=["GATHER"])
+
+
+@pytest.mark.parametrize("idx_shape", [(4,), (2, 3)])
+def test_index_runtime(idx_shape):
+    check(Fn(lambda x, i: x[i]), (torch.randn(6, 3), torch.randint(0, 6, idx_shape)), has=["GATHER", "CAST"])
+
+
+def test_index_in_nhwc_layout():
+    conv = nn.Conv2d(3, 6, 1)
+    idx = torch.tensor([5, 0, 3])
+    hist = check(Fn(lambda x: conv(x)[:, idx]), (torch.randn(1, 3, 4, 4),), atol=1e-5, has=["GATHER"])
+    assert hist["TRANSPOSE"] == 2

@@ -1,0 +1,53 @@
+"""Unary math and pow: exp / log / log1p / sqrt / rsqrt / neg / abs / pow.Tensor_Scalar."""
+
+import pytest
+import torch
+
+from parity import Fn, check
+
+SHAPES = [(5,), (2, 3, 4), (1, 3, 4, 4)]
+
+
+def positive(shape):
+    return torch.rand(shape) * 4 + 0.1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "fn, op, domain",
+    [
+        (torch.exp, "EXP", torch.randn),
+        (torch.log, "LOG", positive),
+        (torch.sqrt, "SQRT", positive),
+        (torch.rsqrt, "RSQRT", positive),
+        (torch.neg, "NEG", torch.randn),
+        (torch.abs, "ABS", torch.randn),
+    ],
+)
+def test_unary(shape, fn, op, domain):
+    check(Fn(fn), (domain(shape),), has=[op])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_log1p(shape):
+    # Absolute accuracy only: XNNPACK's LOG is off by ~1.2e-7 near 1.
+    x = torch.rand(shape) * 10.0 ** torch.randint(-12, 1, shape).float()
+    check(Fn(torch.log1p), (x,), atol=2.5e-7, rtol=1e-6, has=["LOG"])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "exponent, op, absent",
+    [(2, "MUL", "POW"), (2.0, "MUL", "POW"), (0.5, "SQRT", "POW"), (-0.5, "RSQRT", "POW"), (-1, "DIV", "POW"), (3.0, "POW", None)],
+)
+def test_pow_scalar(shape, exponent, op, absent):
+    check(Fn(lambda x: torch.pow(x, exponent)), (positive(shape),), rtol=1e-5, has=[op], lacks=[absent] if absent else [])
+
+
+def test_pow_one_is_free():
+    hist = check(Fn(lambda x: torch.pow(x, 1) + 1), (torch.randn(3, 4),))
+    assert hist == {"ADD": 1}
+
+
+def test_pow_square_of_integers():
+    check(Fn(lambda x: x**2), (torch.randint(-50, 50, (3, 4), dtype=torch.int32),), has=["MUL"])
