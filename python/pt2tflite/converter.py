@@ -9,8 +9,9 @@ from pt2tflite import _core
 from pt2tflite.errors import ConversionError
 from pt2tflite.model import Model
 
-# Ops that PyTorch's default decomposition table would split into many small ops (or into
-# gathers, for upsampling) but that map to one TFLite op. They are kept whole when the core has a
+# Ops that PyTorch's default decomposition table would split into many small ops (into gathers
+# for upsampling and reflect/replicate padding, into selects for softplus / mish / prelu /
+# _safe_softmax) but that the core lowers better whole. They are kept whole when the core has a
 # lowering for them, so the table never keeps an op the core cannot lower.
 _KEEP_WHOLE = (
     "aten.hardswish.default",

@@ -2,6 +2,7 @@
 // STRIDED_SLICE, SPLIT; embedding and single-tensor advanced indexing → GATHER with int32
 // indices (TFLite GATHER takes int32; ids and positions always fit).
 #include <algorithm>
+#include <functional>
 
 #include "lower/const_eval.h"
 #include "lower/rules.h"

@@ -2,7 +2,6 @@
 // fold_batchnorm); a standalone one becomes a per-channel MUL + ADD with convert-time constants.
 // Layer and group norm compute their statistics with MEAN, SUB, MUL, ADD and RSQRT, which XNNPACK
 // all takes, in the input's stored layout.
-#include <algorithm>
 #include <cmath>
 
 #include "lower/const_eval.h"

@@ -2,7 +2,6 @@
 // RESIZE_BILINEAR in NHWC. Coordinate rules (TFLite reference kernels vs ATen's
 // area_pixel_compute_source_index): nearest with both flags false is PyTorch's 'nearest'
 // (floor(dst · in/out)); bilinear align_corners=True ⇔ align_corners, False ⇔ half_pixel_centers.
-#include <cmath>
 #include <optional>
 
 #include "lower/rules.h"
