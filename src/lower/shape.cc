@@ -29,6 +29,26 @@ void lower_reshape_to(LowerCtx& ctx, const ir::Node& n, const Value* x) {
 
 void lower_view(LowerCtx& ctx, const ir::Node& n) { lower_reshape_to(ctx, n, n.get_tensor("self")); }
 
+// as_strided appears when a decomposition restores a memory format (e.g. adaptive_avg_pool2d on
+// a channels-last tensor). It is a plain reshape when it reads the input's elements in order:
+// offset 0, same element count, and row-major strides for every dim of size > 1.
+void lower_as_strided(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const auto& size = n.get_ints("size");
+  const auto& stride = n.get_ints("stride");
+  const bool offset0 = n.is_none("storage_offset") || n.get_int("storage_offset") == 0;
+  bool row_major = offset0 && size.size() == stride.size();
+  int64_t expect = 1, numel = 1;
+  for (size_t i = size.size(); row_major && i-- > 0;) {
+    if (size[i] != 1 && stride[i] != expect) row_major = false;
+    expect *= size[i];
+    numel *= size[i];
+  }
+  if (!row_major || numel != ir::num_elements(x->shape))
+    return ctx.unsupported("as_strided that is not a plain reshape of its input is not supported");
+  lower_reshape_to(ctx, n, x);
+}
+
 void lower_permute(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const int rank = x->rank();
@@ -136,6 +156,7 @@ void register_shape_rules(Registry& r) {
   const char* reshape_note = "free when the stored order matches PyTorch's; folded for constants";
   r.add("aten.view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten._unsafe_view.default", lower_view, "RESHAPE", reshape_note);
+  r.add("aten.as_strided.default", lower_as_strided, "RESHAPE", "only when it reads its input in order (a reshape)");
   r.add("aten.reshape.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten.unsqueeze.default", lower_squeeze_like, "RESHAPE", reshape_note);
   r.add("aten.squeeze.dims", lower_squeeze_like, "RESHAPE", reshape_note);

@@ -1,10 +1,13 @@
 """Shape ops: expand, pixel_shuffle."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
 from parity import Fn, check
+
+import pt2tflite
 
 
 def test_expand_same_shape_is_free():
@@ -29,3 +32,20 @@ def test_pixel_shuffle(shape, r):
 def test_pixel_shuffle_single_channel_is_one_op():
     hist = check(nn.Sequential(nn.Conv2d(2, 4, 1), nn.PixelShuffle(2)), (torch.randn(1, 2, 3, 3),), has=["DEPTH_TO_SPACE"])
     assert hist["TRANSPOSE"] == 2  # model input and output only
+
+
+@pytest.mark.parametrize("hw", [1, 4])
+def test_adaptive_pool_on_channels_last_decomposes_to_as_strided(hw):
+    """adaptive_avg_pool2d of a channels-last tensor leaves aten.as_strided in the graph."""
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+
+        def forward(self, x):
+            return self.pool(x.contiguous(memory_format=torch.channels_last)).flatten(1)
+
+    x = torch.randn(2, 6, hw, hw)
+    model = pt2tflite.convert(M().eval(), (x,))
+    np.testing.assert_allclose(model(x), M()(x).numpy(), atol=1e-5, rtol=1e-5)
