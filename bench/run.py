@@ -438,6 +438,17 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
             ref = ref[0]
         ref = ref.detach().double().numpy()
         x = args[0].numpy()
+        # fp32 noise floor: how far eager fp32 itself is from eager fp64 on
+        # this input (random-weight nets can amplify rounding a lot).
+        try:
+            with torch.no_grad():
+                ref64 = model.double()(args[0].double())
+            if isinstance(ref64, (tuple, list)):
+                ref64 = ref64[0]
+            r["eager_fp32_vs_fp64_max_abs"] = float(np.max(np.abs(ref - ref64.numpy())))
+            del ref64
+        except Exception as e:  # noqa: BLE001 - informative only
+            r["eager_fp32_vs_fp64_error"] = f"{type(e).__name__}: {e}"
         del model
     except Exception as e:  # noqa: BLE001
         r["error"] = f"build/eager failed: {type(e).__name__}: {e}"
@@ -698,8 +709,9 @@ def render(meta: dict, results: list[dict]) -> str:
 
     L.append("## Graph and accuracy (ours / incumbent)")
     L.append("")
-    L.append("| model | ops | TRANSPOSE | size MiB | max \\|diff\\| vs eager | max \\|diff\\| / max \\|ref\\| | input |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| model | ops | TRANSPOSE | size MiB | max \\|diff\\| vs eager | max \\|diff\\| / max \\|ref\\| | "
+             "fp32 noise floor | input |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for r in results:
         o, i = r["ours"], r["incumbent"]
 
@@ -716,6 +728,7 @@ def render(meta: dict, results: list[dict]) -> str:
             r["model"], pair("ops"), pair("transposes"), size,
             f"{acc(o, 'max_abs', '{:.2e}')} / {acc(i, 'max_abs', '{:.2e}')}",
             f"{acc(o, 'max_rel', '{:.1e}')} / {acc(i, 'max_rel', '{:.1e}')}",
+            _f(r.get("eager_fp32_vs_fp64_max_abs"), "{:.2e}"),
             f"{_g(o, 'accuracy', 'input_layout') or '—'} / {_g(i, 'accuracy', 'input_layout') or '—'}",
         ]) + " |")
     L.append("")
@@ -780,9 +793,18 @@ def render(meta: dict, results: list[dict]) -> str:
             notes.append(f"{r['model']}: ops outside XNNPACK in ours: {_ops_str(und)}")
         a = o.get("accuracy") or {}
         ai = _g(r, "incumbent", "accuracy") or {}
-        if a.get("max_rel") is not None and (a["max_rel"] > 1e-3 or (ai.get("max_rel") and a["max_rel"] > 10 * ai["max_rel"])):
+        floor = r.get("eager_fp32_vs_fp64_max_abs") or 0.0
+        if a.get("max_abs") is not None and a["max_abs"] > 2 * floor and (
+            a["max_rel"] > 1e-3 or (ai.get("max_abs") and a["max_abs"] > 10 * ai["max_abs"])
+        ):
             notes.append(f"{r['model']}: ours max|diff| {a['max_abs']:.2e} (rel {a['max_rel']:.1e}) vs incumbent "
                          f"{_f(ai.get('max_abs'), '{:.2e}')} (rel {_f(ai.get('max_rel'), '{:.1e}')})")
+        po, pi = _g(r, "latency", "1", "xnnpack_partitions", "ours"), _g(r, "latency", "1", "xnnpack_partitions", "incumbent")
+        if po and pi and po > pi:
+            notes.append(f"{r['model']}: ours splits into {po} XNNPACK partitions (incumbent {pi})")
+        no, ni = _g(o, "graph", "ops"), _g(r, "incumbent", "graph", "ops")
+        if no and ni and no > 1.05 * ni + 1:
+            notes.append(f"{r['model']}: ours has {no} ops (incumbent {ni})")
         lr = [_g(r, "latency", str(n), "ours_over_incumbent") for n in meta["threads"]]
         if any(x and x > 1.05 for x in lr):
             notes.append(f"{r['model']}: ours slower than the incumbent (ratios {', '.join(_f(x, '{:.3f}') for x in lr)})")
