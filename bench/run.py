@@ -650,8 +650,12 @@ def render(meta: dict, results: list[dict]) -> str:
     L.append(f"- load: `uptime` at start: `{meta['uptime_start']}`; at end: `{meta.get('uptime_end', '(run not finished)')}`")
     L.append("  (2-core machine shared with other engineers; per-model load averages are in the .json)")
     L.append(f"- pt2tflite: git {meta['git_commit']}{' (working tree dirty outside bench/)' if meta.get('git_dirty') else ''}; "
-             f"installed package {meta['pt2tflite_version']} (non-editable install from {meta['pt2tflite_install_url']}, "
+             f"installed package {meta['pt2tflite_version']} (non-editable install from {meta['pt2tflite_install_url']} "
+             f"at git {meta.get('pt2tflite_install_commit', '?')}, "
              f"built {meta['pt2tflite_install_time']}); CLI `{meta['cli']}`")
+    if meta.get("reinstalled_during_run"):
+        L.append(f"- **WARNING: the installed pt2tflite was rebuilt during the run** (noticed after: "
+                 f"{', '.join(meta['reinstalled_during_run'])}); those rows may mix builds")
     L.append(f"- ours: python {meta['python']}, torch {meta['torch']}, torchvision {meta['torchvision']}, timm {meta['timm']}, "
              f"ai-edge-litert {meta['ai_edge_litert']}")
     L.append(f"- incumbent venv: {meta.get('incumbent_versions', '?')}")
@@ -875,6 +879,15 @@ def _sh(cmd: str) -> str:
         return "?"
 
 
+def pt2tflite_build_time() -> str:
+    """mtime of the installed native core and CLI: changes when someone reinstalls mid-run."""
+    import pt2tflite
+
+    d = os.path.dirname(pt2tflite.__file__)
+    paths = [os.path.join(d, f) for f in os.listdir(d) if f.startswith("_core")] + [native_cli()]
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(os.path.getmtime(p) for p in paths)))
+
+
 def collect_meta(a: argparse.Namespace, inc_py: str | None) -> dict:
     def ver(p):
         try:
@@ -897,7 +910,18 @@ def collect_meta(a: argparse.Namespace, inc_py: str | None) -> dict:
         install_url = json.loads(importlib.metadata.distribution("pt2tflite").read_text("direct_url.json") or "{}").get("url", "?")
     except Exception:  # noqa: BLE001
         pass
+    install_commit = "?"
+    if install_url.startswith("file://"):
+        src = install_url[len("file://") :]
+        out = subprocess.run(["git", "-C", src, "rev-parse", "--short=12", "HEAD"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+        if out.returncode == 0:
+            install_commit = out.stdout.strip()
+            dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "--untracked-files=no"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+            install_commit += " (dirty)" if dirty else ""
     meta = {
+        "pt2tflite_install_commit": install_commit,
         "date": a.date,
         "command": "python3 bench/run.py" + ("" if len(sys.argv) == 1 else " " + " ".join(sys.argv[1:])),
         "cpu": lscpu.get("Model name", platform.processor() or "?"),
@@ -910,7 +934,7 @@ def collect_meta(a: argparse.Namespace, inc_py: str | None) -> dict:
         "git_dirty": bool(_sh("git status --porcelain --untracked-files=no -- . ':!bench'")),
         "pt2tflite_version": ver("pt2tflite"),
         "pt2tflite_install_url": install_url,
-        "pt2tflite_install_time": time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(core_files[0]))) if core_files else "?",
+        "pt2tflite_install_time": pt2tflite_build_time() if core_files else "?",
         "cli": native_cli(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -1015,6 +1039,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             r = {"model": name, "ours": {}, "incumbent": {}, "error": f"bench crashed: {type(e).__name__}: {e}"}
         r["bench_s"] = time.perf_counter() - t0
+        r["pt2tflite_build"] = pt2tflite_build_time()
+        if r["pt2tflite_build"] != meta["pt2tflite_install_time"]:
+            meta.setdefault("reinstalled_during_run", []).append(name)
+            log(f"WARNING: pt2tflite was reinstalled during the run (now built {r['pt2tflite_build']})")
         results.append(r)
         meta["elapsed_s"] = time.perf_counter() - t_start
         write_outputs(meta, results, a.out_dir)
