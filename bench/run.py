@@ -856,17 +856,25 @@ def chart(meta: dict, results: list[dict], path: str) -> None:
         for x, v in zip(xs, vals):
             if v:
                 ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    allv = [v for n in meta["threads"] for v in (_g(r, "latency", str(n), "ours_over_incumbent") for r in results) if v]
+    if allv:
+        # Ratios sit near 1: start the axis just below the smallest so differences show (said in the label).
+        lo = max(0.0, min(0.9, min(allv) - 0.05))
+        ax.set_ylim(lo, max(1.1, max(allv) + 0.05))
+        if lo > 0:
+            ax.set_xlabel(f"(y axis starts at {lo:.2f})", fontsize=8)
+    ybase = ax.get_ylim()[0]
     for j, r in enumerate(results):
         if not _g(r, "latency", "1", "ours_over_incumbent"):
             why = "ours failed" if r["ours"].get("error") or r.get("error") else "incumbent failed"
-            ax.text(j, 0.05, why, ha="center", va="bottom", fontsize=7, rotation=90, color="gray")
-    ax.set_xlim(-0.6, len(names) - 0.4)
+            ax.text(j, ybase + 0.01, why, ha="center", va="bottom", fontsize=7, rotation=90, color="gray")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("latency ours / incumbent (median, lower is better)")
+    ax.set_ylabel("median latency ours / incumbent\n(< 1: ours faster)")
     ax.set_title(f"pt2tflite vs incumbent, XNNPACK latency ratio — {meta['date']}")
-    ax.legend()
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
