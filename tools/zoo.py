@@ -31,7 +31,10 @@ TIMM_SEED_MODELS = [
 SEGMENTATION = ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
 # Classification models too big for the 2-core CI machine's fast tier; they run in the full zoo.
 GIANT = {"vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "efficientnet_v2_l", "regnet_y_32gf"}
-FAST = ["tv:resnet18", "tv:mobilenet_v3_small", "timm:efficientnet_lite0", "timm:mobilenetv4_conv_small"]
+HF = ["bert", "distilbert", "vit", "whisper_encoder", "wav2vec2"]
+# One model per family: CNNs (torchvision, timm), a vision transformer, segmentation, NLP, audio.
+FAST = ["tv:resnet18", "tv:mobilenet_v3_small", "timm:efficientnet_lite0", "timm:mobilenetv4_conv_small",
+        "tv:vit_b_16", "seg:lraspp_mobilenet_v3_large", "hf:distilbert", "hf:whisper_encoder"]
 
 
 def fill_zero_parameters(model: torch.nn.Module) -> None:
@@ -43,7 +46,7 @@ def fill_zero_parameters(model: torch.nn.Module) -> None:
 
 
 def build(key: str):
-    """key = "tv:<name>", "seg:<name>" or "timm:<name>" → (model, input shape, is_classifier)."""
+    """key = "tv:", "seg:", "timm:" or "hf:" + name → (model, input shape or spec, is_classifier)."""
     lib, name = key.split(":", 1)
     torch.manual_seed(0)
     if lib == "tv":
@@ -62,10 +65,52 @@ def build(key: str):
 
         model = timm.create_model(name, pretrained=False)
         shape, classifier = (1, *model.pretrained_cfg["input_size"]), True
+    elif lib == "hf":
+        return build_hf(name)
     else:
         raise ValueError(f"unknown zoo family in {key!r}")
     fill_zero_parameters(model)
     return model.eval(), shape, classifier
+
+
+class FirstOutput(torch.nn.Module):
+    """A Hugging Face model returning its last hidden state as a plain tensor."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, return_dict=False)[0]
+
+
+def build_hf(name: str):
+    """Hugging Face models built from their default configs (no hub access), random weights."""
+    import transformers as T
+
+    if name == "bert":
+        model, spec = T.BertModel(T.BertConfig()), ("ids", (1, 32))
+    elif name == "distilbert":
+        model, spec = T.DistilBertModel(T.DistilBertConfig()), ("ids", (1, 32))
+    elif name == "vit":
+        model, spec = T.ViTModel(T.ViTConfig()), ("float", (1, 3, 224, 224))
+    elif name == "whisper_encoder":
+        model, spec = T.WhisperModel(T.WhisperConfig()).get_encoder(), ("float", (1, 80, 3000))
+    elif name == "wav2vec2":
+        model, spec = T.Wav2Vec2Model(T.Wav2Vec2Config()), ("float", (1, 16000))
+    else:
+        raise ValueError(f"unknown Hugging Face model {name!r}")
+    fill_zero_parameters(model)
+    return FirstOutput(model.eval()).eval(), spec, False
+
+
+def make_input(shape, seed: int):
+    """A random input: float tensors from the shape, ("ids", shape) for token ids."""
+    g = torch.Generator().manual_seed(seed)
+    if isinstance(shape[0], str):
+        kind, dims = shape
+        return torch.randint(0, 1000, dims, generator=g) if kind == "ids" else torch.randn(*dims, generator=g)
+    return torch.randn(*shape, generator=g)
 
 
 def outputs_of(y):
@@ -92,7 +137,7 @@ def run_one(key: str) -> dict:
         model, shape, classifier = build(key)
         if key.startswith("seg:"):
             model = SegWrapper(model).eval()
-        x0 = torch.randn(*shape)
+        x0 = make_input(shape, 100)
         t = time.perf_counter()
         tfl = pt2tflite.convert(model, (x0,))
         row["convert_s"] = time.perf_counter() - t
@@ -100,7 +145,7 @@ def run_one(key: str) -> dict:
         row.update(ops=sum(hist.values()), transposes=hist.get("TRANSPOSE", 0), size_mb=len(tfl.tflite_bytes) / 1e6)
         worst, why = 0.0, ""
         for seed in range(3):
-            x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+            x = make_input(shape, seed)
             with torch.no_grad():
                 refs = [r.numpy() for r in outputs_of(model(x))]
             gots = tfl(x)
@@ -130,6 +175,7 @@ def all_keys() -> list[str]:
     keys = [f"timm:{n}" for n in TIMM_SEED_MODELS]
     keys += [f"tv:{n}" for n in torchvision.models.list_models(module=torchvision.models)]
     keys += [f"seg:{n}" for n in SEGMENTATION]
+    keys += [f"hf:{n}" for n in HF]
     return keys
 
 
@@ -160,7 +206,7 @@ def render(rows: list[dict], command: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", help="comma-separated keys (tv:/seg:/timm:<name>)")
+    parser.add_argument("--models", help="comma-separated keys (tv:/seg:/timm:/hf:<name>)")
     parser.add_argument("--fast", action="store_true", help="the CI subset")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "docs", "models.md"))
     args = parser.parse_args()

@@ -37,9 +37,10 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
     return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " +
                            std::to_string(rank) + ")");
   if (!ir::is_fully_static(x->shape)) return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
+  // Weights computed in the graph (weight norm, e.g. Wav2Vec2's positional conv) are permuted at
+  // run time: correct, but XNNPACK only delegates convolutions with constant weights.
   Value* wc = ctx.constant(w);
-  if (!wc) return ctx.unsupported("the weight is computed at run time; TFLite convolutions need constant weights");
-  if (b && !ctx.constant(b)) return ctx.unsupported("the bias is computed at run time; it must be a constant");
+  if (!wc) wc = ctx.get(w, {});
 
   // View 1-D as 2-D: [N, C, L] → [N, C, 1, L]; parameters get a leading H entry.
   auto two_d = [&](std::vector<int64_t> v, int64_t h) {
@@ -76,7 +77,7 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   const bool depthwise = groups > 1 && groups == cin && cin_g == 1 && cout % cin == 0;
   Value* w4 = ctx.reshape(wc, wsz);
   Value* filter = ctx.transpose(w4, depthwise ? Perm{1, 2, 3, 0} : Perm{0, 2, 3, 1});
-  Value* bias = b ? ctx.cast(ctx.constant(b), ir::DType::kFloat32) : nullptr;
+  Value* bias = b ? ctx.cast(ctx.get(b, {}), ir::DType::kFloat32) : nullptr;
   if (!bias) {  // XNNPACK refuses convolutions without a bias
     std::vector<float> zeros(cout, 0.0f);
     bias = ctx.const_f32(zeros, {cout});

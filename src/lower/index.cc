@@ -2,6 +2,7 @@
 // STRIDED_SLICE, SPLIT; embedding and single-tensor advanced indexing → GATHER with int32
 // indices (TFLite GATHER takes int32; ids and positions always fit).
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 #include "lower/const_eval.h"
@@ -157,6 +158,86 @@ void lower_index(LowerCtx& ctx, const ir::Node& n) {
   emit_gather(ctx, ctx.get(x, {}), dim, positions, ctx.make_output(y));
 }
 
+// Coordinates of every element of a row-major tensor of `sizes`, as [numel, rank] int32,
+// with coordinate `dim` replaced by `dim_index[e]` (torch.gather's addressing).
+std::vector<int32_t> gather_coordinates(const std::vector<int64_t>& sizes, int dim,
+                                        const std::vector<int64_t>* dim_index) {
+  const int rank = static_cast<int>(sizes.size());
+  int64_t numel = 1;
+  for (int64_t s : sizes) numel *= s;
+  std::vector<int32_t> out(numel * rank);
+  std::vector<int64_t> at(rank, 0);
+  for (int64_t e = 0; e < numel; ++e) {
+    for (int k = 0; k < rank; ++k) out[e * rank + k] = static_cast<int32_t>(at[k]);
+    if (dim_index) out[e * rank + dim] = static_cast<int32_t>((*dim_index)[e]);
+    for (int k = rank - 1; k >= 0; --k) {
+      if (++at[k] < sizes[k]) break;
+      at[k] = 0;
+    }
+  }
+  return out;
+}
+
+// torch.gather(self, dim, index): out[i] = self[i with i[dim] := index[i]] → GATHER_ND with
+// [*index.shape, rank] coordinates; folded when both operands are constants (position-id and
+// token-type buffers in BERT-style embeddings).
+void lower_gather(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* idx = n.get_tensor("index");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const int dim = normalize_dim(n.get_int("dim"), rank);
+  if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("gather with dynamic shapes is not supported yet");
+  const std::vector<int64_t> sizes = ir::sizes_of(idx->shape);
+  const int64_t numel = ir::num_elements(idx->shape);
+  Value* xc = ctx.constant(x);
+  Value* ic = ctx.constant(idx);
+  if (ic) {
+    std::vector<int64_t> positions = to_int_vector(*ic);
+    for (int64_t& p : positions)
+      if (p < 0) p += x->shape[dim].size;
+    std::vector<int32_t> coords = gather_coordinates(sizes, dim, &positions);
+    if (xc) {  // fold: copy the addressed elements
+      const size_t es = ir::dtype_size(x->dtype);
+      const auto src = xc->data->bytes();
+      const std::vector<int64_t> xs = ir::sizes_of(x->shape);
+      std::vector<uint8_t> out(numel * es);
+      for (int64_t e = 0; e < numel; ++e) {
+        int64_t offset = 0;
+        for (int k = 0; k < rank; ++k) offset = offset * xs[k] + coords[e * rank + k];
+        std::memcpy(out.data() + e * es, src.data() + offset * es, es);
+      }
+      return ctx.bind(y, ctx.new_const(x->dtype, idx->shape, std::move(out)));
+    }
+    std::vector<int64_t> cshape = sizes;
+    cshape.push_back(rank);
+    ctx.emit("GATHER_ND", {ctx.get(x, {}), ctx.const_i32(coords, cshape)}, {ctx.make_output(y)});
+    return;
+  }
+  // Run-time index: constant coordinate grids with the index spliced in as coordinate `dim`.
+  std::vector<int32_t> grid = gather_coordinates(sizes, dim, nullptr);
+  std::vector<int64_t> one = sizes;
+  one.push_back(1);
+  std::vector<Value*> parts;
+  for (int k = 0; k < rank; ++k) {
+    if (k == dim) {
+      parts.push_back(ctx.reshape(int32_indices(ctx, idx, x->shape[dim].size), one));
+      continue;
+    }
+    std::vector<int32_t> coord(numel);
+    for (int64_t e = 0; e < numel; ++e) coord[e] = grid[e * rank + k];
+    parts.push_back(ctx.const_i32(coord, one));
+  }
+  std::vector<int64_t> cshape = sizes;
+  cshape.push_back(rank);
+  Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
+  ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
+  c->set("axis", int64_t{static_cast<int64_t>(sizes.size())});
+  c->set("fused_activation", std::string("NONE"));
+  ctx.emit("GATHER_ND", {ctx.get(x, {}), coords}, {ctx.make_output(y)});
+}
+
 }  // namespace
 
 void register_index_rules(Registry& r) {
@@ -165,6 +246,8 @@ void register_index_rules(Registry& r) {
   r.add("aten.select.int", lower_select, "SLICE + RESHAPE", "never STRIDED_SLICE with a shrink mask");
   r.add("aten.split_with_sizes.default", lower_split_with_sizes, "SPLIT, SLICE",
         "equal pieces → one SPLIT; otherwise one SLICE per used piece");
+  r.add("aten.gather.default", lower_gather, "(folded) / GATHER_ND",
+        "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.embedding.default", lower_embedding, "GATHER (+CAST)", "indices narrowed to int32");
   r.add("aten.index.Tensor", lower_index, "GATHER (+CAST)",
         "one integer index tensor (leading full slices allowed); constant negative indices wrapped, "

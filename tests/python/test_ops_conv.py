@@ -25,3 +25,10 @@ def test_conv_transpose2d_same_needs_no_slice():
 @pytest.mark.parametrize("k, s, p, op", [(4, 2, 1, 0), (3, 2, 1, 1)])
 def test_conv_transpose1d(k, s, p, op):
     check(nn.ConvTranspose1d(2, 3, k, stride=s, padding=p, output_padding=op), (torch.randn(1, 2, 6),), atol=1e-5, has=["TRANSPOSE_CONV"])
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_conv_with_weight_norm_computes_weights_at_run_time(groups):
+    """Wav2Vec2's positional conv: the weight is g * v / ||v||, computed in the graph."""
+    conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(8, 8, 5, padding=2, groups=groups), dim=2)
+    check(conv, (torch.randn(1, 8, 20),), atol=1e-4, rtol=1e-4, has=("CONV_2D",))

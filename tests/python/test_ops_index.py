@@ -69,3 +69,33 @@ def test_index_in_nhwc_layout():
     idx = torch.tensor([5, 0, 3])
     hist = check(Fn(lambda x: conv(x)[:, idx]), (torch.randn(1, 3, 4, 4),), atol=1e-5, has=["GATHER"])
     assert hist["TRANSPOSE"] == 2
+
+
+class GatherBuffer(nn.Module):
+    """torch.gather over constant buffers, as BERT's token-type embedding does."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.arange(24.0).reshape(2, 12))
+        self.register_buffer("positions", torch.tensor([[3, 0, 11, 7]]))
+
+    def forward(self, x):
+        return x + torch.gather(self.table[:1], 1, self.positions)
+
+
+def test_gather_of_constants():
+    check(GatherBuffer(), (torch.randn(1, 4),))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4)])
+def test_gather_with_runtime_index(dim, shape):
+    x = torch.randn(*shape)
+    index = torch.randint(0, shape[dim], shape)
+    check(Fn(lambda a, i: torch.gather(a, dim, i)), (x, index), has=("GATHER_ND",))
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_gather_with_constant_index(dim):
+    index = torch.tensor([[0, 2, 1], [1, 0, 0]])
+    check(Fn(lambda a: torch.gather(a, dim, index)), (torch.randn(3, 3),), has=("GATHER_ND",))
