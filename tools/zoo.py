@@ -211,14 +211,14 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "docs", "models.md"))
     args = parser.parse_args()
     keys = args.models.split(",") if args.models else FAST if args.fast else all_keys()
+    command = "python tools/zoo.py" + (" --fast" if args.fast else "") + (f" --models {args.models}" if args.models else "")
     rows = []
     for i, key in enumerate(keys, 1):
         row = run_one(key)
         rows.append(row)
         print(f"[{i}/{len(keys)}] {key}: {row['status']} {row['why']}", file=sys.stderr, flush=True)
-    command = "python tools/zoo.py" + (" --fast" if args.fast else "") + (f" --models {args.models}" if args.models else "")
-    with open(args.out, "w") as f:
-        f.write(render(rows, command))
+        with open(args.out, "w") as f:  # rewritten after every model, so a long run shows progress
+            f.write(render(rows, command + ("" if i == len(keys) else f"  (in progress: {i}/{len(keys)})")))
     return 0 if all(r["status"] == "pass" for r in rows) else 1
 
 
