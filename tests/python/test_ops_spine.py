@@ -5,18 +5,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from parity import Fn, check
+
 import pt2tflite
 
-from conftest import assert_close
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
 
 
 # (in_ch, out_ch, kernel, stride, padding, dilation, groups, bias, hw)
@@ -36,8 +28,7 @@ CONVS = [
 @pytest.mark.parametrize("cin,cout,k,s,p,d,g,bias,hw", CONVS)
 def test_conv2d(cin, cout, k, s, p, d, g, bias, hw):
     conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
-    model = assert_close(conv, torch.randn(2, cin, hw, hw), atol=1e-4, rtol=1e-4)
-    hist = model.op_histogram()
+    hist = check(conv, (torch.randn(2, cin, hw, hw),), atol=1e-4, rtol=1e-4)
     assert hist.get("CONV_2D", 0) + hist.get("DEPTHWISE_CONV_2D", 0) == 1
     if g == cin and g > 1:
         assert hist.get("DEPTHWISE_CONV_2D") == 1
@@ -45,7 +36,7 @@ def test_conv2d(cin, cout, k, s, p, d, g, bias, hw):
 
 @pytest.mark.parametrize("k,s,p,length", [(3, 1, 1, 20), (5, 2, 2, 33), (1, 1, 0, 8)])
 def test_conv1d(k, s, p, length):
-    assert_close(nn.Conv1d(4, 6, k, stride=s, padding=p), torch.randn(1, 4, length), atol=1e-4, rtol=1e-4)
+    check(nn.Conv1d(4, 6, k, stride=s, padding=p), (torch.randn(1, 4, length),), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("follow", ["none", "relu"])
@@ -56,8 +47,7 @@ def test_conv_batchnorm_is_folded(follow):
     bn.weight.data.uniform_(0.5, 1.5)
     bn.bias.data.uniform_(-1, 1)
     layers = [nn.Conv2d(3, 8, 3, padding=1), bn] + ([nn.ReLU()] if follow == "relu" else [])
-    model = assert_close(nn.Sequential(*layers), torch.randn(1, 3, 12, 12), atol=1e-4, rtol=1e-4)
-    hist = model.op_histogram()
+    hist = check(nn.Sequential(*layers), (torch.randn(1, 3, 12, 12),), atol=1e-4, rtol=1e-4)
     assert hist.get("CONV_2D") == 1 and "MUL" not in hist and "RELU" not in hist  # folded and fused
 
 
@@ -65,7 +55,7 @@ def test_standalone_batchnorm():
     bn = nn.BatchNorm2d(5)
     bn.running_mean.uniform_(-1, 1)
     bn.running_var.uniform_(0.5, 2)
-    assert_close(bn, torch.randn(2, 5, 6, 7))
+    check(bn, (torch.randn(2, 5, 6, 7),))
 
 
 ACTIVATIONS = {
@@ -87,14 +77,13 @@ ACTIVATIONS = {
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("shape", [(2, 7), (1, 3, 5, 5), (2, 4, 3)])
 def test_activation(name, shape):
-    assert_close(ACTIVATIONS[name], torch.randn(*shape) * 4)
+    check(ACTIVATIONS[name], (torch.randn(*shape) * 4,))
 
 
 @pytest.mark.parametrize("name", ["relu", "hardswish", "sigmoid", "silu"])
 def test_activation_after_conv_stays_nhwc(name):
-    model = assert_close(nn.Sequential(nn.Conv2d(3, 4, 3), ACTIVATIONS[name], nn.Conv2d(4, 4, 3)), torch.randn(1, 3, 9, 9),
-                         atol=1e-4, rtol=1e-4)
-    assert model.op_histogram().get("TRANSPOSE", 0) == 2  # at the input and the output, none between
+    hist = check(nn.Sequential(nn.Conv2d(3, 4, 3), ACTIVATIONS[name], nn.Conv2d(4, 4, 3)), (torch.randn(1, 3, 9, 9),), atol=1e-4, rtol=1e-4)
+    assert hist.get("TRANSPOSE", 0) == 2  # at the input and the output, none between
 
 
 BINARY = {
@@ -113,7 +102,7 @@ BINARY = {
 @pytest.mark.parametrize("name", sorted(BINARY))
 @pytest.mark.parametrize("shape_a,shape_b", [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((1, 3, 4, 4), (3, 1, 1))])
 def test_binary(name, shape_a, shape_b):
-    assert_close(Fn(BINARY[name]), torch.randn(*shape_a), torch.randn(*shape_b))
+    check(Fn(BINARY[name]), (torch.randn(*shape_a), torch.randn(*shape_b)))
 
 
 def test_binary_nhwc_with_channel_broadcast():
@@ -127,8 +116,8 @@ def test_binary_nhwc_with_channel_broadcast():
             h = self.conv(x)
             return h * self.scale + h - y
 
-    model = assert_close(M(), torch.randn(1, 3, 8, 8), torch.randn(1, 4, 6, 6), atol=1e-4, rtol=1e-4)
-    assert model.op_histogram().get("TRANSPOSE", 0) == 3  # x in, y in, result out
+    hist = check(M(), (torch.randn(1, 3, 8, 8), torch.randn(1, 4, 6, 6)), atol=1e-4, rtol=1e-4)
+    assert hist.get("TRANSPOSE", 0) == 3  # x in, y in, result out
 
 
 POOLS = {
@@ -152,32 +141,31 @@ def test_pool(name, hw):
         with pytest.raises(pt2tflite.ConversionError, match="does not divide"):
             pt2tflite.convert(POOLS[name], (torch.randn(2, 3, hw, hw),))
         return
-    model = assert_close(POOLS[name], torch.randn(2, 3, hw, hw))
-    assert "GATHER" not in model.op_histogram()
+    hist = check(POOLS[name], (torch.randn(2, 3, hw, hw),))
+    assert "GATHER" not in hist
 
 
 def test_max_pool_after_relu_pads_with_zeros():
-    model = assert_close(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1)), torch.randn(1, 3, 12, 12),
-                         atol=1e-4, rtol=1e-4)
-    assert "PADV2" not in model.op_histogram()
+    hist = check(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1)), (torch.randn(1, 3, 12, 12),), atol=1e-4, rtol=1e-4)
+    assert "PADV2" not in hist
 
 
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dims", [(2, 3), (1,), (-1,)])
 def test_mean(dims, keepdim):
-    assert_close(Fn(lambda x: x.mean(dims, keepdim=keepdim)), torch.randn(2, 3, 4, 5))
+    check(Fn(lambda x: x.mean(dims, keepdim=keepdim)), (torch.randn(2, 3, 4, 5),))
 
 
 @pytest.mark.parametrize("shape", [(4, 16), (2, 5, 16), (2, 3, 4, 16)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear(shape, bias):
-    model = assert_close(nn.Linear(16, 8, bias=bias), torch.randn(*shape), atol=1e-5, rtol=1e-4)
-    assert model.op_histogram().get("FULLY_CONNECTED") == 1
+    hist = check(nn.Linear(16, 8, bias=bias), (torch.randn(*shape),), atol=1e-5, rtol=1e-4)
+    assert hist.get("FULLY_CONNECTED") == 1
 
 
 def test_matmul_of_activations():
-    assert_close(Fn(lambda a, b: torch.bmm(a, b)), torch.randn(2, 3, 4), torch.randn(2, 4, 5))
-    assert_close(Fn(lambda a, b: a @ b), torch.randn(3, 4), torch.randn(4, 5))
+    check(Fn(lambda a, b: torch.bmm(a, b)), (torch.randn(2, 3, 4), torch.randn(2, 4, 5),))
+    check(Fn(lambda a, b: a @ b), (torch.randn(3, 4), torch.randn(4, 5)))
 
 
 SHAPE_OPS = {
@@ -196,7 +184,7 @@ SHAPE_OPS = {
 
 @pytest.mark.parametrize("name", sorted(SHAPE_OPS))
 def test_shape_op(name):
-    assert_close(Fn(SHAPE_OPS[name]), torch.randn(2, 3, 4, 5))
+    check(Fn(SHAPE_OPS[name]), (torch.randn(2, 3, 4, 5),))
 
 
 def test_cat_of_nhwc_branches_stays_nhwc():
@@ -209,12 +197,12 @@ def test_cat_of_nhwc_branches_stays_nhwc():
         def forward(self, x):
             return torch.cat([self.a(x), self.b(x)], 1).mean((2, 3))
 
-    model = assert_close(M(), torch.randn(1, 3, 8, 8), atol=1e-4, rtol=1e-4)
-    assert model.op_histogram().get("TRANSPOSE") == 1
+    hist = check(M(), (torch.randn(1, 3, 8, 8),), atol=1e-4, rtol=1e-4)
+    assert hist.get("TRANSPOSE") == 1
 
 
 @pytest.mark.parametrize("dim", [-1, 1, 0])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax(dim, log):
     fn = (lambda x: F.log_softmax(x, dim)) if log else (lambda x: F.softmax(x, dim))
-    assert_close(Fn(fn), torch.randn(3, 4, 5))
+    check(Fn(fn), (torch.randn(3, 4, 5),))
