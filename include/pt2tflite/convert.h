@@ -18,6 +18,9 @@ struct ConvertOptions {
   std::string* dump_sink = nullptr;
   // Prints one line per pipeline stage with its wall time to stderr.
   bool verbose = false;
+  // Puts the constants after the flatbuffer (Buffer.offset/size) instead of inside it. Always
+  // done for models whose constants exceed what a 2 GiB flatbuffer can hold.
+  bool external_buffers = false;
 };
 
 // One problem found in the user's model: which op, which node, and where it came from.

@@ -95,6 +95,7 @@ def convert(
     *,
     dump_after: list[str] | tuple[str, ...] = (),
     verbose: bool = False,
+    external_buffers: bool = False,
     num_threads: int | None = None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
@@ -103,12 +104,13 @@ def convert(
     sample_args / sample_kwargs: example inputs (they fix the input shapes).
     dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fuse_activation).
     verbose: print each stage's time to stderr.
+    external_buffers: store the weights after the flatbuffer (automatic above 2 GiB of weights).
     num_threads: interpreter threads used when the returned Model is called (default: all cores).
     """
     if not isinstance(sample_args, (tuple, list)):
         sample_args = (sample_args,)
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
-    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose)
+    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers)
     if dumps:
         import sys
 

@@ -22,7 +22,7 @@ constexpr int kExitBadInput = 2;
 
 const char* kUsage =
     "usage:\n"
-    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose]\n"
+    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
     "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation\n";
@@ -53,6 +53,7 @@ int run_convert(const std::vector<std::string>& args) {
     if (a == "-o" && i + 1 < args.size()) output = args[++i];
     else if (a.rfind("--dump-after=", 0) == 0) options.dump_after.push_back(a.substr(13));
     else if (a == "--verbose" || a == "-v") options.verbose = true;
+    else if (a == "--external-buffers") options.external_buffers = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
       return kExitBadInput;

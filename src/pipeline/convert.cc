@@ -60,7 +60,7 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   for_each_graph(tfl, passes::fuse_activation);
   stages.done("fuse_activation", &tfl);
 
-  tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl);
+  tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
   stages.done("write", nullptr);
   return ConvertResult{std::move(fb.storage), fb.bytes};
 }

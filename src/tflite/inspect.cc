@@ -6,7 +6,10 @@
 namespace pt2tflite::tflite_writer {
 
 ModelSummary summarize_model(std::span<const uint8_t> bytes) {
-  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), 128, 100000000, /*check_alignment=*/false);
+  // The flatbuffer itself is under 2 GiB; constants stored after it (large models) are not
+  // part of what the verifier walks.
+  const size_t fb_size = std::min<size_t>(bytes.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
+  flatbuffers::Verifier verifier(bytes.data(), fb_size, 128, 100000000, /*check_alignment=*/false);
   if (bytes.size() < 8 || !tflite::ModelBufferHasIdentifier(bytes.data()) || !tflite::VerifyModelBuffer(verifier))
     throw ConversionError("not a valid .tflite file (bad TFL3 flatbuffer)");
   const tflite::Model* m = tflite::GetModel(bytes.data());
@@ -14,7 +17,7 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
   s.file_bytes = bytes.size();
   if (m->buffers())
     for (const tflite::Buffer* b : *m->buffers())
-      if (b->data()) s.constant_bytes += b->data()->size();
+      s.constant_bytes += b->data() ? b->data()->size() : (b->offset() > 1 ? b->size() : 0);
   auto code_of = [&](uint32_t opcode) {
     const tflite::OperatorCode* c = m->operator_codes()->Get(opcode);
     return std::max<int>(c->builtin_code(), c->deprecated_builtin_code());

@@ -1,5 +1,6 @@
 #include "tflite/writer.h"
 
+#include <cstring>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -15,10 +16,26 @@ using flatbuffers::Offset;
 
 constexpr uint32_t kSchemaVersion = 3;  // InterpreterBuilder rejects any other
 constexpr size_t kBufferAlignment = 16;
+// A flatbuffer cannot exceed 2 GiB. Above this much constant data the bytes go after the
+// flatbuffer, addressed by Buffer.offset/size (offset counts from the start of the file).
+constexpr size_t kMaxInlineConstantBytes = (size_t{1} << 31) - (size_t{64} << 20);
+// Placeholder offset (> 1 marks "outside the flatbuffer") patched once the flatbuffer size is known.
+constexpr uint64_t kPendingOffset = 2;
+
+size_t align_up(size_t n) { return (n + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment; }
+
+size_t constant_bytes(const ir::Module& m) {
+  size_t total = 0;
+  for (const auto& g : m.subgraphs)
+    for (const auto& v : g->values())
+      if (v->is_const()) total += v->data->bytes().size();
+  return total;
+}
 
 class ModelWriter {
  public:
-  explicit ModelWriter(const ir::Module& m) : module_(m), fbb_(initial_size(m)) {}
+  ModelWriter(const ir::Module& m, bool external)
+      : module_(m), external_(external), fbb_(external ? size_t{1} << 20 : constant_bytes(m) + (size_t{1} << 16)) {}
 
   Flatbuffer run() {
     // Buffer 0 is the empty sentinel that tensors without data point at.
@@ -31,19 +48,38 @@ class ModelWriter {
                                      fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0,
                                      fbb_.CreateVector(sigs));
     fbb_.Finish(model, tflite::ModelIdentifier());
+    if (!outside_.empty()) return append_outside_buffers();
     auto detached = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
     std::span<const uint8_t> bytes(detached->data(), detached->size());
     return Flatbuffer{std::move(detached), bytes};
   }
 
  private:
-  // Reserve room for all constants up front so the builder never re-copies the weights.
-  static size_t initial_size(const ir::Module& m) {
-    size_t total = 1 << 16;
-    for (const auto& g : m.subgraphs)
-      for (const auto& v : g->values())
-        if (v->is_const()) total += v->data->bytes().size() + kBufferAlignment + 64;
-    return total;
+  struct OutsideBuffer {
+    uint32_t index;
+    std::span<const uint8_t> bytes;
+  };
+
+  // File = flatbuffer, then each constant at a 16-byte boundary, then 16 zero bytes (XNNPACK may
+  // read up to 16 bytes past a tensor). Offsets are patched into the finished flatbuffer.
+  Flatbuffer append_outside_buffers() {
+    size_t pos = align_up(fbb_.GetSize());
+    std::vector<size_t> offsets;
+    for (const OutsideBuffer& b : outside_) {
+      offsets.push_back(pos);
+      pos = align_up(pos + b.bytes.size());
+    }
+    auto file = std::make_shared<std::vector<uint8_t>>(pos + kBufferAlignment, 0);
+    std::memcpy(file->data(), fbb_.GetBufferPointer(), fbb_.GetSize());
+    for (size_t i = 0; i < outside_.size(); ++i)
+      std::memcpy(file->data() + offsets[i], outside_[i].bytes.data(), outside_[i].bytes.size());
+    auto* buffers = tflite::GetMutableModel(file->data())->mutable_buffers();
+    for (size_t i = 0; i < outside_.size(); ++i) {
+      bool ok = buffers->GetMutableObject(outside_[i].index)->mutate_offset(offsets[i]);
+      PT2_CHECK(ok, "buffer " << outside_[i].index << " has no offset field to patch");
+    }
+    std::span<const uint8_t> bytes(file->data(), file->size());
+    return Flatbuffer{std::move(file), bytes};
   }
 
   uint32_t buffer_for(const ir::Value& v) {
@@ -51,10 +87,15 @@ class ModelWriter {
     if (bytes.empty()) return 0;
     std::string_view key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     if (auto it = buffer_index_.find(key); it != buffer_index_.end()) return it->second;
-    fbb_.ForceVectorAlignment(bytes.size(), 1, kBufferAlignment);
-    auto data = fbb_.CreateVector(bytes.data(), bytes.size());
-    buffers_.push_back(tflite::CreateBuffer(fbb_, data));
-    uint32_t index = static_cast<uint32_t>(buffers_.size() - 1);
+    uint32_t index = static_cast<uint32_t>(buffers_.size());
+    if (external_) {
+      buffers_.push_back(tflite::CreateBuffer(fbb_, 0, kPendingOffset, bytes.size()));
+      outside_.push_back({index, bytes});
+    } else {
+      fbb_.ForceVectorAlignment(bytes.size(), 1, kBufferAlignment);
+      auto data = fbb_.CreateVector(bytes.data(), bytes.size());
+      buffers_.push_back(tflite::CreateBuffer(fbb_, data));
+    }
     buffer_index_.emplace(key, index);  // the key points into the module's constant, alive meanwhile
     return index;
   }
@@ -145,7 +186,9 @@ class ModelWriter {
   }
 
   const ir::Module& module_;
+  const bool external_;  // constants after the flatbuffer instead of inside it
   FlatBufferBuilder fbb_;
+  std::vector<OutsideBuffer> outside_;
   std::vector<Offset<tflite::Buffer>> buffers_;
   std::vector<Offset<tflite::OperatorCode>> opcodes_;
   std::unordered_map<std::string_view, uint32_t> buffer_index_;
@@ -155,6 +198,8 @@ class ModelWriter {
 
 }  // namespace
 
-Flatbuffer write_model(const ir::Module& module) { return ModelWriter(module).run(); }
+Flatbuffer write_model(const ir::Module& module, bool external_buffers) {
+  return ModelWriter(module, external_buffers || constant_bytes(module) > kMaxInlineConstantBytes).run();
+}
 
 }  // namespace pt2tflite::tflite_writer

@@ -17,6 +17,8 @@ struct Flatbuffer {
 
 // Deterministic: the same module gives the same bytes. Buffer 0 is the empty sentinel, constant
 // buffers with equal bytes are shared, opcodes are deduplicated, every signature is written.
-Flatbuffer write_model(const ir::Module& module);
+// Constants go after the flatbuffer (Buffer.offset/size) when `external_buffers` is set or
+// when they would not fit in a flatbuffer's 2 GiB.
+Flatbuffer write_model(const ir::Module& module, bool external_buffers = false);
 
 }  // namespace pt2tflite::tflite_writer

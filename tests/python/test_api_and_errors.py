@@ -125,3 +125,15 @@ def test_tied_weights_are_read_once_and_used_twice():
     x = torch.randn(3, 6)
     tfl = pt2tflite.convert(model, (x,))
     np.testing.assert_allclose(tfl(x), model(x).detach().numpy(), atol=1e-5)
+
+
+def test_external_buffers_run_in_litert_and_match_inline():
+    """Weights stored after the flatbuffer (the layout used above 2 GiB) load and give the same output."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5)).eval()
+    x = torch.randn(1, 3, 8, 8)
+    inline = pt2tflite.convert(model, (x,))
+    outside = pt2tflite.convert(model, (x,), external_buffers=True)
+    assert outside.tflite_bytes != inline.tflite_bytes
+    assert outside.op_histogram() == inline.op_histogram()
+    np.testing.assert_array_equal(outside(x), inline(x))
+    np.testing.assert_allclose(outside(x), model(x).detach().numpy(), atol=1e-5)
