@@ -25,7 +25,8 @@ const char* kUsage =
     "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
-    "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation\n";
+    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, simplify_transposes,\n"
+    "  fold_bias_add, fuse_activation, drop_fc_flatten\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {

@@ -124,6 +124,22 @@ ir::Value* LowerCtx::reshape(ir::Value* v, const std::vector<int64_t>& shape) {
   return out;
 }
 
+ir::Value* LowerCtx::slice(ir::Value* v, int axis, int64_t begin, int64_t size) {
+  const int rank = v->rank();
+  // The other axes get their explicit sizes when static, not -1: XNNPACK refuses a SLICE with a
+  // -1 size.
+  std::vector<int32_t> b(rank, 0), s;
+  for (const ir::Dim& d : v->shape) s.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
+  b[axis] = static_cast<int32_t>(begin);
+  s[axis] = static_cast<int32_t>(size);
+  ir::Shape shape = v->shape;
+  shape[axis].size = size;
+  ir::Value* out = make_temp(v->dtype, shape);
+  out->quant = v->quant;
+  emit("SLICE", {v, const_i32(b, {rank}), const_i32(s, {rank})}, {out});
+  return out;
+}
+
 ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
   if (v->dtype == dtype) return v;
   if (v->is_const()) {

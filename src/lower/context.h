@@ -56,6 +56,8 @@ class LowerCtx {
   ir::Value* transpose(ir::Value* v, const Perm& perm);
   // RESHAPE of `v` to `shape`; folded for constants.
   ir::Value* reshape(ir::Value* v, const std::vector<int64_t>& shape);
+  // SLICE of `v` over stored axis `axis`: elements [begin, begin + size), the other axes whole.
+  ir::Value* slice(ir::Value* v, int axis, int64_t begin, int64_t size);
   // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches.
   ir::Value* cast(ir::Value* v, ir::DType dtype);
 

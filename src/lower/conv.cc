@@ -160,7 +160,8 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
   op->set("fused_activation", std::string("NONE"));
   if (!same && (pad[0] || pad[1] || computed[0] != out[0] || computed[1] != out[1])) {
     std::vector<int32_t> begin{0, static_cast<int32_t>(pad[0]), static_cast<int32_t>(pad[1]), 0};
-    std::vector<int32_t> size{-1, static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]), -1};
+    std::vector<int32_t> size{static_cast<int32_t>(N), static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]),
+                              static_cast<int32_t>(cout)};  // no -1: XNNPACK refuses it
     Value* cropped = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, out[0], out[1], cout}));
     ctx.emit("SLICE", {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
     res = cropped;

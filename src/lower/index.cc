@@ -21,20 +21,6 @@ int stored_axis(const Perm& layout, int dim) {
 
 int normalize_dim(int64_t dim, int rank) { return static_cast<int>(dim < 0 ? dim + rank : dim); }
 
-// SLICE of `in` over stored axis `axis`: elements [begin, begin + size).
-Value* slice_axis(LowerCtx& ctx, Value* in, int axis, int64_t begin, int64_t size) {
-  const int rank = in->rank();
-  std::vector<int32_t> b(rank, 0), s(rank, -1);
-  b[axis] = static_cast<int32_t>(begin);
-  s[axis] = static_cast<int32_t>(size);
-  ir::Shape shape = in->shape;
-  shape[axis].size = size;
-  Value* out = ctx.make_temp(in->dtype, shape);
-  out->quant = in->quant;
-  ctx.emit("SLICE", {in, ctx.const_i32(b, {rank}), ctx.const_i32(s, {rank})}, {out});
-  return out;
-}
-
 // slice(self, dim, start, end, step) with PyTorch's clamping of start and end.
 void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -55,7 +41,7 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   if (count == size) return ctx.bind(y, ctx.get_any(x), layout);  // the whole dim: a view of x
   const int axis = stored_axis(layout, dim);
   Value* in = ctx.get_any(x);
-  if (step == 1) return ctx.bind(y, slice_axis(ctx, in, axis, start, count), layout);
+  if (step == 1) return ctx.bind(y, ctx.slice(in, axis, start, count), layout);
   // XNNPACK does not take STRIDED_SLICE with a stride other than 1: this one runs on the builtin kernel.
   std::vector<int32_t> b(rank, 0), e, s(rank, 1);
   for (const ir::Dim& d : in->shape) e.push_back(static_cast<int32_t>(d.size));
@@ -81,7 +67,7 @@ void lower_select(LowerCtx& ctx, const ir::Node& n) {
   for (int d : full)
     if (d != dim) out_layout.push_back(d > dim ? d - 1 : d);
   out_layout = normalized(out_layout, rank - 1);
-  Value* sliced = slice_axis(ctx, ctx.get_any(x), stored_axis(layout, dim), index, 1);
+  Value* sliced = ctx.slice(ctx.get_any(x), stored_axis(layout, dim), index, 1);
   ctx.bind(y, ctx.reshape(sliced, ir::sizes_of(physical_shape(y->shape, out_layout))), out_layout);
 }
 
@@ -108,7 +94,7 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
   }
   int64_t begin = 0;
   for (size_t i = 0; i < sizes.size(); begin += sizes[i], ++i)
-    if (const Value* y = n.outputs.at(i)) ctx.bind(y, slice_axis(ctx, in, axis, begin, sizes[i]), layout);
+    if (const Value* y = n.outputs.at(i)) ctx.bind(y, ctx.slice(in, axis, begin, sizes[i]), layout);
 }
 
 // GATHER of `params` along stored axis `axis` by `indices` (int32, PyTorch order).

@@ -76,16 +76,7 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
     auto [lo, hi] = pads[axis];
     if (lo == 0 && hi == 0) continue;
     const int64_t size = cur->shape[axis].size;
-    auto edge = [&](int64_t at) {
-      std::vector<int32_t> b(rank, 0), s(rank, -1);
-      b[axis] = static_cast<int32_t>(at);
-      s[axis] = 1;
-      ir::Shape shape = cur->shape;
-      shape[axis].size = 1;
-      Value* e = ctx.make_temp(cur->dtype, shape);
-      ctx.emit("SLICE", {cur, ctx.const_i32(b, {rank}), ctx.const_i32(s, {rank})}, {e});
-      return e;
-    };
+    auto edge = [&](int64_t at) { return ctx.slice(cur, axis, at, 1); };
     std::vector<Value*> parts;
     if (lo) parts.insert(parts.end(), lo, edge(0));
     parts.push_back(cur);

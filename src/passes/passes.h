@@ -14,4 +14,19 @@ void fold_batchnorm(ir::Graph& aten);
 // that op supports a fused activation and nothing else reads its output.
 void fuse_activation(ir::Graph& tfl);
 
+// TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
+// binary arithmetic) at convert time.
+void fold_constants(ir::Graph& tfl);
+
+// TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move
+// only size-1 dims into RESHAPEs, and drops identity TRANSPOSEs and RESHAPEs.
+void simplify_transposes(ir::Graph& tfl);
+
+// TFLite level: folds ADD / SUB of a per-channel constant into the bias of the CONV_2D,
+// DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand.
+void fold_bias_add(ir::Graph& tfl);
+
+// TFLite level: drops the RESHAPE to [M, K] in front of a FULLY_CONNECTED that flattens anyway.
+void drop_fc_flatten(ir::Graph& tfl);
+
 }  // namespace pt2tflite::passes

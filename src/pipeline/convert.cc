@@ -57,8 +57,17 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
   stages.done("lower", &tfl);
 
+  for_each_graph(tfl, passes::fold_constants);
+  stages.done("fold_constants", &tfl);
+  for_each_graph(tfl, passes::simplify_transposes);
+  stages.done("simplify_transposes", &tfl);
+  // Before fuse_activation: the ADD folded into a bias may carry the activation to fuse.
+  for_each_graph(tfl, passes::fold_bias_add);
+  stages.done("fold_bias_add", &tfl);
   for_each_graph(tfl, passes::fuse_activation);
   stages.done("fuse_activation", &tfl);
+  for_each_graph(tfl, passes::drop_fc_flatten);
+  stages.done("drop_fc_flatten", &tfl);
 
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
   stages.done("write", nullptr);

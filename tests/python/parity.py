@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import torch
 
@@ -44,3 +46,33 @@ def check(module, inputs, *, atol=1e-5, rtol=1e-5, has=(), lacks=()):
     for op in lacks:
         assert op not in hist, f"{op} present in {hist}"
     return hist
+
+
+def undelegated(model) -> dict[str, int]:
+    """Op name → count of the ops that LiteRT's default XNNPACK delegate leaves on the builtin
+    kernels. The interpreter lists every original op plus the DELEGATE nodes; walking back from
+    the outputs through the DELEGATE that produces a tensor reaches exactly the ops left outside."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    itp = Interpreter(model_content=model.tflite_bytes, num_threads=1)
+    itp.allocate_tensors()
+    ops = itp._get_ops_details()
+    by_index = {o["index"]: o for o in ops}
+    producer = {}
+    for o in sorted(ops, key=lambda o: o["op_name"] == "DELEGATE"):  # DELEGATE nodes win
+        for t in o["outputs"]:
+            producer[int(t)] = o["index"]
+    stack = [int(d["index"]) for d in itp.get_output_details()]
+    seen_t, seen_n = set(), set()
+    while stack:
+        t = stack.pop()
+        if t < 0 or t in seen_t:
+            continue
+        seen_t.add(t)
+        n = producer.get(t)
+        if n is None or n in seen_n:
+            continue
+        seen_n.add(n)
+        stack.extend(int(x) for x in by_index[n]["inputs"])
+    names = (by_index[n]["op_name"] for n in seen_n)
+    return dict(collections.Counter(name for name in names if name != "DELEGATE"))

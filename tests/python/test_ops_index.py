@@ -4,7 +4,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from parity import Fn, check
+from parity import Fn, check, undelegated
+
+import pt2tflite
 
 
 @pytest.mark.parametrize(
@@ -18,6 +20,14 @@ from parity import Fn, check
 )
 def test_slice_is_slice(shape, fn):
     check(Fn(fn), (torch.randn(shape),), has=["SLICE"], lacks=["STRIDED_SLICE"])
+
+
+@pytest.mark.parametrize("fn", [lambda x: x[:, 1:3] * 2, lambda x: x.select(2, 1) * 2, lambda x: x.split([1, 3], 1)[1] * 2])
+def test_slice_sizes_are_explicit_so_xnnpack_takes_it(fn):
+    """A SLICE size of -1 ("to the end") makes XNNPACK refuse the op; static shapes give exact sizes."""
+    x = torch.randn(2, 4, 3)
+    check(Fn(fn), (x,), has=["SLICE"])
+    assert undelegated(pt2tflite.convert(Fn(fn).eval(), (x,))) == {}
 
 
 @pytest.mark.parametrize("shape", [(4, 9), (2, 9, 3)])

@@ -1,0 +1,164 @@
+// Constant folding on the TFLite graph: an op whose inputs are all constants is evaluated at
+// convert time and its output becomes a constant. Lowering already folds what it builds itself
+// (permuted weights, index math); this catches what appears only once ops meet, e.g. a GATHER of
+// a constant bias table by constant indices (efficientformer's attention biases), which would
+// otherwise run on the builtin kernel outside XNNPACK on every invoke.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "lower/const_eval.h"
+#include "passes/passes.h"
+
+namespace pt2tflite::passes {
+namespace {
+
+using ir::Value;
+using Bytes = std::vector<uint8_t>;
+
+std::vector<int64_t> sizes(const Value* v) { return ir::sizes_of(v->shape); }
+
+// Row-major offset of each output element in an input of shape `in` broadcast to `out`
+// (numpy rules: trailing dims aligned, size-1 dims repeated).
+std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  const int rank = static_cast<int>(out.size()), lead = rank - static_cast<int>(in.size());
+  std::vector<int64_t> stride(rank, 0);
+  for (int64_t d = rank - 1, s = 1; d >= lead; --d) {
+    const int64_t n = in[d - lead];
+    stride[d] = n == 1 ? 0 : s;
+    s *= n;
+  }
+  int64_t total = 1;
+  for (int64_t n : out) total *= n;
+  std::vector<int64_t> offsets(total), idx(rank, 0);
+  int64_t at = 0;
+  for (int64_t o = 0; o < total; ++o) {
+    offsets[o] = at;
+    for (int d = rank - 1; d >= 0; --d) {
+      at += stride[d];
+      if (++idx[d] < out[d]) break;
+      at -= stride[d] * out[d];
+      idx[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+// The fused activation TFLite applies after an arithmetic op.
+float activate(float x, const std::string& act) {
+  if (act == "RELU") return std::max(x, 0.0f);
+  if (act == "RELU6") return std::clamp(x, 0.0f, 6.0f);
+  if (act == "RELU_N1_TO_1") return std::clamp(x, -1.0f, 1.0f);
+  return x;
+}
+
+// Binary elementwise ops with broadcasting, computed in float32 (as the float kernels do) or in
+// int64 and narrowed (wrapping like the int32 kernels).
+std::optional<Bytes> eval_binary(const ir::Node& n) {
+  const Value* a = n.inputs.at(0);
+  const Value* b = n.inputs.at(1);
+  const Value* y = n.outputs[0];
+  const std::string& op = n.op;
+  const auto* act_attr = n.find("fused_activation");
+  const std::string act = act_attr ? std::get<std::string>(*act_attr) : "NONE";
+  const auto oa = broadcast_offsets(sizes(a), sizes(y)), ob = broadcast_offsets(sizes(b), sizes(y));
+  if (y->dtype == ir::DType::kFloat32) {
+    const auto va = lower::to_float_vector(*a), vb = lower::to_float_vector(*b);
+    std::vector<float> r(oa.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      const float x = va[oa[i]], z = vb[ob[i]];
+      float v;
+      if (op == "tfl.ADD") v = x + z;
+      else if (op == "tfl.SUB") v = x - z;
+      else if (op == "tfl.MUL") v = x * z;
+      else if (op == "tfl.DIV") v = x / z;
+      else if (op == "tfl.MAXIMUM") v = std::max(x, z);
+      else if (op == "tfl.MINIMUM") v = std::min(x, z);
+      else v = (x - z) * (x - z);  // SQUARED_DIFFERENCE
+      r[i] = activate(v, act);
+    }
+    return lower::to_bytes(std::span<const float>(r));
+  }
+  if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == "tfl.DIV" || act != "NONE")
+    return std::nullopt;
+  const auto va = lower::to_int_vector(*a), vb = lower::to_int_vector(*b);
+  std::vector<int64_t> r(oa.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    const int64_t x = va[oa[i]], z = vb[ob[i]];
+    if (op == "tfl.ADD") r[i] = x + z;
+    else if (op == "tfl.SUB") r[i] = x - z;
+    else if (op == "tfl.MUL") r[i] = x * z;
+    else if (op == "tfl.MAXIMUM") r[i] = std::max(x, z);
+    else if (op == "tfl.MINIMUM") r[i] = std::min(x, z);
+    else r[i] = (x - z) * (x - z);
+  }
+  return lower::from_int_vector(r, y->dtype);
+}
+
+// GATHER along `axis` (batch_dims 0): out[outer, i, inner] = params[outer, indices[i], inner].
+std::optional<Bytes> eval_gather(const ir::Node& n) {
+  const Value* params = n.inputs.at(0);
+  const Value* indices = n.inputs.at(1);
+  const auto shape = sizes(params);
+  const int axis = static_cast<int>(n.get_int("axis"));
+  const size_t es = ir::dtype_size(params->dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  const auto ids = lower::to_int_vector(*indices);
+  for (int64_t i : ids)
+    if (i < 0 || i >= shape[axis]) return std::nullopt;  // the kernel reports an error: keep it
+  const auto src = params->data->bytes();
+  Bytes out(outer * ids.size() * inner * es);
+  uint8_t* dst = out.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i : ids) {
+      std::memcpy(dst, src.data() + ((o * shape[axis] + i) * inner) * es, inner * es);
+      dst += inner * es;
+    }
+  return out;
+}
+
+// The folded bytes of `n`'s single output, or nullopt when the op is not one folded here.
+std::optional<Bytes> evaluate(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  const Value* y = n.outputs[0];
+  if (n.op == "tfl.RESHAPE") return Bytes(x->data->bytes().begin(), x->data->bytes().end());
+  if (n.op == "tfl.TRANSPOSE") {
+    const auto p = lower::to_int_vector(*n.inputs.at(1));
+    return lower::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x), std::vector<int>(p.begin(), p.end()));
+  }
+  if (n.op == "tfl.CAST") {
+    if (ir::is_floating(x->dtype) && !ir::is_floating(y->dtype)) return std::nullopt;  // rounding mode differs
+    return ir::is_floating(x->dtype) ? lower::from_float_vector(lower::to_float_vector(*x), y->dtype)
+                                     : lower::from_int_vector(lower::to_int_vector(*x), y->dtype);
+  }
+  if (n.op == "tfl.GATHER") return eval_gather(n);
+  static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
+                                  "tfl.SQUARED_DIFFERENCE"};
+  if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void fold_constants(ir::Graph& g) {
+  for (const auto& n : g.nodes()) {
+    if (n->outputs.size() != 1 || !n->outputs[0] || n->inputs.empty()) continue;
+    Value* y = n->outputs[0];
+    // Quantized values keep their ops (folding would need the requantization rules); a graph
+    // output stays computed, since TFLite outputs are not constants.
+    if (y->quant || !ir::is_fully_static(y->shape)) continue;
+    if (std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) continue;
+    if (!std::all_of(n->inputs.begin(), n->inputs.end(), [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
+      continue;
+    std::optional<Bytes> bytes = evaluate(*n);
+    if (!bytes) continue;
+    Value* c = g.add_const(g.unique_name(y->name), y->dtype, y->shape, ir::ConstData::own(std::move(*bytes)));
+    g.replace_uses(y, c);
+  }
+  g.remove_dead();
+}
+
+}  // namespace pt2tflite::passes
