@@ -18,6 +18,9 @@ struct ConvertOptions {
   std::string* dump_sink = nullptr;
   // Prints one line per pipeline stage with its wall time to stderr.
   bool verbose = false;
+  // A PT2E-quantized model takes and returns int8 tensors (the QUANTIZE at each input and the
+  // DEQUANTIZE at each output are dropped) instead of float ones.
+  bool quantized_io = false;
 };
 
 // One problem found in the user's model: which op, which node, and where it came from.

@@ -22,10 +22,11 @@ constexpr int kExitBadInput = 2;
 
 const char* kUsage =
     "usage:\n"
-    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose]\n"
+    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--quantized-io]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
-    "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation\n";
+    "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation, fold_qdq,\n"
+    "  quantized_io\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
@@ -53,6 +54,7 @@ int run_convert(const std::vector<std::string>& args) {
     if (a == "-o" && i + 1 < args.size()) output = args[++i];
     else if (a.rfind("--dump-after=", 0) == 0) options.dump_after.push_back(a.substr(13));
     else if (a == "--verbose" || a == "-v") options.verbose = true;
+    else if (a == "--quantized-io") options.quantized_io = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
       return kExitBadInput;

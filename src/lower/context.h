@@ -56,7 +56,8 @@ class LowerCtx {
   ir::Value* transpose(ir::Value* v, const Perm& perm);
   // RESHAPE of `v` to `shape`; folded for constants.
   ir::Value* reshape(ir::Value* v, const std::vector<int64_t>& shape);
-  // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches.
+  // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches or when
+  // `v` is a quantized constant cast to float (it already stands for real values).
   ir::Value* cast(ir::Value* v, ir::DType dtype);
 
   // Reports that the current node cannot be lowered; conversion continues to find every problem.

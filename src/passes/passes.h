@@ -14,4 +14,12 @@ void fold_batchnorm(ir::Graph& aten);
 // that op supports a fused activation and nothing else reads its output.
 void fuse_activation(ir::Graph& tfl);
 
+// TFLite level: runs PT2E quantized islands (DEQUANTIZE → op → QUANTIZE) as native int8 ops with
+// int8 weights and int32 biases; int8 weights of ops left in float get a DEQUANTIZE.
+void fold_qdq(ir::Graph& tfl);
+
+// TFLite level: makes quantized model inputs and outputs int8 (no QUANTIZE / DEQUANTIZE at the
+// boundary), for ConvertOptions::quantized_io.
+void quantized_io(ir::Graph& tfl);
+
 }  // namespace pt2tflite::passes

@@ -57,8 +57,17 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
   stages.done("lower", &tfl);
 
+  // Activations are fused first so an int8 op clamps with them before its output QUANTIZE.
   for_each_graph(tfl, passes::fuse_activation);
   stages.done("fuse_activation", &tfl);
+
+  for_each_graph(tfl, passes::fold_qdq);
+  stages.done("fold_qdq", &tfl);
+
+  if (options.quantized_io) {
+    for_each_graph(tfl, passes::quantized_io);
+    stages.done("quantized_io", &tfl);
+  }
 
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl);
   stages.done("write", nullptr);
