@@ -162,7 +162,10 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
     if (!v || (rule.kind == Int8Kind::kWeighted && static_cast<int>(k) != rule.activation)) continue;
     if (v->is_const()) {
       if (ir::is_floating(v->dtype)) return false;  // a float operand such as x + 1: stays float
-      continue;                                      // shapes, axes, paddings
+      // A quantized constant operand (x + c with c quantized) is read as it is, when the op
+      // allows its own parameters; integer constants are shapes, axes and paddings.
+      if (v->quant && (rule.kind != Int8Kind::kFreeParams || !is_int8_per_tensor(v))) return false;
+      continue;
     }
     Value* src = dequantized_source(v);
     if (!src) return false;
