@@ -21,6 +21,9 @@ struct ConvertOptions {
   // Puts the constants after the flatbuffer (Buffer.offset/size) instead of inside it. Always
   // done for models whose constants exceed what a 2 GiB flatbuffer can hold.
   bool external_buffers = false;
+  // A PT2E-quantized model takes and returns int8 tensors (the QUANTIZE at each input and the
+  // DEQUANTIZE at each output are dropped) instead of float ones.
+  bool quantized_io = false;
 };
 
 // One problem found in the user's model: which op, which node, and where it came from.

@@ -65,7 +65,10 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
     if isinstance(module_or_ep, torch.export.ExportedProgram):
         ep = module_or_ep
     elif isinstance(module_or_ep, torch.nn.Module):
-        if module_or_ep.training:
+        # A GraphModule from torch.export (e.g. convert_pt2e's result) has its train/eval
+        # behaviour fixed in the graph at export time; its `training` flag changes nothing.
+        exported = isinstance(module_or_ep, torch.fx.GraphModule)
+        if module_or_ep.training and not exported:
             raise ConversionError(
                 f"{type(module_or_ep).__name__} is in training mode; call model.eval() before converting "
                 "(dropout and batch-norm statistics differ in training mode)"
@@ -97,21 +100,24 @@ def convert(
     verbose: bool = False,
     external_buffers: bool = False,
     num_threads: int | None = None,
+    quantized_io: bool = False,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
 
     module_or_exported_program: an nn.Module in eval mode, or a torch.export.ExportedProgram.
     sample_args / sample_kwargs: example inputs (they fix the input shapes).
     dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fold_constants,
-        simplify_transposes, fold_bias_add, fuse_activation, drop_fc_flatten).
+        simplify_transposes, fold_bias_add, fuse_activation, drop_fc_flatten, fold_qdq, quantized_io).
     verbose: print each stage's time to stderr.
     external_buffers: store the weights after the flatbuffer (automatic above 2 GiB of weights).
     num_threads: interpreter threads used when the returned Model is called (default: all cores).
+    quantized_io: for a PT2E-quantized model (docs/quantization.md), take and return int8 tensors
+        with the model's input/output scale and zero point instead of float ones.
     """
     if not isinstance(sample_args, (tuple, list)):
         sample_args = (sample_args,)
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
-    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers)
+    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io)
     if dumps:
         import sys
 

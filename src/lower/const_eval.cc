@@ -83,6 +83,16 @@ float bf16_to_f32(uint16_t h) {
   std::memcpy(&f, &x, 4);
   return f;
 }
+// real = scale · (q - zero_point), with the parameters of the element's channel along `q.axis`.
+void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, const std::vector<int64_t>& sizes) {
+  int64_t inner = 1;
+  for (size_t d = q.axis + 1; d < sizes.size(); ++d) inner *= sizes[d];
+  const int64_t channels = static_cast<int64_t>(q.scale.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int64_t c = channels == 1 ? 0 : (static_cast<int64_t>(i) / inner) % channels;
+    values[i] = q.scale[c] * (values[i] - static_cast<float>(q.zero_point[c]));
+  }
+}
 }  // namespace
 
 std::vector<float> to_float_vector(const ir::Value& v) {
@@ -109,6 +119,7 @@ std::vector<float> to_float_vector(const ir::Value& v) {
     case ir::DType::kInt32: conv(d.as<int32_t>()); break;
     case ir::DType::kInt64: conv(d.as<int64_t>()); break;
   }
+  if (v.quant) dequantize_in_place(out, *v.quant, ir::sizes_of(v.shape));
   return out;
 }
 

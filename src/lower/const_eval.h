@@ -13,7 +13,8 @@ namespace pt2tflite::lower {
 // Row-major permute of any dtype: out dim i = in dim perm[i].
 std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_size,
                                    const std::vector<int64_t>& sizes, const std::vector<int>& perm);
-// The constant's values as float (from any float or integer dtype).
+// The constant's values as float (from any float or integer dtype), dequantized when it has
+// quantization parameters.
 std::vector<float> to_float_vector(const ir::Value& v);
 // The constant's values as int64 (from any integer or bool dtype).
 std::vector<int64_t> to_int_vector(const ir::Value& v);

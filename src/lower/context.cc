@@ -1,6 +1,8 @@
 #include "lower/context.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "lower/const_eval.h"
 #include "util/check.h"
@@ -93,18 +95,26 @@ ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
   return new_const(dtype, {}, std::move(bytes));
 }
 
+// Quantization parameters of a tensor permuted by `perm`: the quantized dimension moves with it.
+static std::optional<ir::QuantParams> permuted_quant(const std::optional<ir::QuantParams>& q, const Perm& perm) {
+  if (!q || q->scale.size() == 1) return q;
+  ir::QuantParams out = *q;
+  out.axis = static_cast<int32_t>(std::find(perm.begin(), perm.end(), q->axis) - perm.begin());
+  return out;
+}
+
 ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
   ir::Shape out_shape;
   for (int d : perm) out_shape.push_back(v->shape.at(d));
   if (v->is_const()) {
     auto bytes = permute_bytes(v->data->bytes(), ir::dtype_size(v->dtype), ir::sizes_of(v->shape), perm);
     ir::Value* c = new_const(v->dtype, std::move(out_shape), std::move(bytes));
-    c->quant = v->quant;
+    c->quant = permuted_quant(v->quant, perm);
     return c;
   }
   std::vector<int32_t> p(perm.begin(), perm.end());
   ir::Value* out = make_temp(v->dtype, std::move(out_shape));
-  out->quant = v->quant;
+  out->quant = permuted_quant(v->quant, perm);
   emit("TRANSPOSE", {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
   return out;
 }
@@ -142,6 +152,9 @@ ir::Value* LowerCtx::slice(ir::Value* v, int axis, int64_t begin, int64_t size) 
 
 ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
   if (v->dtype == dtype) return v;
+  // A quantized constant (a dequantized PT2E weight) already stands for float values; it stays
+  // int8 so the op reading it can use it as int8 weights (passes/fold_qdq.cc decides).
+  if (v->is_const() && v->quant && ir::is_floating(dtype)) return v;
   if (v->is_const()) {
     auto bytes = ir::is_floating(v->dtype) ? from_float_vector(to_float_vector(*v), dtype)
                                            : from_int_vector(to_int_vector(*v), dtype);

@@ -58,7 +58,8 @@ class LowerCtx {
   ir::Value* reshape(ir::Value* v, const std::vector<int64_t>& shape);
   // SLICE of `v` over stored axis `axis`: elements [begin, begin + size), the other axes whole.
   ir::Value* slice(ir::Value* v, int axis, int64_t begin, int64_t size);
-  // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches.
+  // CAST of `v` to `dtype`; folded for constants, nothing when the dtype already matches or when
+  // `v` is a quantized constant cast to float (it already stands for real values).
   ir::Value* cast(ir::Value* v, ir::DType dtype);
 
   // Reports that the current node cannot be lowered; conversion continues to find every problem.

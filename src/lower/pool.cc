@@ -53,10 +53,16 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
   return out;
 }
 
-// True when every element of `v` is >= 0 because a ReLU-family op produced it; then zero
-// padding cannot win a max over a window that always holds at least one real element.
+// True when every element of `v` is >= 0 because a ReLU-family op produced it, or because it is
+// dequantized from int8 with zero point -128 (the lowest code is real 0, as after a quantized
+// ReLU); then zero padding cannot win a max over a window that always holds a real element.
 bool known_non_negative(const Value* v) {
   const ir::Node* p = v->producer;
+  while (p && (p->op == "tfl.TRANSPOSE" || p->op == "tfl.RESHAPE")) p = p->inputs[0]->producer;
+  if (p && p->op == "tfl.DEQUANTIZE") {
+    const auto& q = p->inputs[0]->quant;
+    return q && q->zero_point.size() == 1 && q->zero_point[0] == -128;
+  }
   return p && (p->op == "tfl.RELU" || p->op == "tfl.RELU6" || p->op == "tfl.LOGISTIC");
 }
 

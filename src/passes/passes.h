@@ -29,4 +29,12 @@ void fold_bias_add(ir::Graph& tfl);
 // TFLite level: drops the RESHAPE to [M, K] in front of a FULLY_CONNECTED that flattens anyway.
 void drop_fc_flatten(ir::Graph& tfl);
 
+// TFLite level: runs PT2E quantized islands (DEQUANTIZE → op → QUANTIZE) as native int8 ops with
+// int8 weights and int32 biases; int8 weights of ops left in float get a DEQUANTIZE.
+void fold_qdq(ir::Graph& tfl);
+
+// TFLite level: makes quantized model inputs and outputs int8 (no QUANTIZE / DEQUANTIZE at the
+// boundary), for ConvertOptions::quantized_io.
+void quantized_io(ir::Graph& tfl);
+
 }  // namespace pt2tflite::passes

@@ -69,6 +69,15 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   for_each_graph(tfl, passes::drop_fc_flatten);
   stages.done("drop_fc_flatten", &tfl);
 
+  // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
+  for_each_graph(tfl, passes::fold_qdq);
+  stages.done("fold_qdq", &tfl);
+
+  if (options.quantized_io) {
+    for_each_graph(tfl, passes::quantized_io);
+    stages.done("quantized_io", &tfl);
+  }
+
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
   stages.done("write", nullptr);
   return ConvertResult{std::move(fb.storage), fb.bytes};

@@ -28,7 +28,8 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
   PyErr_SetObject(cls.ptr(), exc.ptr());
 }
 
-py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers) {
+py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
+                  bool quantized_io) {
   std::string_view view = archive;
   std::string dumps;
   pt2tflite::ConvertOptions options;
@@ -36,6 +37,7 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
   options.dump_sink = &dumps;
   options.verbose = verbose;
   options.external_buffers = external_buffers;
+  options.quantized_io = quantized_io;
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -77,7 +79,7 @@ PYBIND11_MODULE(_core, m) {
     }
   });
   m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
-        py::arg("verbose") = false, py::arg("external_buffers") = false,
+        py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, sizes and signatures of .tflite bytes.");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");

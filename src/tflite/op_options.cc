@@ -177,19 +177,32 @@ BuiltinOp build_builtin_op(FlatBufferBuilder& fbb, const ir::Node& n) {
 }
 
 int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
-  // Versions from the TFLite op-versioning rules for the features we use; float ops are v1.
-  const ir::Value* in = n.inputs.empty() ? nullptr : n.inputs[0];
+  // Versions from TFLite's op-versioning rules (tools/versioning/op_version.cc) for the features
+  // we use; float ops are v1. The activation is input 0, except for TRANSPOSE_CONV (input 2).
+  const ir::Value* in = n.inputs.empty() ? nullptr : n.inputs[code == tflite::BuiltinOperator_TRANSPOSE_CONV ? 2 : 0];
   const bool int8 = in && in->dtype == ir::DType::kInt8;
+  const ir::Value* w = n.inputs.size() > 1 ? n.inputs[1] : nullptr;
+  const bool int8_weights = w && w->dtype == ir::DType::kInt8;
+  const bool per_channel = in && in->quant && in->quant->scale.size() > 1;
   switch (code) {
     case tflite::BuiltinOperator_CONV_2D: {
-      const ir::Value* w = n.inputs.at(1);
       if (in->shape.back().size != w->shape.back().size) return 6;  // grouped
       return int8 ? 3 : 1;
     }
     case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return int8 ? 3 : 1;
     case tflite::BuiltinOperator_BROADCAST_TO: return 2;  // the op was introduced at version 2
-    case tflite::BuiltinOperator_TRANSPOSE_CONV: return n.inputs.size() > 3 && n.inputs[3] ? 3 : 1;  // bias input
-    case tflite::BuiltinOperator_FULLY_CONNECTED: return int8 ? 4 : (flag(n, "keep_num_dims") ? 5 : 1);
+    case tflite::BuiltinOperator_TRANSPOSE_CONV:
+      if (n.inputs.size() > 3 && n.inputs[3]) return 3;  // bias input
+      return int8_weights ? 2 : 1;
+    case tflite::BuiltinOperator_FULLY_CONNECTED:
+      // Float input with int8 weights is the dynamic-range ("hybrid") kernel; per-channel needs 12.
+      if (!int8 && int8_weights) return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
+      if (flag(n, "keep_num_dims")) return 5;
+      return int8 ? 4 : 1;
+    case tflite::BuiltinOperator_DEQUANTIZE:
+      if (in->dtype == ir::DType::kFloat16) return 3;
+      return int8 ? (per_channel ? 5 : 2) : 1;
+    case tflite::BuiltinOperator_QUANTIZE: return int8 ? 2 : 1;  // int8 → int8 requantization
     case tflite::BuiltinOperator_ADD:
     case tflite::BuiltinOperator_MUL:
     case tflite::BuiltinOperator_SUB:
@@ -198,10 +211,14 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
     case tflite::BuiltinOperator_CONCATENATION:
     case tflite::BuiltinOperator_SOFTMAX:
     case tflite::BuiltinOperator_LOGISTIC:
+    case tflite::BuiltinOperator_TANH:
     case tflite::BuiltinOperator_MEAN:
     case tflite::BuiltinOperator_PAD:
-    case tflite::BuiltinOperator_QUANTIZE:
-    case tflite::BuiltinOperator_DEQUANTIZE:
+    case tflite::BuiltinOperator_SLICE:
+    case tflite::BuiltinOperator_STRIDED_SLICE:
+    case tflite::BuiltinOperator_LEAKY_RELU:
+    case tflite::BuiltinOperator_RELU:
+    case tflite::BuiltinOperator_RELU6:
     case tflite::BuiltinOperator_TRANSPOSE: return int8 ? 2 : 1;
     default: return 1;
   }
