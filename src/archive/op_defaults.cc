@@ -55,6 +55,8 @@ const std::unordered_map<std::string_view, Defaults>& table() {
       {"aten.embedding.default",
        {{"padding_idx", int64_t{-1}}, {"scale_grad_by_freq", false}, {"sparse", false}}},
       {"aten.expand.default", {{"implicit", false}}},
+      {"aten.slice_scatter.default", {{"dim", int64_t{0}}, {"start", kNone}, {"end", kNone}, {"step", int64_t{1}}}},
+      {"aten.copy.default", {{"non_blocking", false}}},
       {"aten.gather.default", {{"sparse_grad", false}}},
       {"aten.as_strided.default", {{"storage_offset", kNone}}},
       {"aten.clone.default", {{"memory_format", kNone}}},

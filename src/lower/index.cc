@@ -144,6 +144,17 @@ void lower_index(LowerCtx& ctx, const ir::Node& n) {
   emit_gather(ctx, ctx.get(x, {}), dim, positions, ctx.make_output(y));
 }
 
+// index_select(self, dim, index): GATHER along the stored axis of `dim`, keeping x's layout.
+void lower_index_select(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* idx = n.get_tensor("index");
+  const int dim = normalize_dim(n.get_int("dim"), x->rank());
+  if (idx->rank() > 1) return ctx.unsupported("index_select with a multi-dimensional index");
+  Value* positions = ctx.reshape(int32_indices(ctx, idx, x->shape.at(dim).size), {ir::num_elements(idx->shape)});
+  const Perm layout = ctx.layout_of(x);
+  emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(n.outputs.at(0), layout));
+}
+
 // Coordinates of every element of a row-major tensor of `sizes`, as [numel, rank] int32,
 // with coordinate `dim` replaced by `dim_index[e]` (torch.gather's addressing).
 std::vector<int32_t> gather_coordinates(const std::vector<int64_t>& sizes, int dim,
@@ -234,6 +245,7 @@ void register_index_rules(Registry& r) {
         "equal pieces → one SPLIT; otherwise one SLICE per used piece");
   r.add("aten.gather.default", lower_gather, "(folded) / GATHER_ND",
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
+  r.add("aten.index_select.default", lower_index_select, "GATHER (+CAST)", "1-D index; in the input's layout");
   r.add("aten.embedding.default", lower_embedding, "GATHER (+CAST)", "indices narrowed to int32");
   r.add("aten.index.Tensor", lower_index, "GATHER (+CAST)",
         "one integer index tensor (leading full slices allowed); constant negative indices wrapped, "

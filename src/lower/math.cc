@@ -2,6 +2,9 @@
 // keeps its input's layout.
 #include "lower/math.h"
 
+#include <cmath>
+
+#include "lower/const_eval.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -54,9 +57,32 @@ void lower_pow_scalar(LowerCtx& ctx, const ir::Node& n) {
   emit_elementwise(ctx, "POW", {in, ctx.scalar(y->dtype, e)}, ctx.make_output(y, layout));
 }
 
+// fmod(x, c) = x - trunc(x / c) * c (the sign of x). Index math on constants (Swin's window
+// shifts) folds at convert time; TFLite has only FLOOR_MOD, which differs for negative x.
+void lower_fmod(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  Value* xc = ctx.constant(x);
+  if (!xc) return ctx.unsupported("fmod of a run-time tensor is not supported (TFLite has only FLOOR_MOD)");
+  const double c = n.get_float("other");
+  if (c == 0) return ctx.unsupported("fmod by zero");
+  std::vector<uint8_t> bytes;
+  if (ir::is_floating(y->dtype)) {
+    std::vector<float> v = to_float_vector(*xc);
+    for (float& f : v) f = static_cast<float>(std::fmod(static_cast<double>(f), c));
+    bytes = from_float_vector(v, y->dtype);
+  } else {
+    std::vector<int64_t> v = to_int_vector(*xc);
+    for (int64_t& i : v) i %= static_cast<int64_t>(c);  // C++ % truncates, as fmod does
+    bytes = from_int_vector(v, y->dtype);
+  }
+  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
+}
+
 }  // namespace
 
 void register_math_rules(Registry& r) {
+  r.add("aten.fmod.Scalar", lower_fmod, "(folded)", "constant inputs only (index math)");
   r.add("aten.exp.default", lower_exp, "EXP");
   r.add("aten.log.default", lower_log, "LOG");
   r.add("aten.log1p.default", lower_log1p, "ADD, LOG",

@@ -31,6 +31,7 @@ const Registry& registry() {
     register_index_rules(*reg);
     register_resize_rules(*reg);
     register_pad_rules(*reg);
+    register_scatter_rules(*reg);
     register_quantize_rules(*reg);
     return reg;
   }();

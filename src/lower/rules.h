@@ -19,6 +19,7 @@ void register_constant_rules(Registry& r);     // constant.cc
 void register_index_rules(Registry& r);        // index.cc
 void register_resize_rules(Registry& r);       // resize.cc
 void register_pad_rules(Registry& r);          // pad.cc
+void register_scatter_rules(Registry& r);      // scatter.cc
 void register_quantize_rules(Registry& r);     // quantize.cc
 
 }  // namespace pt2tflite::lower

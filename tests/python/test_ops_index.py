@@ -109,3 +109,34 @@ def test_gather_with_runtime_index(dim, shape):
 def test_gather_with_constant_index(dim):
     index = torch.tensor([[0, 2, 1], [1, 0, 0]])
     check(Fn(lambda a: torch.gather(a, dim, index)), (torch.randn(3, 3),), has=("GATHER_ND",))
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_index_select(dim):
+    index = torch.tensor([2, 0, 2])
+    check(Fn(lambda a: torch.index_select(a, dim, index) * 2), (torch.randn(3, 4),), has=("GATHER",))
+
+
+class ShiftedWindowMask(nn.Module):
+    """Swin's attention-mask construction: slice writes, in-place adds and fmod on index math."""
+
+    def forward(self, x):
+        mask = x.new_zeros(6, 6)
+        mask[:2] = 1.0
+        mask[:, 4:] += 2.0
+        shifts = torch.fmod(torch.arange(6) + 3, 6)
+        return x + torch.index_select(mask, 0, shifts)
+
+
+def test_swin_style_mask():
+    check(ShiftedWindowMask(), (torch.randn(6, 6),), has=("GATHER",), lacks=("GATHER_ND", "SELECT_V2"))
+
+
+@pytest.mark.parametrize("start,end", [(0, 2), (1, 3), (2, 5)])
+def test_slice_scatter_at_run_time(start, end):
+    def write(a, b):
+        a = a.clone()
+        a[:, start:end] = b[:, : end - start]
+        return a * 1.0
+
+    check(Fn(write), (torch.randn(3, 5), torch.randn(3, 5)), has=("CONCATENATION",))

@@ -1,0 +1,105 @@
+// Writes into tensors, as functionalization leaves them: slice_scatter (x[..., a:b] = src) and
+// copy (x.copy_(src)). Swin's shifted-window masks are built this way, from constants, so the
+// constant case folds at convert time; a run-time slice_scatter with step 1 is a CONCATENATION.
+#include <algorithm>
+#include <cstring>
+
+#include "lower/const_eval.h"
+#include "lower/rules.h"
+
+namespace pt2tflite::lower {
+namespace {
+
+using ir::Value;
+
+void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* src = n.get_tensor("src");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  int64_t dim = n.get_int("dim");
+  if (dim < 0) dim += rank;
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("slice_scatter with dynamic shapes is not supported yet");
+  const int64_t size = x->shape[dim].size, step = n.get_int("step");
+  auto bound = [&](const char* arg, int64_t dflt) {
+    int64_t v = n.is_none(arg) ? dflt : n.get_int(arg);
+    if (v < 0) v += size;
+    return std::clamp<int64_t>(v, 0, size);
+  };
+  const int64_t start = bound("start", 0), count = src->shape.at(dim).size;
+  Value* xc = ctx.constant(x);
+  Value* sc = ctx.constant(src);
+  if (xc && sc) {  // fold: copy src's rows over x's at start, start + step, ...
+    const size_t es = ir::dtype_size(x->dtype);
+    const auto xs = ir::sizes_of(x->shape);
+    int64_t inner = 1, outer = 1;
+    for (int d = rank - 1; d > dim; --d) inner *= xs[d];
+    for (int d = 0; d < dim; ++d) outer *= xs[d];
+    std::vector<uint8_t> out(xc->data->bytes().begin(), xc->data->bytes().end());
+    auto s = ctx.cast(sc, x->dtype)->data->bytes();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < count; ++i)
+        std::memcpy(out.data() + ((o * size + start + i * step) * inner) * es, s.data() + ((o * count + i) * inner) * es,
+                    inner * es);
+    return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(out)));
+  }
+  if (step != 1) return ctx.unsupported("slice_scatter with step != 1 on run-time tensors is not supported yet");
+  // [x before start | src | x after start + count], concatenated in PyTorch order.
+  Value* xv = ctx.get(x, {});
+  std::vector<Value*> parts;
+  if (start > 0) parts.push_back(ctx.slice(xv, static_cast<int>(dim), 0, start));
+  parts.push_back(ctx.cast(ctx.get(src, {}), x->dtype));
+  if (start + count < size) parts.push_back(ctx.slice(xv, static_cast<int>(dim), start + count, size - start - count));
+  Value* out = ctx.make_output(y);
+  ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
+  c->set("axis", dim);
+  c->set("fused_activation", std::string("NONE"));
+}
+
+// Row-major broadcast of constant `v` (PyTorch rules: trailing dims aligned, size-1 dims repeat).
+std::vector<uint8_t> broadcast_bytes(const Value& v, const std::vector<int64_t>& out) {
+  const size_t es = ir::dtype_size(v.dtype);
+  std::vector<int64_t> in(out.size() - v.shape.size(), 1);
+  for (const ir::Dim& d : v.shape) in.push_back(d.size);
+  int64_t numel = 1;
+  for (int64_t s : out) numel *= s;
+  std::vector<uint8_t> bytes(numel * es);
+  std::vector<int64_t> at(out.size(), 0);
+  const auto src = v.data->bytes();
+  for (int64_t e = 0; e < numel; ++e) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < out.size(); ++k) offset = offset * in[k] + (in[k] == 1 ? 0 : at[k]);
+    std::memcpy(bytes.data() + e * es, src.data() + offset * es, es);
+    for (int k = static_cast<int>(out.size()) - 1; k >= 0; --k) {
+      if (++at[k] < out[k]) break;
+      at[k] = 0;
+    }
+  }
+  return bytes;
+}
+
+// copy(self, src): src broadcast to self's shape, in self's dtype.
+void lower_copy(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* src = n.get_tensor("src");
+  const Value* y = n.outputs.at(0);
+  if (src->shape == x->shape) return ctx.bind(y, ctx.cast(ctx.get_any(src), x->dtype), ctx.layout_of(src));
+  if (Value* sc = ctx.constant(src)) {
+    Value* typed = ctx.cast(sc, x->dtype);
+    return ctx.bind(y, ctx.new_const(x->dtype, x->shape, broadcast_bytes(*typed, ir::sizes_of(x->shape))));
+  }
+  const auto shape = ir::sizes_of(x->shape);
+  std::vector<int32_t> s(shape.begin(), shape.end());
+  ctx.emit("BROADCAST_TO", {ctx.cast(ctx.get(src, {}), x->dtype), ctx.const_i32(s, {static_cast<int64_t>(s.size())})},
+           {ctx.make_output(y)});
+}
+
+}  // namespace
+
+void register_scatter_rules(Registry& r) {
+  r.add("aten.slice_scatter.default", lower_slice_scatter, "(folded) / SLICE + CONCATENATION",
+        "folded when both tensors are constants; at run time step 1 only");
+  r.add("aten.copy.default", lower_copy, "(none) / CAST / BROADCAST_TO", "constants broadcast at convert time");
+}
+
+}  // namespace pt2tflite::lower
