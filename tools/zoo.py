@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import sys
 import time
@@ -191,7 +192,9 @@ def all_keys() -> list[str]:
     return keys
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit() -> str:
+    """The commit at the start of the run (later commits during a long run do not count)."""
     import subprocess
 
     r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
