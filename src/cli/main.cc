@@ -25,8 +25,8 @@ const char* kUsage =
     "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
-    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, simplify_transposes,\n"
-    "  fold_bias_add, fuse_activation, drop_fc_flatten\n";
+    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, drop_broadcasts,\n"
+    "  simplify_transposes, fold_channel_affine, fuse_activation, drop_fc_flatten, fold_pad_into_same\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
@@ -90,8 +90,13 @@ int run_inspect(const std::vector<std::string>& args) {
   for (const auto& t : s.inputs) std::cout << "  input  " << t.name << " " << t.dtype << shape(t.shape) << "\n";
   for (const auto& t : s.outputs) std::cout << "  output " << t.name << " " << t.dtype << shape(t.shape) << "\n";
   for (const auto& sig : s.signatures) std::cout << "  signature " << sig << "\n";
-  std::cout << "  ops:\n";
-  for (const auto& [name, count] : s.op_histogram) std::cout << "    " << name << " " << count << "\n";
+  // Per op type: how many XNNPACK takes, and why it refuses the others (by its published rules).
+  std::cout << "  ops (count, taken by XNNPACK):\n";
+  for (const auto& [name, count] : s.op_histogram) {
+    const auto& x = s.xnnpack.at(name);
+    std::cout << "    " << name << " " << count << "  xnnpack " << x.delegated << "/" << count << "\n";
+    for (const auto& [why, n] : x.refused) std::cout << "      not delegated (" << n << "): " << why << "\n";
+  }
   return kExitOk;
 }
 
