@@ -26,7 +26,8 @@ const char* kUsage =
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
     "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, drop_broadcasts,\n"
-    "  simplify_transposes, fold_channel_affine, fuse_activation, drop_fc_flatten, fold_pad_into_same\n";
+    "  simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation, drop_fc_flatten,\n"
+    "  fold_pad_into_same\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {

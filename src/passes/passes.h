@@ -15,7 +15,7 @@ void fold_batchnorm(ir::Graph& aten);
 void fuse_activation(ir::Graph& tfl);
 
 // TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
-// binary arithmetic) at convert time.
+// broadcast, binary arithmetic, batch matmul) at convert time.
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move
@@ -33,6 +33,10 @@ void fold_channel_affine(ir::Graph& tfl);
 // TFLite level: turns a zero PAD + VALID convolution into a SAME convolution when the PAD is
 // exactly SAME's padding.
 void fold_pad_into_same(ir::Graph& tfl);
+
+// TFLite level: turns BATCH_MATMUL by a constant that is one matrix for every batch entry into
+// FULLY_CONNECTED (keep_num_dims).
+void matmul_to_fc(ir::Graph& tfl);
 
 // TFLite level: drops the RESHAPE to [M, K] in front of a FULLY_CONNECTED that flattens anyway.
 void drop_fc_flatten(ir::Graph& tfl);

@@ -64,6 +64,9 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   stages.done("drop_broadcasts", &tfl);
   for_each_graph(tfl, passes::simplify_transposes);
   stages.done("simplify_transposes", &tfl);
+  // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
+  for_each_graph(tfl, passes::matmul_to_fc);
+  stages.done("matmul_to_fc", &tfl);
   // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
   for_each_graph(tfl, passes::fold_channel_affine);
   stages.done("fold_channel_affine", &tfl);

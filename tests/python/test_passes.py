@@ -1,6 +1,8 @@
-"""TFLite-level rewrites after lowering: constant folding, TRANSPOSE/RESHAPE cleanup, bias folding,
-the flatten before a classifier. Each test checks parity with PyTorch and the op it removes."""
+"""TFLite-level rewrites after lowering: constant folding, BROADCAST_TO removal, TRANSPOSE/RESHAPE
+cleanup, matmul → FULLY_CONNECTED, per-channel affine folding, the flatten before a classifier and
+PAD → SAME. Each test checks parity with PyTorch and the op it removes (or keeps)."""
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -26,6 +28,24 @@ def test_gather_of_constants_is_folded():
 def test_arithmetic_of_constant_tensors_is_folded():
     a, b = torch.randn(3, 1), torch.randn(1, 4)
     assert check(Fn(lambda x: x * (a * b + a)), (torch.randn(2, 3, 4),)) == {"MUL": 1}
+
+
+def test_matmul_of_constant_tables_is_folded():
+    """maxvit's relative position bias: products of constant tables, the same on every invoke."""
+    a, b = torch.randn(2, 3, 4), torch.randn(1, 5, 4)
+    assert check(Fn(lambda x: x + a @ b.transpose(1, 2)), (torch.randn(2, 3, 5),)) == {"ADD": 1}
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((1, 3, 4), (1, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((2, 2, 3, 4), (1, 1, 4, 5))])
+def test_matmul_by_one_constant_matrix_is_fully_connected(x_shape, w_shape):
+    w = torch.randn(w_shape)
+    hist = check(Fn(lambda x: x @ w), (torch.randn(x_shape),))
+    assert "BATCH_MATMUL" not in hist and hist["FULLY_CONNECTED"] == 1
+
+
+def test_matmul_by_a_different_matrix_per_batch_stays_batch_matmul():
+    w = torch.randn(2, 4, 5)
+    check(Fn(lambda x: x @ w), (torch.randn(2, 3, 4),), has=["BATCH_MATMUL"])
 
 
 def test_transpose_of_unit_dims_is_a_reshape():
