@@ -107,7 +107,8 @@ def convert(
     module_or_exported_program: an nn.Module in eval mode, or a torch.export.ExportedProgram.
     sample_args / sample_kwargs: example inputs (they fix the input shapes).
     dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fold_constants,
-        simplify_transposes, fold_bias_add, fuse_activation, drop_fc_flatten, fold_qdq, quantized_io).
+        drop_broadcasts, simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation,
+        drop_fc_flatten, fold_pad_into_same, fold_qdq, quantized_io).
     verbose: print each stage's time to stderr.
     external_buffers: store the weights after the flatbuffer (automatic above 2 GiB of weights).
     num_threads: interpreter threads used when the returned Model is called (default: all cores).

@@ -26,8 +26,9 @@ const char* kUsage =
     "                    [--quantized-io]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
-    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, simplify_transposes,\n"
-    "  fold_bias_add, fuse_activation, drop_fc_flatten, fold_qdq, quantized_io\n";
+    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, drop_broadcasts,\n"
+    "  simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation, drop_fc_flatten,\n"
+    "  fold_pad_into_same, fold_qdq, quantized_io\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
@@ -93,8 +94,13 @@ int run_inspect(const std::vector<std::string>& args) {
   for (const auto& t : s.inputs) std::cout << "  input  " << t.name << " " << t.dtype << shape(t.shape) << "\n";
   for (const auto& t : s.outputs) std::cout << "  output " << t.name << " " << t.dtype << shape(t.shape) << "\n";
   for (const auto& sig : s.signatures) std::cout << "  signature " << sig << "\n";
-  std::cout << "  ops:\n";
-  for (const auto& [name, count] : s.op_histogram) std::cout << "    " << name << " " << count << "\n";
+  // Per op type: how many XNNPACK takes, and why it refuses the others (by its published rules).
+  std::cout << "  ops (count, taken by XNNPACK):\n";
+  for (const auto& [name, count] : s.op_histogram) {
+    const auto& x = s.xnnpack.at(name);
+    std::cout << "    " << name << " " << count << "  xnnpack " << x.delegated << "/" << count << "\n";
+    for (const auto& [why, n] : x.refused) std::cout << "      not delegated (" << n << "): " << why << "\n";
+  }
   return kExitOk;
 }
 

@@ -26,10 +26,24 @@ Value* fc_bias(LowerCtx& ctx, const Value* b, int64_t cout) {
   return ctx.reshape(ctx.cast(c, ir::DType::kFloat32), {cout});
 }
 
+// A BATCH_MATMUL operand in PyTorch order, or with its last two dims swapped when it is already
+// stored that way (then `adj` is set and BATCH_MATMUL swaps them back; no TRANSPOSE is emitted).
+Value* matmul_operand(LowerCtx& ctx, const Value* v, bool& adj) {
+  const int rank = v->rank();
+  Perm swapped = identity_perm(rank);
+  std::swap(swapped[rank - 1], swapped[rank - 2]);
+  adj = !ctx.get_any(v)->is_const() && ctx.layout_of(v) == normalized(swapped, rank);
+  return ctx.get(v, adj ? swapped : Perm{});
+}
+
 void lower_matmul_generic(LowerCtx& ctx, const Value* a, const Value* b, const Value* y) {
   if (a->rank() != b->rank()) return ctx.unsupported("matmul of operands with different ranks is not supported yet");
-  Value* out = ctx.make_output(y);
-  ctx.emit("BATCH_MATMUL", {ctx.get(a, {}), ctx.get(b, {})}, {out});
+  bool adj_x = false, adj_y = false;
+  Value* lhs = matmul_operand(ctx, a, adj_x);
+  Value* rhs = matmul_operand(ctx, b, adj_y);
+  ir::Node* mm = ctx.emit("BATCH_MATMUL", {lhs, rhs}, {ctx.make_output(y)});
+  mm->set("adj_x", adj_x);
+  mm->set("adj_y", adj_y);
 }
 
 // addmm(self, mat1, mat2, beta, alpha) = beta·self + alpha·(mat1 @ mat2)
@@ -77,7 +91,7 @@ void lower_linear(LowerCtx& ctx, const ir::Node& n) {
 void register_linear_rules(Registry& r) {
   r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight (transposed at convert time) and bias");
   r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
-  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL");
+  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL", "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
   r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs");
 }
 

@@ -133,7 +133,8 @@ void lower_group_norm(LowerCtx& ctx, const ir::Node& n) {
 
 void register_norm_rules(Registry& r) {
   r.add("aten._native_batch_norm_legit_no_training.default", lower_batch_norm, "(folded into conv) / MUL + ADD",
-        "eval-mode batch norm; folded into a preceding convolution by the fold_batchnorm pass");
+        "eval-mode batch norm; folded into a preceding convolution by the fold_batchnorm pass; after a "
+        "linear or transposed convolution its MUL + ADD fold into that op (fold_channel_affine)");
   r.add("aten.native_layer_norm.default", lower_layer_norm, "MEAN, SUB, MUL, ADD, RSQRT",
         "statistics over the last dims in the stored layout; mean/rstd outputs must be unused");
   r.add("aten.native_group_norm.default", lower_group_norm, "RESHAPE, MEAN, SUB, MUL, ADD, RSQRT",

@@ -28,6 +28,21 @@ Window window_of(const ir::Node& n) {
 ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Window& w, const std::string& padding,
                     const Value* y) {
   Value* out = ctx.make_output(y, channels_last_perm(4));
+  if (w.kh == 1 && w.kw == 1 && (w.sh > 1 || w.sw > 1) && in->dtype == ir::DType::kFloat32 && !in->quant) {
+    // A 1x1 window with stride > 1 only subsamples, but XNNPACK refuses 1x1 pooling with stride > 1.
+    // A depthwise 1x1 convolution with weight 1 and bias 0 picks the same elements (x·1 + 0 = x).
+    const int64_t c = in->shape[3].size;
+    const std::vector<float> ones(c, 1.0f), zeros(c, 0.0f);
+    ir::Node* n = ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
+    n->set("padding", std::string("VALID"));
+    n->set("stride_h", w.sh);
+    n->set("stride_w", w.sw);
+    n->set("dilation_h", int64_t{1});
+    n->set("dilation_w", int64_t{1});
+    n->set("depth_multiplier", int64_t{1});
+    n->set("fused_activation", std::string("NONE"));
+    return n;
+  }
   ir::Node* n = ctx.emit(op, {in}, {out});
   n->set("padding", padding);
   n->set("stride_h", w.sh);
@@ -162,9 +177,11 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
 
 void register_pool_rules(Registry& r) {
   r.add("aten.max_pool2d_with_indices.default", lower_max_pool, "MAX_POOL_2D (+PAD / PADV2)",
-        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode handled");
+        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode handled; "
+        "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
   r.add("aten.avg_pool2d.default", lower_avg_pool, "AVERAGE_POOL_2D (+PAD)",
-        "count_include_pad=False → SAME when equivalent; True → PAD(0) + VALID; no divisor_override");
+        "count_include_pad=False → SAME when equivalent; True → PAD(0) + VALID; no divisor_override; "
+        "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
   r.add("aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "MEAN, AVERAGE_POOL_2D",
         "output 1x1 → MEAN over H, W; otherwise the output size must divide the input");
 }

@@ -2,6 +2,7 @@
 // that are no-ops in an inference graph. Permutes of activations emit nothing: they change the
 // binding's layout, and a TRANSPOSE appears only where some op needs another order.
 #include <algorithm>
+#include <optional>
 
 #include "lower/const_eval.h"
 #include "lower/rules.h"
@@ -20,11 +21,17 @@ void lower_identity(LowerCtx& ctx, const ir::Node& n, const Value* x) {
 void lower_reshape_to(LowerCtx& ctx, const ir::Node& n, const Value* x) {
   const Value* y = n.outputs.at(0);
   if (!ir::is_fully_static(y->shape)) return ctx.unsupported("reshape to a dynamic shape is not supported yet");
-  const Perm layout = ctx.layout_of(x);
-  // When the stored order already equals PyTorch's order (ignoring size-1 dims), reshape the
-  // stored tensor directly; otherwise restore PyTorch's order first.
-  Value* in = same_memory_order(x->shape, layout) ? ctx.get_any(x) : ctx.get(x, {});
-  ctx.bind(y, ctx.reshape(in, ir::sizes_of(y->shape)));
+  if (x->shape == y->shape) return lower_identity(ctx, n, x);  // a no-op view keeps the layout as it is
+  // Reshape the stored tensor directly when the merged and split dims lie together in it (the
+  // result keeps a layout); otherwise restore PyTorch's order first.
+  const std::vector<int64_t> out = ir::sizes_of(y->shape);
+  if (ir::is_fully_static(x->shape)) {
+    if (std::optional<Perm> layout = reshape_layout(ir::sizes_of(x->shape), ctx.layout_of(x), out)) {
+      ctx.bind(y, ctx.reshape(ctx.get_any(x), ir::sizes_of(physical_shape(y->shape, *layout))), *layout);
+      return;
+    }
+  }
+  ctx.bind(y, ctx.reshape(ctx.get(x, {}), out));
 }
 
 void lower_view(LowerCtx& ctx, const ir::Node& n) { lower_reshape_to(ctx, n, n.get_tensor("self")); }
@@ -153,7 +160,7 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_shape_rules(Registry& r) {
-  const char* reshape_note = "free when the stored order matches PyTorch's; folded for constants";
+  const char* reshape_note = "keeps the layout when the merged/split dims lie together in the stored order; folded for constants";
   r.add("aten.view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten._unsafe_view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten.as_strided.default", lower_as_strided, "RESHAPE", "only when it reads its input in order (a reshape)");

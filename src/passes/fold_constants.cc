@@ -2,7 +2,8 @@
 // convert time and its output becomes a constant. Lowering already folds what it builds itself
 // (permuted weights, index math); this catches what appears only once ops meet, e.g. a GATHER of
 // a constant bias table by constant indices (efficientformer's attention biases), which would
-// otherwise run on the builtin kernel outside XNNPACK on every invoke.
+// otherwise run on the builtin kernel outside XNNPACK on every invoke, or maxvit's relative
+// position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -120,6 +121,38 @@ std::optional<Bytes> eval_gather(const ir::Node& n) {
   return out;
 }
 
+// BATCH_MATMUL in float32 with batch-dim broadcasting and the adj_x / adj_y flags; sums in double.
+std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
+  const Value* a = n.inputs.at(0);
+  const Value* b = n.inputs.at(1);
+  const Value* y = n.outputs[0];
+  if (y->dtype != ir::DType::kFloat32 || a->rank() < 2 || b->rank() < 2) return std::nullopt;
+  const bool adj_x = n.find("adj_x") && n.get_bool("adj_x"), adj_y = n.find("adj_y") && n.get_bool("adj_y");
+  const auto sa = sizes(a), sb = sizes(b), sy = sizes(y);
+  const int ra = a->rank(), rb = b->rank(), ry = y->rank();
+  const int64_t M = sy[ry - 2], N = sy[ry - 1], K = adj_x ? sa[ra - 2] : sa[ra - 1];
+  // Batch offsets: broadcast each operand's batch dims (as [..., 1, 1] blocks) to the output's.
+  auto batch_offsets = [&](const std::vector<int64_t>& s) {
+    std::vector<int64_t> batch(s.begin(), s.end() - 2), out_batch(sy.begin(), sy.end() - 2);
+    return broadcast_offsets(batch, out_batch);
+  };
+  const auto ba = batch_offsets(sa), bb = batch_offsets(sb);
+  const auto va = lower::to_float_vector(*a), vb = lower::to_float_vector(*b);
+  std::vector<float> r(ba.size() * M * N);
+  for (size_t i = 0; i < ba.size(); ++i) {
+    const float* pa = va.data() + ba[i] * M * K;
+    const float* pb = vb.data() + bb[i] * K * N;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < N; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += static_cast<double>(adj_x ? pa[k * M + m] : pa[m * K + k]) * (adj_y ? pb[j * K + k] : pb[k * N + j]);
+        r[(i * M + m) * N + j] = static_cast<float>(acc);
+      }
+  }
+  return lower::to_bytes(std::span<const float>(r));
+}
+
 // The folded bytes of `n`'s single output, or nullopt when the op is not one folded here.
 std::optional<Bytes> evaluate(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
@@ -135,6 +168,15 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
                                      : lower::from_int_vector(lower::to_int_vector(*x), y->dtype);
   }
   if (n.op == "tfl.GATHER") return eval_gather(n);
+  if (n.op == "tfl.BROADCAST_TO") {
+    const size_t es = ir::dtype_size(x->dtype);
+    const auto src = x->data->bytes();
+    const auto offsets = broadcast_offsets(sizes(x), sizes(y));
+    Bytes out(offsets.size() * es);
+    for (size_t i = 0; i < offsets.size(); ++i) std::memcpy(out.data() + i * es, src.data() + offsets[i] * es, es);
+    return out;
+  }
+  if (n.op == "tfl.BATCH_MATMUL") return eval_batch_matmul(n);
   static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
                                   "tfl.SQUARED_DIFFERENCE"};
   if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);

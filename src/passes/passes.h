@@ -15,16 +15,28 @@ void fold_batchnorm(ir::Graph& aten);
 void fuse_activation(ir::Graph& tfl);
 
 // TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
-// binary arithmetic) at convert time.
+// broadcast, binary arithmetic, batch matmul) at convert time.
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move
 // only size-1 dims into RESHAPEs, and drops identity TRANSPOSEs and RESHAPEs.
 void simplify_transposes(ir::Graph& tfl);
 
-// TFLite level: folds ADD / SUB of a per-channel constant into the bias of the CONV_2D,
-// DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand.
-void fold_bias_add(ir::Graph& tfl);
+// TFLite level: removes BROADCAST_TOs whose readers broadcast by themselves (elementwise ops,
+// BATCH_MATMUL batch dims), shrinking the RESHAPEs and scalar ops in between.
+void drop_broadcasts(ir::Graph& tfl);
+
+// TFLite level: folds ADD / SUB / MUL by a per-channel constant into the filter and bias of the
+// CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand.
+void fold_channel_affine(ir::Graph& tfl);
+
+// TFLite level: turns a zero PAD + VALID convolution into a SAME convolution when the PAD is
+// exactly SAME's padding.
+void fold_pad_into_same(ir::Graph& tfl);
+
+// TFLite level: turns BATCH_MATMUL by a constant that is one matrix for every batch entry into
+// FULLY_CONNECTED (keep_num_dims).
+void matmul_to_fc(ir::Graph& tfl);
 
 // TFLite level: drops the RESHAPE to [M, K] in front of a FULLY_CONNECTED that flattens anyway.
 void drop_fc_flatten(ir::Graph& tfl);

@@ -59,15 +59,23 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
 
   for_each_graph(tfl, passes::fold_constants);
   stages.done("fold_constants", &tfl);
+  // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
+  for_each_graph(tfl, passes::drop_broadcasts);
+  stages.done("drop_broadcasts", &tfl);
   for_each_graph(tfl, passes::simplify_transposes);
   stages.done("simplify_transposes", &tfl);
-  // Before fuse_activation: the ADD folded into a bias may carry the activation to fuse.
-  for_each_graph(tfl, passes::fold_bias_add);
-  stages.done("fold_bias_add", &tfl);
+  // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
+  for_each_graph(tfl, passes::matmul_to_fc);
+  stages.done("matmul_to_fc", &tfl);
+  // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
+  for_each_graph(tfl, passes::fold_channel_affine);
+  stages.done("fold_channel_affine", &tfl);
   for_each_graph(tfl, passes::fuse_activation);
   stages.done("fuse_activation", &tfl);
   for_each_graph(tfl, passes::drop_fc_flatten);
   stages.done("drop_fc_flatten", &tfl);
+  for_each_graph(tfl, passes::fold_pad_into_same);
+  stages.done("fold_pad_into_same", &tfl);
 
   // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
   for_each_graph(tfl, passes::fold_qdq);

@@ -55,6 +55,14 @@ py::dict inspect(py::bytes model) {
   d["constant_bytes"] = s.constant_bytes;
   d["op_histogram"] = s.op_histogram;
   d["op_count"] = s.op_count;
+  py::dict xnnpack;
+  for (const auto& [name, x] : s.xnnpack) {
+    py::dict entry;
+    entry["delegated"] = x.delegated;
+    entry["refused"] = x.refused;
+    xnnpack[py::str(name)] = entry;
+  }
+  d["xnnpack"] = xnnpack;
   d["signatures"] = s.signatures;
   return d;
 }
@@ -81,6 +89,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
-  m.def("inspect", &inspect, py::arg("model"), "Op histogram, sizes and signatures of .tflite bytes.");
+  m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
 }

@@ -2,6 +2,7 @@
 
 #include "pt2tflite/convert.h"
 #include "schema_generated.h"
+#include "tflite/xnnpack_rules.h"
 
 namespace pt2tflite::tflite_writer {
 
@@ -28,8 +29,12 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
         for (const tflite::Operator* op : *g->operators()) {
           auto code = static_cast<tflite::BuiltinOperator>(code_of(op->opcode_index()));
           const char* name = tflite::EnumNameBuiltinOperator(code);
-          s.op_histogram[*name ? name : "BUILTIN_" + std::to_string(code)]++;
+          const std::string key = *name ? name : "BUILTIN_" + std::to_string(code);
+          s.op_histogram[key]++;
           s.op_count++;
+          const std::string why = xnnpack_refusal(*m, *g, *op);
+          if (why.empty()) s.xnnpack[key].delegated++;
+          else s.xnnpack[key].refused[why]++;
         }
   if (m->subgraphs() && m->subgraphs()->size() > 0) {
     const tflite::SubGraph* g = m->subgraphs()->Get(0);

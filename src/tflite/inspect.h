@@ -1,4 +1,4 @@
-// Reading back a .tflite file for `pt2tflite inspect`: op histogram, I/O and size.
+// Reading back a .tflite file for `pt2tflite inspect`: op histogram, XNNPACK delegation, I/O and size.
 #pragma once
 
 #include <cstdint>
@@ -15,11 +15,18 @@ struct TensorInfo {
   std::vector<int32_t> shape;
 };
 
+// What LiteRT's XNNPACK delegate does with the ops of one type (see xnnpack_rules.h).
+struct XnnpackOps {
+  int delegated = 0;                  // ops it takes
+  std::map<std::string, int> refused;  // why it refuses the others → how many
+};
+
 struct ModelSummary {
   size_t file_bytes = 0;
   size_t constant_bytes = 0;
   std::map<std::string, int> op_histogram;  // builtin name → count, all subgraphs
   int op_count = 0;
+  std::map<std::string, XnnpackOps> xnnpack;  // builtin name → delegation verdicts
   std::vector<TensorInfo> inputs, outputs;  // of subgraph 0
   std::vector<std::string> signatures;
 };

@@ -22,6 +22,22 @@ TEST(Layout, SameMemoryOrderIgnoresUnitDims) {
   EXPECT_TRUE(same_memory_order(s({2, 3, 4}), {}));
 }
 
+TEST(Layout, ReshapeKeepsLayoutWhenRunsAreTogether) {
+  const Perm nhwc = channels_last_perm(4);
+  // [N,C,H,W] stored NHWC, H and W merged: the result is stored [N, H·W, C].
+  EXPECT_EQ(reshape_layout({1, 768, 14, 14}, nhwc, {1, 768, 196}), (Perm{0, 2, 1}));
+  // Merging C with H and W needs PyTorch's order: C is not next to them in order.
+  EXPECT_EQ(reshape_layout({1, 64, 7, 7}, nhwc, {1, 3136}), std::nullopt);
+  // Size-1 dims do not matter: the flatten after a global pool is free.
+  EXPECT_EQ(reshape_layout({1, 64, 1, 1}, nhwc, {1, 64}), Perm{});
+  // Splitting a dim keeps the pieces where the dim was stored.
+  EXPECT_EQ(reshape_layout({6, 4}, {1, 0}, {2, 3, 4}), (Perm{2, 0, 1}));
+  // An unsqueeze puts the new dim after its logical predecessor.
+  EXPECT_EQ(reshape_layout({5, 3}, {1, 0}, {5, 1, 3}), (Perm{2, 0, 1}));
+  EXPECT_EQ(reshape_layout({2, 3, 4}, {}, {6, 4}), Perm{});
+  EXPECT_EQ(reshape_layout({2, 3, 4}, {}, {4, 6}), Perm{});
+}
+
 TEST(ConstEval, PermuteBytes) {
   std::vector<float> m{0, 1, 2, 3, 4, 5};  // [2, 3]
   auto out = permute_bytes({reinterpret_cast<const uint8_t*>(m.data()), 24}, 4, {2, 3}, {1, 0});

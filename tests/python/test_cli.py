@@ -33,6 +33,16 @@ def test_convert_and_inspect(tmp_path):
     r = run("inspect", out)
     assert r.returncode == 0
     assert "CONV_2D 1" in r.stdout and "FULLY_CONNECTED 1" in r.stdout and "serving_default" in r.stdout
+    assert "CONV_2D 1  xnnpack 1/1" in r.stdout and "not delegated" not in r.stdout
+
+
+def test_inspect_explains_what_xnnpack_refuses(tmp_path):
+    pt2 = save(nn.Sequential(nn.Flatten(0), nn.LogSoftmax(0)), torch.randn(2, 3), tmp_path / "m.pt2")
+    out = tmp_path / "m.tflite"
+    assert run("convert", pt2, "-o", out).returncode == 0
+    r = run("inspect", out)
+    assert "LOG_SOFTMAX 1  xnnpack 0/1" in r.stdout
+    assert "not delegated (1): LOG_SOFTMAX is not in the delegate's op list" in r.stdout
 
 
 def test_unsupported_model_exits_2_and_writes_nothing(tmp_path):

@@ -49,3 +49,16 @@ def test_adaptive_pool_on_channels_last_decomposes_to_as_strided(hw):
     x = torch.randn(2, 6, hw, hw)
     model = pt2tflite.convert(M().eval(), (x,))
     np.testing.assert_allclose(model(x), M()(x).numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_view_to_the_same_shape_keeps_the_layout():
+    conv = nn.Conv2d(3, 4, 1)
+    hist = check(Fn(lambda x: conv(x).view(1, 4, 5, 5) * 2), (torch.randn(1, 3, 5, 5),), atol=1e-5)
+    assert "RESHAPE" not in hist and hist["TRANSPOSE"] == 2
+
+
+def test_flatten_of_nhwc_spatial_dims_keeps_channels_last():
+    """vit's patch embedding: [N, C, H, W] stored NHWC, flatten(2).transpose(1, 2) is free."""
+    conv = nn.Conv2d(3, 8, 2, stride=2)
+    hist = check(Fn(lambda x: conv(x).flatten(2).transpose(1, 2) + 1), (torch.randn(1, 3, 8, 8),), atol=1e-5)
+    assert hist["TRANSPOSE"] == 1  # the NCHW model input only

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from parity import Fn, check
+from parity import Fn, check, undelegated
 
 import pt2tflite
 
@@ -145,6 +145,14 @@ def test_pool(name, hw):
     assert "GATHER" not in hist
 
 
+@pytest.mark.parametrize("pool", [nn.AvgPool2d(1, 2), nn.MaxPool2d(1, 2), nn.AvgPool2d(1, (2, 3), ceil_mode=True)])
+def test_one_by_one_pool_with_stride_is_a_depthwise_conv(pool):
+    """XNNPACK refuses 1x1 pooling with stride > 1 (efficientformerv2's downsampling)."""
+    x = torch.randn(1, 3, 9, 8)
+    assert "DEPTHWISE_CONV_2D" in check(pool, (x,))
+    assert undelegated(pt2tflite.convert(pool.eval(), (x,))) == {}
+
+
 def test_max_pool_after_relu_pads_with_zeros():
     hist = check(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1)), (torch.randn(1, 3, 12, 12),), atol=1e-4, rtol=1e-4)
     assert "PADV2" not in hist
@@ -166,6 +174,18 @@ def test_linear(shape, bias):
 def test_matmul_of_activations():
     check(Fn(lambda a, b: torch.bmm(a, b)), (torch.randn(2, 3, 4), torch.randn(2, 4, 5),))
     check(Fn(lambda a, b: a @ b), (torch.randn(3, 4), torch.randn(4, 5)))
+
+
+@pytest.mark.parametrize(
+    "fn, a, b",
+    [
+        (lambda a, b: a @ b.transpose(-2, -1), (2, 3, 4), (2, 5, 4)),  # attention scores: q @ kᵀ
+        (lambda a, b: a.transpose(-2, -1) @ b, (2, 4, 3), (2, 4, 5)),
+        (lambda a, b: a.mT @ b.mT, (1, 2, 4, 3), (1, 2, 5, 4)),
+    ],
+)
+def test_matmul_of_transposed_operands_uses_adj_flags(fn, a, b):
+    check(Fn(fn), (torch.randn(*a), torch.randn(*b)), lacks=("TRANSPOSE",))
 
 
 SHAPE_OPS = {

@@ -1,6 +1,8 @@
-"""TFLite-level rewrites after lowering: constant folding, TRANSPOSE/RESHAPE cleanup, bias folding,
-the flatten before a classifier. Each test checks parity with PyTorch and the op it removes."""
+"""TFLite-level rewrites after lowering: constant folding, BROADCAST_TO removal, TRANSPOSE/RESHAPE
+cleanup, matmul → FULLY_CONNECTED, per-channel affine folding, the flatten before a classifier and
+PAD → SAME. Each test checks parity with PyTorch and the op it removes (or keeps)."""
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -28,6 +30,24 @@ def test_arithmetic_of_constant_tensors_is_folded():
     assert check(Fn(lambda x: x * (a * b + a)), (torch.randn(2, 3, 4),)) == {"MUL": 1}
 
 
+def test_matmul_of_constant_tables_is_folded():
+    """maxvit's relative position bias: products of constant tables, the same on every invoke."""
+    a, b = torch.randn(2, 3, 4), torch.randn(1, 5, 4)
+    assert check(Fn(lambda x: x + a @ b.transpose(1, 2)), (torch.randn(2, 3, 5),)) == {"ADD": 1}
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((1, 3, 4), (1, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((2, 2, 3, 4), (1, 1, 4, 5))])
+def test_matmul_by_one_constant_matrix_is_fully_connected(x_shape, w_shape):
+    w = torch.randn(w_shape)
+    hist = check(Fn(lambda x: x @ w), (torch.randn(x_shape),))
+    assert "BATCH_MATMUL" not in hist and hist["FULLY_CONNECTED"] == 1
+
+
+def test_matmul_by_a_different_matrix_per_batch_stays_batch_matmul():
+    w = torch.randn(2, 4, 5)
+    check(Fn(lambda x: x @ w), (torch.randn(2, 3, 4),), has=["BATCH_MATMUL"])
+
+
 def test_transpose_of_unit_dims_is_a_reshape():
     hist = check(Fn(lambda x: x.permute(2, 1, 0, 3) + 1), (torch.randn(1, 3, 1, 4),))
     assert "TRANSPOSE" not in hist
@@ -43,6 +63,19 @@ def test_hardsigmoid_shift_folds_into_conv_bias():
     m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Hardsigmoid())
     hist = check(m, (torch.randn(1, 3, 6, 6),))
     assert "ADD" not in hist and hist["MUL"] == 1
+
+
+def test_layer_scale_folds_into_conv():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    gamma = torch.rand(8) + 0.5
+    hist = check(Fn(lambda x: conv(x) * gamma.view(1, -1, 1, 1) + x.sum(1, keepdim=True)), (torch.randn(1, 3, 6, 6),), atol=1e-5)
+    assert "MUL" not in hist
+
+
+def test_scalar_scale_folds_through_reshapes():
+    lin = nn.Linear(8, 8)
+    hist = check(Fn(lambda x: torch.softmax(lin(x).view(2, 5, 2, 4).transpose(1, 2) * 0.5, -1)), (torch.randn(2, 5, 8),))
+    assert "MUL" not in hist
 
 
 def test_per_channel_add_folds_into_linear_bias():
@@ -61,3 +94,49 @@ def test_flatten_before_classifier_is_dropped():
     m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
     hist = check(m, (torch.randn(2, 3, 8, 8),), atol=1e-5)
     assert "RESHAPE" not in hist
+
+
+def test_multi_query_attention_needs_no_broadcast_to():
+    """One key/value head expanded to every query head (timm's MobileNetV4 attention)."""
+
+    def mqa(q, k, v):
+        k = k.unsqueeze(2).expand(1, 1, 4, 16, 8).reshape(1, 4, 16, 8)
+        v = v.unsqueeze(2).expand(1, 1, 4, 16, 8).reshape(1, 4, 16, 8)
+        attn = torch.softmax((q * 0.5) @ (k * 0.5).transpose(-2, -1), -1)
+        return attn @ v
+
+    shapes = [(1, 4, 32, 8), (1, 1, 16, 8), (1, 1, 16, 8)]
+    hist = check(Fn(mqa), tuple(torch.randn(s) for s in shapes))
+    assert "BROADCAST_TO" not in hist
+
+
+def test_broadcast_to_that_a_reader_needs_is_kept():
+    check(Fn(lambda x: x.expand(3, 4, 5).reshape(3, 20).sum(0)), (torch.randn(1, 4, 5),), has=["BROADCAST_TO"])
+
+
+def test_batch_norm_after_transposed_conv_folds():
+    m = nn.Sequential(nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1), nn.BatchNorm2d(4)).eval()
+    with torch.no_grad():
+        m[1].running_mean.normal_()
+        m[1].running_var.uniform_(0.5, 2)
+    assert check(m, (torch.randn(1, 3, 5, 5),), atol=1e-5).keys() <= {"TRANSPOSE_CONV", "TRANSPOSE"}
+
+
+def test_batch_norm_after_linear_folds():
+    m = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4)).eval()
+    with torch.no_grad():
+        m[1].running_mean.normal_()
+        m[1].running_var.uniform_(0.5, 2)
+    assert check(m, (torch.randn(3, 6),), atol=1e-5) == {"FULLY_CONNECTED": 1}
+
+
+def test_explicit_same_padding_becomes_same():
+    """timm's Conv2dSame pads explicitly like TensorFlow's SAME (the extra pixel at the end)."""
+    stem, conv = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 4, 3, stride=2)
+    hist = check(Fn(lambda x: conv(torch.nn.functional.pad(stem(x), (0, 1, 0, 1)))), (torch.randn(1, 3, 8, 8),), atol=1e-5)
+    assert "PAD" not in hist
+
+
+def test_padding_other_than_same_is_kept():
+    conv = nn.Conv2d(3, 4, 3, stride=2)
+    check(Fn(lambda x: conv(torch.nn.functional.pad(x, (1, 0, 1, 0)))), (torch.randn(1, 3, 8, 8),), atol=1e-5, has=["PAD"])

@@ -1,0 +1,103 @@
+// A per-output-channel affine step right after a CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV or
+// FULLY_CONNECTED, folded into that op's constants, as batch norm is at the ATen level:
+//   conv(x) + c == conv with bias + c          (hardsigmoid's relu6(x + 3) after a conv)
+//   conv(x) · c == conv with filter·c, bias·c  (layer scale; attention's q · head_dim^-0.5)
+// c is one value per output channel, or a single value; a single-value MUL is also folded through the
+// RESHAPEs and TRANSPOSEs between it and the op, which move elements without changing them.
+#include <algorithm>
+
+#include "lower/const_eval.h"
+#include "passes/passes.h"
+
+namespace pt2tflite::passes {
+namespace {
+
+using ir::Value;
+
+bool is_affine_producer(const ir::Node* p) {
+  return p && (p->op == "tfl.CONV_2D" || p->op == "tfl.DEPTHWISE_CONV_2D" || p->op == "tfl.FULLY_CONNECTED" ||
+               p->op == "tfl.TRANSPOSE_CONV");
+}
+
+// TRANSPOSE_CONV takes (output_shape, filter, input, bias); the others (input, filter, bias).
+size_t bias_index(const ir::Node& p) { return p.op == "tfl.TRANSPOSE_CONV" ? 3 : 2; }
+
+// The per-output-channel values of `c` for an op with `cout` channels on the last axis, or
+// empty when `c` varies along another axis or would broadcast the output to a larger rank.
+std::vector<float> per_channel(const Value* c, int out_rank, int64_t cout) {
+  if (!c->is_const() || c->quant || c->dtype != ir::DType::kFloat32 || c->rank() > out_rank) return {};
+  for (int d = 0; d + 1 < c->rank(); ++d)
+    if (c->shape[d].size != 1) return {};
+  std::vector<float> v = lower::to_float_vector(*c);
+  if (v.size() == 1) return std::vector<float>(cout, v[0]);
+  if (static_cast<int64_t>(v.size()) != cout) return {};
+  return v;
+}
+
+Value* new_f32(ir::Graph& g, const std::string& stem, const ir::Shape& shape, const std::vector<float>& v) {
+  return g.add_const(g.unique_name(stem), ir::DType::kFloat32, shape,
+                     ir::ConstData::own(lower::to_bytes(std::span<const float>(v))));
+}
+
+// Rewrites producer `p`'s filter and bias for `op` (ADD / SUB / MUL) by `c`; false when its
+// constants are not plain float32.
+bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vector<float>& c) {
+  const int64_t cout = static_cast<int64_t>(c.size());
+  Value* filter = p.inputs.at(1);
+  const size_t bi = bias_index(p);
+  Value* bias = p.inputs.size() > bi ? p.inputs[bi] : nullptr;
+  if (!filter->is_const() || filter->dtype != ir::DType::kFloat32 || filter->quant) return false;
+  if (bias && (!bias->is_const() || bias->dtype != ir::DType::kFloat32 || bias->quant)) return false;
+  std::vector<float> b = bias ? lower::to_float_vector(*bias) : std::vector<float>(cout, 0.0f);
+  for (int64_t o = 0; o < cout; ++o) b[o] = op == "tfl.ADD" ? b[o] + c[o] : op == "tfl.SUB" ? b[o] - c[o] : b[o] * c[o];
+  if (op == "tfl.MUL") {
+    // Output channel of filter element i: CONV_2D / TRANSPOSE_CONV / FC [Cout, ...] → i / (size / Cout);
+    // DEPTHWISE_CONV_2D [1, kH, kW, Cout] → i % Cout.
+    std::vector<float> w = lower::to_float_vector(*filter);
+    const size_t per_out = w.size() / cout;
+    for (size_t i = 0; i < w.size(); ++i) w[i] *= c[p.op == "tfl.DEPTHWISE_CONV_2D" ? i % cout : i / per_out];
+    p.inputs[1] = new_f32(g, p.name + "_filter", filter->shape, w);
+  }
+  p.inputs.resize(bi + 1);
+  p.inputs[bi] = new_f32(g, p.name + "_bias", ir::static_shape(std::vector<int64_t>{cout}), b);
+  return true;
+}
+
+}  // namespace
+
+void fold_channel_affine(ir::Graph& g) {
+  for (const auto& n : g.nodes()) {
+    if (n->op != "tfl.ADD" && n->op != "tfl.SUB" && n->op != "tfl.MUL") continue;
+    Value* y = n->outputs[0];
+    for (int side = 0; side < (n->op == "tfl.SUB" ? 1 : 2); ++side) {
+      Value* x = n->inputs[side];
+      Value* c = n->inputs[1 - side];
+      if (x->shape != y->shape || x->quant || y->quant) continue;
+      // A scalar MUL may sit behind single-use RESHAPE / TRANSPOSE steps.
+      Value* z = x;
+      if (n->op == "tfl.MUL" && c->is_const() && ir::num_elements(c->shape) == 1 && n->get_string("fused_activation") == "NONE")
+        while (z->producer && (z->producer->op == "tfl.RESHAPE" || z->producer->op == "tfl.TRANSPOSE") &&
+               g.use_count(z) == 1 && !z->quant)
+          z = z->producer->inputs[0];
+      ir::Node* p = z->producer;
+      if (!is_affine_producer(p) || p->get_string("fused_activation") != "NONE" || g.use_count(z) != 1 || z->quant) continue;
+      // Like fuse_activation, give TRANSPOSE_CONV no fused activation.
+      if (p->op == "tfl.TRANSPOSE_CONV" && n->get_string("fused_activation") != "NONE") continue;
+      const int64_t cout = p->inputs[1]->shape[p->op == "tfl.DEPTHWISE_CONV_2D" ? 3 : 0].size;
+      const std::vector<float> shift = per_channel(c, z == x ? x->rank() : c->rank(), cout);
+      if (shift.empty() || !fold_into(g, *p, n->op, shift)) continue;
+      if (z == x) {  // the producer now computes y itself, with the op's fused activation
+        p->set("fused_activation", n->get_string("fused_activation"));
+        p->outputs[0] = y;
+        y->producer = p;
+        n->outputs[0] = nullptr;  // remove_dead drops the op
+      } else {
+        g.replace_uses(y, x);
+      }
+      break;
+    }
+  }
+  g.remove_dead();
+}
+
+}  // namespace pt2tflite::passes
