@@ -23,10 +23,11 @@ constexpr int kExitBadInput = 2;
 const char* kUsage =
     "usage:\n"
     "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--quantized-io]\n"
+    "                    [--float16-weights]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
     "passes for --dump-after: import, fold_batchnorm, lower, fuse_activation, fold_qdq,\n"
-    "  quantized_io\n";
+    "  float16_weights, quantized_io\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
@@ -55,6 +56,7 @@ int run_convert(const std::vector<std::string>& args) {
     else if (a.rfind("--dump-after=", 0) == 0) options.dump_after.push_back(a.substr(13));
     else if (a == "--verbose" || a == "-v") options.verbose = true;
     else if (a == "--quantized-io") options.quantized_io = true;
+    else if (a == "--float16-weights") options.float16_weights = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
       return kExitBadInput;
