@@ -24,6 +24,9 @@ struct ConvertOptions {
   // A PT2E-quantized model takes and returns int8 tensors (the QUANTIZE at each input and the
   // DEQUANTIZE at each output are dropped) instead of float ones.
   bool quantized_io = false;
+  // Float32 weights of convolutions and fully-connected layers are stored as float16 (half the
+  // size), dequantized once at load time.
+  bool float16_weights = false;
 };
 
 // One problem found in the user's model: which op, which node, and where it came from.

@@ -101,6 +101,7 @@ def convert(
     external_buffers: bool = False,
     num_threads: int | None = None,
     quantized_io: bool = False,
+    float16_weights: bool = False,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
 
@@ -108,17 +109,20 @@ def convert(
     sample_args / sample_kwargs: example inputs (they fix the input shapes).
     dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fold_constants,
         drop_broadcasts, simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation,
-        drop_fc_flatten, fold_pad_into_same, fold_qdq, quantized_io).
+        drop_fc_flatten, fold_pad_into_same, fold_qdq, float16_weights, quantized_io).
     verbose: print each stage's time to stderr.
     external_buffers: store the weights after the flatbuffer (automatic above 2 GiB of weights).
     num_threads: interpreter threads used when the returned Model is called (default: all cores).
     quantized_io: for a PT2E-quantized model (docs/quantization.md), take and return int8 tensors
         with the model's input/output scale and zero point instead of float ones.
+    float16_weights: store the float weights of convolutions and linear layers as float16 (half the
+        file size; dequantized once when LiteRT loads the model).
     """
     if not isinstance(sample_args, (tuple, list)):
         sample_args = (sample_args,)
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
-    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io)
+    tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
+                                  float16_weights)
     if dumps:
         import sys
 

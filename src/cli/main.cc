@@ -23,12 +23,12 @@ constexpr int kExitBadInput = 2;
 const char* kUsage =
     "usage:\n"
     "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
-    "                    [--quantized-io]\n"
+    "                    [--quantized-io] [--float16-weights]\n"
     "  pt2tflite inspect MODEL.tflite\n"
     "\n"
     "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, drop_broadcasts,\n"
     "  simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation, drop_fc_flatten,\n"
-    "  fold_pad_into_same, fold_qdq, quantized_io\n";
+    "  fold_pad_into_same, fold_qdq, float16_weights, quantized_io\n";
 
 // Writes next to the destination and renames, so a failure never leaves a partial file.
 void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
@@ -58,6 +58,7 @@ int run_convert(const std::vector<std::string>& args) {
     else if (a == "--verbose" || a == "-v") options.verbose = true;
     else if (a == "--external-buffers") options.external_buffers = true;
     else if (a == "--quantized-io") options.quantized_io = true;
+    else if (a == "--float16-weights") options.float16_weights = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
       return kExitBadInput;

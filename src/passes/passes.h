@@ -45,6 +45,10 @@ void drop_fc_flatten(ir::Graph& tfl);
 // int8 weights and int32 biases; int8 weights of ops left in float get a DEQUANTIZE.
 void fold_qdq(ir::Graph& tfl);
 
+// TFLite level: stores the float32 weights of convolutions and FULLY_CONNECTED as FLOAT16
+// constants read through a DEQUANTIZE, for ConvertOptions::float16_weights.
+void float16_weights(ir::Graph& tfl);
+
 // TFLite level: makes quantized model inputs and outputs int8 (no QUANTIZE / DEQUANTIZE at the
 // boundary), for ConvertOptions::quantized_io.
 void quantized_io(ir::Graph& tfl);

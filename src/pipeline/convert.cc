@@ -81,6 +81,11 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   for_each_graph(tfl, passes::fold_qdq);
   stages.done("fold_qdq", &tfl);
 
+  if (options.float16_weights) {
+    for_each_graph(tfl, passes::float16_weights);
+    stages.done("float16_weights", &tfl);
+  }
+
   if (options.quantized_io) {
     for_each_graph(tfl, passes::quantized_io);
     stages.done("quantized_io", &tfl);

@@ -29,7 +29,7 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
 }
 
 py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                  bool quantized_io) {
+                  bool quantized_io, bool float16_weights) {
   std::string_view view = archive;
   std::string dumps;
   pt2tflite::ConvertOptions options;
@@ -38,6 +38,7 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
   options.verbose = verbose;
   options.external_buffers = external_buffers;
   options.quantized_io = quantized_io;
+  options.float16_weights = float16_weights;
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -88,6 +89,7 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
+        py::arg("float16_weights") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
