@@ -27,7 +27,7 @@ def main() -> int:
     p.add_argument("--out", default="resnet18_int8.tflite")
     args = p.parse_args()
 
-    model = build("resnet18")
+    model = build("resnet18", args.size)
     sample = (torch.randn(1, 3, args.size, args.size),)
 
     # 1. Export, annotate, calibrate, convert to the Q/DQ reference graph.

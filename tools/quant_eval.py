@@ -26,9 +26,10 @@ import pt2tflite
 from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
 
 
-def build(name: str, seed: int = 0) -> torch.nn.Module:
+def build(name: str, size: int, seed: int = 0) -> torch.nn.Module:
     """A torchvision model in eval mode with random batch-norm scales, shifts and biases, and
-    batch-norm statistics measured on random inputs (as training would have left them)."""
+    batch-norm statistics measured on random `size`x`size` inputs (as training would have left
+    them)."""
     torch.manual_seed(seed)
     model = getattr(torchvision.models, name)(weights=None)
     with torch.no_grad():
@@ -41,12 +42,12 @@ def build(name: str, seed: int = 0) -> torch.nn.Module:
                 m.bias.normal_(0, 0.01)
         model.train()
         for i in range(4):
-            model(torch.cat(images(8, 64, seed=2000 + i)))
+            model(torch.cat(images(8, size, seed=2000 + i)))
         model.eval()
         classifier = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
         features = []
         hook = classifier.register_forward_hook(lambda mod, args, out: features.append(args[0]))
-        for x in images(16, 64, seed=1000):
+        for x in images(16, size, seed=1000):
             model(x)
         hook.remove()
         classifier.bias -= classifier.weight @ torch.cat(features).mean(0)
@@ -122,7 +123,7 @@ def main() -> int:
           "SQNR int8 vs fp32 dB | SQNR ref vs fp32 dB | fp32 ms | int8 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        model = build(name)
+        model = build(name, args.size)
         x = images(1, args.size, seed=7)[0]
         fp32_ms = latency_ms(pt2tflite.convert(model, (x,)).tflite_bytes, x.numpy(), args.runs)
         for per_channel in (False, True):

@@ -202,7 +202,8 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
     case tflite::BuiltinOperator_DEQUANTIZE:
       if (in->dtype == ir::DType::kFloat16) return 3;
       return int8 ? (per_channel ? 5 : 2) : 1;
-    case tflite::BuiltinOperator_QUANTIZE: return int8 ? 2 : 1;  // int8 → int8 requantization
+    // QUANTIZE to int8, from float or int8 (requantization), is version 1; 2 means int16 output.
+    case tflite::BuiltinOperator_QUANTIZE: return 1;
     case tflite::BuiltinOperator_ADD:
     case tflite::BuiltinOperator_MUL:
     case tflite::BuiltinOperator_SUB:

@@ -22,7 +22,7 @@ def evaluated():
 
     def get(name, per_channel):
         if name not in cache:
-            cache[name] = build(name)
+            cache[name] = build(name, SIZE)
         key = (name, per_channel)
         if key not in cache:
             model = cache[name]

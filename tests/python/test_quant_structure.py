@@ -135,3 +135,16 @@ def test_weights_of_float_ops_are_dequantized_once():
     assert model.op_histogram().get("DEQUANTIZE") == 1
     with torch.no_grad():
         np.testing.assert_allclose(model(*X), m(*X).numpy(), atol=1e-4)
+
+
+def test_module_name_config_none_keeps_that_module_float():
+    from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
+
+    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config()).set_module_name("fc", None)
+    ref = quantize(SmallNet(), X, quantizer=quantizer)
+    model = pt2tflite.convert(ref, X)
+    fc = [ins for op, ins, _ in ops_with_tensors(model) if op == "FULLY_CONNECTED"]
+    assert len(fc) == 1 and fc[0][0]["dtype"] == np.float32 and fc[0][1]["dtype"] == np.float32
+    for op, ins, _ in ops_with_tensors(model):
+        if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            assert ins[0]["dtype"] == np.int8
