@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lower/const_eval.h"
+#include "lower/layout.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -19,23 +20,6 @@ std::vector<int> perm_of(const ir::Node& t) {
 
 bool is_graph_output(const ir::Graph& g, const Value* v) {
   return std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
-}
-
-bool is_identity(const std::vector<int>& p) {
-  for (size_t i = 0; i < p.size(); ++i)
-    if (p[i] != static_cast<int>(i)) return false;
-  return true;
-}
-
-// True when permuting `shape` by `perm` keeps the dims of size > 1 in their order.
-bool moves_only_unit_dims(const ir::Shape& shape, const std::vector<int>& perm) {
-  int last = -1;
-  for (int d : perm) {
-    if (shape.at(d).is_static() && shape[d].size == 1) continue;
-    if (d < last) return false;
-    last = d;
-  }
-  return true;
 }
 
 Value* const_i32(ir::Graph& g, const std::string& stem, const std::vector<int32_t>& v) {
@@ -66,11 +50,12 @@ void simplify_transposes(ir::Graph& g) {
         n->inputs = {inner->inputs[0], const_i32(g, n->name + "_perm", {perm.begin(), perm.end()})};
       }
       Value* x = n->inputs[0];
-      if (is_identity(perm) && x->quant == n->outputs[0]->quant && !is_graph_output(g, n->outputs[0])) {
+      if (lower::is_identity(perm) && x->quant == n->outputs[0]->quant && !is_graph_output(g, n->outputs[0])) {
         g.replace_uses(n->outputs[0], x);
         continue;
       }
-      if (ir::is_fully_static(x->shape) && moves_only_unit_dims(x->shape, perm)) turn_into_reshape(g, *n);
+      // A permutation that keeps the dims of size > 1 in order moves no bytes.
+      if (ir::is_fully_static(x->shape) && lower::same_memory_order(x->shape, perm)) turn_into_reshape(g, *n);
     }
     if (n->op == "tfl.RESHAPE") {
       ir::Node* inner = n->inputs[0]->producer;

@@ -35,7 +35,7 @@ size_t constant_bytes(const ir::Module& m) {
 class ModelWriter {
  public:
   ModelWriter(const ir::Module& m, bool external)
-      : module_(m), external_(external), fbb_(external ? size_t{1} << 20 : constant_bytes(m) + (size_t{1} << 16)) {}
+      : module_(m), external_(external), fbb_(initial_size(m, external)) {}
 
   Flatbuffer run() {
     // Buffer 0 is the empty sentinel that tensors without data point at.
@@ -55,6 +55,22 @@ class ModelWriter {
   }
 
  private:
+  // Reserve room for everything up front (constants only when they go inside the flatbuffer) so the builder never re-copies the weights: growing
+  // past the reservation doubles the buffer, a second copy of every weight at the peak. Besides
+  // the constants, each tensor and op takes a table, a name and index vectors (an upper bound).
+  static size_t initial_size(const ir::Module& m, bool external) {
+    size_t total = 1 << 16;
+    for (const auto& g : m.subgraphs) {
+      for (const auto& v : g->values()) {
+        total += 128 + v->name.size() + 8 * v->shape.size();
+        if (v->is_const() && !external) total += v->data->bytes().size() + kBufferAlignment + 64;
+        if (v->quant) total += 64 + 16 * v->quant->scale.size();
+      }
+      for (const auto& n : g->nodes()) total += 128 + 4 * (n->inputs.size() + n->outputs.size());
+    }
+    return total;
+  }
+
   struct OutsideBuffer {
     uint32_t index;
     std::span<const uint8_t> bytes;
