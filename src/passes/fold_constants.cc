@@ -129,7 +129,7 @@ std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
   if (y->dtype != ir::DType::kFloat32 || a->rank() < 2 || b->rank() < 2) return std::nullopt;
   const bool adj_x = n.find("adj_x") && n.get_bool("adj_x"), adj_y = n.find("adj_y") && n.get_bool("adj_y");
   const auto sa = sizes(a), sb = sizes(b), sy = sizes(y);
-  const int ra = a->rank(), rb = b->rank(), ry = y->rank();
+  const int ra = a->rank(), ry = y->rank();
   const int64_t M = sy[ry - 2], N = sy[ry - 1], K = adj_x ? sa[ra - 2] : sa[ra - 1];
   // Batch offsets: broadcast each operand's batch dims (as [..., 1, 1] blocks) to the output's.
   auto batch_offsets = [&](const std::vector<int64_t>& s) {
