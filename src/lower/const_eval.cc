@@ -187,4 +187,30 @@ std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, ir::DType 
   }
 }
 
+// Row-major offset of each output element in an input of shape `in` broadcast to `out`
+// (numpy rules: trailing dims aligned, size-1 dims repeated).
+std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  const int rank = static_cast<int>(out.size()), lead = rank - static_cast<int>(in.size());
+  std::vector<int64_t> stride(rank, 0);
+  for (int64_t d = rank - 1, s = 1; d >= lead; --d) {
+    const int64_t n = in[d - lead];
+    stride[d] = n == 1 ? 0 : s;
+    s *= n;
+  }
+  int64_t total = 1;
+  for (int64_t n : out) total *= n;
+  std::vector<int64_t> offsets(total), idx(rank, 0);
+  int64_t at = 0;
+  for (int64_t o = 0; o < total; ++o) {
+    offsets[o] = at;
+    for (int d = rank - 1; d >= 0; --d) {
+      at += stride[d];
+      if (++idx[d] < out[d]) break;
+      at -= stride[d] * out[d];
+      idx[d] = 0;
+    }
+  }
+  return offsets;
+}
+
 }  // namespace pt2tflite::lower

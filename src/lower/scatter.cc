@@ -56,28 +56,6 @@ void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
   c->set("fused_activation", std::string("NONE"));
 }
 
-// Row-major broadcast of constant `v` (PyTorch rules: trailing dims aligned, size-1 dims repeat).
-std::vector<uint8_t> broadcast_bytes(const Value& v, const std::vector<int64_t>& out) {
-  const size_t es = ir::dtype_size(v.dtype);
-  std::vector<int64_t> in(out.size() - v.shape.size(), 1);
-  for (const ir::Dim& d : v.shape) in.push_back(d.size);
-  int64_t numel = 1;
-  for (int64_t s : out) numel *= s;
-  std::vector<uint8_t> bytes(numel * es);
-  std::vector<int64_t> at(out.size(), 0);
-  const auto src = v.data->bytes();
-  for (int64_t e = 0; e < numel; ++e) {
-    int64_t offset = 0;
-    for (size_t k = 0; k < out.size(); ++k) offset = offset * in[k] + (in[k] == 1 ? 0 : at[k]);
-    std::memcpy(bytes.data() + e * es, src.data() + offset * es, es);
-    for (int k = static_cast<int>(out.size()) - 1; k >= 0; --k) {
-      if (++at[k] < out[k]) break;
-      at[k] = 0;
-    }
-  }
-  return bytes;
-}
-
 // copy(self, src): src broadcast to self's shape, in self's dtype.
 void lower_copy(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -85,8 +63,14 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   if (src->shape == x->shape) return ctx.bind(y, ctx.cast(ctx.get_any(src), x->dtype), ctx.layout_of(src));
   if (Value* sc = ctx.constant(src)) {
+    // Folded here rather than left to fold_constants: later rules (slice_scatter) need the constant.
     Value* typed = ctx.cast(sc, x->dtype);
-    return ctx.bind(y, ctx.new_const(x->dtype, x->shape, broadcast_bytes(*typed, ir::sizes_of(x->shape))));
+    const size_t es = ir::dtype_size(x->dtype);
+    const auto src_bytes = typed->data->bytes();
+    const auto offsets = broadcast_offsets(ir::sizes_of(typed->shape), ir::sizes_of(x->shape));
+    std::vector<uint8_t> bytes(offsets.size() * es);
+    for (size_t e = 0; e < offsets.size(); ++e) std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
+    return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(bytes)));
   }
   const auto shape = ir::sizes_of(x->shape);
   std::vector<int32_t> s(shape.begin(), shape.end());

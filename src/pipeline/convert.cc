@@ -18,6 +18,12 @@ class Stages {
  public:
   explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {}
 
+  // Runs a graph pass over every subgraph, then reports it like any other stage.
+  void run(ir::Module& m, const std::string& name, void (*pass)(ir::Graph&)) {
+    for (auto& g : m.subgraphs) pass(*g);
+    done(name, &m);
+  }
+
   // Called after each stage: prints its time when verbose, and the IR when asked for.
   void done(const std::string& name, const ir::Module* m) {
     auto now = std::chrono::steady_clock::now();
@@ -40,55 +46,39 @@ class Stages {
   std::chrono::steady_clock::time_point last_;
 };
 
-void for_each_graph(ir::Module& m, void (*pass)(ir::Graph&)) {
-  for (auto& g : m.subgraphs) pass(*g);
-}
-
 ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options) {
   Stages stages(options);
   archive::ImportResult imported = archive::read_pt2(zip);
   stages.done("import", &imported.module);
 
-  for_each_graph(imported.module, passes::fold_batchnorm);
-  stages.done("fold_batchnorm", &imported.module);
+  stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
 
   std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
   ir::Module tfl = lower::lower(imported.module, diagnostics);
   if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
   stages.done("lower", &tfl);
 
-  for_each_graph(tfl, passes::fold_constants);
-  stages.done("fold_constants", &tfl);
+  stages.run(tfl, "fold_constants", passes::fold_constants);
   // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
-  for_each_graph(tfl, passes::drop_broadcasts);
-  stages.done("drop_broadcasts", &tfl);
-  for_each_graph(tfl, passes::simplify_transposes);
-  stages.done("simplify_transposes", &tfl);
+  stages.run(tfl, "drop_broadcasts", passes::drop_broadcasts);
+  stages.run(tfl, "simplify_transposes", passes::simplify_transposes);
   // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
-  for_each_graph(tfl, passes::matmul_to_fc);
-  stages.done("matmul_to_fc", &tfl);
+  stages.run(tfl, "matmul_to_fc", passes::matmul_to_fc);
   // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
-  for_each_graph(tfl, passes::fold_channel_affine);
-  stages.done("fold_channel_affine", &tfl);
-  for_each_graph(tfl, passes::fuse_activation);
-  stages.done("fuse_activation", &tfl);
-  for_each_graph(tfl, passes::drop_fc_flatten);
-  stages.done("drop_fc_flatten", &tfl);
-  for_each_graph(tfl, passes::fold_pad_into_same);
-  stages.done("fold_pad_into_same", &tfl);
+  stages.run(tfl, "fold_channel_affine", passes::fold_channel_affine);
+  stages.run(tfl, "fuse_activation", passes::fuse_activation);
+  stages.run(tfl, "drop_fc_flatten", passes::drop_fc_flatten);
+  stages.run(tfl, "fold_pad_into_same", passes::fold_pad_into_same);
 
   // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
-  for_each_graph(tfl, passes::fold_qdq);
-  stages.done("fold_qdq", &tfl);
+  stages.run(tfl, "fold_qdq", passes::fold_qdq);
 
   if (options.float16_weights) {
-    for_each_graph(tfl, passes::float16_weights);
-    stages.done("float16_weights", &tfl);
+    stages.run(tfl, "float16_weights", passes::float16_weights);
   }
 
   if (options.quantized_io) {
-    for_each_graph(tfl, passes::quantized_io);
-    stages.done("quantized_io", &tfl);
+    stages.run(tfl, "quantized_io", passes::quantized_io);
   }
 
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
