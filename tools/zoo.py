@@ -29,6 +29,8 @@ import torch
 import pt2tflite
 
 TOLERANCE = 1e-4
+# Ops an expert would not leave in a graph for XNNPACK unless the model truly needs them.
+FLAGGED_OPS = ["GATHER", "SQUEEZE", "CAST", "SELECT", "SELECT_V2", "PACK", "TILE"]
 TIMM_SEED_MODELS = [
     "resnet18", "convnextv2_tiny", "tf_efficientnetv2_s", "efficientnet_lite0",
     "mobilenetv4_conv_small", "mobilenetv4_hybrid_medium", "maxvit_small_tf_224", "efficientformerv2_s0",
@@ -154,7 +156,7 @@ class SegWrapper(torch.nn.Module):
 
 def run_one(key: str) -> dict:
     row = {"model": key, "status": "fail", "max_err": None, "ops": None, "transposes": None, "size_mb": None,
-           "convert_s": None, "why": ""}
+           "convert_s": None, "flagged": "", "outside_xnnpack": "", "why": ""}
     try:
         model, shape, classifier = build(key)
         if key.startswith("seg:"):
@@ -165,6 +167,10 @@ def run_one(key: str) -> dict:
         row["convert_s"] = time.perf_counter() - t
         hist = tfl.op_histogram()
         row.update(ops=sum(hist.values()), transposes=hist.get("TRANSPOSE", 0), size_mb=len(tfl.tflite_bytes) / 1e6)
+        row["flagged"] = ", ".join(f"{op}×{hist[op]}" for op in FLAGGED_OPS if op in hist)
+        xnnpack = pt2tflite._core.inspect(tfl.tflite_bytes)["xnnpack"]
+        row["outside_xnnpack"] = ", ".join(f"{op}×{sum(x['refused'].values())}" for op, x in sorted(xnnpack.items())
+                                         if x["refused"])
         worst, why = 0.0, ""
         for seed in range(3):
             x = make_input(shape, seed)
@@ -240,12 +246,15 @@ def render(rows: list[dict], command: str) -> str:
     if times:
         slow = max(times)
         lines.append(f" Slowest conversion: {slow[1]} ({slow[0]:.1f} s, torch.export included).")
-    lines.append("\n\n| model | status | max err (rel) | ops | TRANSPOSE | size (MB) | convert (s) | notes |\n")
-    lines.append("|---|---|---|---|---|---|---|---|\n")
+    lines.append(f"\n\nFlagged ops: {', '.join(FLAGGED_OPS)} (kept only where the model needs them). Outside "
+                 "XNNPACK: ops the delegate's rules refuse (`pt2tflite inspect`).\n")
+    lines.append("\n| model | status | max err (rel) | ops | TRANSPOSE | flagged ops | outside XNNPACK | size (MB) "
+                 "| convert (s) | notes |\n")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|\n")
     fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
     for r in rows:
         lines.append(f"| {r['model']} | {r['status']} | {fmt(r['max_err'], '.1e')} | {fmt(r['ops'], 'd')} | "
-                     f"{fmt(r['transposes'], 'd')} | {fmt(r['size_mb'], '.1f')} | {fmt(r['convert_s'], '.1f')} | "
+                     f"{fmt(r['transposes'], 'd')} | {r['flagged']} | {r['outside_xnnpack']} | {fmt(r['size_mb'], '.1f')} | {fmt(r['convert_s'], '.1f')} | "
                      f"{r['why']} |\n")
     return "".join(lines)
 
