@@ -3,7 +3,9 @@
 // (permuted weights, index math); this catches what appears only once ops meet, e.g. a GATHER of
 // a constant bias table by constant indices (efficientformer's attention biases), which would
 // otherwise run on the builtin kernel outside XNNPACK on every invoke, or maxvit's relative
-// position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke.
+// position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke. Masks
+// built from aranges (Hugging Face's bidirectional mask: arange → compare → expand → where) fold
+// the same way, and an ADD of the resulting all-zero mask is then dropped as an identity.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -129,6 +131,86 @@ std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
   return lower::to_bytes(std::span<const float>(r));
 }
 
+// SLICE: out[i] = in[begin + i] for every index i of the output (size -1 = to the end).
+std::optional<Bytes> eval_slice(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  const auto in = sizes(x), out = sizes(n.outputs[0]);
+  const auto begin = lower::to_int_vector(*n.inputs.at(1));
+  const size_t es = ir::dtype_size(x->dtype), rank = in.size();
+  if (begin.size() != rank) return std::nullopt;
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * in[d];
+  int64_t total = 1;
+  for (int64_t s : out) total *= s;
+  const auto src = x->data->bytes();
+  Bytes r(total * es);
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (begin[d] + idx[d]) * stride[d];
+    std::memcpy(r.data() + i * es, src.data() + off * es, es);
+    for (size_t d = rank; d-- > 0;) {  // next output index, row-major
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return r;
+}
+
+// Comparisons and boolean logic, with broadcasting; values compared as double, which holds every
+// float32 and every int32 exactly (int64 indices beyond 2^53 do not occur in shapes and masks).
+std::optional<Bytes> eval_predicate(const ir::Node& n) {
+  const Value* y = n.outputs[0];
+  auto values = [](const Value* v) {
+    std::vector<double> r;
+    if (ir::is_floating(v->dtype)) {
+      for (float f : lower::to_float_vector(*v)) r.push_back(f);
+    } else {
+      for (int64_t i : lower::to_int_vector(*v)) r.push_back(static_cast<double>(i));
+    }
+    return r;
+  };
+  const Value* a = n.inputs.at(0);
+  const auto va = values(a);
+  const auto oa = broadcast_offsets(sizes(a), sizes(y));
+  std::vector<int64_t> r(oa.size());
+  if (n.op == "tfl.LOGICAL_NOT") {
+    for (size_t i = 0; i < r.size(); ++i) r[i] = va[oa[i]] == 0;
+    return lower::from_int_vector(r, y->dtype);
+  }
+  const Value* b = n.inputs.at(1);
+  const auto vb = values(b);
+  const auto ob = broadcast_offsets(sizes(b), sizes(y));
+  for (size_t i = 0; i < r.size(); ++i) {
+    const double x = va[oa[i]], z = vb[ob[i]];
+    if (n.op == "tfl.EQUAL") r[i] = x == z;
+    else if (n.op == "tfl.NOT_EQUAL") r[i] = x != z;
+    else if (n.op == "tfl.LESS") r[i] = x < z;
+    else if (n.op == "tfl.LESS_EQUAL") r[i] = x <= z;
+    else if (n.op == "tfl.GREATER") r[i] = x > z;
+    else if (n.op == "tfl.GREATER_EQUAL") r[i] = x >= z;
+    else if (n.op == "tfl.LOGICAL_AND") r[i] = x != 0 && z != 0;
+    else r[i] = x != 0 || z != 0;  // LOGICAL_OR
+  }
+  return lower::from_int_vector(r, y->dtype);
+}
+
+// SELECT_V2(cond, a, b) with broadcasting: a where cond, else b (any dtype, copied bytewise).
+std::optional<Bytes> eval_select(const ir::Node& n) {
+  const Value* y = n.outputs[0];
+  const Value *c = n.inputs.at(0), *a = n.inputs.at(1), *b = n.inputs.at(2);
+  if (a->dtype != y->dtype || b->dtype != y->dtype) return std::nullopt;
+  const auto cond = lower::to_int_vector(*c);
+  const auto oc = broadcast_offsets(sizes(c), sizes(y)), oa = broadcast_offsets(sizes(a), sizes(y)),
+             ob = broadcast_offsets(sizes(b), sizes(y));
+  const size_t es = ir::dtype_size(y->dtype);
+  const auto sa = a->data->bytes(), sb = b->data->bytes();
+  Bytes r(oc.size() * es);
+  for (size_t i = 0; i < oc.size(); ++i)
+    std::memcpy(r.data() + i * es, cond[oc[i]] ? sa.data() + oa[i] * es : sb.data() + ob[i] * es, es);
+  return r;
+}
+
 // The folded bytes of `n`'s single output, or nullopt when the op is not one folded here.
 std::optional<Bytes> evaluate(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
@@ -153,10 +235,46 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
     return out;
   }
   if (n.op == "tfl.BATCH_MATMUL") return eval_batch_matmul(n);
+  if (n.op == "tfl.SLICE") return eval_slice(n);
+  if (n.op == "tfl.SELECT_V2") return eval_select(n);
+  static const char* kPredicates[] = {"tfl.EQUAL",         "tfl.NOT_EQUAL",   "tfl.LESS",       "tfl.LESS_EQUAL",
+                                      "tfl.GREATER",       "tfl.GREATER_EQUAL", "tfl.LOGICAL_AND", "tfl.LOGICAL_OR",
+                                      "tfl.LOGICAL_NOT"};
+  if (std::find(std::begin(kPredicates), std::end(kPredicates), n.op) != std::end(kPredicates))
+    return eval_predicate(n);
   static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
                                   "tfl.SQUARED_DIFFERENCE"};
   if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);
   return std::nullopt;
+}
+
+// True when every element of the float constant `v` equals `value`.
+bool is_float_splat(const Value* v, float value) {
+  if (!v || !v->is_const() || v->quant || v->dtype != ir::DType::kFloat32) return false;
+  const auto values = lower::to_float_vector(*v);
+  return std::all_of(values.begin(), values.end(), [&](float f) { return f == value; });
+}
+
+// x + 0, x - 0, x * 1, x / 1 (no fused activation, no broadcasting of x): the result is x, exactly
+// (up to the sign of a zero), so the op is dropped. Such ops appear once masks and scales fold.
+Value* identity_operand(const ir::Node& n) {
+  if (n.outputs.size() != 1 || n.inputs.size() != 2 || n.outputs[0]->quant) return nullptr;
+  const auto* act = n.find("fused_activation");
+  if (act && std::get<std::string>(*act) != "NONE") return nullptr;
+  Value *a = n.inputs[0], *b = n.inputs[1], *y = n.outputs[0];
+  auto same = [&](const Value* v) { return v->dtype == y->dtype && v->shape == y->shape && !v->quant; };
+  if (n.op == "tfl.ADD") {
+    if (is_float_splat(b, 0.0f) && same(a)) return a;
+    if (is_float_splat(a, 0.0f) && same(b)) return b;
+  } else if (n.op == "tfl.MUL") {
+    if (is_float_splat(b, 1.0f) && same(a)) return a;
+    if (is_float_splat(a, 1.0f) && same(b)) return b;
+  } else if (n.op == "tfl.SUB") {
+    if (is_float_splat(b, 0.0f) && same(a)) return a;
+  } else if (n.op == "tfl.DIV") {
+    if (is_float_splat(b, 1.0f) && same(a)) return a;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -169,6 +287,10 @@ void fold_constants(ir::Graph& g) {
     // output stays computed, since TFLite outputs are not constants.
     if (y->quant || !ir::is_fully_static(y->shape)) continue;
     if (std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) continue;
+    if (Value* x = identity_operand(*n)) {
+      g.replace_uses(y, x);
+      continue;
+    }
     if (!std::all_of(n->inputs.begin(), n->inputs.end(), [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
       continue;
     std::optional<Bytes> bytes = evaluate(*n);

@@ -36,6 +36,46 @@ def test_matmul_of_constant_tables_is_folded():
     assert check(Fn(lambda x: x + a @ b.transpose(1, 2)), (torch.randn(2, 3, 5),)) == {"ADD": 1}
 
 
+class ArangeMaskAttention(nn.Module):
+    """Hugging Face's bidirectional mask with no attention_mask: built from aranges (all true),
+    expanded and applied through where(); it and the ADD of the all-zero bias it becomes fold."""
+
+    def forward(self, q):
+        n = q.shape[-2]
+        keep = (torch.arange(n)[None, :] + torch.zeros(n, 1, dtype=torch.long)) >= 0
+        bias = torch.where(keep.expand(q.shape[0], 1, n, n), 0.0, float("-inf"))
+        return torch.softmax(q @ q.transpose(-1, -2) + bias, dim=-1)
+
+
+def test_constant_mask_and_its_zero_bias_fold_away():
+    hist = check(ArangeMaskAttention(), (torch.randn(2, 1, 6, 4),))
+    assert not {"SELECT_V2", "GREATER_EQUAL", "BROADCAST_TO", "ADD"} & set(hist), hist
+
+
+class PositionSlice(nn.Module):
+    """BERT-style position ids: a slice of a constant buffer, then an embedding lookup."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("ids", torch.arange(10)[None, :])
+        self.table = nn.Embedding(10, 4)
+
+    def forward(self, x):
+        return x + self.table(self.ids[:, 2 : 2 + x.shape[1]])
+
+
+def test_slice_of_a_constant_buffer_and_its_lookup_fold():
+    assert check(PositionSlice(), (torch.randn(1, 5, 4),)) == {"ADD": 1}
+
+
+@pytest.mark.parametrize("op", [torch.eq, torch.ne, torch.lt, torch.le, torch.gt, torch.ge, torch.logical_and,
+                                torch.logical_or, lambda a, b: torch.logical_not(a > b)])
+@pytest.mark.parametrize("dtype", [torch.long, torch.float32])
+def test_constant_predicates_and_select_fold(op, dtype):
+    a, b = torch.tensor([[0, 1, 2, 3]], dtype=dtype), torch.tensor([[1], [2]], dtype=dtype)
+    assert check(Fn(lambda x: x + torch.where(op(a, b), 1.0, 2.0)), (torch.randn(2, 4),)) == {"ADD": 1}
+
+
 @pytest.mark.parametrize("x_shape, w_shape", [((1, 3, 4), (1, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((2, 2, 3, 4), (1, 1, 4, 5))])
 def test_matmul_by_one_constant_matrix_is_fully_connected(x_shape, w_shape):
     w = torch.randn(w_shape)
