@@ -95,9 +95,14 @@ class ModelWriter {
   uint32_t buffer_for(const ir::Value& v) {
     std::span<const uint8_t> bytes = v.data->bytes();
     if (bytes.empty()) return 0;
+    // The key points into the module's constant, alive meanwhile. One lookup-or-insert hashes
+    // the bytes once (the map caches hash codes, so growing it does not read them again).
     std::string_view key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (auto it = buffer_index_.find(key); it != buffer_index_.end()) return it->second;
     uint32_t index = static_cast<uint32_t>(buffers_.size());
+    auto [it, inserted] = buffer_index_.try_emplace(key, index);
+    // Hashing read every byte; mapped weights need not stay resident until they are streamed out.
+    v.data->drop_pages();
+    if (!inserted) return it->second;
     if (external_) {
       buffers_.push_back(tflite::CreateBuffer(fbb_, 0, kPendingOffset, bytes.size()));
       outside_.push_back({index, Flatbuffer::Placed{0, *v.data}});
@@ -112,7 +117,6 @@ class ModelWriter {
       placed_.push_back(Flatbuffer::Placed{from_end, *v.data});
       buffers_.push_back(tflite::CreateBuffer(fbb_, flatbuffers::Offset<flatbuffers::Vector<uint8_t>>(data)));
     }
-    buffer_index_.emplace(key, index);  // the key points into the module's constant, alive meanwhile
     return index;
   }
 
