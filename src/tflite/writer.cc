@@ -49,11 +49,11 @@ class ModelWriter {
                                      fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0,
                                      fbb_.CreateVector(sigs));
     fbb_.Finish(model, tflite::ModelIdentifier());
-    if (external_) place_outside_buffers();
     const uint64_t head_size = fbb_.GetSize();
     // Inline constants were placed by their distance from the end of the builder, which grows
     // downwards; now that its size is final, that gives their offset in the file.
     for (Flatbuffer::Placed& p : placed_) p.offset = head_size - p.offset;
+    if (external_) place_outside_buffers();
     std::sort(placed_.begin(), placed_.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
     uint64_t size = external_ ? file_size_ : head_size;
     auto detached = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
@@ -79,7 +79,8 @@ class ModelWriter {
   }
 
   // File = flatbuffer, then each constant at a 16-byte boundary, then 16 zero bytes (XNNPACK may
-  // read up to 16 bytes past a tensor). Offsets are patched into the finished flatbuffer.
+  // read up to 16 bytes past a tensor). Offsets are patched into the finished flatbuffer, and the
+  // constants join the inline ones to be streamed or copied in file order.
   void place_outside_buffers() {
     uint64_t pos = align_up(fbb_.GetSize());
     auto* buffers = tflite::GetMutableModel(fbb_.GetBufferPointer())->mutable_buffers();
@@ -88,7 +89,9 @@ class ModelWriter {
       pos = align_up(pos + p.data.bytes().size());
       bool ok = buffers->GetMutableObject(index)->mutate_offset(p.offset);
       PT2_CHECK(ok, "buffer " << index << " has no offset field to patch");
+      placed_.push_back(std::move(p));
     }
+    outside_.clear();
     file_size_ = pos + kBufferAlignment;
   }
 
@@ -244,6 +247,7 @@ void Flatbuffer::stream(const std::function<void(std::span<const uint8_t>)>& sin
     }
   };
   for (Placed& c : constants_) {
+    PT2_CHECK(pos <= c.offset && c.offset + c.data.bytes().size() <= size_, "constant at " << c.offset << " overlaps");
     fill_to(c.offset);
     sink(c.data.bytes());
     pos += c.data.bytes().size();
