@@ -60,6 +60,13 @@ struct ConvertResult {
 // Converts the archive at `path` (the file is memory-mapped; weights are not copied until written).
 ConvertResult convert_file(const std::string& path, const ConvertOptions& options = {});
 
+// Converts the archive at `path` and writes the .tflite file to `output`. The constants are
+// streamed to the file from where they already are (the archive mapping or a pass's result)
+// instead of first assembling the whole file in memory, so peak memory stays near the weights'
+// size. The file appears whole or not at all (temporary file + rename), also on any error.
+// Returns the number of bytes written.
+uint64_t convert_file_to_file(const std::string& path, const std::string& output, const ConvertOptions& options = {});
+
 // Converts an archive held in memory (e.g. from torch.export.save into a BytesIO).
 ConvertResult convert_bytes(std::span<const uint8_t> archive, const ConvertOptions& options = {});
 

@@ -211,7 +211,7 @@ class Importer {
     }
     if (contiguous) {
       // Zero-copy: the value borrows the mapped archive bytes.
-      v->data = ir::ConstData::borrow(zip_.owner(), storage.subspan(offset * esize, numel * esize));
+      v->data = ir::ConstData::borrow(zip_.owner(), storage.subspan(offset * esize, numel * esize), zip_.file_mapped());
       return;
     }
     // Strided (e.g. channels-last or a view of a tied weight): gather into row-major order.

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "pt2tflite/convert.h"
+#include "util/pages.h"
 
 namespace pt2tflite::archive {
 namespace {
@@ -77,7 +78,9 @@ ZipArchive ZipArchive::open_file(const std::string& path) {
   }
   ::close(fd);
   std::span<const uint8_t> bytes(static_cast<const uint8_t*>(mapping->addr), mapping->size);
-  return open_bytes(mapping, bytes);
+  ZipArchive z = open_bytes(mapping, bytes);
+  z.file_mapped_ = true;
+  return z;
 }
 
 ZipArchive ZipArchive::open_bytes(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes) {
@@ -153,6 +156,10 @@ const ZipEntry* ZipArchive::find(std::string_view name) const {
   for (const ZipEntry& e : entries_)
     if (e.name == name) return &e;
   return nullptr;
+}
+
+void ZipArchive::drop_pages() const {
+  if (file_mapped_) util::drop_mapped_pages(bytes_);
 }
 
 std::span<const uint8_t> ZipArchive::data(const ZipEntry& entry) const {

@@ -34,12 +34,19 @@ class ZipArchive {
   std::span<const uint8_t> data(const ZipEntry& entry) const;
   // Keeps the mapped bytes alive; share it with anything that holds spans into the archive.
   const std::shared_ptr<const void>& owner() const { return owner_; }
+  // True when the bytes are a read-only mapping of a file (open_file), whose pages can be
+  // dropped from memory and read back; false for caller-owned bytes (open_bytes).
+  bool file_mapped() const { return file_mapped_; }
+  // Gives back every resident page of a file mapping (peak RSS); a no-op for caller-owned bytes.
+  // Safe at any time: spans stay valid and a later read faults the pages back in.
+  void drop_pages() const;
 
  private:
   void parse();
   std::shared_ptr<const void> owner_;
   std::span<const uint8_t> bytes_;
   std::vector<ZipEntry> entries_;
+  bool file_mapped_ = false;
 };
 
 }  // namespace pt2tflite::archive

@@ -1,9 +1,7 @@
 // The native CLI: `pt2tflite convert MODEL.pt2 -o MODEL.tflite` and `pt2tflite inspect MODEL.tflite`.
 // Exit codes: 0 success, 2 bad input or unsupported model, 1 internal error.
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -30,24 +28,6 @@ const char* kUsage =
     "  simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation, drop_fc_flatten,\n"
     "  fold_pad_into_same, fold_qdq, float16_weights, quantized_io\n";
 
-// Writes next to the destination and renames, so a failure never leaves a partial file.
-void write_atomically(const std::string& path, std::span<const uint8_t> bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw pt2tflite::ConversionError("cannot write '" + path + "'");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw pt2tflite::ConversionError("cannot write '" + path + "'");
-  }
-}
-
 int run_convert(const std::vector<std::string>& args) {
   std::string input, output;
   pt2tflite::ConvertOptions options;
@@ -69,10 +49,10 @@ int run_convert(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   auto t0 = std::chrono::steady_clock::now();
-  pt2tflite::ConvertResult r = pt2tflite::convert_file(input, options);
-  write_atomically(output, r.tflite);
+  // Streams the weights to the file (no partial file on failure); see convert_file_to_file.
+  uint64_t size = pt2tflite::convert_file_to_file(input, output, options);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::cerr << "pt2tflite: wrote " << output << " (" << r.tflite.size() << " bytes) in " << ms << " ms\n";
+  std::cerr << "pt2tflite: wrote " << output << " (" << size << " bytes) in " << ms << " ms\n";
   return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "util/check.h"
+#include "util/pages.h"
 
 namespace pt2tflite::ir {
 
@@ -29,11 +30,16 @@ bool is_fully_static(const Shape& shape) {
   return std::all_of(shape.begin(), shape.end(), [](const Dim& d) { return d.is_static(); });
 }
 
-ConstData ConstData::borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes) {
+ConstData ConstData::borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, bool file_mapped) {
   ConstData c;
   c.owner_ = std::move(owner);
   c.bytes_ = bytes;
+  c.file_mapped_ = file_mapped;
   return c;
+}
+
+void ConstData::drop_pages() const {
+  if (file_mapped_) util::drop_mapped_pages(bytes_);
 }
 
 ConstData ConstData::own(std::vector<uint8_t> bytes) {

@@ -43,9 +43,15 @@ struct QuantParams {
 // Constant bytes: borrowed from a memory-mapped archive (kept alive by `owner`) or owned.
 class ConstData {
  public:
-  static ConstData borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes);
+  // `file_mapped`: the bytes lie in a read-only file mapping, so drop_pages() may give back
+  // their memory (a later read brings it back from the file).
+  static ConstData borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                          bool file_mapped = false);
   static ConstData own(std::vector<uint8_t> bytes);
   std::span<const uint8_t> bytes() const { return bytes_; }
+  // Once the bytes have been read for the last time in a while: drops their resident pages when
+  // they are file-mapped (peak RSS), does nothing otherwise.
+  void drop_pages() const;
   template <typename T>
   std::span<const T> as() const {
     return {reinterpret_cast<const T*>(bytes_.data()), bytes_.size() / sizeof(T)};
@@ -54,6 +60,7 @@ class ConstData {
  private:
   std::shared_ptr<const void> owner_;
   std::span<const uint8_t> bytes_;
+  bool file_mapped_ = false;
 };
 
 struct Node;

@@ -108,6 +108,7 @@ ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
   for (int d : perm) out_shape.push_back(v->shape.at(d));
   if (v->is_const()) {
     auto bytes = permute_bytes(v->data->bytes(), ir::dtype_size(v->dtype), ir::sizes_of(v->shape), perm);
+    v->data->drop_pages();  // usually only the permuted copy is written: do not keep both resident
     ir::Value* c = new_const(v->dtype, std::move(out_shape), std::move(bytes));
     c->quant = permuted_quant(v->quant, perm);
     return c;

@@ -36,6 +36,7 @@ void fold_batchnorm(ir::Graph& g) {
     const auto bv = beta ? lower::to_float_vector(*beta) : std::vector<float>(cout, 0.0f);
     const auto b0 = b ? lower::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
     auto wv = lower::to_float_vector(*w);
+    w->data->drop_pages();  // the folded copy replaces it: its mapped pages need not stay resident
     const double eps = bn->get_float("eps");
     const size_t per_out = wv.size() / cout;
     std::vector<float> bias(cout);

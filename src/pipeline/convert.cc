@@ -7,12 +7,16 @@
 #include "archive/pt2_reader.h"
 #include "archive/zip_archive.h"
 #include "lower/lower.h"
+#include "pipeline/atomic_file.h"
 #include "passes/passes.h"
 #include "pt2tflite/convert.h"
 #include "tflite/writer.h"
+#include "util/rss.h"
 
 namespace pt2tflite {
 namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
 
 class Stages {
  public:
@@ -24,12 +28,14 @@ class Stages {
     done(name, &m);
   }
 
-  // Called after each stage: prints its time when verbose, and the IR when asked for.
+  // Called after each stage: prints its time and resident memory (now / peak so far) when
+  // verbose, and the IR when asked for.
   void done(const std::string& name, const ir::Module* m) {
     auto now = std::chrono::steady_clock::now();
     if (options_.verbose)
       std::cerr << "pt2tflite: " << name << " "
-                << std::chrono::duration<double, std::milli>(now - last_).count() << " ms\n";
+                << std::chrono::duration<double, std::milli>(now - last_).count() << " ms, RSS "
+                << util::current_rss_bytes() / kMiB << " MiB (peak " << util::peak_rss_bytes() / kMiB << " MiB)\n";
     last_ = now;
     for (const std::string& d : options_.dump_after) {
       if (d != name || !m) continue;
@@ -46,16 +52,26 @@ class Stages {
   std::chrono::steady_clock::time_point last_;
 };
 
-ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options) {
-  Stages stages(options);
-  archive::ImportResult imported = archive::read_pt2(zip);
-  stages.done("import", &imported.module);
+// Runs every stage up to the writer. The returned flatbuffer holds the constants it still needs;
+// both IR modules are gone by then, so a constant that nothing else holds (a pass's result) is
+// freed as soon as it has been written out.
+tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options,
+                                          Stages& stages) {
+  ir::Module tfl;
+  {
+    archive::ImportResult imported = archive::read_pt2(zip);
+    stages.done("import", &imported.module);
 
-  stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
+    stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
+    // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
+    // stay resident (any still used are read back when needed).
+    zip.drop_pages();
 
-  std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
-  ir::Module tfl = lower::lower(imported.module, diagnostics);
-  if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
+    std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
+    tfl = lower::lower(imported.module, diagnostics);
+    if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
+  }  // The ATen module goes: weights the lowering permuted or copied exist only in `tfl` now.
+  zip.drop_pages();
   stages.done("lower", &tfl);
 
   stages.run(tfl, "fold_constants", passes::fold_constants);
@@ -80,10 +96,17 @@ ConvertResult convert_archive(const archive::ZipArchive& zip, const ConvertOptio
   if (options.quantized_io) {
     stages.run(tfl, "quantized_io", passes::quantized_io);
   }
+  zip.drop_pages();
 
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
   stages.done("write", nullptr);
-  return ConvertResult{std::move(fb.storage), fb.bytes};
+  return fb;
+}
+
+ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
+  tflite_writer::Flatbuffer::Bytes b = fb.materialize();
+  stages.done("assemble", nullptr);
+  return ConvertResult{std::move(b.storage), b.bytes};
 }
 
 }  // namespace
@@ -113,12 +136,25 @@ ConversionError::ConversionError(std::vector<Diagnostic> diagnostics)
 ConversionError::ConversionError(const std::string& message) : std::runtime_error(message) {}
 
 ConvertResult convert_file(const std::string& path, const ConvertOptions& options) {
-  return convert_archive(archive::ZipArchive::open_file(path), options);
+  Stages stages(options);
+  return in_memory(convert_archive(archive::ZipArchive::open_file(path), options, stages), stages);
+}
+
+uint64_t convert_file_to_file(const std::string& path, const std::string& output, const ConvertOptions& options) {
+  Stages stages(options);
+  tflite_writer::Flatbuffer fb = convert_archive(archive::ZipArchive::open_file(path), options, stages);
+  // Only now, once the conversion has succeeded, does the (temporary) output file exist.
+  pipeline::AtomicFile file(output);
+  fb.stream([&](std::span<const uint8_t> bytes) { file.write(bytes); });
+  file.commit();
+  stages.done("output", nullptr);
+  return fb.size();
 }
 
 ConvertResult convert_bytes(std::span<const uint8_t> bytes, const ConvertOptions& options) {
-  // The caller's bytes outlive the call; constants borrow them only until the writer is done.
-  return convert_archive(archive::ZipArchive::open_bytes(nullptr, bytes), options);
+  // The caller's bytes outlive the call; constants borrow them only until they are copied out.
+  Stages stages(options);
+  return in_memory(convert_archive(archive::ZipArchive::open_bytes(nullptr, bytes), options, stages), stages);
 }
 
 }  // namespace pt2tflite

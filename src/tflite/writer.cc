@@ -1,5 +1,6 @@
 #include "tflite/writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string_view>
@@ -48,10 +49,16 @@ class ModelWriter {
                                      fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0,
                                      fbb_.CreateVector(sigs));
     fbb_.Finish(model, tflite::ModelIdentifier());
-    if (!outside_.empty()) return append_outside_buffers();
+    const uint64_t head_size = fbb_.GetSize();
+    // Inline constants were placed by their distance from the end of the builder, which grows
+    // downwards; now that its size is final, that gives their offset in the file.
+    for (Flatbuffer::Placed& p : placed_) p.offset = head_size - p.offset;
+    if (external_) place_outside_buffers();
+    std::sort(placed_.begin(), placed_.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    uint64_t size = external_ ? file_size_ : head_size;
     auto detached = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
-    std::span<const uint8_t> bytes(detached->data(), detached->size());
-    return Flatbuffer{std::move(detached), bytes};
+    std::span<uint8_t> head(detached->data(), detached->size());
+    return Flatbuffer(std::move(detached), head, std::move(placed_), size);
   }
 
  private:
@@ -71,48 +78,48 @@ class ModelWriter {
     return total;
   }
 
-  struct OutsideBuffer {
-    uint32_t index;
-    std::span<const uint8_t> bytes;
-  };
-
   // File = flatbuffer, then each constant at a 16-byte boundary, then 16 zero bytes (XNNPACK may
-  // read up to 16 bytes past a tensor). Offsets are patched into the finished flatbuffer.
-  Flatbuffer append_outside_buffers() {
-    size_t pos = align_up(fbb_.GetSize());
-    std::vector<size_t> offsets;
-    for (const OutsideBuffer& b : outside_) {
-      offsets.push_back(pos);
-      pos = align_up(pos + b.bytes.size());
+  // read up to 16 bytes past a tensor). Offsets are patched into the finished flatbuffer, and the
+  // constants join the inline ones to be streamed or copied in file order.
+  void place_outside_buffers() {
+    uint64_t pos = align_up(fbb_.GetSize());
+    auto* buffers = tflite::GetMutableModel(fbb_.GetBufferPointer())->mutable_buffers();
+    for (auto& [index, p] : outside_) {
+      p.offset = pos;
+      pos = align_up(pos + p.data.bytes().size());
+      bool ok = buffers->GetMutableObject(index)->mutate_offset(p.offset);
+      PT2_CHECK(ok, "buffer " << index << " has no offset field to patch");
+      placed_.push_back(std::move(p));
     }
-    auto file = std::make_shared<std::vector<uint8_t>>(pos + kBufferAlignment, 0);
-    std::memcpy(file->data(), fbb_.GetBufferPointer(), fbb_.GetSize());
-    for (size_t i = 0; i < outside_.size(); ++i)
-      std::memcpy(file->data() + offsets[i], outside_[i].bytes.data(), outside_[i].bytes.size());
-    auto* buffers = tflite::GetMutableModel(file->data())->mutable_buffers();
-    for (size_t i = 0; i < outside_.size(); ++i) {
-      bool ok = buffers->GetMutableObject(outside_[i].index)->mutate_offset(offsets[i]);
-      PT2_CHECK(ok, "buffer " << outside_[i].index << " has no offset field to patch");
-    }
-    std::span<const uint8_t> bytes(file->data(), file->size());
-    return Flatbuffer{std::move(file), bytes};
+    outside_.clear();
+    file_size_ = pos + kBufferAlignment;
   }
 
   uint32_t buffer_for(const ir::Value& v) {
     std::span<const uint8_t> bytes = v.data->bytes();
     if (bytes.empty()) return 0;
+    // The key points into the module's constant, alive meanwhile. One lookup-or-insert hashes
+    // the bytes once (the map caches hash codes, so growing it does not read them again).
     std::string_view key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (auto it = buffer_index_.find(key); it != buffer_index_.end()) return it->second;
     uint32_t index = static_cast<uint32_t>(buffers_.size());
+    auto [it, inserted] = buffer_index_.try_emplace(key, index);
+    // Hashing read every byte; mapped weights need not stay resident until they are streamed out.
+    v.data->drop_pages();
+    if (!inserted) return it->second;
     if (external_) {
       buffers_.push_back(tflite::CreateBuffer(fbb_, 0, kPendingOffset, bytes.size()));
-      outside_.push_back({index, bytes});
+      outside_.push_back({index, Flatbuffer::Placed{0, *v.data}});
     } else {
+      // Room for the bytes, laid out exactly as CreateVector would, but left unwritten: the
+      // bytes are streamed into place later. Until the builder is finished, a place is known
+      // only by its distance from the builder's end.
       fbb_.ForceVectorAlignment(bytes.size(), 1, kBufferAlignment);
-      auto data = fbb_.CreateVector(bytes.data(), bytes.size());
-      buffers_.push_back(tflite::CreateBuffer(fbb_, data));
+      uint8_t* dst = nullptr;
+      auto data = fbb_.CreateUninitializedVector(bytes.size(), 1, &dst);
+      uint64_t from_end = fbb_.GetSize() - static_cast<uint64_t>(dst - fbb_.GetCurrentBufferPointer());
+      placed_.push_back(Flatbuffer::Placed{from_end, *v.data});
+      buffers_.push_back(tflite::CreateBuffer(fbb_, flatbuffers::Offset<flatbuffers::Vector<uint8_t>>(data)));
     }
-    buffer_index_.emplace(key, index);  // the key points into the module's constant, alive meanwhile
     return index;
   }
 
@@ -204,7 +211,9 @@ class ModelWriter {
   const ir::Module& module_;
   const bool external_;  // constants after the flatbuffer instead of inside it
   FlatBufferBuilder fbb_;
-  std::vector<OutsideBuffer> outside_;
+  std::vector<std::pair<uint32_t, Flatbuffer::Placed>> outside_;  // buffer index, bytes (external)
+  std::vector<Flatbuffer::Placed> placed_;  // inline constants, by distance from the builder's end
+  uint64_t file_size_ = 0;                  // external: flatbuffer + constants + tail padding
   std::vector<Offset<tflite::Buffer>> buffers_;
   std::vector<Offset<tflite::OperatorCode>> opcodes_;
   std::unordered_map<std::string_view, uint32_t> buffer_index_;
@@ -212,7 +221,66 @@ class ModelWriter {
   std::unordered_map<const ir::Graph*, std::unordered_map<const ir::Value*, int32_t>> graph_tensor_index_;
 };
 
+// Zeros for the gaps between pieces of an external-buffers file.
+constexpr size_t kZeroChunk = 4096;
+const uint8_t kZeros[kZeroChunk] = {};
+
 }  // namespace
+
+Flatbuffer::Flatbuffer(std::shared_ptr<void> storage, std::span<uint8_t> head, std::vector<Placed> constants,
+                       uint64_t size)
+    : storage_(std::move(storage)), head_(head), constants_(std::move(constants)), size_(size) {}
+
+void Flatbuffer::stream(const std::function<void(std::span<const uint8_t>)>& sink) {
+  uint64_t pos = 0;
+  // Emits the file up to `end`: the flatbuffer's own bytes, then zero padding.
+  auto fill_to = [&](uint64_t end) {
+    if (pos < head_.size() && pos < end) {
+      uint64_t n = std::min<uint64_t>(end, head_.size()) - pos;
+      sink(head_.subspan(pos, n));
+      pos += n;
+    }
+    for (; pos < end;) {
+      uint64_t n = std::min<uint64_t>(end - pos, kZeroChunk);
+      sink(std::span<const uint8_t>(kZeros, n));
+      pos += n;
+    }
+  };
+  for (Placed& c : constants_) {
+    PT2_CHECK(pos <= c.offset && c.offset + c.data.bytes().size() <= size_, "constant at " << c.offset << " overlaps");
+    fill_to(c.offset);
+    sink(c.data.bytes());
+    pos += c.data.bytes().size();
+    c.data.drop_pages();
+    c.data = ir::ConstData();  // frees a pass's result once the module is gone
+  }
+  fill_to(size_);
+  storage_.reset();
+  head_ = {};
+  constants_.clear();
+}
+
+Flatbuffer::Bytes Flatbuffer::materialize() {
+  std::shared_ptr<void> storage = storage_;
+  std::span<uint8_t> file = head_;
+  if (size_ != head_.size()) {  // external buffers: the constants go after the flatbuffer
+    auto whole = std::make_shared<std::vector<uint8_t>>(size_, 0);
+    std::memcpy(whole->data(), head_.data(), head_.size());
+    file = {whole->data(), whole->size()};
+    storage = std::move(whole);
+  }
+  for (Placed& c : constants_) {
+    std::span<const uint8_t> b = c.data.bytes();
+    PT2_CHECK(c.offset + b.size() <= file.size(), "constant at " << c.offset << " runs past the file end");
+    if (!b.empty()) std::memcpy(file.data() + c.offset, b.data(), b.size());
+    c.data.drop_pages();
+    c.data = ir::ConstData();
+  }
+  storage_.reset();
+  head_ = {};
+  constants_.clear();
+  return Bytes{std::move(storage), file};
+}
 
 Flatbuffer write_model(const ir::Module& module, bool external_buffers) {
   return ModelWriter(module, external_buffers || constant_bytes(module) > kMaxInlineConstantBytes).run();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "lower/const_eval.h"
 #include "schema_generated.h"
 
@@ -30,7 +32,7 @@ ir::Module two_adds() {
 
 TEST(Writer, WritesAValidDeduplicatedModel) {
   ir::Module m = two_adds();
-  Flatbuffer fb = write_model(m);
+  Flatbuffer::Bytes fb = write_model(m).materialize();
   ASSERT_TRUE(tflite::ModelBufferHasIdentifier(fb.bytes.data()));
   flatbuffers::Verifier v(fb.bytes.data(), fb.bytes.size());
   ASSERT_TRUE(tflite::VerifyModelBuffer(v));
@@ -55,9 +57,38 @@ TEST(Writer, WritesAValidDeduplicatedModel) {
 
 TEST(Writer, IsDeterministic) {
   ir::Module a = two_adds(), b = two_adds();
-  Flatbuffer fa = write_model(a), fb = write_model(b);
+  Flatbuffer::Bytes fa = write_model(a).materialize(), fb = write_model(b).materialize();
   ASSERT_EQ(fa.bytes.size(), fb.bytes.size());
   EXPECT_TRUE(std::equal(fa.bytes.begin(), fa.bytes.end(), fb.bytes.begin()));
+}
+
+// The CLI streams the file (constants written from where they are, never copied into the
+// flatbuffer); the Python API assembles it in memory. Both must give the same bytes, inline
+// and with external buffers, and the constants must land where the buffers point.
+std::vector<uint8_t> streamed(const ir::Module& m, bool external) {
+  std::vector<uint8_t> out;
+  Flatbuffer fb = write_model(m, external);
+  fb.stream([&](std::span<const uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); });
+  EXPECT_EQ(out.size(), fb.size());
+  return out;
+}
+
+TEST(Writer, StreamedFileEqualsAssembledFile) {
+  for (bool external : {false, true}) {
+    ir::Module a = two_adds(), b = two_adds();
+    Flatbuffer::Bytes whole = write_model(a, external).materialize();
+    std::vector<uint8_t> s = streamed(b, external);
+    ASSERT_EQ(whole.bytes.size(), s.size()) << "external=" << external;
+    EXPECT_TRUE(std::equal(s.begin(), s.end(), whole.bytes.begin())) << "external=" << external;
+
+    const tflite::Buffer* buf = tflite::GetModel(s.data())->buffers()->Get(1);
+    const uint8_t* data = external ? s.data() + buf->offset() : buf->data()->data();
+    size_t size = external ? buf->size() : buf->data()->size();
+    ASSERT_EQ(size, 4 * sizeof(float));
+    float f[4];
+    std::memcpy(f, data, sizeof(f));
+    for (float x : f) EXPECT_EQ(x, 1.0f) << "external=" << external;
+  }
 }
 
 TEST(Writer, OpcodesAbove127UseTheNewField) {
@@ -70,7 +101,7 @@ TEST(Writer, OpcodesAbove127UseTheNewField) {
   g.add_node("tfl.GELU", "gelu", {x}, {y})->set("approximate", false);
   g.inputs = {x};
   g.outputs = {y};
-  Flatbuffer fb = write_model(m);
+  Flatbuffer::Bytes fb = write_model(m).materialize();
   const tflite::OperatorCode* c = tflite::GetModel(fb.bytes.data())->operator_codes()->Get(0);
   EXPECT_EQ(c->builtin_code(), tflite::BuiltinOperator_GELU);
   EXPECT_EQ(c->deprecated_builtin_code(), 127);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "pt2tflite/convert.h"
 #include "zip_builder.h"
 
@@ -49,6 +51,34 @@ TEST(ZipArchive, RejectsTruncatedArchive) {
   std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + 200);
   cut.insert(cut.end(), bytes.begin() + 900, bytes.end());
   EXPECT_THROW(open(cut), ConversionError);
+}
+
+// Dropping the mapped pages (to lower peak RSS) must not change what the archive reads: the
+// pages come back from the file. Caller-owned bytes must never be dropped (that would zero them).
+TEST(ZipArchive, DroppedPagesReadBackFromTheFile) {
+  testing::ZipBuilder b;
+  std::string big(3 * 4096 + 123, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  b.add("m/data/weights/weight_0", big);
+  auto bytes = b.build(/*zip64=*/true);
+  std::string path = ::testing::TempDir() + "/drop_pages.zip";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_TRUE(f);
+    ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    std::fclose(f);
+  }
+  ZipArchive z = ZipArchive::open_file(path);
+  EXPECT_TRUE(z.file_mapped());
+  EXPECT_EQ(text(z, "m/data/weights/weight_0"), big);
+  z.drop_pages();
+  EXPECT_EQ(text(z, "m/data/weights/weight_0"), big);
+  std::remove(path.c_str());
+
+  ZipArchive mem = open(bytes);
+  EXPECT_FALSE(mem.file_mapped());
+  mem.drop_pages();
+  EXPECT_EQ(text(mem, "m/data/weights/weight_0"), big);
 }
 
 TEST(ZipArchive, MissingFileIsAClearError) {

@@ -45,6 +45,31 @@ def test_inspect_explains_what_xnnpack_refuses(tmp_path):
     assert "not delegated (1): LOG_SOFTMAX is not in the delegate's op list" in r.stdout
 
 
+@pytest.mark.parametrize("external", [False, True])
+def test_streamed_file_equals_the_api_bytes(tmp_path, external):
+    # The CLI streams each weight to the file from where it is (archive mapping or a pass's
+    # result); the Python API assembles the file in memory. Both must give the same bytes, with
+    # folded (BatchNorm), permuted (conv OHWI) and borrowed (linear) weights alike.
+    from pt2tflite import _core
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
+    pt2 = save(model, torch.randn(1, 3, 8, 8), tmp_path / "m.pt2")
+    out = tmp_path / "m.tflite"
+    flags = ["--external-buffers"] if external else []
+    r = run("convert", pt2, "-o", out, *flags)
+    assert r.returncode == 0, r.stderr
+    api, _ = _core.convert(pt2.read_bytes(), [], False, external, False, False)
+    assert out.read_bytes() == api
+    assert list(tmp_path.glob("*.tmp*")) == []
+
+
+def test_unwritable_output_exits_2_and_writes_nothing(tmp_path):
+    pt2 = save(nn.Sequential(nn.Linear(3, 3)), torch.randn(1, 3), tmp_path / "m.pt2")
+    r = run("convert", pt2, "-o", tmp_path / "missing_dir" / "m.tflite")
+    assert r.returncode == 2 and "cannot write" in r.stderr
+    assert not (tmp_path / "missing_dir").exists()
+
+
 def test_unsupported_model_exits_2_and_writes_nothing(tmp_path):
     pt2 = save(nn.Sequential(nn.Linear(3, 3)), torch.randn(1, 3), tmp_path / "ok.pt2")
     bad = tmp_path / "bad.pt2"
