@@ -57,6 +57,10 @@ struct ConvertResult {
   std::span<const uint8_t> tflite;
 };
 
+// The stages whose IR `ConvertOptions::dump_after` can print, in pipeline order. A conversion
+// asked to dump after any other name fails with a ConversionError that lists these.
+const std::vector<std::string>& pass_names();
+
 // Converts the archive at `path` (the file is memory-mapped; weights are not copied until written).
 ConvertResult convert_file(const std::string& path, const ConvertOptions& options = {});
 

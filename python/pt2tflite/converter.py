@@ -42,6 +42,11 @@ def supported_ops() -> list[tuple[str, str, str]]:
     return [tuple(r) for r in _core.supported_ops()]
 
 
+def pass_names() -> list[str]:
+    """The pipeline stages whose IR `convert(..., dump_after=[...])` can print, in order."""
+    return list(_core.pass_names())
+
+
 def _decomposition_table():
     import torch
 
@@ -107,9 +112,7 @@ def convert(
 
     module_or_exported_program: an nn.Module in eval mode, or a torch.export.ExportedProgram.
     sample_args / sample_kwargs: example inputs (they fix the input shapes).
-    dump_after: pass names after which the IR is printed (import, fold_batchnorm, lower, fold_constants,
-        drop_broadcasts, simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation,
-        drop_fc_flatten, fold_pad_into_same, fold_qdq, float16_weights, quantized_io).
+    dump_after: stages after which the IR is printed, from `pt2tflite.pass_names()`.
     verbose: print each stage's time to stderr.
     external_buffers: store the weights after the flatbuffer (automatic above 2 GiB of weights).
     num_threads: interpreter threads used when the returned Model is called (default: all cores).

@@ -18,15 +18,17 @@ constexpr int kExitOk = 0;
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 
-const char* kUsage =
-    "usage:\n"
-    "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
-    "                    [--quantized-io] [--float16-weights]\n"
-    "  pt2tflite inspect MODEL.tflite\n"
-    "\n"
-    "passes for --dump-after: import, fold_batchnorm, lower, fold_constants, drop_broadcasts,\n"
-    "  simplify_transposes, matmul_to_fc, fold_channel_affine, fuse_activation, drop_fc_flatten,\n"
-    "  fold_pad_into_same, fold_qdq, float16_weights, quantized_io\n";
+std::string usage() {
+  std::string text =
+      "usage:\n"
+      "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
+      "                    [--quantized-io] [--float16-weights]\n"
+      "  pt2tflite inspect MODEL.tflite\n"
+      "\n"
+      "passes for --dump-after:";
+  for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
+  return text + "\n";
+}
 
 int run_convert(const std::vector<std::string>& args) {
   std::string input, output;
@@ -40,12 +42,12 @@ int run_convert(const std::vector<std::string>& args) {
     else if (a == "--quantized-io") options.quantized_io = true;
     else if (a == "--float16-weights") options.float16_weights = true;
     else if (!a.empty() && a[0] == '-') {
-      std::cerr << "pt2tflite: unknown option " << a << "\n" << kUsage;
+      std::cerr << "pt2tflite: unknown option " << a << "\n" << usage();
       return kExitBadInput;
     } else input = a;
   }
   if (input.empty() || output.empty()) {
-    std::cerr << kUsage;
+    std::cerr << usage();
     return kExitBadInput;
   }
   auto t0 = std::chrono::steady_clock::now();
@@ -58,7 +60,7 @@ int run_convert(const std::vector<std::string>& args) {
 
 int run_inspect(const std::vector<std::string>& args) {
   if (args.size() != 1) {
-    std::cerr << kUsage;
+    std::cerr << usage();
     return kExitBadInput;
   }
   std::ifstream f(args[0], std::ios::binary);
@@ -90,7 +92,7 @@ int run_inspect(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::cerr << kUsage;
+    std::cerr << usage();
     return args.empty() ? kExitBadInput : kExitOk;
   }
   const std::string cmd = args[0];
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "convert") return run_convert(args);
     if (cmd == "inspect") return run_inspect(args);
-    std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << kUsage;
+    std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << usage();
     return kExitBadInput;
   } catch (const pt2tflite::ConversionError& e) {
     std::cerr << "pt2tflite: error: " << e.what() << "\n";

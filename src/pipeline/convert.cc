@@ -1,5 +1,6 @@
 // The conversion pipeline: archive → ATen IR → passes → lowering → TFLite passes → flatbuffer.
 // Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "passes/passes.h"
 #include "pt2tflite/convert.h"
 #include "tflite/writer.h"
+#include "util/check.h"
 #include "util/rss.h"
 
 namespace pt2tflite {
@@ -18,9 +20,24 @@ namespace {
 
 constexpr size_t kMiB = size_t{1} << 20;
 
+std::string joined_pass_names() {
+  std::string out;
+  for (const std::string& p : pass_names()) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
+bool is_pass_name(const std::string& name) {
+  const auto& names = pass_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 class Stages {
  public:
-  explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {}
+  explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {
+    for (const std::string& d : options_.dump_after)
+      if (!is_pass_name(d))
+        throw ConversionError("unknown pass '" + d + "' to dump after; the passes are: " + joined_pass_names());
+  }
 
   // Runs a graph pass over every subgraph, then reports it like any other stage.
   void run(ir::Module& m, const std::string& name, void (*pass)(ir::Graph&)) {
@@ -31,6 +48,8 @@ class Stages {
   // Called after each stage: prints its time and resident memory (now / peak so far) when
   // verbose, and the IR when asked for.
   void done(const std::string& name, const ir::Module* m) {
+    // Every stage with an IR must be listed in pass_names(), so that users can ask for it.
+    PT2_CHECK(!m || is_pass_name(name), "pipeline stage '" << name << "' is missing from pass_names()");
     auto now = std::chrono::steady_clock::now();
     if (options_.verbose)
       std::cerr << "pt2tflite: " << name << " "
@@ -110,6 +129,14 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& pass_names() {
+  static const std::vector<std::string> names = {
+      "import",          "fold_batchnorm",      "lower",           "fold_constants",  "drop_broadcasts",
+      "simplify_transposes", "matmul_to_fc",    "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
+      "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
+  return names;
+}
 
 std::string Diagnostic::to_string() const {
   std::ostringstream os;

@@ -92,5 +92,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("float16_weights") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
+  m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
 }

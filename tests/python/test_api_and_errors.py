@@ -96,6 +96,18 @@ def test_dump_after_prints_ir(capfd):
     assert "// IR after lower" in err and "tfl.RELU" in err
 
 
+def test_every_pass_name_can_be_dumped_and_others_are_refused(capfd):
+    names = pt2tflite.pass_names()
+    assert names[:3] == ["import", "fold_batchnorm", "lower"] and "fold_qdq" in names
+    pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=names)
+    err = capfd.readouterr().err
+    # float16_weights and quantized_io run only when asked for; every other stage prints its IR.
+    for name in names:
+        assert (f"// IR after {name}\n" in err) == (name not in ("float16_weights", "quantized_io")), name
+    with pytest.raises(pt2tflite.ConversionError, match="unknown pass 'lowr'.*fold_batchnorm, lower"):
+        pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=["lowr"])
+
+
 def test_supported_ops_table_comes_from_the_core():
     ops = {op for op, _, _ in pt2tflite.supported_ops()}
     assert "aten.convolution.default" in ops and "aten.addmm.default" in ops

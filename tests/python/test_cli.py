@@ -119,6 +119,13 @@ def test_dump_after(tmp_path):
     assert op in before and op not in after
 
 
+def test_unknown_dump_after_pass_exits_2_and_leaves_no_file(tmp_path):
+    pt2 = save(nn.Sequential(nn.Conv2d(3, 4, 3)), torch.randn(1, 3, 8, 8), tmp_path / "m.pt2")
+    r = run("convert", pt2, "-o", tmp_path / "m.tflite", "--dump-after=fold_bn")
+    assert r.returncode == 2 and "unknown pass 'fold_bn'" in r.stderr and "fold_batchnorm" in r.stderr
+    assert list(tmp_path.iterdir()) == [pt2]
+
+
 def test_training_ir_archive_exits_2_and_names_the_fix(tmp_path):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
     pt2 = tmp_path / "train.pt2"
