@@ -89,8 +89,10 @@ def run(a: argparse.Namespace, result: dict) -> None:
             # fold_quantize=False: what litert-torch's README and tests do before convert().
             m = convert_pt2e(m, fold_quantize=False)
             v["quantize_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             with torch.no_grad():
                 ref = np.concatenate([m(x).numpy() for x in data["eval"]])
+            v["reference_s"] = time.perf_counter() - t0
             ref_path = os.path.join(a.out_dir, f"ref_{scheme}.npy")
             np.save(ref_path, ref)
             v["reference"] = ref_path

@@ -1,7 +1,7 @@
 """Int8 speed of pt2tflite vs the incumbent (litert-torch), PT2E models, in one run.
 
-    python3 bench/quant_run.py                          # resnet18, mobilenet_v2, timm/efficientnet_lite0
-    python3 bench/quant_run.py --models resnet18 --runs 100
+    python3 bench/quant_run.py                          # resnet18, mobilenet_v2
+    python3 bench/quant_run.py --models resnet18 mobilenet_v2 timm/efficientnet_lite0 --runs 100
 
 Models are tools/quant_eval.py's build(): library init with random batch-norm
 shifts and biases and batch-norm statistics measured on random inputs, so that
@@ -52,7 +52,9 @@ import latency  # noqa: E402
 import run as bench  # noqa: E402  (bench/run.py: its helpers, not its main)
 from run import _cell, _f, _g, _ops_str, log  # noqa: E402
 
-DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "timm/efficientnet_lite0"]
+# timm/efficientnet_lite0 also works (--models ... timm/efficientnet_lite0) but adds a third to the
+# run time; the default run is meant to stay under ~8 minutes on a quiet 2-core machine.
+DEFAULT_MODELS = ["resnet18", "mobilenet_v2"]
 SCHEMES = {"per_tensor": False, "per_channel": True}
 VARIANTS = ["ours_fp32", "ours_per_tensor", "ours_per_channel", "inc_fp32", "inc_per_tensor", "inc_per_channel"]
 LABELS = {
@@ -142,9 +144,12 @@ def start_incumbent(inc_py: str, program: str, data: str, workdir: str, log_path
     json_path = os.path.join(workdir, "incumbent.json")
     cmd = [inc_py, os.path.join(BENCH_DIR, "incumbent_quantize.py"), "--program", program, "--data", data,
            "--out-dir", workdir, "--json", json_path]
+    # One torch thread: it runs next to our own (one-thread) quantization on a 2-core machine, and
+    # OpenMP threads that outnumber the cores spin-wait and waste most of the time.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(log_path, "wb") as logf:
         # Own session, so that a timeout can kill the process group.
-        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     return p, json_path
 
 
@@ -187,6 +192,8 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     inc_log = os.path.join(workdir, "incumbent.log")
     proc, inc_json = start_incumbent(inc_py, program, data, workdir, inc_log)
     log(f"{name}: incumbent quantizing and converting in the background ...")
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # while the incumbent's process runs: one thread each (see start_incumbent)
 
     refs = {"ours_fp32": fp32_logits, "inc_fp32": fp32_logits}
     f = files["ours_fp32"] = {}
@@ -203,8 +210,10 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
             t0 = time.perf_counter()
             reference = quantize(model, a.size, per_channel, a.calibration)
             f["quantize_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             with torch.no_grad():
                 refs[f"ours_{scheme}"] = np.concatenate([reference(e).numpy() for e in evals])
+            f["reference_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             path = os.path.join(workdir, f"ours_{scheme}.tflite")
             pt2tflite.convert(reference, (x,)).export(path)
@@ -214,6 +223,7 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     log(f"{name}: ours: " + ", ".join(f"{v} {'ok' if files[v].get('ok') else 'FAILED'}" for v in VARIANTS[:3]))
 
     inc = finish_incumbent(proc, inc_json, inc_log, a.incumbent_timeout)
+    torch.set_num_threads(torch_threads)
     r["incumbent_process"] = {k: v for k, v in inc.items() if k != "variants"}
     for variant in ("fp32", *SCHEMES):
         v = (inc.get("variants") or {}).get(variant) or {"ok": False, "error": inc.get("error", "not run")}
@@ -352,10 +362,14 @@ def render(meta: dict, results: list[dict]) -> str:
                 _f(acc.get("top1_vs_reference"), "{:.2f}"), _f(acc.get("top1_vs_fp32"), "{:.2f}"),
                 _f(acc.get("sqnr_vs_reference_db"), "{:.1f}"), _f(acc.get("max_abs_vs_reference"), "{:.2e}"),
             ]) + " |")
+    L.append("")
+    L.append("How alike the two quantizers' PT2E references are (top-1 agreement of ours with the incumbent's, "
+             "same float model and calibration inputs):")
+    L.append("")
+    for r in results:
         agree = r.get("pt2e_references_top1_agree") or {}
         if agree:
-            L.append(f"| {r['model']} | PT2E references, ours vs inc: top-1 agree "
-                     + ", ".join(f"{s.replace('_', '-')} {v:.2f}" for s, v in agree.items()) + " |")
+            L.append(f"- {r['model']}: " + ", ".join(f"{s.replace('_', '-')} {v:.2f}" for s, v in agree.items()))
     L.append("")
 
     L.append("## Op histograms")
