@@ -267,8 +267,24 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     return r
 
 
+def wrong_file(f: dict) -> str | None:
+    """Why a converted file does not compute its reference, or None.
+
+    SQNR below 0 dB: the output differs from the reference by more than the reference's own
+    magnitude, i.e. the file computes something else; its latency is not a valid speed figure.
+    (Random-weight int8 models sit a few dB above 0, see docs/quantization.md.)"""
+    acc = f.get("accuracy") or {}
+    if f.get("check_error"):
+        return f"could not be checked: {f['check_error']}"
+    sqnr = acc.get("sqnr_vs_reference_db")
+    if sqnr is not None and sqnr < 0:
+        return f"output does not match its reference (SQNR {sqnr:.1f} dB, top-1 agreement {acc['top1_vs_reference']:.2f})"
+    return None
+
+
 def derive(r: dict, threads: list[int]) -> None:
-    """Latency ratios of medians against their targets (idempotent)."""
+    """Latency ratios of medians against their targets, and which files are wrong (idempotent)."""
+    r["wrong_files"] = {v: why for v, f in (r.get("files") or {}).items() if f.get("ok") and (why := wrong_file(f))}
     r["ratios"] = {}
     for label, num, den, target in RATIOS:
         for n in threads:
@@ -307,18 +323,26 @@ def render(meta: dict, results: list[dict]) -> str:
 
     L.append("## Ratios (of median latencies)")
     L.append("")
-    hdr = ["model", "ratio"] + [f"{n}T" for n in threads] + ["target", "met"]
+    hdr = ["model", "ratio"] + [f"{n}T" for n in threads] + ["target", "met", "both files right"]
     L += ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     for r in results:
-        for label, _num, _den, target in RATIOS:
+        wrong = r.get("wrong_files") or {}
+        for label, num, den, target in RATIOS:
             cells = _g(r, "ratios", label) or {}
             vals = [_f(_g(cells, str(n), "ratio"), "{:.3f}") for n in threads]
             mets = [_g(cells, str(n), "met") for n in threads]
             met = "—" if target is None or any(m is None for m in mets) else ("yes" if all(mets) else "**no**")
-            L.append("| " + " | ".join(_cell(c) for c in [r["model"], label, *vals, _f(target, "≤ {}"), met]) + " |")
+            bad = [LABELS[v] for v in (num, den) if v in wrong]
+            right = f"**no: {', '.join(bad)}**" if bad else ("yes" if any(v != "—" for v in vals) else "—")
+            L.append("| " + " | ".join(_cell(c) for c in [r["model"], label, *vals, _f(target, "≤ {}"), met, right]) + " |")
     L.append("")
-    L.append("< 1: the numerator is faster. ours/inc ratios have no target of their own; 1.05 is bench/run.py's flag.")
+    L.append("< 1: the numerator is faster. ours/inc ratios have no target of their own; 1.05 is bench/run.py's "
+             "flag. \"both files right\": neither file's output is further from its reference than the reference's own "
+             "magnitude (SQNR ≥ 0 dB, see Files); a ratio with a wrong file is not a valid speed comparison.")
     L.append("")
+    wrong = [(r["model"], v, why) for r in results for v, why in (r.get("wrong_files") or {}).items()]
+    if wrong:
+        L += ["Wrong files:", ""] + [f"- {m}, {LABELS[v]}: {why}" for m, v, why in wrong] + [""]
 
     L.append("## Latency (ms, median)")
     L.append("")
