@@ -1,7 +1,7 @@
 """Int8 speed of pt2tflite vs the incumbent (litert-torch), PT2E models, in one run.
 
-    python3 bench/quant_run.py                          # resnet18, mobilenet_v2
-    python3 bench/quant_run.py --models resnet18 mobilenet_v2 timm/efficientnet_lite0 --runs 100
+    python3 bench/quant_run.py                          # resnet18, mobilenet_v2, timm/efficientnet_lite0
+    python3 bench/quant_run.py --models resnet18 --runs 100
 
 Models are tools/quant_eval.py's build(): library init with random batch-norm
 shifts and biases and batch-norm statistics measured on random inputs, so that
@@ -52,9 +52,7 @@ import latency  # noqa: E402
 import run as bench  # noqa: E402  (bench/run.py: its helpers, not its main)
 from run import _cell, _f, _g, _ops_str, log  # noqa: E402
 
-# timm/efficientnet_lite0 also works (--models ... timm/efficientnet_lite0) but adds a third to the
-# run time; the default run is meant to stay under ~8 minutes on a quiet 2-core machine.
-DEFAULT_MODELS = ["resnet18", "mobilenet_v2"]
+DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "timm/efficientnet_lite0"]
 SCHEMES = {"per_tensor": False, "per_channel": True}
 VARIANTS = ["ours_fp32", "ours_per_tensor", "ours_per_channel", "inc_fp32", "inc_per_tensor", "inc_per_channel"]
 LABELS = {
