@@ -1,15 +1,16 @@
-"""Side-by-side latency and graph statistics of two .tflite files.
+"""Side-by-side latency and graph statistics of two (or more) .tflite files.
 
-Both files run in the same process on the same ai-edge-litert Interpreter
+All files run in the same process on the same ai-edge-litert Interpreter
 build (XNNPACK is applied by default), with invocations interleaved
-A, B, A, B, ... so that CPU frequency changes, thermal state and noisy
-neighbours hit both models alike.
+A, B, A, B, ... (A, B, C, ... for interleaved()) so that CPU frequency
+changes, thermal state and noisy neighbours hit every model alike.
 
     python bench/latency.py A.tflite B.tflite [--threads 1 2] [--runs 50]
                             [--warmup 10] [--json out.json]
 
-    from latency import compare
+    from latency import compare, interleaved
     result = compare("a.tflite", "b.tflite")
+    per_file = interleaved({"x": "x.tflite", "y": "y.tflite", "z": "z.tflite"})
 
 Works in either environment (pt2tflite's or the incumbent venv): it needs only
 numpy and ai-edge-litert.
@@ -84,6 +85,38 @@ def _summary_ms(samples_ns: list[int]) -> dict:
     }
 
 
+def interleaved(
+    paths: dict[str, str],
+    threads: tuple[int, ...] = (1, 2),
+    runs: int = 50,
+    warmup: int = 10,
+    seed: int = 0,
+) -> dict:
+    """Latency of any number of files, invokes interleaved round-robin.
+
+    result[str(num_threads)][name] = summary (median, min, p90, mean in ms)
+    plus "xnnpack_partitions" (DELEGATE nodes after delegation).
+    """
+    result = {}
+    for n in threads:
+        interps = {name: _prepared_interpreter(path, n, seed) for name, path in paths.items()}
+        for _ in range(warmup):
+            for interp, _parts in interps.values():
+                interp.invoke()
+        samples: dict[str, list[int]] = {name: [] for name in paths}
+        for _ in range(runs):
+            for name, (interp, _parts) in interps.items():
+                t0 = time.perf_counter_ns()
+                interp.invoke()
+                samples[name].append(time.perf_counter_ns() - t0)
+        result[str(n)] = {
+            name: {**_summary_ms(samples[name]), "xnnpack_partitions": interps[name][1]} for name in paths
+        }
+        # Free them all before the next thread count: big models x N x threads.
+        del interps
+    return result
+
+
 def compare(
     path_a: str,
     path_b: str,
@@ -108,30 +141,10 @@ def compare(
         "B": graph_stats(path_b),
         "latency": {},
     }
-    for n in threads:
-        interp_a, parts_a = _prepared_interpreter(path_a, n, seed)
-        interp_b, parts_b = _prepared_interpreter(path_b, n, seed)
-        for _ in range(warmup):
-            interp_a.invoke()
-            interp_b.invoke()
-        samples_a, samples_b = [], []
-        for _ in range(runs):
-            t0 = time.perf_counter_ns()
-            interp_a.invoke()
-            t1 = time.perf_counter_ns()
-            interp_b.invoke()
-            t2 = time.perf_counter_ns()
-            samples_a.append(t1 - t0)
-            samples_b.append(t2 - t1)
-        a, b = _summary_ms(samples_a), _summary_ms(samples_b)
-        result["latency"][str(n)] = {
-            "A": a,
-            "B": b,
-            "B_over_A": b["median_ms"] / a["median_ms"],
-            "xnnpack_partitions": {"A": parts_a, "B": parts_b},
-        }
-        # Free both before building the next pair: big models x 2 x threads.
-        del interp_a, interp_b
+    for n, per_file in interleaved({"A": path_a, "B": path_b}, threads, runs, warmup, seed).items():
+        a, b = per_file["A"], per_file["B"]
+        parts = {"A": a.pop("xnnpack_partitions"), "B": b.pop("xnnpack_partitions")}
+        result["latency"][n] = {"A": a, "B": b, "B_over_A": b["median_ms"] / a["median_ms"], "xnnpack_partitions": parts}
     return result
 
 

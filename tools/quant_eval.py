@@ -27,11 +27,16 @@ from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
 
 
 def build(name: str, size: int, seed: int = 0) -> torch.nn.Module:
-    """A torchvision model in eval mode with random batch-norm scales, shifts and biases, and
-    batch-norm statistics measured on random `size`x`size` inputs (as training would have left
-    them)."""
+    """A torchvision model (or a timm one, named "timm/<name>") in eval mode with random
+    batch-norm scales, shifts and biases, and batch-norm statistics measured on random
+    `size`x`size` inputs (as training would have left them)."""
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, name)(weights=None)
+    if name.startswith("timm/"):
+        import timm  # only for timm models: the torchvision ones must not need it
+
+        model = timm.create_model(name[len("timm/") :], pretrained=False)
+    else:
+        model = getattr(torchvision.models, name)(weights=None)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
