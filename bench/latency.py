@@ -2,7 +2,7 @@
 
 Both files run in the same process on the same ai-edge-litert Interpreter
 build (XNNPACK is applied by default), with invocations interleaved
-A, B, A, B, ... so that CPU frequency changes, thermal state and noisy
+A, B, A, B, ... (interleaved() takes any number of files) so that CPU frequency changes, thermal state and noisy
 neighbours hit both models alike.
 
     python bench/latency.py A.tflite B.tflite [--threads 1 2] [--runs 50]
@@ -84,6 +84,39 @@ def _summary_ms(samples_ns: list[int]) -> dict:
     }
 
 
+def interleaved(
+    paths: dict[str, str],
+    threads: tuple[int, ...] = (1, 2),
+    runs: int = 50,
+    warmup: int = 10,
+    seed: int = 0,
+) -> dict:
+    """Measure any number of files with invokes interleaved (A, B, C, A, B, C, ...).
+
+    Returns {str(num_threads): {label: summary, ..., "xnnpack_partitions":
+    {label: DELEGATE count}}}. One file alone is just a plain measurement.
+    """
+    out = {}
+    for n in threads:
+        prepared = {label: _prepared_interpreter(p, n, seed) for label, p in paths.items()}
+        interps = [(label, interp) for label, (interp, _) in prepared.items()]
+        for _ in range(warmup):
+            for _, interp in interps:
+                interp.invoke()
+        samples: dict[str, list[int]] = {label: [] for label, _ in interps}
+        for _ in range(runs):
+            for label, interp in interps:
+                t0 = time.perf_counter_ns()
+                interp.invoke()
+                samples[label].append(time.perf_counter_ns() - t0)
+        entry = {label: _summary_ms(s) for label, s in samples.items()}
+        entry["xnnpack_partitions"] = {label: parts for label, (_, parts) in prepared.items()}
+        out[str(n)] = entry
+        # Free them all before the next thread count: big models x N x threads.
+        del prepared, interps
+    return out
+
+
 def compare(
     path_a: str,
     path_b: str,
@@ -108,30 +141,9 @@ def compare(
         "B": graph_stats(path_b),
         "latency": {},
     }
-    for n in threads:
-        interp_a, parts_a = _prepared_interpreter(path_a, n, seed)
-        interp_b, parts_b = _prepared_interpreter(path_b, n, seed)
-        for _ in range(warmup):
-            interp_a.invoke()
-            interp_b.invoke()
-        samples_a, samples_b = [], []
-        for _ in range(runs):
-            t0 = time.perf_counter_ns()
-            interp_a.invoke()
-            t1 = time.perf_counter_ns()
-            interp_b.invoke()
-            t2 = time.perf_counter_ns()
-            samples_a.append(t1 - t0)
-            samples_b.append(t2 - t1)
-        a, b = _summary_ms(samples_a), _summary_ms(samples_b)
-        result["latency"][str(n)] = {
-            "A": a,
-            "B": b,
-            "B_over_A": b["median_ms"] / a["median_ms"],
-            "xnnpack_partitions": {"A": parts_a, "B": parts_b},
-        }
-        # Free both before building the next pair: big models x 2 x threads.
-        del interp_a, interp_b
+    for n, v in interleaved({"A": path_a, "B": path_b}, threads, runs, warmup, seed).items():
+        v["B_over_A"] = v["B"]["median_ms"] / v["A"]["median_ms"]
+        result["latency"][n] = v
     return result
 
 
