@@ -13,9 +13,10 @@ environment, so the exported graph is the same, and pt2tflite's environment
 does not need onnx / onnxscript installed for a bench-only peer.
 
 Exporter: the TorchScript exporter (dynamo=False, opset 17) is tried first,
-because it is the one onnx2tf is developed and tested against; if it fails,
-the dynamo exporter (dynamo=True, opset 18, the default in torch >= 2.9). The
-JSON says which one produced the file and why the other was not used.
+because it is the one onnx2tf is developed and tested against; if the export
+or onnx2tf fails on its graph, the dynamo exporter (dynamo=True, opset 18,
+the default in torch >= 2.9) and onnx2tf again. The JSON says which one
+produced the file and why the other did not (attempts).
 
 onnx2tf is run with its defaults (the `onnx2tf -i model.onnx` a user would
 type): onnxsim, NCHW inputs turned into NHWC inputs, a saved_model, then a
@@ -28,9 +29,11 @@ JSON fields (seconds, wall clock, time.perf_counter):
   import_s          importing torch (+ timm/torchvision via models.py)
   build_s           bench.models.build()
   onnx_export_s     the successful torch.onnx.export call (fresh process, so
-                    first-call costs included)
+                    first-call costs included, unless a failed attempt came
+                    first)
   onnx_exporter     "torchscript (dynamo=False, opset 17)" or "dynamo ..."
-  onnx_export_attempts  [{exporter, ok, s, error}] every attempt, in order
+  attempts          every exporter tried, in order, with its own timings, the
+                    stage reached ("onnx_export" / "onnx2tf") and the error
   onnx_bytes        size of the .onnx (+ external data, if any)
   onnx2tf_import_s  importing onnx2tf (pulls in tensorflow)
   onnx2tf_s         onnx2tf.convert(): onnxsim + TF graph build + saved_model
@@ -40,7 +43,8 @@ JSON fields (seconds, wall clock, time.perf_counter):
   peak_rss_after_export_mb  ru_maxrss after the ONNX export
   peak_rss_mb       ru_maxrss at the end (whole process: torch + TF)
   input_layout      "NHWC" if onnx2tf changed the 4-D input to channels-last
-On failure: ok=false, stage ("onnx_export" or "onnx2tf") and error; exit 1.
+On failure: ok=false, stage (of the last attempt) and error (every
+attempt's); exit 1.
 """
 
 from __future__ import annotations
@@ -93,29 +97,22 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(e).__name__
 
 
-def export_onnx(model, args, path: str, result: dict) -> None:
-    """torch.onnx.export with the first exporter that works; fills result."""
+def export_onnx(model, args, path: str, kw: dict) -> None:
+    """One torch.onnx.export call; raises on failure."""
     import torch
 
-    attempts = result["onnx_export_attempts"] = []
-    for label, kw in EXPORTERS:
-        for p in glob.glob(path + "*"):
-            os.remove(p)
-        t0 = time.perf_counter()
-        try:
-            with torch.no_grad():
-                torch.onnx.export(model, args, path, input_names=["input"], output_names=["output"], **kw)
-            s = time.perf_counter() - t0
-            attempts.append({"exporter": label, "ok": True, "s": s})
-            result["onnx_export_s"] = s
-            result["onnx_exporter"] = label
-            # The dynamo exporter may put weights in a side file next to it.
-            result["onnx_bytes"] = sum(os.path.getsize(p) for p in glob.glob(path + "*"))
-            return
-        except Exception as e:  # noqa: BLE001 - try the next exporter
-            traceback.print_exc()
-            attempts.append({"exporter": label, "ok": False, "s": time.perf_counter() - t0, "error": _first_line(e)})
-    raise RuntimeError("torch.onnx.export failed: " + "; ".join(f"{a['exporter']}: {a['error']}" for a in attempts))
+    for p in glob.glob(path + "*"):
+        os.remove(p)
+    # nn.MultiheadAttention's inference fast path (torchvision ViT) becomes
+    # aten::_native_multi_head_attention, which the TorchScript exporter
+    # cannot export; the slow path computes the same thing with plain ops.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, args, path, input_names=["input"], output_names=["output"], **kw)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 class _PartTimer:
@@ -172,6 +169,32 @@ class _PartTimer:
         return False
 
 
+def run_onnx2tf(onnx_path: str, out_dir: str, result: dict) -> str:
+    """onnx2tf.convert() with its defaults, timed by part; returns the float32 .tflite."""
+    import onnx2tf
+    import tf_keras
+
+    # A second attempt in the same process must not inherit Keras layer
+    # names or graph state from the failed first one.
+    tf_keras.backend.clear_session()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    with _PartTimer() as parts:
+        t0 = time.perf_counter()
+        onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True)
+        result["onnx2tf_s"] = time.perf_counter() - t0
+    result["saved_model_s"] = parts.saved_model_s
+    result["tflite_convert_calls"] = len(parts.convert_s)
+    result["tflite_fp32_s"] = parts.convert_s[0] if parts.convert_s else None
+    result["tflite_fp16_s"] = parts.convert_s[1] if len(parts.convert_s) > 1 else None
+    result["onnx2tf_fp32_s"] = result["onnx2tf_s"] - (result["tflite_fp16_s"] or 0.0) - parts.saved_model_s
+    fp32 = os.path.join(out_dir, os.path.splitext(os.path.basename(onnx_path))[0] + "_float32.tflite")
+    if not os.path.exists(fp32):
+        # onnx2tf logs some errors and returns without raising.
+        raise RuntimeError(f"onnx2tf wrote no {os.path.basename(fp32)} "
+                           f"(files: {sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []})")
+    return fp32
+
+
 def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
     t0 = time.perf_counter()
     import torch
@@ -186,37 +209,48 @@ def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
     result["build_s"] = time.perf_counter() - t0
     result["input_shapes"] = [list(a.shape) for a in args]
 
-    onnx_path = os.path.join(workdir, "model.onnx")
-    result["stage"] = "onnx_export"
-    export_onnx(model, args, onnx_path, result)
-    result["peak_rss_after_export_mb"] = _peak_rss_mb()
-    del model
-
-    result["stage"] = "onnx2tf"
     t0 = time.perf_counter()
     import onnx2tf
 
     result["onnx2tf_import_s"] = time.perf_counter() - t0
     result["onnx2tf_version"] = onnx2tf.__version__
-    out_dir = os.path.join(workdir, "onnx2tf_out")
     _write_sample_images(workdir)
     os.chdir(workdir)
-    with _PartTimer() as parts:
-        t0 = time.perf_counter()
-        onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True)
-        result["onnx2tf_s"] = time.perf_counter() - t0
-    result["saved_model_s"] = parts.saved_model_s
-    result["tflite_convert_calls"] = len(parts.convert_s)
-    if parts.convert_s:
-        result["tflite_fp32_s"] = parts.convert_s[0]
-    if len(parts.convert_s) > 1:
-        result["tflite_fp16_s"] = parts.convert_s[1]
-    result["onnx2tf_fp32_s"] = result["onnx2tf_s"] - result.get("tflite_fp16_s", 0.0) - parts.saved_model_s
 
-    fp32 = os.path.join(out_dir, "model_float32.tflite")
-    if not os.path.exists(fp32):
-        # onnx2tf logs its errors and may return without raising.
-        raise RuntimeError(f"onnx2tf wrote no {os.path.basename(fp32)} (files: {sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []})")
+    # Each exporter in turn, through to a .tflite: onnx2tf may handle one
+    # exporter's graph and not the other's (they spell GELU, LayerNorm,
+    # attention differently), so a failure of either step moves on.
+    attempts = result["attempts"] = []
+    fp32 = None
+    for label, kw in EXPORTERS:
+        tag = "dynamo" if kw["dynamo"] else "torchscript"
+        onnx_path = os.path.join(workdir, f"{tag}.onnx")
+        att: dict = {"exporter": label, "stage": "onnx_export"}
+        attempts.append(att)
+        try:
+            t0 = time.perf_counter()
+            export_onnx(model, args, onnx_path, kw)
+            att["onnx_export_s"] = time.perf_counter() - t0
+            # The dynamo exporter may put weights in a side file next to it.
+            att["onnx_bytes"] = sum(os.path.getsize(p) for p in glob.glob(onnx_path + "*"))
+            att["peak_rss_after_export_mb"] = _peak_rss_mb()
+            att["stage"] = "onnx2tf"
+            fp32 = run_onnx2tf(onnx_path, os.path.join(workdir, f"{tag}_out"), att)
+            att["ok"] = True
+            break
+        except Exception as e:  # noqa: BLE001 - try the next exporter
+            traceback.print_exc()
+            att.update(ok=False, error=_first_line(e))
+        except SystemExit as e:  # onnx2tf calls sys.exit(1) on some errors
+            att.update(ok=False, error=f"onnx2tf called sys.exit({e.code}) (its log says why)")
+        print(f"[onnx2tf_convert] {label}: {att['stage']} failed: {att['error']}", file=sys.stderr, flush=True)
+    if fp32 is None:
+        result["stage"] = attempts[-1]["stage"]
+        raise RuntimeError("; ".join(f"{a['exporter']} -> {a['stage']}: {a['error']}" for a in attempts))
+
+    # The successful attempt's numbers are the result's.
+    result.update({k: v for k, v in attempts[-1].items() if k not in ("ok", "stage", "exporter")})
+    result["onnx_exporter"] = attempts[-1]["exporter"]
     shutil.copy(fp32, out_path)
     result["tflite_bytes"] = os.path.getsize(out_path)
 
@@ -226,7 +260,6 @@ def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
     src = result["input_shapes"][0]
     result["tflite_input_shape"] = shape
     result["input_layout"] = "NCHW" if shape == src else ("NHWC" if len(src) == 4 and shape == [src[0], src[2], src[3], src[1]] else "other")
-    result.pop("stage")
     result["peak_rss_mb"] = _peak_rss_mb()
     result["ok"] = True
 
@@ -250,11 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         status = 0
     except Exception as e:  # noqa: BLE001 - a failed conversion is a result too
         traceback.print_exc()
-        result["error"] = f"{type(e).__name__}: {e}"[:2000]
-        result["peak_rss_mb"] = _peak_rss_mb()
-        status = 1
-    except SystemExit as e:  # onnx2tf calls sys.exit(1) on some errors
-        result["error"] = f"onnx2tf exited (sys.exit({e.code})); see the log"
+        # run() raises a plain RuntimeError listing every attempt's error.
+        result["error"] = (str(e) if type(e) is RuntimeError else f"{type(e).__name__}: {e}")[:2000]
         result["peak_rss_mb"] = _peak_rss_mb()
         status = 1
     result["total_s"] = time.perf_counter() - t0

@@ -1,13 +1,15 @@
-"""pt2tflite vs the incumbent (litert-torch) on the bench model zoo, in one run.
+"""pt2tflite vs the incumbent (litert-torch) and onnx2tf on the bench model zoo, in one run.
 
     python3 bench/run.py                       # every model in bench/models.py
     python3 bench/run.py --quick               # tv_resnet18, tv_mobilenet_v2, tv_mobilenet_v3_small
     python3 bench/run.py --models tv_resnet18,timm_resnet18
     python3 bench/run.py --report-only         # rebuild .md/.png from today's .json
+    python3 bench/run.py --peers incumbent,onnx2tf   # peers (default: incumbent, + onnx2tf if its venv exists)
 
 Run it with the system python3 (where pt2tflite, torch, timm, ai-edge-litert
 and matplotlib are installed). The incumbent runs in its own venv
-(bench/setup_incumbent_venv.sh, created on first use), one model per process.
+(bench/setup_incumbent_venv.sh, created on first use), one model per process;
+so does onnx2tf (bench/setup_onnx2tf_venv.sh, bench/onnx2tf_convert.py).
 
 Writes bench/results/<YYYY-MM-DD>.md (tables + machine/version header),
 bench/results/<YYYY-MM-DD>.png (latency ratio chart) and
@@ -27,9 +29,12 @@ Per model, sequentially:
   4. ours, Python API end to end (pt2tflite.convert + Model.export) in a fresh
      python process, cold like the incumbent's measurement;
   5. incumbent: bench/incumbent_convert.py in the incumbent venv;
-  6. both .tflite files: op counts, TRANSPOSEs, size, ops left outside XNNPACK,
-     max |diff| vs eager, and latency with bench/latency.py compare()
-     (XNNPACK, interleaved, median of --runs invokes, 1 and 2 threads).
+     5b. onnx2tf: bench/onnx2tf_convert.py in the onnx2tf venv
+     (torch.onnx.export, then onnx2tf), if that peer is on;
+  6. every .tflite file: op counts, TRANSPOSEs, size, ops left outside
+     XNNPACK, max |diff| vs eager (NHWC inputs/outputs transposed), and
+     latency with bench/latency.py interleaved() (XNNPACK, all files
+     interleaved, median of --runs invokes, 1 and 2 threads).
 """
 
 from __future__ import annotations
@@ -459,8 +464,14 @@ def bench_onnx2tf(name: str, a: argparse.Namespace, py: str, workdir: str, out_t
         if run["timed_out"]:
             d["error"] = f"timed out after {a.onnx2tf_timeout}s"
         else:
-            stage = (res or {}).get("stage")
-            d["error"] = (f"{stage}: " if stage else "") + summarize_incumbent_error(res, run["output"])
+            # Every exporter tried: "<exporter> -> <stage>: <error>; ...".
+            d["error"] = (res or {}).get("error") or summarize_incumbent_error(res, run["output"])
+            # onnx2tf sometimes logs the cause and then exits or returns
+            # instead of raising: quote its last ERROR line too.
+            if "sys.exit" in d["error"] or "wrote no" in d["error"]:
+                logged = [ln for ln in re.sub(r"\x1b\[[0-9;]*m", "", run["output"]).splitlines() if "ERROR:" in ln]
+                if logged:
+                    d["error"] += " | onnx2tf log: " + logged[-1].strip()[:300]
         d["error_full"] = ((res or {}).get("error") or "") + "\n--- log tail ---\n" + run["output"][-20000:]
         log(f"{name}: onnx2tf failed: {d['error'][:200]}")
     else:
