@@ -50,10 +50,13 @@ attempt's); exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import io
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import sys
@@ -169,6 +172,27 @@ class _PartTimer:
         return False
 
 
+class _OpNameTee(io.TextIOBase):
+    """stdout that still prints, and keeps the ONNX op onnx2tf names when it fails.
+
+    onnx2tf reports the failing node only in its log ("onnx_op_name: X"),
+    not in the exception it raises.
+    """
+
+    def __init__(self, real):
+        self.real = real
+        self.op_name = None
+
+    def write(self, text):
+        m = re.search(r"onnx_op_name: (\S+)", text)
+        if m:
+            self.op_name = m.group(1)
+        return self.real.write(text)
+
+    def flush(self):
+        self.real.flush()
+
+
 def run_onnx2tf(onnx_path: str, out_dir: str, result: dict) -> str:
     """onnx2tf.convert() with its defaults, timed by part; returns the float32 .tflite."""
     import onnx2tf
@@ -178,10 +202,15 @@ def run_onnx2tf(onnx_path: str, out_dir: str, result: dict) -> str:
     # names or graph state from the failed first one.
     tf_keras.backend.clear_session()
     shutil.rmtree(out_dir, ignore_errors=True)
-    with _PartTimer() as parts:
-        t0 = time.perf_counter()
-        onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True)
-        result["onnx2tf_s"] = time.perf_counter() - t0
+    tee = _OpNameTee(sys.stdout)
+    try:
+        with _PartTimer() as parts, contextlib.redirect_stdout(tee):
+            t0 = time.perf_counter()
+            onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True)
+            result["onnx2tf_s"] = time.perf_counter() - t0
+    finally:
+        if tee.op_name:
+            result["onnx_op_name"] = tee.op_name
     result["saved_model_s"] = parts.saved_model_s
     result["tflite_convert_calls"] = len(parts.convert_s)
     result["tflite_fp32_s"] = parts.convert_s[0] if parts.convert_s else None
@@ -240,7 +269,7 @@ def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
             break
         except Exception as e:  # noqa: BLE001 - try the next exporter
             traceback.print_exc()
-            att.update(ok=False, error=_first_line(e))
+            att.update(ok=False, error=_first_line(e) + (f" [ONNX op {att['onnx_op_name']}]" if att.get("onnx_op_name") else ""))
         except SystemExit as e:  # onnx2tf calls sys.exit(1) on some errors
             att.update(ok=False, error=f"onnx2tf called sys.exit({e.code}) (its log says why)")
         print(f"[onnx2tf_convert] {label}: {att['stage']} failed: {att['error']}", file=sys.stderr, flush=True)
