@@ -95,9 +95,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _first_line(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}".strip()
-    return text.splitlines()[0][:500] if text else type(e).__name__
+def _error_gist(e: BaseException) -> str:
+    """The error's gist on one line.
+
+    Keras errors open with 'Exception encountered when calling layer X' and
+    give the cause (e.g. the mismatched shapes) on the next line: keep both.
+    """
+    lines = [ln.strip() for ln in f"{type(e).__name__}: {e}".splitlines() if ln.strip()]
+    keep = lines[:2] if "Exception encountered when calling layer" in lines[0] else lines[:1]
+    return " ".join(keep)[:500]
 
 
 def export_onnx(model, args, path: str, kw: dict) -> None:
@@ -269,7 +275,7 @@ def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
             break
         except Exception as e:  # noqa: BLE001 - try the next exporter
             traceback.print_exc()
-            att.update(ok=False, error=_first_line(e) + (f" [ONNX op {att['onnx_op_name']}]" if att.get("onnx_op_name") else ""))
+            att.update(ok=False, error=_error_gist(e) + (f" [ONNX op {att['onnx_op_name']}]" if att.get("onnx_op_name") else ""))
         except SystemExit as e:  # onnx2tf calls sys.exit(1) on some errors
             att.update(ok=False, error=f"onnx2tf called sys.exit({e.code}) (its log says why)")
         print(f"[onnx2tf_convert] {label}: {att['stage']} failed: {att['error']}", file=sys.stderr, flush=True)
