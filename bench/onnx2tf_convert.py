@@ -25,6 +25,10 @@ convert() always also writes the saved_model and the float16 file; the time
 spent in those is reported separately (saved_model_s, tflite_fp16_s) so that
 onnx2tf_fp32_s = onnx2tf_s - tflite_fp16_s - saved_model_s can be quoted too.
 
+When the saved_model rejects onnx2tf's node names, onnx2tf exits and tells
+the user to convert again with -osd (output_signaturedefs); we do that, once
+(onnx2tf_retry, onnx2tf_failed_try_s). No other onnx2tf option is changed.
+
 JSON fields (seconds, wall clock, time.perf_counter):
   import_s          importing torch (+ timm/torchvision via models.py)
   build_s           bench.models.build()
@@ -127,21 +131,25 @@ def export_onnx(model, args, path: str, kw: dict) -> None:
 class _PartTimer:
     """Times the saved_model write and each TFLite conversion inside onnx2tf.convert().
 
-    onnx2tf calls tf.saved_model.save once, then builds a converter with
-    TFLiteConverter.from_keras_model (or from_concrete_functions) and calls
-    its convert() for float32, then again for float16. Those names are looked
-    up at call time, so wrapping them here sees every call. The factories
-    return subclasses with their own convert(), hence the wrapping of the
-    instance's method rather than the class's.
+    onnx2tf writes the saved_model with tf.saved_model.save (or, with
+    output_signaturedefs, tf_keras's ExportArchive.write_out), then builds a
+    converter with TFLiteConverter.from_keras_model (or
+    from_concrete_functions) and calls its convert() for float32, then again
+    for float16. Those names are looked up at call time, so wrapping them
+    here sees every call. The factories return subclasses with their own
+    convert(), hence the wrapping of the instance's method rather than the
+    class's.
     """
 
     def __enter__(self):
         import tensorflow as tf
+        import tf_keras
 
         self.saved_model_s = 0.0
         self.convert_s: list[float] = []
-        self._tf = tf
-        self._save = tf.saved_model.save
+        self._saving = False
+        self._tf, self._archive = tf, tf_keras.export.ExportArchive
+        self._save, self._write_out = tf.saved_model.save, self._archive.write_out
         cls = tf.lite.TFLiteConverter
         self._factories = {n: getattr(cls, n) for n in ("from_keras_model", "from_concrete_functions")}
 
@@ -155,8 +163,20 @@ class _PartTimer:
 
             return wrapper
 
-        def add_save(s):
-            self.saved_model_s += s
+        def timed_save(fn):
+            # write_out may call tf.saved_model.save: count the outer call only.
+            def wrapper(*a, **k):
+                if self._saving:
+                    return fn(*a, **k)
+                self._saving = True
+                t0 = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    self.saved_model_s += time.perf_counter() - t0
+                    self._saving = False
+
+            return wrapper
 
         def factory(orig):
             def make(*a, **k):
@@ -166,34 +186,50 @@ class _PartTimer:
 
             return make
 
-        tf.saved_model.save = timed(self._save, add_save)
+        tf.saved_model.save = timed_save(self._save)
+        self._archive.write_out = timed_save(self._write_out)
         for n, f in self._factories.items():
             setattr(cls, n, factory(f))
         return self
 
     def __exit__(self, *exc):
         self._tf.saved_model.save = self._save
+        self._archive.write_out = self._write_out
         for n, f in self._factories.items():
             setattr(self._tf.lite.TFLiteConverter, n, f)
         return False
 
 
 class _OpNameTee(io.TextIOBase):
-    """stdout that still prints, and keeps the ONNX op onnx2tf names when it fails.
+    """stdout that still prints, and keeps what onnx2tf logs about a failure.
 
     onnx2tf reports the failing node only in its log ("onnx_op_name: X"),
-    not in the exception it raises.
+    not in the exception it raises, and some errors only in its log before
+    it calls sys.exit(1).
     """
 
     def __init__(self, real):
         self.real = real
         self.op_name = None
+        self.first_error = None
+        self._line = ""
 
     def write(self, text):
-        m = re.search(r"onnx_op_name: (\S+)", text)
+        # print() writes its arguments and separators one by one: look at
+        # whole lines.
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._scan(re.sub(r"\x1b\[[0-9;]*m", "", line))
+        return self.real.write(text)
+
+    def _scan(self, line: str) -> None:
+        m = re.search(r"onnx_op_name: (\S+)", line)
         if m:
             self.op_name = m.group(1)
-        return self.real.write(text)
+        m = re.match(r"\s*ERROR: (.*)", line)
+        if m and self.first_error is None and "trace log" not in m.group(1):
+            self.first_error = m.group(1).strip()[:300]
 
     def flush(self):
         self.real.flush()
@@ -208,15 +244,32 @@ def run_onnx2tf(onnx_path: str, out_dir: str, result: dict) -> str:
     # names or graph state from the failed first one.
     tf_keras.backend.clear_session()
     shutil.rmtree(out_dir, ignore_errors=True)
-    tee = _OpNameTee(sys.stdout)
-    try:
-        with _PartTimer() as parts, contextlib.redirect_stdout(tee):
-            t0 = time.perf_counter()
-            onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True)
-            result["onnx2tf_s"] = time.perf_counter() - t0
-    finally:
-        if tee.op_name:
-            result["onnx_op_name"] = tee.op_name
+    options: dict = {}
+    while True:
+        tee = _OpNameTee(sys.stdout)
+        try:
+            with _PartTimer() as parts, contextlib.redirect_stdout(tee):
+                t0 = time.perf_counter()
+                onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=out_dir, non_verbose=True, **options)
+                result["onnx2tf_s"] = time.perf_counter() - t0
+            break
+        except SystemExit:
+            # When the saved_model refuses onnx2tf's node names, onnx2tf
+            # itself tells the user to convert again with -osd
+            # (output_signaturedefs), which changes only how the saved_model
+            # is written: do what it says, once.
+            if options or not (tee.first_error or "").startswith("Generation of saved_model failed"):
+                raise
+            result["onnx2tf_retry"] = f"output_signaturedefs=True after: {tee.first_error}"
+            result["onnx2tf_failed_try_s"] = time.perf_counter() - t0
+            options = {"output_signaturedefs": True}
+            tf_keras.backend.clear_session()
+            shutil.rmtree(out_dir, ignore_errors=True)
+        finally:
+            if tee.op_name:
+                result["onnx_op_name"] = tee.op_name
+            if tee.first_error:
+                result["onnx2tf_logged_error"] = tee.first_error
     result["saved_model_s"] = parts.saved_model_s
     result["tflite_convert_calls"] = len(parts.convert_s)
     result["tflite_fp32_s"] = parts.convert_s[0] if parts.convert_s else None
@@ -277,7 +330,7 @@ def run(model_name: str, out_path: str, workdir: str, result: dict) -> None:
             traceback.print_exc()
             att.update(ok=False, error=_error_gist(e) + (f" [ONNX op {att['onnx_op_name']}]" if att.get("onnx_op_name") else ""))
         except SystemExit as e:  # onnx2tf calls sys.exit(1) on some errors
-            att.update(ok=False, error=f"onnx2tf called sys.exit({e.code}) (its log says why)")
+            att.update(ok=False, error=f"onnx2tf called sys.exit({e.code}): {att.get('onnx2tf_logged_error', 'see its log')}")
         print(f"[onnx2tf_convert] {label}: {att['stage']} failed: {att['error']}", file=sys.stderr, flush=True)
     if fp32 is None:
         result["stage"] = attempts[-1]["stage"]

@@ -937,7 +937,7 @@ def render_onnx2tf(meta: dict, results: list[dict]) -> list[str]:
             "error" if "error" in acc else _f(acc.get("max_abs"), "{:.2e}"),
             "error" if "error" in acc else _f(acc.get("max_rel"), "{:.1e}"),
             acc.get("input_layout") or "—",
-            (t.get("onnx_exporter") or "—").split(" (")[0],
+            (t.get("onnx_exporter") or "—").split(" (")[0] + (" (+ -osd retry)" if t.get("onnx2tf_retry") else ""),
             _f(t.get("onnx_export_s")), _f(t.get("onnx2tf_s")), _f(extra if t.get("onnx2tf_s") else None),
             _f(r.get("onnx2tf_e2e_fp32_s")), _f(_g(o, "api", "convert_s")), _f(r.get("onnx2tf_speedup_e2e"), "{:.1f}×"),
             _f(t.get("process_peak_rss_mb"), "{:.0f}"),
