@@ -2,8 +2,8 @@
 
 All files run in the same process on the same ai-edge-litert Interpreter
 build (XNNPACK is applied by default), with invocations interleaved
-A, B, A, B, ... (A, B, C, ... for interleaved()) so that CPU frequency
-changes, thermal state and noisy neighbours hit every model alike.
+A, B, A, B, ... (interleaved() takes any number of files) so that CPU frequency changes, thermal state and noisy
+neighbours hit both models alike.
 
     python bench/latency.py A.tflite B.tflite [--threads 1 2] [--runs 50]
                             [--warmup 10] [--json out.json]
@@ -92,29 +92,30 @@ def interleaved(
     warmup: int = 10,
     seed: int = 0,
 ) -> dict:
-    """Latency of any number of files, invokes interleaved round-robin.
+    """Measure any number of files with invokes interleaved (A, B, C, A, B, C, ...).
 
-    result[str(num_threads)][name] = summary (median, min, p90, mean in ms)
-    plus "xnnpack_partitions" (DELEGATE nodes after delegation).
+    Returns {str(num_threads): {label: summary, ..., "xnnpack_partitions":
+    {label: DELEGATE count}}}. One file alone is just a plain measurement.
     """
-    result = {}
+    out = {}
     for n in threads:
-        interps = {name: _prepared_interpreter(path, n, seed) for name, path in paths.items()}
+        prepared = {label: _prepared_interpreter(p, n, seed) for label, p in paths.items()}
+        interps = [(label, interp) for label, (interp, _) in prepared.items()]
         for _ in range(warmup):
-            for interp, _parts in interps.values():
+            for _, interp in interps:
                 interp.invoke()
-        samples: dict[str, list[int]] = {name: [] for name in paths}
+        samples: dict[str, list[int]] = {label: [] for label, _ in interps}
         for _ in range(runs):
-            for name, (interp, _parts) in interps.items():
+            for label, interp in interps:
                 t0 = time.perf_counter_ns()
                 interp.invoke()
-                samples[name].append(time.perf_counter_ns() - t0)
-        result[str(n)] = {
-            name: {**_summary_ms(samples[name]), "xnnpack_partitions": interps[name][1]} for name in paths
-        }
+                samples[label].append(time.perf_counter_ns() - t0)
+        entry = {label: _summary_ms(s) for label, s in samples.items()}
+        entry["xnnpack_partitions"] = {label: parts for label, (_, parts) in prepared.items()}
+        out[str(n)] = entry
         # Free them all before the next thread count: big models x N x threads.
-        del interps
-    return result
+        del prepared, interps
+    return out
 
 
 def compare(
@@ -141,10 +142,9 @@ def compare(
         "B": graph_stats(path_b),
         "latency": {},
     }
-    for n, per_file in interleaved({"A": path_a, "B": path_b}, threads, runs, warmup, seed).items():
-        a, b = per_file["A"], per_file["B"]
-        parts = {"A": a.pop("xnnpack_partitions"), "B": b.pop("xnnpack_partitions")}
-        result["latency"][n] = {"A": a, "B": b, "B_over_A": b["median_ms"] / a["median_ms"], "xnnpack_partitions": parts}
+    for n, v in interleaved({"A": path_a, "B": path_b}, threads, runs, warmup, seed).items():
+        v["B_over_A"] = v["B"]["median_ms"] / v["A"]["median_ms"]
+        result["latency"][n] = v
     return result
 
 

@@ -356,7 +356,7 @@ def render(meta: dict, results: list[dict]) -> str:
             L.append("| " + " | ".join(_cell(c) for c in [
                 r["model"], LABELS[v], *[_f(d.get("median_ms")) for d in lt],
                 *[f"{_f(d.get('min_ms'))} / {_f(d.get('p90_ms'))}" for d in lt],
-                _f(lt[0].get("xnnpack_partitions"), "{}"), load]) + " |")
+                _f(_g(r, "latency", str(threads[0]), "xnnpack_partitions", v), "{}"), load]) + " |")
         if r.get("latency_error"):
             L.append(f"| {r['model']} | latency failed: {_cell(r['latency_error'])} |")
     L.append("")

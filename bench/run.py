@@ -1,13 +1,15 @@
-"""pt2tflite vs the incumbent (litert-torch) on the bench model zoo, in one run.
+"""pt2tflite vs the incumbent (litert-torch) and onnx2tf on the bench model zoo, in one run.
 
     python3 bench/run.py                       # every model in bench/models.py
     python3 bench/run.py --quick               # tv_resnet18, tv_mobilenet_v2, tv_mobilenet_v3_small
     python3 bench/run.py --models tv_resnet18,timm_resnet18
     python3 bench/run.py --report-only         # rebuild .md/.png from today's .json
+    python3 bench/run.py --peers incumbent,onnx2tf   # peers (default: incumbent, + onnx2tf if its venv exists)
 
 Run it with the system python3 (where pt2tflite, torch, timm, ai-edge-litert
 and matplotlib are installed). The incumbent runs in its own venv
-(bench/setup_incumbent_venv.sh, created on first use), one model per process.
+(bench/setup_incumbent_venv.sh, created on first use), one model per process;
+so does onnx2tf (bench/setup_onnx2tf_venv.sh, bench/onnx2tf_convert.py).
 
 Writes bench/results/<YYYY-MM-DD>.md (tables + machine/version header),
 bench/results/<YYYY-MM-DD>.png (latency ratio chart) and
@@ -27,9 +29,12 @@ Per model, sequentially:
   4. ours, Python API end to end (pt2tflite.convert + Model.export) in a fresh
      python process, cold like the incumbent's measurement;
   5. incumbent: bench/incumbent_convert.py in the incumbent venv;
-  6. both .tflite files: op counts, TRANSPOSEs, size, ops left outside XNNPACK,
-     max |diff| vs eager, and latency with bench/latency.py compare()
-     (XNNPACK, interleaved, median of --runs invokes, 1 and 2 threads).
+     5b. onnx2tf: bench/onnx2tf_convert.py in the onnx2tf venv
+     (torch.onnx.export, then onnx2tf), if that peer is on;
+  6. every .tflite file: op counts, TRANSPOSEs, size, ops left outside
+     XNNPACK, max |diff| vs eager (NHWC inputs/outputs transposed), and
+     latency with bench/latency.py interleaved() (XNNPACK, all files
+     interleaved, median of --runs invokes, 1 and 2 threads).
 """
 
 from __future__ import annotations
@@ -240,6 +245,23 @@ def incumbent_python() -> str:
     return out.strip().splitlines()[-1]
 
 
+ONNX2TF_VENV = os.environ.get("PT2TFLITE_ONNX2TF_VENV", os.path.expanduser("~/.cache/pt2tflite/onnx2tf-venv"))
+
+
+def onnx2tf_venv_exists() -> bool:
+    """True once bench/setup_onnx2tf_venv.sh has completed (it writes the stamp last)."""
+    return os.path.exists(os.path.join(ONNX2TF_VENV, ".pt2tflite-onnx2tf-stamp"))
+
+
+def onnx2tf_python() -> str | None:
+    """The onnx2tf venv's python (created or refreshed by its setup script); None if it cannot install."""
+    p = subprocess.run(["bash", os.path.join(BENCH_DIR, "setup_onnx2tf_venv.sh")], stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        log("onnx2tf peer skipped: bench/setup_onnx2tf_venv.sh failed (its log is above)")
+        return None
+    return p.stdout.strip().splitlines()[-1]
+
+
 def _read_json(path: str) -> dict | None:
     try:
         with open(path) as f:
@@ -357,6 +379,11 @@ def accuracy(path: str, x, ref) -> dict:
 
     outs, layout = run_tflite(path, x)
     match = [o for o in outs if tuple(o.shape) == tuple(ref.shape)]
+    if not match and ref.ndim == 4:
+        # A converter that moved the input to NHWC (onnx2tf) also returns
+        # 4-D outputs channels-last: compare them transposed back to NCHW.
+        nhwc = (ref.shape[0], ref.shape[2], ref.shape[3], ref.shape[1])
+        match = [o.transpose(0, 3, 1, 2) for o in outs if tuple(o.shape) == nhwc]
     if not match:
         return {"error": f"no output with shape {tuple(ref.shape)}: {[tuple(o.shape) for o in outs]}", "input_layout": layout}
     # With several same-shaped outputs, take the closest (output order is not guaranteed).
@@ -364,25 +391,6 @@ def accuracy(path: str, x, ref) -> dict:
     d = min(diffs)
     scale = float(np.max(np.abs(ref))) or 1.0
     return {"max_abs": d, "max_rel": d / scale, "ref_max_abs": scale, "input_layout": layout, "outputs": len(outs)}
-
-
-def single_latency(path: str, threads: tuple[int, ...], runs: int, warmup: int) -> dict:
-    """Latency of one file alone (when the other side failed to convert)."""
-    import latency as lat
-
-    result = {}
-    for n in threads:
-        interp, parts = lat._prepared_interpreter(path, n, 0)
-        for _ in range(warmup):
-            interp.invoke()
-        samples = []
-        for _ in range(runs):
-            t0 = time.perf_counter_ns()
-            interp.invoke()
-            samples.append(time.perf_counter_ns() - t0)
-        result[str(n)] = {"summary": lat._summary_ms(samples), "xnnpack_partitions": parts}
-        del interp
-    return result
 
 
 def weight_bytes(model) -> int:
@@ -410,7 +418,69 @@ def sha256(path: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> dict:
+def bench_incumbent(name: str, a: argparse.Namespace, inc_py: str, workdir: str, inc_tfl: str, inc: dict) -> None:
+    """Step 5: the incumbent converts in its own venv; fills inc."""
+    ij = os.path.join(workdir, f"{name}.incumbent.json")
+    if os.path.exists(ij):
+        os.remove(ij)
+    log(f"{name}: incumbent converting ...")
+    run = run_measured(
+        [inc_py, os.path.join(BENCH_DIR, "incumbent_convert.py"), "--model", name, "--out", inc_tfl, "--json", ij],
+        a.incumbent_timeout,
+        ij + ".log",
+    )
+    ires = _read_json(ij)
+    inc.update(ires or {})
+    inc["process_peak_rss_mb"] = run["peak_rss_mb"]
+    inc["process_wall_s"] = run["wall_s"]
+    if not (ires and ires.get("ok")) or not os.path.exists(inc_tfl):
+        inc["ok"] = False
+        inc["error"] = (
+            f"timed out after {a.incumbent_timeout}s" if run["timed_out"] else summarize_incumbent_error(ires, run["output"])
+        )
+        inc["error_full"] = ((ires or {}).get("error") or run["output"])[-20000:]
+        log(f"{name}: incumbent failed: {inc['error'][:200]}")
+    else:
+        log(
+            f"{name}: incumbent: convert {ires['convert_s']:.2f}s (export {ires.get('export_s') or float('nan'):.2f}s), "
+            f"process peak RSS {_f(run['peak_rss_mb'], '{:.0f}')} MiB"
+        )
+
+
+def bench_onnx2tf(name: str, a: argparse.Namespace, py: str, workdir: str, out_tfl: str, d: dict) -> None:
+    """Step 5b: torch.onnx.export + onnx2tf in the onnx2tf venv; fills d."""
+    jp = os.path.join(workdir, f"{name}.onnx2tf.json")
+    if os.path.exists(jp):
+        os.remove(jp)
+    log(f"{name}: onnx2tf converting ...")
+    run = run_measured([py, os.path.join(BENCH_DIR, "onnx2tf_convert.py"), "--model", name, "--out", out_tfl, "--json", jp],
+                       a.onnx2tf_timeout, jp + ".log")
+    res = _read_json(jp)
+    d.update(res or {})
+    d["process_peak_rss_mb"] = run["peak_rss_mb"]
+    d["process_wall_s"] = run["wall_s"]
+    if not (res and res.get("ok")) or not os.path.exists(out_tfl):
+        d["ok"] = False
+        if run["timed_out"]:
+            d["error"] = f"timed out after {a.onnx2tf_timeout}s"
+        else:
+            # Every exporter tried: "<exporter> -> <stage>: <error>; ...".
+            d["error"] = (res or {}).get("error") or summarize_incumbent_error(res, run["output"])
+            # onnx2tf sometimes logs the cause and then exits or returns
+            # instead of raising: quote its last ERROR line too.
+            if "sys.exit" in d["error"] or "wrote no" in d["error"]:
+                logged = [ln for ln in re.sub(r"\x1b\[[0-9;]*m", "", run["output"]).splitlines() if "ERROR:" in ln]
+                if logged:
+                    d["error"] += " | onnx2tf log: " + logged[-1].strip()[:300]
+        d["error_full"] = ((res or {}).get("error") or "") + "\n--- log tail ---\n" + run["output"][-20000:]
+        log(f"{name}: onnx2tf failed: {d['error'][:200]}")
+    else:
+        log(f"{name}: onnx2tf: ONNX export {res['onnx_export_s']:.2f}s ({res['onnx_exporter']}), "
+            f"onnx2tf {res['onnx2tf_s']:.2f}s (fp32 path {res['onnx2tf_fp32_s']:.2f}s), "
+            f"process peak RSS {_f(run['peak_rss_mb'], '{:.0f}')} MiB")
+
+
+def bench_model(name: str, a: argparse.Namespace, inc_py: str | None, workdir: str, o2t_py: str | None = None) -> dict:
     import numpy as np
     import torch
 
@@ -418,11 +488,14 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
 
     r: dict = {"model": name, "ours": {}, "incumbent": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     ours, inc = r["ours"], r["incumbent"]
+    if o2t_py:
+        r["onnx2tf"] = {}
     pt2 = os.path.join(workdir, f"{name}.pt2")
     ours_tfl = os.path.join(workdir, f"{name}.ours.tflite")
     api_tfl = os.path.join(workdir, f"{name}.ours_api.tflite")
     inc_tfl = os.path.join(workdir, f"{name}.incumbent.tflite")
-    for p in (pt2, ours_tfl, api_tfl, inc_tfl):
+    o2t_tfl = os.path.join(workdir, f"{name}.onnx2tf.tflite")
+    for p in (pt2, ours_tfl, api_tfl, inc_tfl, o2t_tfl):
         if os.path.exists(p):
             os.remove(p)
 
@@ -520,36 +593,21 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
         shutil.copy(api_tfl, ours_tfl)  # unlikely: still benchmark what the API made
 
     # 5. incumbent
-    ij = os.path.join(workdir, f"{name}.incumbent.json")
-    if os.path.exists(ij):
-        os.remove(ij)
-    log(f"{name}: incumbent converting ...")
-    run = run_measured(
-        [inc_py, os.path.join(BENCH_DIR, "incumbent_convert.py"), "--model", name, "--out", inc_tfl, "--json", ij],
-        a.incumbent_timeout,
-        ij + ".log",
-    )
-    ires = _read_json(ij)
-    inc.update(ires or {})
-    inc["process_peak_rss_mb"] = run["peak_rss_mb"]
-    inc["process_wall_s"] = run["wall_s"]
-    if not (ires and ires.get("ok")) or not os.path.exists(inc_tfl):
-        inc["ok"] = False
-        inc["error"] = (
-            f"timed out after {a.incumbent_timeout}s" if run["timed_out"] else summarize_incumbent_error(ires, run["output"])
-        )
-        inc["error_full"] = ((ires or {}).get("error") or run["output"])[-20000:]
-        log(f"{name}: incumbent failed: {inc['error'][:200]}")
+    if inc_py:
+        bench_incumbent(name, a, inc_py, workdir, inc_tfl, inc)
     else:
-        log(
-            f"{name}: incumbent: convert {ires['convert_s']:.2f}s (export {ires.get('export_s') or float('nan'):.2f}s), "
-            f"process peak RSS {_f(run['peak_rss_mb'], '{:.0f}')} MiB"
-        )
+        inc.update(ok=False, error="not run (--peers)")
+
+    # 5b. onnx2tf (optional second peer)
+    if o2t_py:
+        bench_onnx2tf(name, a, o2t_py, workdir, o2t_tfl, r["onnx2tf"])
 
     # 6. files: stats, accuracy, latency
     import latency as lat
 
     sides = {"ours": ours_tfl if os.path.exists(ours_tfl) else None, "incumbent": inc_tfl if inc["ok"] else None}
+    if "onnx2tf" in r:
+        sides["onnx2tf"] = o2t_tfl if r["onnx2tf"].get("ok") else None
     for side, path in sides.items():
         if not path:
             continue
@@ -574,34 +632,25 @@ def bench_model(name: str, a: argparse.Namespace, inc_py: str, workdir: str) -> 
     r["loadavg_before_latency"] = os.getloadavg()
     threads = tuple(a.threads)
     try:
-        if sides["ours"] and sides["incumbent"]:
-            log(f"{name}: latency, interleaved, threads {threads}, {a.runs} runs ...")
-            c = lat.compare(sides["ours"], sides["incumbent"], threads=threads, runs=a.runs, warmup=a.warmup)
-            r["latency"] = {}
-            for n, v in c["latency"].items():
-                r["latency"][n] = {
-                    "ours": v["A"],
-                    "incumbent": v["B"],
-                    "ours_over_incumbent": v["A"]["median_ms"] / v["B"]["median_ms"],
-                    "xnnpack_partitions": {"ours": v["xnnpack_partitions"]["A"], "incumbent": v["xnnpack_partitions"]["B"]},
-                }
-                log(
-                    f"{name}: {n} thread(s): ours {v['A']['median_ms']:.2f} ms, incumbent {v['B']['median_ms']:.2f} ms, "
-                    f"ratio {r['latency'][n]['ours_over_incumbent']:.3f}"
-                )
-        else:
-            for side, path in sides.items():
-                if path:
-                    log(f"{name}: latency of {side} alone, threads {threads}, {a.runs} runs ...")
-                    for n, v in single_latency(path, threads, a.runs, a.warmup).items():
-                        r.setdefault("latency", {}).setdefault(n, {})[side] = v["summary"]
-                        r["latency"][n].setdefault("xnnpack_partitions", {})[side] = v["xnnpack_partitions"]
+        # Every file that exists, in one interleaved loop (ours, incumbent,
+        # onnx2tf, ours, ...), so all sides see the same machine state.
+        present = {side: path for side, path in sides.items() if path}
+        if present:
+            log(f"{name}: latency of {', '.join(present)}, interleaved, threads {threads}, {a.runs} runs ...")
+            r["latency"] = lat.interleaved(present, threads=threads, runs=a.runs, warmup=a.warmup)
+        for n, v in (r.get("latency") or {}).items():
+            for peer in ("incumbent", "onnx2tf"):
+                if "ours" in v and peer in v:
+                    v[f"ours_over_{peer}"] = v["ours"]["median_ms"] / v[peer]["median_ms"]
+            log(f"{name}: {n} thread(s): " + ", ".join(f"{side} {v[side]['median_ms']:.2f} ms" for side in present)
+                + "".join(f", ours/{peer} {v[f'ours_over_{peer}']:.3f}" for peer in ("incumbent", "onnx2tf")
+                          if f"ours_over_{peer}" in v))
     except Exception as e:  # noqa: BLE001
         r["latency_error"] = f"{type(e).__name__}: {e}"
         log(f"{name}: latency failed: {r['latency_error']}")
     r["loadavg_after_latency"] = os.getloadavg()
     if not a.keep:
-        for p in (ours_tfl, api_tfl, inc_tfl):
+        for p in (ours_tfl, api_tfl, inc_tfl, o2t_tfl):
             if os.path.exists(p):
                 os.remove(p)
     return r
@@ -659,7 +708,10 @@ def render(meta: dict, results: list[dict]) -> str:
     L.append(f"- ours: python {meta['python']}, torch {meta['torch']}, torchvision {meta['torchvision']}, timm {meta['timm']}, "
              f"ai-edge-litert {meta['ai_edge_litert']}")
     L.append(f"- incumbent venv: {meta.get('incumbent_versions', '?')}")
-    L.append(f"- latency: ai-edge-litert Interpreter, default XNNPACK delegate, interleaved ours/incumbent, "
+    if meta.get("onnx2tf_versions"):
+        L.append(f"- onnx2tf venv: {meta['onnx2tf_versions']}")
+    L.append(f"- latency: ai-edge-litert Interpreter, default XNNPACK delegate, interleaved ours/incumbent"
+             f"{'/onnx2tf' if meta.get('onnx2tf_versions') else ''}, "
              f"{meta['warmup']} warm-up + median of {meta['runs']} invokes, threads {meta['threads']}")
     L.append(f"- RSS target: peak RSS of `pt2tflite convert` ≤ {RSS_TARGET_FACTOR} × weight bytes + {RSS_TARGET_EXTRA_MB:.0f} MiB "
              f"(MiB = 2^20 bytes throughout)")
@@ -783,6 +835,9 @@ def render(meta: dict, results: list[dict]) -> str:
             ]) + " |")
         L.append("")
 
+    if any("onnx2tf" in r for r in results):
+        L.extend(render_onnx2tf(meta, results))
+
     notes = []
     for r in results:
         o = r["ours"]
@@ -820,6 +875,91 @@ def render(meta: dict, results: list[dict]) -> str:
     return "\n".join(L)
 
 
+def render_onnx2tf(meta: dict, results: list[dict]) -> list[str]:
+    """The onnx2tf peer's section: same measurements as the incumbent's, ratios ours / onnx2tf."""
+    rows = [r for r in results if "onnx2tf" in r]
+    L = ["## Second peer: torch.onnx.export → onnx2tf", ""]
+    L.append("onnx2tf turns the NCHW input into an NHWC input (its default): the bench feeds it the same input "
+             "transposed to NHWC, and compares 4-D outputs after transposing them back to NCHW (the zoo's "
+             "outputs are logits, so only the input is affected). Its conversion always also writes a "
+             "saved_model and a float16 .tflite; `fp16+SM` is the time spent in those, and `e2e fp32` = "
+             "ONNX export + onnx2tf − fp16+SM, compared with our Python API end to end (same starting point: "
+             "a built nn.Module, fresh process).")
+    L.append("")
+    ok = [r for r in rows if r["onnx2tf"].get("ok")]
+    L.append(f"- converted by onnx2tf: {len(ok)}/{len(rows)}; both ours and onnx2tf (latency ratio): "
+             f"{sum(1 for r in rows if _g(r, 'latency', '1', 'ours_over_onnx2tf'))}")
+    for n in meta["threads"]:
+        gm = _geomean([_g(r, "latency", str(n), "ours_over_onnx2tf") for r in rows])
+        L.append(f"- latency ours/onnx2tf, geometric mean, {n} thread(s): **{_f(gm, '{:.3f}')}** (< 1 = ours faster)")
+    L.append(f"- conversion speedup (onnx2tf e2e fp32 / our Python API end to end), geometric mean: "
+             f"**{_f(_geomean([r.get('onnx2tf_speedup_e2e') for r in rows]), '{:.1f}')}×**")
+    L.append("")
+
+    hdr = ["model"]
+    for n in meta["threads"]:
+        hdr += [f"ours {n}T", f"onnx2tf {n}T", f"ratio {n}T"]
+    hdr += ["XNNPACK partitions ours/onnx2tf", "ops outside XNNPACK (onnx2tf)"]
+    L.append("| " + " | ".join(hdr) + " |")
+    L.append("|" + "---|" * len(hdr))
+    for r in rows:
+        row = [r["model"]]
+        for n in meta["threads"]:
+            lt = _g(r, "latency", str(n)) or {}
+            row += [_f(_g(lt, "ours", "median_ms")), _f(_g(lt, "onnx2tf", "median_ms")), _f(lt.get("ours_over_onnx2tf"), "{:.3f}")]
+        parts = _g(r, "latency", "1", "xnnpack_partitions") or {}
+        row.append(f"{_f(parts.get('ours'), '{}')}/{_f(parts.get('onnx2tf'), '{}')}")
+        row.append(_ops_str(_g(r, "onnx2tf", "graph", "undelegated")) if _g(r, "onnx2tf", "graph") else "—")
+        L.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    gm_row = ["**geomean**"]
+    for n in meta["threads"]:
+        gm_row += ["", "", f"**{_f(_geomean([_g(r, 'latency', str(n), 'ours_over_onnx2tf') for r in rows]), '{:.3f}')}**"]
+    L.append("| " + " | ".join(gm_row + ["", ""]) + " |")
+    L.append("")
+
+    L.append("| model | ops ours / onnx2tf | TRANSPOSE | size MiB | onnx2tf max \\|diff\\| vs eager | / max \\|ref\\| | "
+             "input | ONNX exporter | ONNX export s | onnx2tf s | fp16+SM s | **e2e fp32 s** | ours API s | **speedup** | "
+             "onnx2tf process RSS MiB |")
+    L.append("|---|" + "---|" * 15)
+    for r in rows:
+        o, t = r["ours"], r["onnx2tf"]
+        acc = t.get("accuracy") or {}
+
+        def pair(key, fmt="{}"):
+            return f"{_f(_g(o, 'graph', key), fmt)} / {_f(_g(t, 'graph', key), fmt)}"
+
+        def mib(d):
+            return _f(_g(d, "graph", "bytes") / MIB if _g(d, "graph", "bytes") else None)
+
+        extra = (t.get("tflite_fp16_s") or 0) + (t.get("saved_model_s") or 0)
+        L.append("| " + " | ".join(_cell(c) for c in [
+            r["model"], pair("ops"), pair("transposes"), f"{mib(o)} / {mib(t)}",
+            "error" if "error" in acc else _f(acc.get("max_abs"), "{:.2e}"),
+            "error" if "error" in acc else _f(acc.get("max_rel"), "{:.1e}"),
+            acc.get("input_layout") or "—",
+            (t.get("onnx_exporter") or "—").split(" (")[0] + (" (+ -osd retry)" if t.get("onnx2tf_retry") else ""),
+            _f(t.get("onnx_export_s")), _f(t.get("onnx2tf_s")), _f(extra if t.get("onnx2tf_s") else None),
+            _f(r.get("onnx2tf_e2e_fp32_s")), _f(_g(o, "api", "convert_s")), _f(r.get("onnx2tf_speedup_e2e"), "{:.1f}×"),
+            _f(t.get("process_peak_rss_mb"), "{:.0f}"),
+        ]) + " |")
+    L.append("")
+
+    L.append("| model | onnx2tf op histogram |")
+    L.append("|---|---|")
+    for r in rows:
+        g = _g(r, "onnx2tf", "graph")
+        L.append(f"| {r['model']} | {_cell(_ops_str(g.get('op_histogram')) if g else '—')} |")
+    L.append("")
+
+    fails = [r for r in rows if not r["onnx2tf"].get("ok")]
+    if fails:
+        L.append("onnx2tf failures:")
+        L.append("")
+        L.extend(f"- {r['model']}: {_cell(r['onnx2tf'].get('error', '?'))}" for r in fails)
+        L.append("")
+    return L
+
+
 def derive(r: dict) -> None:
     """Ratios and targets computed from the raw numbers (idempotent)."""
     o, i = r.get("ours", {}), r.get("incumbent", {})
@@ -830,6 +970,12 @@ def derive(r: dict) -> None:
     r["speedup_incl_decompose"] = cme / (cli + extra) if cli and cme else None
     api = _g(o, "api", "convert_s")
     r["speedup_e2e"] = i.get("convert_s") / api if api and i.get("convert_s") else None
+    t = r.get("onnx2tf") or {}
+    if t.get("ok"):
+        r["onnx2tf_e2e_fp32_s"] = t["onnx_export_s"] + t["onnx2tf_fp32_s"]
+        r["onnx2tf_speedup_e2e"] = r["onnx2tf_e2e_fp32_s"] / api if api else None
+    else:
+        r["onnx2tf_e2e_fp32_s"] = r["onnx2tf_speedup_e2e"] = None
     rss = _g(o, "cli", "peak_rss_mb")
     if rss is not None and r.get("weight_bytes"):
         r["rss_target_mb"] = RSS_TARGET_FACTOR * r["weight_bytes"] / MIB + RSS_TARGET_EXTRA_MB
@@ -896,7 +1042,7 @@ def pt2tflite_build_time() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(os.path.getmtime(p) for p in paths)))
 
 
-def collect_meta(a: argparse.Namespace, inc_py: str | None) -> dict:
+def collect_meta(a: argparse.Namespace, inc_py: str | None, o2t_py: str | None = None) -> dict:
     def ver(p):
         try:
             return importlib.metadata.version(p)
@@ -961,6 +1107,14 @@ def collect_meta(a: argparse.Namespace, inc_py: str | None) -> dict:
         ).stdout.split("\n")
         meta["incumbent_versions"] = ", ".join(x for x in out if x)
         meta["incumbent_name"] = "litert-torch" if "litert-torch" in meta["incumbent_versions"] else "ai-edge-torch"
+    if o2t_py:
+        out = subprocess.run(
+            [o2t_py, "-c", "import importlib.metadata as m\nfor p in ['onnx2tf','onnx','onnxscript','onnxsim','onnxruntime',"
+             "'tensorflow','tf-keras','ai-edge-litert','torch','torchvision','timm']:\n"
+             "    try: print(p + ' ' + m.version(p))\n    except Exception: pass"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        ).stdout.split("\n")
+        meta["onnx2tf_versions"] = ", ".join(x for x in out if x)
     return meta
 
 
@@ -990,6 +1144,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cli-repeats", type=int, default=3, help="CLI conversions per model (median wall time)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per ours subprocess")
     ap.add_argument("--incumbent-timeout", type=float, default=3600)
+    ap.add_argument("--peers", default=None,
+                    help="comma-separated peer converters: incumbent, onnx2tf (default: incumbent, plus onnx2tf "
+                         "when its venv exists; naming onnx2tf creates the venv with bench/setup_onnx2tf_venv.sh)")
+    ap.add_argument("--onnx2tf-timeout", type=float, default=1800, help="seconds per onnx2tf conversion")
     ap.add_argument("--out-dir", default=os.path.join(BENCH_DIR, "results"))
     ap.add_argument("--workdir", default=None, help="scratch dir for .pt2/.tflite (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep .pt2/.tflite files in the workdir")
@@ -1027,14 +1185,22 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown models {unknown}; known: {', '.join(NAMES)}")
     if a.runs < 50:
         log(f"warning: --runs {a.runs} < 50")
+    if a.peers is None:
+        peers = ["incumbent"] + (["onnx2tf"] if onnx2tf_venv_exists() else [])
+    else:
+        peers = [p.strip() for p in a.peers.split(",") if p.strip()]
+    if set(peers) - {"incumbent", "onnx2tf"}:
+        ap.error(f"unknown peers {sorted(set(peers) - {'incumbent', 'onnx2tf'})}; known: incumbent, onnx2tf")
 
     import tempfile
 
     workdir = a.workdir or tempfile.mkdtemp(prefix="pt2tflite-bench-")
     os.makedirs(workdir, exist_ok=True)
     log(f"models: {', '.join(names)}; scratch: {workdir}")
-    inc_py = incumbent_python()
-    meta = collect_meta(a, inc_py)
+    inc_py = incumbent_python() if "incumbent" in peers else None
+    o2t_py = onnx2tf_python() if "onnx2tf" in peers else None
+    log(f"peers: {', '.join(p for p, py in (('incumbent', inc_py), ('onnx2tf', o2t_py)) if py) or 'none'}")
+    meta = collect_meta(a, inc_py, o2t_py)
     log(f"load at start: {meta['uptime_start']}")
     t_start = time.perf_counter()
     results: list[dict] = []
@@ -1042,7 +1208,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"=== [{k}/{len(names)}] {name} ===")
         t0 = time.perf_counter()
         try:
-            r = bench_model(name, a, inc_py, workdir)
+            r = bench_model(name, a, inc_py, workdir, o2t_py)
         except Exception as e:  # noqa: BLE001 - contain any failure to its model
             traceback.print_exc()
             r = {"model": name, "ours": {}, "incumbent": {}, "error": f"bench crashed: {type(e).__name__}: {e}"}
