@@ -3,8 +3,8 @@ with random weights: top-1 agreement of LiteRT int8 with the PT2E reference (con
 run in PyTorch), SQNR of LiteRT int8 vs that reference and of each vs the fp32 model, and LiteRT
 latency (1 thread, median) int8 vs fp32.
 
-    python tools/quant_eval.py                    # the four models, 224x224, 200 inputs, writes nothing
-    python tools/quant_eval.py --models resnet18 --size 160 --inputs 500 --calibration 64
+    python tools/quant_eval.py                    # the four models, 224x224, 200 inputs
+    python tools/quant_eval.py --models resnet18 --size 160 --inputs 500 --calibration 60 --runs 0
 
 Inputs are natural images, not noise: random crops (10-100% of the area, random flips, resized)
 of the 16 images scikit-image and scikit-learn ship. Calibration, batch-norm statistics, the
@@ -219,8 +219,9 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=MODELS)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--inputs", type=int, default=200)
-    p.add_argument("--calibration", type=int, default=32)
-    p.add_argument("--runs", type=int, default=50, help="timed invokes per model (median reported)")
+    p.add_argument("--calibration", type=int, default=40)
+    p.add_argument("--batch", type=int, default=20, help="inputs per batch for calibration and accuracy")
+    p.add_argument("--runs", type=int, default=50, help="timed invokes per model (median); 0: no latency")
     args = p.parse_args()
     print("| model | weights | top-1 int8 = PT2E ref | top-1 int8 = fp32 | top-1 fp32 = label | "
           "SQNR int8 vs ref dB | SQNR int8 vs fp32 dB | SQNR ref vs fp32 dB | fp32 ms | int8 ms |")
@@ -228,13 +229,16 @@ def main() -> int:
     for name in args.models:
         model = build(name, args.size)
         x = images(1, args.size, seed=7)[0]
-        fp32_ms = latency_ms(pt2tflite.convert(model, (x,)).tflite_bytes, x.numpy(), args.runs)
+        fp32_ms = latency_ms(pt2tflite.convert(model, (x,)).tflite_bytes, x.numpy(), args.runs) if args.runs else float("nan")
         inputs, labels = crops(args.inputs, args.size, seed=2)
         for per_channel in (False, True):
-            reference = quantize(model, args.size, per_channel, args.calibration)
-            tfl = pt2tflite.convert(reference, (x,), num_threads=1)
-            acc = accuracy(model, reference, tfl, inputs, labels)
-            int8_ms = latency_ms(tfl.tflite_bytes, x.numpy(), args.runs)
+            reference = quantize(model, args.size, per_channel, args.calibration, args.batch)
+            tfl = pt2tflite.convert(reference, (torch.cat(images(args.batch, args.size, seed=7)),), num_threads=1)
+            acc = accuracy(model, reference, tfl, batched(inputs, args.batch), labels)
+            int8_ms = float("nan")
+            if args.runs:  # latency of the same recipe exported for one input
+                single = pt2tflite.convert(quantize(model, args.size, per_channel, args.calibration, 1), (x,))
+                int8_ms = latency_ms(single.tflite_bytes, x.numpy(), args.runs)
             print(f"| {name} | {'per-channel' if per_channel else 'per-tensor'} | {acc['top1_agreement']:.3f} | "
                   f"{acc['top1_vs_fp32']:.3f} | {acc['fp32_label_accuracy']:.3f} | "
                   f"{acc['sqnr_vs_reference_db']:.1f} | {acc['sqnr_int8_db']:.1f} | "
