@@ -222,10 +222,12 @@ def main() -> int:
     p.add_argument("--calibration", type=int, default=40)
     p.add_argument("--batch", type=int, default=20, help="inputs per batch for calibration and accuracy")
     p.add_argument("--runs", type=int, default=50, help="timed invokes per model (median); 0: no latency")
+    p.add_argument("--write-doc", action="store_true", help="put the table in docs/quantization.md")
     args = p.parse_args()
-    print("| model | weights | top-1 int8 = PT2E ref | top-1 int8 = fp32 | top-1 fp32 = label | "
-          "SQNR int8 vs ref dB | SQNR int8 vs fp32 dB | SQNR ref vs fp32 dB | fp32 ms | int8 ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = ["| model | weights | top-1 int8 = PT2E ref | top-1 int8 = fp32 | top-1 fp32 = label | "
+            "SQNR int8 vs ref dB | SQNR int8 vs fp32 dB | SQNR ref vs fp32 dB | fp32 ms | int8 ms |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(rows))
     for name in args.models:
         model = build(name, args.size)
         x = images(1, args.size, seed=7)[0]
@@ -239,11 +241,27 @@ def main() -> int:
             if args.runs:  # latency of the same recipe exported for one input
                 single = pt2tflite.convert(quantize(model, args.size, per_channel, args.calibration, 1), (x,))
                 int8_ms = latency_ms(single.tflite_bytes, x.numpy(), args.runs)
-            print(f"| {name} | {'per-channel' if per_channel else 'per-tensor'} | {acc['top1_agreement']:.3f} | "
-                  f"{acc['top1_vs_fp32']:.3f} | {acc['fp32_label_accuracy']:.3f} | "
-                  f"{acc['sqnr_vs_reference_db']:.1f} | {acc['sqnr_int8_db']:.1f} | "
-                  f"{acc['sqnr_reference_db']:.1f} | {fp32_ms:.2f} | {int8_ms:.2f} |", flush=True)
+            rows.append(f"| {name} | {'per-channel' if per_channel else 'per-tensor'} | {acc['top1_agreement']:.3f} | "
+                        f"{acc['top1_vs_fp32']:.3f} | {acc['fp32_label_accuracy']:.3f} | "
+                        f"{acc['sqnr_vs_reference_db']:.1f} | {acc['sqnr_int8_db']:.1f} | "
+                        f"{acc['sqnr_reference_db']:.1f} | {fp32_ms:.2f} | {int8_ms:.2f} |")
+            print(rows[-1], flush=True)
+    if args.write_doc:
+        write_doc(rows, args)
     return 0
+
+
+def write_doc(rows: list[str], args) -> None:
+    """Replaces the table between the markers in docs/quantization.md."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "quantization.md")
+    text = open(path).read()
+    begin, end = "<!-- quant_eval table -->\n", "<!-- end quant_eval table -->\n"
+    a, b = text.index(begin) + len(begin), text.index(end)
+    command = "python tools/quant_eval.py " + " ".join(sys.argv[1:])
+    body = "\n".join(rows) + f"\n\n(`{command}`, {time.strftime('%Y-%m-%d')}, size {args.size}, " \
+        f"{args.inputs} inputs, {args.calibration} calibration crops.)\n"
+    with open(path, "w") as f:
+        f.write(text[:a] + body + text[b:])
 
 
 MODELS = ["resnet18", "mobilenet_v2", "efficientnet_lite0", "mobilenetv4_conv_small"]
