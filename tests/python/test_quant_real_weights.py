@@ -30,7 +30,8 @@ def test_tflite_int8_classifies_as_pytorch_int8(result, scheme):
     images, crops = r["images"], r["crops"]
     # Measured (tools/quant_real_weights.py, 208 crops): 15-16/16 images and 94-96% of the crops,
     # SQNR TFLite vs PT2E ~27 dB. Trained 1000-class logits have near-ties on ambiguous crops; the
-    # 1-LSB differences (int32 bias rounding, see docs/quantization.md) flip those. A semantic
+    # 1-LSB differences flip those (a copy of the PT2E model with its biases rounded to TFLite's
+    # int32 grid is as far from it, 28.0 vs 27.9 dB: docs/quantization.md). A semantic
     # error in one op would drop these far more.
     assert images["tflite_eq_pt2e"] >= 15, images
     assert crops["tflite_eq_pt2e"] >= 0.9 * crops["n"], crops
