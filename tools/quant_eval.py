@@ -12,7 +12,7 @@ classifier fit and evaluation each use their own seed, so their crops differ.
 
 Why the random models are conditioned. With the libraries' random initialization a deep network
 is chaotic: convert_pt2e's reference ends 1-2 dB from fp32 on mobilenet_v2, and any 1-LSB
-difference grows layer after layer. We measured that LiteRT differs from the reference exactly as
+difference grows layer after layer. We measured that LiteRT differs from the reference as much as
 a copy of the reference whose float biases are rounded to TFLite's int32 grid does (same SQNR to
 the reference, 4.0 dB on mobilenet_v2, 19 dB on resnet18), and every block converted alone is
 within 1 LSB: the low agreement was amplification, not a lowering bug. What a trained network has
