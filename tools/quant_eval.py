@@ -244,11 +244,15 @@ def main() -> int:
             rows.append(f"| {name} | {'per-channel' if per_channel else 'per-tensor'} | {acc['top1_agreement']:.3f} | "
                         f"{acc['top1_vs_fp32']:.3f} | {acc['fp32_label_accuracy']:.3f} | "
                         f"{acc['sqnr_vs_reference_db']:.1f} | {acc['sqnr_int8_db']:.1f} | "
-                        f"{acc['sqnr_reference_db']:.1f} | {fp32_ms:.2f} | {int8_ms:.2f} |")
+                        f"{acc['sqnr_reference_db']:.1f} | {ms(fp32_ms)} | {ms(int8_ms)} |")
             print(rows[-1], flush=True)
     if args.write_doc:
         write_doc(rows, args)
     return 0
+
+
+def ms(t: float) -> str:
+    return "-" if t != t else f"{t:.2f}"  # NaN: not measured (--runs 0)
 
 
 def write_doc(rows: list[str], args) -> None:
