@@ -3,9 +3,9 @@
     python3 bench/quant_run.py                          # resnet18, mobilenet_v2, timm/efficientnet_lite0
     python3 bench/quant_run.py --models resnet18 --runs 100
 
-Models are tools/quant_eval.py's build(): library init with random batch-norm
-shifts and biases and batch-norm statistics measured on random inputs, so that
-calibration has something to find. Per model:
+Models are tools/quant_eval.py's build(): random weights conditioned as its
+docstring explains (batch-norm statistics measured on crops of packaged natural
+images, a 16-class head), and its inputs are those crops. Per model:
 
   1. ours: fp32 (pt2tflite.convert of the float model) and int8 per-tensor and
      per-channel weights (tools/quant_eval.py quantize(): pt2tflite.quantize
@@ -18,7 +18,7 @@ calibration has something to find. Per model:
      model (a torch.export.save'd program) and the same calibration inputs;
   3. every file: op / TRANSPOSE / QUANTIZE / DEQUANTIZE counts, size, XNNPACK
      partitions and ops left outside XNNPACK, and top-1 agreement over
-     --inputs random inputs with its reference (int8: that side's PT2E module
+     --inputs image crops with its reference (int8: that side's PT2E module
      run in PyTorch; fp32: the eager model), so the speed figures are for
      files that compute the right thing;
   4. latency of all six files in one process (bench/latency.py interleaved():
