@@ -5,11 +5,18 @@
     python tools/zoo.py --fast          # the CI subset
 
 Every model uses random weights (seed 0); all-zero parameters get small random values so that
-no branch is trivially constant, and batch-norm statistics are measured on random inputs, as
-training would have left them. The libraries' default statistics (mean 0, variance 1) do not
-normalize anything, so activations grow block after block: in tf_efficientnetv2_s PyTorch's own
-fp32 result then differs from its fp64 result by 3.6e-3 x max |ref|, above the 1e-4 bar; with
-measured statistics that noise is 3.4e-6. A model passes when, on 3 random inputs, max |diff| <=
+no branch is trivially constant. Batch norms keep the library's statistics (mean 0, variance 1).
+Those do not normalize anything, so in some models activations grow block after block until
+PyTorch's own fp32 result is no longer accurate to the bar: in tf_efficientnetv2_s it differs
+from its fp64 result by 3.6e-3 x max |ref|. So when a model misses the bar AND PyTorch's own fp32
+result is farther than bar/10 from its fp64 result (a property of the reference, whatever the
+converter did), the model is built again with batch-norm statistics measured on random inputs,
+as training would have left them (tf_efficientnetv2_s: fp32 vs fp64 then 3.4e-6), and compared
+again; the row's notes say so. Measured statistics are not the default because they make other
+models worse conditioned (deep torchvision ResNets reach 8e-5 to 3.3e-4: every residual branch
+then adds unit variance). The bar itself never moves.
+
+    python tools/zoo.py --update --models tv:resnet152   # rerun some models, keep the other rows A model passes when, on 3 random inputs, max |diff| <=
 1e-4 * max |reference| and (classifiers) the top-1 class agrees on every input.
 """
 
@@ -68,8 +75,9 @@ def measure_batchnorm_statistics(model: torch.nn.Module, shape, batches: int = 2
     model.eval()
 
 
-def build(key: str):
-    """key = "tv:", "seg:", "timm:" or "hf:" + name → (model, input shape or spec, is_classifier)."""
+def build(key: str, measured_batchnorm: bool = False):
+    """key = "tv:", "seg:", "timm:" or "hf:" + name → (model, input shape or spec, is_classifier).
+    measured_batchnorm=True replaces the library's batch-norm statistics with measured ones."""
     lib, name = key.split(":", 1)
     torch.manual_seed(0)
     if lib == "tv":
@@ -93,7 +101,8 @@ def build(key: str):
     else:
         raise ValueError(f"unknown zoo family in {key!r}")
     fill_zero_parameters(model)
-    measure_batchnorm_statistics(model, shape)
+    if measured_batchnorm:
+        measure_batchnorm_statistics(model, shape)
     return model.eval(), shape, classifier
 
 
@@ -155,46 +164,74 @@ class SegWrapper(torch.nn.Module):
 
 
 def run_one(key: str) -> dict:
-    row = {"model": key, "status": "fail", "max_err": None, "ops": None, "transposes": None, "size_mb": None,
-           "convert_s": None, "flagged": "", "outside_xnnpack": "", "why": ""}
+    """Converts and compares one model; retries with measured batch-norm statistics only when the
+    miss is explained by PyTorch's own fp32 noise (module docstring)."""
     try:
-        model, shape, classifier = build(key)
-        if key.startswith("seg:"):
-            model = SegWrapper(model).eval()
-        x0 = make_input(shape, 100)
-        t = time.perf_counter()
-        tfl = pt2tflite.convert(model, (x0,))
-        row["convert_s"] = time.perf_counter() - t
-        hist = tfl.op_histogram()
-        row.update(ops=sum(hist.values()), transposes=hist.get("TRANSPOSE", 0), size_mb=len(tfl.tflite_bytes) / 1e6)
-        row["flagged"] = ", ".join(f"{op}×{hist[op]}" for op in FLAGGED_OPS if op in hist)
-        xnnpack = pt2tflite._core.inspect(tfl.tflite_bytes)["xnnpack"]
-        row["outside_xnnpack"] = ", ".join(f"{op}×{sum(x['refused'].values())}" for op, x in sorted(xnnpack.items())
-                                         if x["refused"])
-        worst, why = 0.0, ""
-        for seed in range(3):
-            x = make_input(shape, seed)
-            with torch.no_grad():
-                refs = [r.numpy() for r in outputs_of(model(x))]
-            gots = tfl(x)
-            gots = [gots] if isinstance(gots, np.ndarray) else list(gots)
-            for ref, got in zip(refs, gots):
-                rel = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-12))
-                worst = max(worst, rel)
-                if classifier and got.reshape(-1).argmax() != ref.reshape(-1).argmax():
-                    why = f"top-1 differs on input {seed}"
-        row["max_err"] = worst
-        if worst > TOLERANCE:
-            why = why or f"max |diff| = {worst:.2e} x max |ref| > {TOLERANCE}"
-            why += f"; PyTorch's own fp32 vs fp64 differs by {fp32_noise(model, x0):.2e} x max |ref|"
-        row["status"] = "pass" if not why else "fail"
-        row["why"] = why
+        row = compare(key, measured_batchnorm=False)
+        noise = row.pop("noise")
+        if row["status"] == "fail" and noise is not None and noise > TOLERANCE / 10 and has_batchnorm(key):
+            first = row
+            row = compare(key, measured_batchnorm=True)
+            row.pop("noise")
+            row["why"] = (row["why"] + "; " if row["why"] else "") + (
+                f"batch-norm statistics measured (with the library's: {first['max_err']:.1e}, "
+                f"PyTorch's own fp32 vs fp64 {noise:.1e})")
+        return row
     except pt2tflite.ConversionError as e:
         ops = sorted({d.op for d in e.diagnostics})
-        row["why"] = "unsupported: " + (", ".join(ops) if ops else str(e).splitlines()[0])
+        return empty_row(key, "unsupported: " + (", ".join(ops) if ops else str(e).splitlines()[0]))
     except Exception as e:  # a zoo run reports every model; the traceback goes to stderr
         traceback.print_exc()
-        row["why"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return empty_row(key, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
+def empty_row(key: str, why: str) -> dict:
+    return {"model": key, "status": "fail", "max_err": None, "ops": None, "transposes": None, "size_mb": None,
+            "convert_s": None, "flagged": "", "outside_xnnpack": "", "why": why}
+
+
+def has_batchnorm(key: str) -> bool:
+    model = build(key)[0]
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def compare(key: str, measured_batchnorm: bool) -> dict:
+    """Converts the model and compares it with PyTorch eager on 3 inputs. "noise" is PyTorch's own
+    fp32-vs-fp64 difference, measured only when the model misses the bar."""
+    row = empty_row(key, "")
+    row["noise"] = None
+    model, shape, classifier = build(key, measured_batchnorm)
+    if key.startswith("seg:"):
+        model = SegWrapper(model).eval()
+    x0 = make_input(shape, 100)
+    t = time.perf_counter()
+    tfl = pt2tflite.convert(model, (x0,))
+    row["convert_s"] = time.perf_counter() - t
+    hist = tfl.op_histogram()
+    row.update(ops=sum(hist.values()), transposes=hist.get("TRANSPOSE", 0), size_mb=len(tfl.tflite_bytes) / 1e6)
+    row["flagged"] = ", ".join(f"{op}×{hist[op]}" for op in FLAGGED_OPS if op in hist)
+    xnnpack = pt2tflite._core.inspect(tfl.tflite_bytes)["xnnpack"]
+    row["outside_xnnpack"] = ", ".join(f"{op}×{sum(x['refused'].values())}" for op, x in sorted(xnnpack.items())
+                                     if x["refused"])
+    worst, why = 0.0, ""
+    for seed in range(3):
+        x = make_input(shape, seed)
+        with torch.no_grad():
+            refs = [r.numpy() for r in outputs_of(model(x))]
+        gots = tfl(x)
+        gots = [gots] if isinstance(gots, np.ndarray) else list(gots)
+        for ref, got in zip(refs, gots):
+            rel = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-12))
+            worst = max(worst, rel)
+            if classifier and got.reshape(-1).argmax() != ref.reshape(-1).argmax():
+                why = f"top-1 differs on input {seed}"
+    row["max_err"] = worst
+    if worst > TOLERANCE:
+        row["noise"] = fp32_noise(model, x0)
+        why = why or f"max |diff| = {worst:.2e} x max |ref| > {TOLERANCE}"
+        why += f"; PyTorch's own fp32 vs fp64 differs by {row['noise']:.2e} x max |ref|"
+    row["status"] = "pass" if not why else "fail"
+    row["why"] = why
     return row
 
 
@@ -229,15 +266,19 @@ def git_commit() -> str:
     return r.stdout.strip() or "unknown"
 
 
-def render(rows: list[dict], command: str) -> str:
+def provenance(command: str) -> str:
+    return f"Generated by `{command}` on {datetime.date.today()} at commit {git_commit()} (torch {torch.__version__})."
+
+
+def render(rows: list[dict], generated: str) -> str:
+    """docs/models.md; `generated` says which command produced the rows, at which commit."""
     passed = sum(r["status"] == "pass" for r in rows)
     errs = [r["max_err"] for r in rows if r["status"] == "pass"]
     times = [(r["convert_s"], r["model"]) for r in rows if r["convert_s"] is not None]
     lines = [
         "# Model coverage\n\n",
-        f"Generated by `{command}` on {datetime.date.today()} at commit {git_commit()} (torch {torch.__version__}). "
-        "Random weights "
-        "(batch-norm statistics measured on random inputs), "
+        f"{generated}\n\n",
+        "Random weights (library batch-norm statistics unless a row's notes say otherwise, see `tools/zoo.py`), "
         f"3 random inputs per model; pass = max |diff| <= {TOLERANCE} x max |ref| and top-1 agreement.\n\n",
         f"**{passed} / {len(rows)} models pass.**",
     ]
@@ -259,22 +300,54 @@ def render(rows: list[dict], command: str) -> str:
     return "".join(lines)
 
 
+COLUMNS = [("model", str), ("status", str), ("max_err", float), ("ops", int), ("transposes", int), ("flagged", str),
+           ("outside_xnnpack", str), ("size_mb", float), ("convert_s", float), ("why", str)]
+
+
+def read_table(path: str) -> tuple[str, list[dict]]:
+    """The `generated` line and the rows of an existing docs/models.md."""
+    generated, rows = "", []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("Generated by"):
+                generated = line.split(" Random weights")[0].strip()
+            elif line.startswith("| ") and not line.startswith("| model |"):
+                # The notes (last cell) may contain "|diff|"; the other cells never hold " | ".
+                cells = line.strip()[2:-2].split(" | ", len(COLUMNS) - 1)
+                rows.append({name: (kind(c) if c and kind is not str else c) for (name, kind), c in zip(COLUMNS, cells)})
+    return generated, rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", help="comma-separated keys (tv:/seg:/timm:/hf:<name>)")
     parser.add_argument("--fast", action="store_true", help="the CI subset")
+    parser.add_argument("--update", action="store_true",
+                        help="rerun only --models and replace their rows in the existing table")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "docs", "models.md"))
     args = parser.parse_args()
+    if args.update and not args.models:
+        parser.error("--update needs --models")
     keys = args.models.split(",") if args.models else FAST if args.fast else all_keys()
-    command = "python tools/zoo.py" + (" --fast" if args.fast else "") + (f" --models {args.models}" if args.models else "")
-    rows = []
+    command = "python tools/zoo.py" + (" --fast" if args.fast else "") + (" --update" if args.update else "") + (
+        f" --models {args.models}" if args.models else "")
+    generated, rows = read_table(args.out) if args.update else ("", [])
+    done = []
     for i, key in enumerate(keys, 1):
         row = run_one(key)
-        rows.append(row)
+        done.append(row)
         print(f"[{i}/{len(keys)}] {key}: {row['status']} {row['why']}", file=sys.stderr, flush=True)
+        progress = "" if i == len(keys) else f" (in progress: {i}/{len(keys)})"
+        if args.update:
+            rows = [row if r["model"] == key else r for r in rows]
+            if key not in {r["model"] for r in rows}:
+                rows.append(row)
+            text = render(rows, f"{generated} Rows of {', '.join(keys)} rerun: {provenance(command)}{progress}")
+        else:
+            text = render(done, provenance(command) + progress)
         with open(args.out, "w") as f:  # rewritten after every model, so a long run shows progress
-            f.write(render(rows, command + ("" if i == len(keys) else f"  (in progress: {i}/{len(keys)})")))
-    return 0 if all(r["status"] == "pass" for r in rows) else 1
+            f.write(text)
+    return 0 if all(r["status"] == "pass" for r in done) else 1
 
 
 if __name__ == "__main__":
