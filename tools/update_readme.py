@@ -26,13 +26,11 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DATED = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def newest(pattern: str, suffix: str) -> str:
-    """The newest bench result named <date><suffix>.md."""
+def newest(pattern: str, suffix: str) -> str | None:
+    """The newest bench result named <date><suffix>.md, or None."""
     paths = [p for p in glob.glob(os.path.join(ROOT, "bench", "results", pattern))
              if DATED.fullmatch(os.path.basename(p)[: -len(suffix + ".md")])]
-    if not paths:
-        sys.exit(f"no bench/results/{pattern} yet: run the benchmark first")
-    return max(paths)
+    return max(paths) if paths else None
 
 
 def section(markdown: str, heading: str) -> str:
@@ -57,30 +55,36 @@ def read(path: str) -> str:
 
 def blocks() -> dict[str, str]:
     models = read(os.path.join(ROOT, "docs", "models.md"))
-    bench_path = newest("*[0-9].md", "")
-    bench = read(bench_path)
-    onnx_path = newest("*-onnx2tf.md", "-onnx2tf")
-    onnx = read(onnx_path)
-    quant_path = newest("*-quant.md", "-quant")
-    quant = read(quant_path)
     rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
-    return {
-        "zoo": header_line(models, "**") + f" ([docs/models.md](docs/models.md))",
-        "bench": "\n\n".join([
+    out = {"zoo": header_line(models, "**") + " ([docs/models.md](docs/models.md))"}
+    bench_path = newest("*[0-9].md", "")
+    if bench_path:
+        bench = read(bench_path)
+        out["bench"] = "\n\n".join([
             f"From [{rel(bench_path)}]({rel(bench_path)}); {header_line(bench, '- machine:')[2:]}; "
             f"{header_line(bench, '- command:')[2:]}.",
             section(bench, "Summary"),
             section(bench, "Latency"),
-        ]),
-        "bench-onnx2tf": "\n\n".join([
+        ])
+    onnx_path = newest("*-onnx2tf.md", "-onnx2tf")
+    if onnx_path:
+        onnx = read(onnx_path)
+        out["bench-onnx2tf"] = "\n\n".join([
             f"From [{rel(onnx_path)}]({rel(onnx_path)}); {header_line(onnx, '- command:')[2:]}.",
             "\n".join(line for line in section(onnx, "Second peer").splitlines() if line.startswith("- ")),
-        ]),
-        "bench-quant": "\n\n".join([
+        ])
+    quant_path = newest("*-quant.md", "-quant")
+    if quant_path:
+        quant = read(quant_path)
+        out["bench-quant"] = "\n\n".join([
             f"From [{rel(quant_path)}]({rel(quant_path)}); {header_line(quant, '- command:')[2:]}.",
             section(quant, "Ratios"),
-        ]),
-    }
+        ])
+    # A block whose results do not exist yet says how to produce them.
+    for name, command in [("bench", "python3 bench/run.py"), ("bench-onnx2tf", "python3 bench/run.py --peers onnx2tf"),
+                          ("bench-quant", "python3 bench/quant_run.py")]:
+        out.setdefault(name, f"No results yet: run `{command}`, then `python tools/update_readme.py`.")
+    return out
 
 
 def main() -> int:
