@@ -25,27 +25,15 @@ import sys
 
 import numpy as np
 import torch
-from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
 import pt2tflite
-from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real_weights_check  # noqa: E402
-from quant_eval import batched, images as random_crops, sqnr_db  # noqa: E402
+from quant_eval import batched, images as random_crops, quantize, sqnr_db  # noqa: E402
 
 SIZE = 224
 BATCH = 16  # the 16 packaged images are one batch; crops go 16 at a time
-
-
-def quantize(model: torch.nn.Module, per_channel: bool, calibration: int) -> torch.fx.GraphModule:
-    sample = (torch.cat(random_crops(BATCH, SIZE, seed=7)),)
-    m = torch.export.export(model, sample).module()
-    m = prepare_pt2e(m, PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=per_channel)))
-    with torch.no_grad():
-        for x in batched(random_crops(calibration, SIZE, seed=1), BATCH):
-            m(x)
-    return convert_pt2e(m)
 
 
 def run(model, reference, tfl, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,7 +70,7 @@ def evaluate(crops: int = 208, calibration: int = 64) -> dict:
     crop_batches = batched(random_crops(crops, SIZE, seed=2), BATCH)
     out = {"images": names}
     for per_channel in (False, True):
-        reference = quantize(model, per_channel, calibration)
+        reference = quantize(model, SIZE, per_channel, calibration, batch=BATCH)
         tfl = pt2tflite.convert(reference, (packaged[0],))
         fp32, ref, got = run(model, reference, tfl, packaged)
         out["per-channel" if per_channel else "per-tensor"] = {

@@ -168,11 +168,11 @@ def run_one(key: str) -> dict:
     miss is explained by PyTorch's own fp32 noise (module docstring)."""
     try:
         row = compare(key, measured_batchnorm=False)
-        noise = row.pop("noise")
-        if row["status"] == "fail" and noise is not None and noise > TOLERANCE / 10 and has_batchnorm(key):
+        noise, has_batchnorm = row.pop("noise"), row.pop("has_batchnorm")
+        if row["status"] == "fail" and noise is not None and noise > TOLERANCE / 10 and has_batchnorm:
             first = row
             row = compare(key, measured_batchnorm=True)
-            row.pop("noise")
+            del row["noise"], row["has_batchnorm"]
             row["why"] = (row["why"] + "; " if row["why"] else "") + (
                 f"batch-norm statistics measured (with the library's: {first['max_err']:.1e}, "
                 f"PyTorch's own fp32 vs fp64 {noise:.1e})")
@@ -190,17 +190,13 @@ def empty_row(key: str, why: str) -> dict:
             "convert_s": None, "flagged": "", "outside_xnnpack": "", "why": why}
 
 
-def has_batchnorm(key: str) -> bool:
-    model = build(key)[0]
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def compare(key: str, measured_batchnorm: bool) -> dict:
     """Converts the model and compares it with PyTorch eager on 3 inputs. "noise" is PyTorch's own
     fp32-vs-fp64 difference, measured only when the model misses the bar."""
     row = empty_row(key, "")
     row["noise"] = None
     model, shape, classifier = build(key, measured_batchnorm)
+    row["has_batchnorm"] = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     if key.startswith("seg:"):
         model = SegWrapper(model).eval()
     x0 = make_input(shape, 100)
