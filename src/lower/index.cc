@@ -1,6 +1,6 @@
 // Indexing: slice / select / split (views of one stored tensor, in its layout) → SLICE,
-// STRIDED_SLICE, SPLIT; embedding and single-tensor advanced indexing → GATHER with int32
-// indices (TFLite GATHER takes int32; ids and positions always fit).
+// STRIDED_SLICE, SPLIT; embedding and single-tensor advanced indexing → GATHER (constant indices
+// narrowed to int32; run-time int32/int64 ids fed as they are, since GATHER takes both).
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -113,11 +113,19 @@ Value* int32_indices(LowerCtx& ctx, const Value* idx, int64_t dim_size) {
   return ctx.cast(ctx.get(idx, {}), ir::DType::kInt32);
 }
 
+// GATHER positions: like int32_indices, but a run-time int64 index (token ids are int64 in
+// PyTorch) is fed as it is, since TFLite GATHER takes int64 positions; a CAST would be one more
+// op on every invoke for nothing.
+Value* gather_positions(LowerCtx& ctx, const Value* idx, int64_t dim_size) {
+  if (!ctx.constant(idx) && idx->dtype == ir::DType::kInt64) return ctx.get(idx, {});
+  return int32_indices(ctx, idx, dim_size);
+}
+
 void lower_embedding(LowerCtx& ctx, const ir::Node& n) {
   const Value* w = n.get_tensor("weight");
   const Value* idx = n.get_tensor("indices");
   const Value* y = n.outputs.at(0);
-  Value* indices = int32_indices(ctx, idx, w->shape.at(0).size);
+  Value* indices = gather_positions(ctx, idx, w->shape.at(0).size);
   emit_gather(ctx, ctx.get(w, {}), 0, indices, ctx.make_output(y));
 }
 
@@ -136,7 +144,7 @@ void lower_index(LowerCtx& ctx, const ir::Node& n) {
   const Value* idx = indices[dim];
   if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
     return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
-  Value* positions = int32_indices(ctx, idx, x->shape.at(dim).size);
+  Value* positions = gather_positions(ctx, idx, x->shape.at(dim).size);
   if (idx->rank() == 1) {  // the output keeps x's layout, with the indexed dim resized
     const Perm layout = ctx.layout_of(x);
     return emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(y, layout));
@@ -150,7 +158,7 @@ void lower_index_select(LowerCtx& ctx, const ir::Node& n) {
   const Value* idx = n.get_tensor("index");
   const int dim = normalize_dim(n.get_int("dim"), x->rank());
   if (idx->rank() > 1) return ctx.unsupported("index_select with a multi-dimensional index");
-  Value* positions = ctx.reshape(int32_indices(ctx, idx, x->shape.at(dim).size), {ir::num_elements(idx->shape)});
+  Value* positions = ctx.reshape(gather_positions(ctx, idx, x->shape.at(dim).size), {ir::num_elements(idx->shape)});
   const Perm layout = ctx.layout_of(x);
   emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(n.outputs.at(0), layout));
 }
@@ -245,9 +253,9 @@ void register_index_rules(Registry& r) {
         "equal pieces → one SPLIT; otherwise one SLICE per used piece");
   r.add("aten.gather.default", lower_gather, "(folded) / GATHER_ND",
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
-  r.add("aten.index_select.default", lower_index_select, "GATHER (+CAST)", "1-D index; in the input's layout");
-  r.add("aten.embedding.default", lower_embedding, "GATHER (+CAST)", "indices narrowed to int32");
-  r.add("aten.index.Tensor", lower_index, "GATHER (+CAST)",
+  r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
+  r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
+  r.add("aten.index.Tensor", lower_index, "GATHER",
         "one integer index tensor (leading full slices allowed); constant negative indices wrapped, "
         "run-time negative indices are rejected by TFLite GATHER");
 }

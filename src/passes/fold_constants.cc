@@ -5,7 +5,8 @@
 // otherwise run on the builtin kernel outside XNNPACK on every invoke, or maxvit's relative
 // position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke. Masks
 // built from aranges (Hugging Face's bidirectional mask: arange → compare → expand → where) fold
-// the same way, and an ADD of the resulting all-zero mask is then dropped as an identity.
+// the same way, and an ADD of the resulting all-zero mask is then dropped as an identity; so does
+// BERT's token-type lookup (a GATHER_ND of a constant buffer by constant coordinates).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -97,6 +98,63 @@ std::optional<Bytes> eval_gather(const ir::Node& n) {
       dst += inner * es;
     }
   return out;
+}
+
+// GATHER_ND: out[i] = params[indices[i, 0], ..., indices[i, k-1], ...] (a slice of the trailing
+// rank - k dims per index row).
+std::optional<Bytes> eval_gather_nd(const ir::Node& n) {
+  const Value* params = n.inputs.at(0);
+  const Value* indices = n.inputs.at(1);
+  const auto shape = sizes(params), ishape = sizes(indices);
+  if (ishape.empty()) return std::nullopt;
+  const size_t k = static_cast<size_t>(ishape.back());
+  if (k == 0 || k > shape.size()) return std::nullopt;
+  const size_t es = ir::dtype_size(params->dtype);
+  int64_t inner = 1;
+  for (size_t d = k; d < shape.size(); ++d) inner *= shape[d];
+  const auto ids = lower::to_int_vector(*indices);
+  const auto src = params->data->bytes();
+  Bytes out(ids.size() / k * inner * es);
+  for (size_t row = 0; row * k < ids.size(); ++row) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < k; ++d) {
+      const int64_t i = ids[row * k + d];
+      if (i < 0 || i >= shape[d]) return std::nullopt;  // the kernel reports an error: keep it
+      offset = offset * shape[d] + i;
+    }
+    std::memcpy(out.data() + row * inner * es, src.data() + offset * inner * es, inner * es);
+  }
+  return out;
+}
+
+// CONCATENATION along `axis` (no fused activation): each input's rows, input after input.
+std::optional<Bytes> eval_concatenation(const ir::Node& n) {
+  const auto* act = n.find("fused_activation");
+  if (act && std::get<std::string>(*act) != "NONE") return std::nullopt;
+  const Value* y = n.outputs[0];
+  const auto out = sizes(y);
+  const int axis = static_cast<int>(n.get_int("axis") < 0 ? n.get_int("axis") + out.size() : n.get_int("axis"));
+  const size_t es = ir::dtype_size(y->dtype);
+  int64_t outer = 1;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  int64_t row_bytes = 0;  // bytes of one output row (axis and the dims after it)
+  std::vector<int64_t> part_bytes;
+  for (const Value* x : n.inputs) {
+    if (!x || x->dtype != y->dtype) return std::nullopt;
+    int64_t b = static_cast<int64_t>(es);
+    const auto s = sizes(x);
+    for (size_t d = axis; d < s.size(); ++d) b *= s[d];
+    part_bytes.push_back(b);
+    row_bytes += b;
+  }
+  Bytes r(outer * row_bytes);
+  uint8_t* dst = r.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      std::memcpy(dst, n.inputs[i]->data->bytes().data() + o * part_bytes[i], part_bytes[i]);
+      dst += part_bytes[i];
+    }
+  return r;
 }
 
 // BATCH_MATMUL in float32 with batch-dim broadcasting and the adj_x / adj_y flags; sums in double.
@@ -226,6 +284,8 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
                                      : lower::from_int_vector(lower::to_int_vector(*x), y->dtype);
   }
   if (n.op == "tfl.GATHER") return eval_gather(n);
+  if (n.op == "tfl.GATHER_ND") return eval_gather_nd(n);
+  if (n.op == "tfl.CONCATENATION") return eval_concatenation(n);
   if (n.op == "tfl.BROADCAST_TO") {
     const size_t es = ir::dtype_size(x->dtype);
     const auto src = x->data->bytes();

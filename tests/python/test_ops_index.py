@@ -61,7 +61,7 @@ def test_split_unequal_is_slices(shape, sizes, dim):
 def test_embedding(ids_shape, dtype):
     emb = nn.Embedding(11, 4)
     ids = torch.randint(0, 11, ids_shape, dtype=dtype)
-    check(emb, (ids,), has=["GATHER"])
+    assert check(emb, (ids,)) == {"GATHER": 1}  # int64 ids feed GATHER directly: no CAST
 
 
 def test_index_constant_negative_indices():
@@ -71,7 +71,7 @@ def test_index_constant_negative_indices():
 
 @pytest.mark.parametrize("idx_shape", [(4,), (2, 3)])
 def test_index_runtime(idx_shape):
-    check(Fn(lambda x, i: x[i]), (torch.randn(6, 3), torch.randint(0, 6, idx_shape)), has=["GATHER", "CAST"])
+    check(Fn(lambda x, i: x[i]), (torch.randn(6, 3), torch.randint(0, 6, idx_shape)), has=["GATHER"], lacks=["CAST"])
 
 
 def test_index_in_nhwc_layout():
@@ -129,7 +129,8 @@ class ShiftedWindowMask(nn.Module):
 
 
 def test_swin_style_mask():
-    check(ShiftedWindowMask(), (torch.randn(6, 6),), has=("GATHER",), lacks=("GATHER_ND", "SELECT_V2"))
+    # the whole mask depends on constants only, so it folds into one
+    assert check(ShiftedWindowMask(), (torch.randn(6, 6),)) == {"ADD": 1}
 
 
 @pytest.mark.parametrize("start,end", [(0, 2), (1, 3), (2, 5)])

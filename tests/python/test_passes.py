@@ -68,6 +68,31 @@ def test_slice_of_a_constant_buffer_and_its_lookup_fold():
     assert check(PositionSlice(), (torch.randn(1, 5, 4),)) == {"ADD": 1}
 
 
+class TokenTypeLookup(nn.Module):
+    """BERT's token types with no token_type_ids: torch.gather of a constant buffer by sliced
+    constant position ids (GATHER_ND of constant coordinates), then an embedding lookup."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("types", torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1]]))
+        self.register_buffer("positions", torch.arange(8)[None, :])
+        self.table = nn.Embedding(2, 4)
+
+    def forward(self, x):
+        n = x.shape[1]
+        types = torch.gather(self.types.expand(1, -1), 1, self.positions[:, 1 : 1 + n])
+        return x + self.table(types.expand(x.shape[0], n))
+
+
+def test_token_type_gather_of_a_constant_buffer_folds():
+    assert check(TokenTypeLookup(), (torch.randn(2, 5, 4),)) == {"ADD": 1}
+
+
+def test_concatenation_of_constants_folds():
+    a, b = torch.randn(2, 3), torch.randn(2, 1)
+    assert check(Fn(lambda x: x * torch.cat([a, b, a], dim=1)), (torch.randn(4, 2, 7),)) == {"MUL": 1}
+
+
 @pytest.mark.parametrize("op", [torch.eq, torch.ne, torch.lt, torch.le, torch.gt, torch.ge, torch.logical_and,
                                 torch.logical_or, lambda a, b: torch.logical_not(a > b)])
 @pytest.mark.parametrize("dtype", [torch.long, torch.float32])
