@@ -6,7 +6,9 @@
 // position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke. Masks
 // built from aranges (Hugging Face's bidirectional mask: arange → compare → expand → where) fold
 // the same way, and an ADD of the resulting all-zero mask is then dropped as an identity; so does
-// BERT's token-type lookup (a GATHER_ND of a constant buffer by constant coordinates).
+// BERT's token-type lookup (a GATHER_ND of a constant buffer by constant coordinates), and the
+// weight-normalized filter of wav2vec2's positional conv (g · v / ‖v‖, all parameters), which
+// XNNPACK would otherwise refuse since its filter is not a constant.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -269,6 +271,68 @@ std::optional<Bytes> eval_select(const ir::Node& n) {
   return r;
 }
 
+// Float unary math (weight norm's sqrt of a sum of squares, scale tables), computed in double
+// and rounded once: SQRT is exact under IEEE rounding; EXP and LOG may differ from a kernel's
+// approximation in the last place, which is within the float noise of any consumer.
+std::optional<Bytes> eval_unary(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32) return std::nullopt;
+  std::vector<float> r = lower::to_float_vector(*x);
+  for (float& f : r) {
+    const double v = f;
+    if (n.op == "tfl.SQRT") f = static_cast<float>(std::sqrt(v));
+    else if (n.op == "tfl.RSQRT") f = static_cast<float>(1.0 / std::sqrt(v));
+    else if (n.op == "tfl.NEG") f = -f;
+    else if (n.op == "tfl.ABS") f = std::fabs(f);
+    else if (n.op == "tfl.EXP") f = static_cast<float>(std::exp(v));
+    else if (n.op == "tfl.LOG") f = static_cast<float>(std::log(v));
+    else f = static_cast<float>(v * v);  // SQUARE
+  }
+  return lower::to_bytes(std::span<const float>(r));
+}
+
+// SUM / MEAN / REDUCE_MAX / REDUCE_MIN of a float32 constant over constant axes (keep_dims or
+// not: the bytes are the same), accumulated in double.
+std::optional<Bytes> eval_reduce(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32) return std::nullopt;
+  const auto in = sizes(x);
+  const int rank = static_cast<int>(in.size());
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : lower::to_int_vector(*n.inputs.at(1))) {
+    if (a < -rank || a >= rank) return std::nullopt;
+    reduced[a < 0 ? a + rank : a] = true;
+  }
+  // Output offset of each input element: its coordinates with the reduced ones dropped.
+  std::vector<int64_t> out_stride(rank, 0);
+  int64_t count = 1, outputs = 1;
+  for (int d = rank; d-- > 0;) {
+    if (reduced[d]) {
+      count *= in[d];
+    } else {
+      out_stride[d] = outputs;
+      outputs *= in[d];
+    }
+  }
+  const auto v = lower::to_float_vector(*x);
+  const bool is_max = n.op == "tfl.REDUCE_MAX", is_min = n.op == "tfl.REDUCE_MIN";
+  std::vector<double> acc(outputs, is_max ? -INFINITY : is_min ? INFINITY : 0.0);
+  std::vector<int64_t> idx(rank, 0);
+  for (float f : v) {
+    int64_t o = 0;
+    for (int d = 0; d < rank; ++d) o += idx[d] * out_stride[d];
+    acc[o] = is_max ? std::max<double>(acc[o], f) : is_min ? std::min<double>(acc[o], f) : acc[o] + f;
+    for (int d = rank; d-- > 0;) {  // next input index, row-major
+      if (++idx[d] < in[d]) break;
+      idx[d] = 0;
+    }
+  }
+  std::vector<float> r(outputs);
+  for (int64_t i = 0; i < outputs; ++i)
+    r[i] = static_cast<float>(n.op == "tfl.MEAN" ? acc[i] / static_cast<double>(count) : acc[i]);
+  return lower::to_bytes(std::span<const float>(r));
+}
+
 // The folded bytes of `n`'s single output, or nullopt when the op is not one folded here.
 std::optional<Bytes> evaluate(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
@@ -302,6 +366,10 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
                                       "tfl.LOGICAL_NOT"};
   if (std::find(std::begin(kPredicates), std::end(kPredicates), n.op) != std::end(kPredicates))
     return eval_predicate(n);
+  static const char* kUnary[] = {"tfl.SQRT", "tfl.RSQRT", "tfl.NEG", "tfl.ABS", "tfl.EXP", "tfl.LOG", "tfl.SQUARE"};
+  if (std::find(std::begin(kUnary), std::end(kUnary), n.op) != std::end(kUnary)) return eval_unary(n);
+  static const char* kReduce[] = {"tfl.SUM", "tfl.MEAN", "tfl.REDUCE_MAX", "tfl.REDUCE_MIN"};
+  if (std::find(std::begin(kReduce), std::end(kReduce), n.op) != std::end(kReduce)) return eval_reduce(n);
   static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
                                   "tfl.SQUARED_DIFFERENCE"};
   if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from parity import Fn, check
+import pt2tflite
+from parity import Fn, check, undelegated
 
 
 class BiasTable(nn.Module):
@@ -86,6 +87,24 @@ class TokenTypeLookup(nn.Module):
 
 def test_token_type_gather_of_a_constant_buffer_folds():
     assert check(TokenTypeLookup(), (torch.randn(2, 5, 4),)) == {"ADD": 1}
+
+
+@pytest.mark.parametrize("reduce", [torch.sum, torch.mean, torch.amax, torch.amin])
+@pytest.mark.parametrize("unary", [torch.sqrt, torch.rsqrt, torch.exp, torch.log, torch.abs, torch.neg, torch.square])
+def test_unary_and_reductions_of_constants_fold(reduce, unary):
+    table = torch.rand(3, 4, 5) + 0.5
+    hist = check(Fn(lambda x: x * unary(reduce(table, dim=(0, 2), keepdim=True))), (torch.randn(2, 3, 4, 5),))
+    assert hist == {"MUL": 1}, hist
+
+
+def test_weight_normalized_conv_filter_folds_and_is_delegated():
+    """wav2vec2's positional conv: weight = g · v / ‖v‖ from parameters, recomputed on every invoke
+    (and refused by XNNPACK, whose CONV_2D needs a constant filter) unless it folds."""
+    conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(8, 8, 5, padding=2, groups=2), dim=2)
+    model = pt2tflite.convert(conv.eval(), (torch.randn(1, 8, 16),))
+    assert model.op_histogram().keys() <= {"CONV_2D", "RESHAPE", "TRANSPOSE", "PAD"}, model.op_histogram()
+    assert undelegated(model) == {}
+    check(conv, (torch.randn(1, 8, 16),))
 
 
 def test_concatenation_of_constants_folds():
