@@ -224,3 +224,25 @@ def test_explicit_same_padding_becomes_same():
 def test_padding_other_than_same_is_kept():
     conv = nn.Conv2d(3, 4, 3, stride=2)
     check(Fn(lambda x: conv(torch.nn.functional.pad(x, (1, 0, 1, 0)))), (torch.randn(1, 3, 8, 8),), atol=1e-5, has=["PAD"])
+
+
+_FUSED = {"relu": nn.ReLU(), "relu6": nn.ReLU6(), "relu_n1_to_1": nn.Hardtanh(-1.0, 1.0)}
+_PRODUCERS = {
+    "conv": (nn.Conv2d(4, 6, 3), "CONV_2D"),
+    "depthwise": (nn.Conv2d(4, 4, 3, groups=4), "DEPTHWISE_CONV_2D"),
+}
+
+
+@pytest.mark.parametrize("act", list(_FUSED))
+@pytest.mark.parametrize("producer", list(_PRODUCERS))
+def test_clamping_activations_fuse_into_their_producer(act, producer):
+    layer, op = _PRODUCERS[producer]
+    hist = check(nn.Sequential(layer, _FUSED[act]), (torch.randn(1, 4, 8, 8) * 3,))
+    assert hist == {"TRANSPOSE": 2, op: 1}, hist
+
+
+def test_tanh_stays_a_separate_op():
+    """TFLite's float and int8 kernels turn a fused activation into a clamp range and have none
+    for TANH (they would silently skip it), and XNNPACK refuses it: TANH is never fused."""
+    hist = check(nn.Sequential(nn.Conv2d(4, 6, 3), nn.Tanh()), (torch.randn(1, 4, 8, 8),))
+    assert hist == {"TRANSPOSE": 2, "CONV_2D": 1, "TANH": 1}, hist
