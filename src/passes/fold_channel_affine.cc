@@ -4,7 +4,15 @@
 //   conv(x) · c == conv with filter·c, bias·c  (layer scale; attention's q · head_dim^-0.5)
 // c is one value per output channel, or a single value; a single-value MUL is also folded through the
 // RESHAPEs and TRANSPOSEs between it and the op, which move elements without changing them.
+//
+// The same step right before FULLY_CONNECTED ops, per input channel (the last axis), is folded
+// into each of them when they are its only readers:
+//   fc(x · c) == fc with weight columns scaled by c
+//   fc(x + c) == fc with bias + W·c
+// That is a layer norm's weight and bias in a pre-norm transformer (LN → q/k/v or MLP), which
+// would otherwise be two elementwise passes over the activations in every block.
 #include <algorithm>
+#include <optional>
 
 #include "lower/const_eval.h"
 #include "passes/passes.h"
@@ -63,6 +71,81 @@ bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vect
   return true;
 }
 
+// The FULLY_CONNECTED ops that read `v` (directly or through RESHAPEs that keep the last axis
+// whole) as their input, or nullopt when anything else reads it or it is a graph output.
+std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, const Value* v) {
+  if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end() || v->quant) return std::nullopt;
+  std::vector<ir::Node*> fcs;
+  for (ir::Node* u : g.users(v)) {
+    if (u->op == "tfl.RESHAPE" && u->inputs[0] == v && u->outputs[0] && u->outputs[0]->rank() > 0 &&
+        u->outputs[0]->shape.back() == v->shape.back()) {
+      auto more = fc_readers(g, u->outputs[0]);
+      if (!more) return std::nullopt;
+      fcs.insert(fcs.end(), more->begin(), more->end());
+      continue;
+    }
+    if (u->op != "tfl.FULLY_CONNECTED" || u->inputs[0] != v || u->inputs[1] == v) return std::nullopt;
+    const Value* w = u->inputs[1];
+    const Value* b = u->inputs.size() > 2 ? u->inputs[2] : nullptr;
+    if (!w->is_const() || w->quant || w->dtype != ir::DType::kFloat32 || w->rank() != 2 ||
+        w->shape[1].size != v->shape.back().size)
+      return std::nullopt;
+    if (b && (!b->is_const() || b->quant || b->dtype != ir::DType::kFloat32)) return std::nullopt;
+    fcs.push_back(u);
+  }
+  return fcs;
+}
+
+// Folds `op` (ADD / SUB / MUL by the per-input-channel `c`) into FULLY_CONNECTED `fc`'s weight
+// (MUL) or bias (ADD, SUB), as new constants: a weight may be shared with other ops.
+void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const std::vector<float>& c) {
+  const Value* w = fc.inputs[1];
+  const int64_t cout = w->shape[0].size, k = w->shape[1].size;
+  const std::vector<float> wv = lower::to_float_vector(*w);
+  if (op == "tfl.MUL") {
+    std::vector<float> scaled(wv.size());
+    for (int64_t o = 0; o < cout; ++o)
+      for (int64_t i = 0; i < k; ++i) scaled[o * k + i] = wv[o * k + i] * c[i];
+    fc.inputs[1] = new_f32(g, fc.name + "_filter", w->shape, scaled);
+    return;
+  }
+  const Value* b = fc.inputs.size() > 2 ? fc.inputs[2] : nullptr;
+  std::vector<float> bias = b ? lower::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
+  for (int64_t o = 0; o < cout; ++o) {
+    double acc = 0;
+    for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(wv[o * k + i]) * c[i];
+    bias[o] = static_cast<float>(bias[o] + (op == "tfl.SUB" ? -acc : acc));
+  }
+  fc.inputs.resize(3);
+  fc.inputs[2] = new_f32(g, fc.name + "_bias", ir::static_shape(std::vector<int64_t>{cout}), bias);
+}
+
+// One sweep of the input-side fold; true when something changed (a layer norm's MUL folds only
+// once the ADD after it has).
+bool fold_input_affine_once(ir::Graph& g) {
+  bool changed = false;
+  for (const auto& n : g.nodes()) {
+    if (n->op != "tfl.ADD" && n->op != "tfl.SUB" && n->op != "tfl.MUL") continue;
+    Value* y = n->outputs[0];
+    if (!y || y->quant || y->rank() == 0 || n->get_string("fused_activation") != "NONE") continue;
+    for (int side = 0; side < (n->op == "tfl.SUB" ? 1 : 2); ++side) {
+      Value* x = n->inputs[side];
+      Value* c = n->inputs[1 - side];
+      if (x->shape != y->shape || x->quant || x->is_const()) continue;
+      const std::vector<float> cv = per_channel(c, y->rank(), y->shape.back().size);
+      if (cv.empty()) continue;
+      const auto fcs = fc_readers(g, y);
+      if (!fcs || fcs->empty()) continue;
+      for (ir::Node* fc : *fcs) fold_into_input(g, *fc, n->op, cv);
+      g.replace_uses(y, x);
+      changed = true;
+      break;
+    }
+  }
+  g.remove_dead();
+  return changed;
+}
+
 }  // namespace
 
 void fold_channel_affine(ir::Graph& g) {
@@ -98,6 +181,8 @@ void fold_channel_affine(ir::Graph& g) {
     }
   }
   g.remove_dead();
+  while (fold_input_affine_once(g)) {
+  }
 }
 
 }  // namespace pt2tflite::passes

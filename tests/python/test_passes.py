@@ -246,3 +246,35 @@ def test_tanh_stays_a_separate_op():
     for TANH (they would silently skip it), and XNNPACK refuses it: TANH is never fused."""
     hist = check(nn.Sequential(nn.Conv2d(4, 6, 3), nn.Tanh()), (torch.randn(1, 4, 8, 8),))
     assert hist == {"TRANSPOSE": 2, "CONV_2D": 1, "TANH": 1}, hist
+
+
+class PreNormMLP(nn.Module):
+    """A pre-norm transformer MLP: the layer norm's weight and bias fold into the linear layer."""
+
+    def __init__(self, post_norm_residual=False):
+        super().__init__()
+        self.norm, self.fc = nn.LayerNorm(8), nn.Linear(8, 6)
+        self.post_norm_residual = post_norm_residual
+        with torch.no_grad():
+            self.norm.weight.uniform_(0.5, 1.5)
+            self.norm.bias.normal_()
+
+    def forward(self, x):
+        y = self.norm(x)
+        out = self.fc(y.reshape(-1, 8)).reshape(*x.shape[:-1], 6)
+        return (out, y + 1.0) if self.post_norm_residual else out
+
+
+def test_layer_norm_affine_folds_into_the_next_linear():
+    hist = check(PreNormMLP(), (torch.randn(2, 5, 8),), atol=2e-5)
+    with_affine = check(PreNormMLP(post_norm_residual=True), (torch.randn(2, 5, 8),), atol=2e-5)
+    # folded: only the normalization's own ADD (eps) is left; kept when another op reads the norm
+    assert hist["ADD"] == 1 and hist["MUL"] == 2, hist
+    assert with_affine["ADD"] == 3 and with_affine["MUL"] == 3, with_affine
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_channel_affine_before_a_linear_folds(op):
+    lin, c = nn.Linear(5, 3), torch.randn(5)
+    fn = {"add": lambda x: lin(x + c), "sub": lambda x: lin(x - c), "mul": lambda x: lin(x * c)}[op]
+    assert check(Fn(fn), (torch.randn(2, 4, 5),)) == {"FULLY_CONNECTED": 1}

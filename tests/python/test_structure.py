@@ -20,12 +20,14 @@ EXPECTED = {
                      "TRANSPOSE": 1},
     "efficientnet_b0": {"ADD": 9, "CONV_2D": 65, "DEPTHWISE_CONV_2D": 16, "FULLY_CONNECTED": 1, "LOGISTIC": 65,
                         "MEAN": 17, "MUL": 65, "PAD": 5, "TRANSPOSE": 1},
-    # Layer norm over channels in NHWC needs no TRANSPOSE; layer scale folds into the FC.
-    "convnext_tiny": {"ADD": 64, "CONV_2D": 4, "DEPTHWISE_CONV_2D": 18, "FULLY_CONNECTED": 37, "GELU": 18, "MEAN": 47,
-                      "MUL": 69, "RSQRT": 23, "SUB": 23, "TRANSPOSE": 1},
-    # Per layer: TRANSPOSEs for q, k, v into head-major order and one back before the output FC.
-    "vit_b_16": {"ADD": 75, "BATCH_MATMUL": 24, "CONCATENATION": 1, "CONV_2D": 1, "FULLY_CONNECTED": 49, "GELU": 12,
-                 "MEAN": 50, "MUL": 99, "RESHAPE": 147, "RSQRT": 25, "SLICE": 37, "SOFTMAX": 12, "SUB": 25,
+    # Layer norm over channels in NHWC needs no TRANSPOSE; layer scale folds into the FC, and so do
+    # the weight and bias of each block's layer norm (it feeds only the FC).
+    "convnext_tiny": {"ADD": 45, "CONV_2D": 4, "DEPTHWISE_CONV_2D": 18, "FULLY_CONNECTED": 37, "GELU": 18, "MEAN": 47,
+                      "MUL": 50, "RSQRT": 23, "SUB": 23, "TRANSPOSE": 1},
+    # Per layer: TRANSPOSEs for q, k, v into head-major order and one back before the output FC;
+    # both layer norms' weight and bias fold into the FC after them.
+    "vit_b_16": {"ADD": 51, "BATCH_MATMUL": 24, "CONCATENATION": 1, "CONV_2D": 1, "FULLY_CONNECTED": 49, "GELU": 12,
+                 "MEAN": 50, "MUL": 75, "RESHAPE": 147, "RSQRT": 25, "SLICE": 37, "SOFTMAX": 12, "SUB": 25,
                  "TRANSPOSE": 49},
 }
 
