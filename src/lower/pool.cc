@@ -1,4 +1,5 @@
 // Pooling: max/avg pool and adaptive avg pool → MAX_POOL_2D / AVERAGE_POOL_2D / MEAN, in NHWC.
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -70,15 +71,21 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
 
 // True when every element of `v` is >= 0 because a ReLU-family op produced it, or because it is
 // dequantized from int8 with zero point -128 (the lowest code is real 0, as after a quantized
-// ReLU); then zero padding cannot win a max over a window that always holds a real element.
-bool known_non_negative(const Value* v) {
+// ReLU), or because it only moves, pools or concatenates such values (SqueezeNet's fire modules
+// concatenate two ReLU outputs before a max pool); then zero padding cannot win a max over a
+// window that always holds a real element.
+bool known_non_negative(const Value* v, int depth = 0) {
   const ir::Node* p = v->producer;
-  while (p && (p->op == "tfl.TRANSPOSE" || p->op == "tfl.RESHAPE")) p = p->inputs[0]->producer;
-  if (p && p->op == "tfl.DEQUANTIZE") {
+  if (!p || depth > 8) return false;
+  if (p->op == "tfl.TRANSPOSE" || p->op == "tfl.RESHAPE" || p->op == "tfl.MAX_POOL_2D" || p->op == "tfl.AVERAGE_POOL_2D")
+    return known_non_negative(p->inputs[0], depth + 1);
+  if (p->op == "tfl.CONCATENATION")
+    return std::all_of(p->inputs.begin(), p->inputs.end(), [&](const Value* in) { return known_non_negative(in, depth + 1); });
+  if (p->op == "tfl.DEQUANTIZE") {
     const auto& q = p->inputs[0]->quant;
     return q && q->zero_point.size() == 1 && q->zero_point[0] == -128;
   }
-  return p && (p->op == "tfl.RELU" || p->op == "tfl.RELU6" || p->op == "tfl.LOGISTIC");
+  return p->op == "tfl.RELU" || p->op == "tfl.RELU6" || p->op == "tfl.LOGISTIC";
 }
 
 bool check_pool_input(LowerCtx& ctx, const Value* x) {

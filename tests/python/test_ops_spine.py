@@ -158,6 +158,25 @@ def test_max_pool_after_relu_pads_with_zeros():
     assert "PADV2" not in hist
 
 
+class FireThenPool(nn.Module):
+    """SqueezeNet: two ReLU branches concatenated, then a ceil_mode max pool (padding at the end)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+
+    def forward(self, x):
+        return self.pool(torch.cat([torch.relu(self.a(x)), torch.relu(self.b(x))], 1))
+
+
+def test_max_pool_after_concatenated_relus_pads_with_zeros():
+    model = FireThenPool()
+    hist = check(model, (torch.randn(1, 3, 13, 13),), atol=1e-5)  # ceil_mode: 6x6, SAME would give 7x7
+    assert "PAD" in hist and "PADV2" not in hist, hist
+    assert undelegated(pt2tflite.convert(model.eval(), (torch.randn(1, 3, 13, 13),))) == {}
+
+
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dims", [(2, 3), (1,), (-1,)])
 def test_mean(dims, keepdim):
