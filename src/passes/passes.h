@@ -26,6 +26,10 @@ void simplify_transposes(ir::Graph& tfl);
 // BATCH_MATMUL batch dims), shrinking the RESHAPEs and scalar ops in between.
 void drop_broadcasts(ir::Graph& tfl);
 
+// TFLite level: regroups elementwise chains so that small broadcast operands combine before they
+// meet the full-size activation: (x·v)·c → x·(v·c), (z+b)+w → (z+w)+b, (x·s)+x → x·(s+1).
+void reassociate_broadcasts(ir::Graph& tfl);
+
 // TFLite level: folds ADD / SUB / MUL by a per-channel constant into the filter and bias of the
 // CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand.
 void fold_channel_affine(ir::Graph& tfl);

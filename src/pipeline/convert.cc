@@ -99,6 +99,8 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
   stages.run(tfl, "simplify_transposes", passes::simplify_transposes);
   // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
   stages.run(tfl, "matmul_to_fc", passes::matmul_to_fc);
+  // Before fold_channel_affine too: it moves constant ADDs next to the FC that can absorb them.
+  stages.run(tfl, "reassociate_broadcasts", passes::reassociate_broadcasts);
   // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
   stages.run(tfl, "fold_channel_affine", passes::fold_channel_affine);
   stages.run(tfl, "fuse_activation", passes::fuse_activation);
@@ -133,7 +135,7 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {
       "import",          "fold_batchnorm",      "lower",           "fold_constants",  "drop_broadcasts",
-      "simplify_transposes", "matmul_to_fc",    "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
+      "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
       "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
   return names;
 }

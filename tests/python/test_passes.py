@@ -278,3 +278,51 @@ def test_channel_affine_before_a_linear_folds(op):
     lin, c = nn.Linear(5, 3), torch.randn(5)
     fn = {"add": lambda x: lin(x + c), "sub": lambda x: lin(x - c), "mul": lambda x: lin(x * c)}[op]
     assert check(Fn(fn), (torch.randn(2, 4, 5),)) == {"FULLY_CONNECTED": 1}
+
+
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt-V2's GRN in NHWC, then the block's pointwise linear: x + (γ · (x · n) + β)."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.randn(c)), nn.Parameter(torch.randn(c))
+        self.fc = nn.Linear(c, 4)
+
+    def forward(self, x):
+        gx = x.norm(p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.fc(x + torch.addcmul(self.beta, self.gamma, x * nx))
+
+
+def test_global_response_norm_touches_the_activation_twice():
+    """x·x for the norm and one x·(γ·n + 1); β folds into the linear layer."""
+    hist = check(GlobalResponseNorm(), (torch.randn(1, 5, 6, 8),), atol=2e-5)
+    assert hist == {"ADD": 2, "DIV": 1, "FULLY_CONNECTED": 1, "MEAN": 1, "MUL": 3, "SQRT": 1, "SUM": 1}, hist
+
+
+def full_size_arithmetic(model, shape) -> int:
+    """ADD / SUB / MUL ops of the LiteRT model whose output has the activation's full `shape`."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    itp = Interpreter(model_content=model.tflite_bytes,
+                      experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    shapes = {t["index"]: tuple(t["shape"]) for t in itp.get_tensor_details()}
+    return sum(1 for o in itp._get_ops_details()
+               if o["op_name"] in ("ADD", "SUB", "MUL") and shapes[o["outputs"][0]] == tuple(shape))
+
+
+_LIN = nn.Linear(6, 3)
+_C = torch.randn(1, 1, 6)
+_REGROUPED = {  # name: (function, full-size ADD/SUB/MUL left: was one more)
+    "(x·v)·c → x·(v·c)": (lambda x: (x * x.mean(dim=1, keepdim=True)) * _C, 1),
+    "(z+b)+w → (z+w)+b, b into the FC": (lambda x: _LIN((x * 2.0 + _C) + torch.relu(x)), 2),
+    "(x·s)+x → x·(s+1)": (lambda x: x * torch.sigmoid(x.mean(dim=1, keepdim=True)) + x, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(_REGROUPED))
+def test_small_operands_combine_before_meeting_the_activation(case):
+    fn, full_size = _REGROUPED[case]
+    x = torch.randn(2, 5, 6)
+    check(Fn(fn), (x,))
+    assert full_size_arithmetic(pt2tflite.convert(Fn(fn).eval(), (x,)), x.shape) == full_size
