@@ -157,6 +157,52 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   ctx.emit("DEPTH_TO_SPACE", {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
 }
 
+// roll(self, shifts, dims): out[i] = x[(i - shift) mod n] along each rolled dim, i.e. the last
+// `shift mod n` elements moved to the front: SLICE + SLICE + CONCATENATION per dim, on the stored
+// axis of the dim (an NHWC tensor stays NHWC). torch's decomposition would index with an
+// arange-computed GATHER instead, which XNNPACK does not take. Without dims, the flattened tensor
+// is rolled and reshaped back.
+void lower_roll(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const auto& shifts = n.get_ints("shifts");
+  const auto& dims = n.get_ints("dims");
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("roll of a dynamic shape is not supported yet");
+  const int rank = x->rank();
+  Value* v;
+  Perm layout;
+  std::vector<std::pair<int, int64_t>> rolls;  // (stored axis, shift)
+  if (dims.empty()) {
+    if (shifts.size() != 1) return ctx.unsupported("roll without dims takes exactly one shift");
+    v = ctx.reshape(ctx.get(x, {}), {ir::num_elements(x->shape)});
+    rolls.emplace_back(0, shifts[0]);
+  } else {
+    if (shifts.size() != dims.size()) return ctx.unsupported("roll needs one shift per dim");
+    layout = ctx.layout_of(x);
+    const Perm full = layout.empty() ? identity_perm(rank) : layout;
+    v = ctx.get_any(x);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      const int64_t dim = dims[i] < 0 ? dims[i] + rank : dims[i];
+      if (dim < 0 || dim >= rank) return ctx.unsupported("roll dim out of range");
+      rolls.emplace_back(static_cast<int>(std::find(full.begin(), full.end(), dim) - full.begin()), shifts[i]);
+    }
+  }
+  for (auto [axis, shift] : rolls) {
+    const int64_t size = v->shape[axis].size;
+    if (size == 0) continue;
+    const int64_t s = ((shift % size) + size) % size;  // Python's modulo: negative shifts roll left
+    if (s == 0) continue;
+    Value* out = ctx.make_temp(v->dtype, v->shape);
+    out->quant = v->quant;
+    ir::Node* c = ctx.emit("CONCATENATION", {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
+    c->set("axis", int64_t{axis});
+    c->set("fused_activation", std::string("NONE"));
+    v = out;
+  }
+  if (dims.empty()) v = ctx.reshape(v, ir::sizes_of(x->shape));
+  ctx.bind(y, v, layout);
+}
+
 }  // namespace
 
 void register_shape_rules(Registry& r) {
@@ -179,6 +225,8 @@ void register_shape_rules(Registry& r) {
         "free when no dim grows; BROADCAST_TO (not delegated to XNNPACK) otherwise");
   r.add("aten.pixel_shuffle.default", lower_pixel_shuffle, "DEPTH_TO_SPACE (+RESHAPE, TRANSPOSE)",
         "kept whole; NHWC; channels regrouped with one TRANSPOSE unless C = 1");
+  r.add("aten.roll.default", lower_roll, "SLICE + SLICE + CONCATENATION per rolled dim",
+        "kept whole (no GATHER); in the stored layout; shift 0 (mod size) is free; no dims: the flattened tensor");
   r.add("aten.cat.default", lower_cat, "CONCATENATION", "in the layout of the first activation input");
 }
 
