@@ -270,6 +270,31 @@ std::optional<Bytes> eval_fully_connected(const ir::Node& n) {
   return lower::to_bytes(std::span<const float>(r));
 }
 
+// PAD with zeros: each input element copied to its offset in the zero-filled output.
+std::optional<Bytes> eval_pad(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  const auto in = sizes(x), out = sizes(n.outputs[0]);
+  const auto pads = lower::to_int_vector(*n.inputs.at(1));
+  const size_t rank = in.size(), es = ir::dtype_size(x->dtype);
+  if (pads.size() != 2 * rank) return std::nullopt;
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * out[d];
+  const int64_t total = ir::num_elements(x->shape);
+  const auto src = x->data->bytes();
+  Bytes r(ir::num_elements(n.outputs[0]->shape) * es, 0);
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (pads[2 * d] + idx[d]) * stride[d];
+    std::memcpy(r.data() + off * es, src.data() + i * es, es);
+    for (size_t d = rank; d-- > 0;) {  // next input index, row-major
+      if (++idx[d] < in[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return r;
+}
+
 // Float32 unary math and activations, computed in double and rounded once.
 std::optional<Bytes> eval_unary(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
@@ -325,6 +350,7 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
   if (n.op == "tfl.SLICE") return eval_slice(n);
   if (n.op == "tfl.SELECT_V2") return eval_select(n);
   if (n.op == "tfl.CONCATENATION") return eval_concatenation(n);
+  if (n.op == "tfl.PAD") return eval_pad(n);
   if (n.op == "tfl.FULLY_CONNECTED") return eval_fully_connected(n);
   static const char* kUnary[] = {"tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1", "tfl.LOGISTIC", "tfl.TANH", "tfl.EXP",
                                  "tfl.LOG",  "tfl.SQRT",  "tfl.RSQRT",        "tfl.NEG",      "tfl.ABS",  "tfl.SQUARE"};
