@@ -99,3 +99,8 @@ def test_roll_in_an_nchw_conv_net_stays_channels_last():
     hist = check(fn, (x,), atol=1e-4, lacks=["GATHER"])
     assert hist["TRANSPOSE"] == 2 and hist["CONCATENATION"] == 3
     assert undelegated(pt2tflite.convert(fn.eval(), (x,))) == {}
+
+
+def test_roll_of_a_constant_folds():
+    c = torch.randn(4, 3)
+    assert check(Fn(lambda x: x + torch.roll(c, (1, -1), (0, 1))), (torch.randn(4, 3),)) == {"ADD": 1}
