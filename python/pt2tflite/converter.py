@@ -10,7 +10,7 @@ from pt2tflite.errors import ConversionError
 from pt2tflite.model import Model
 
 # Ops that PyTorch's default decomposition table would split into many small ops (into gathers
-# for upsampling and reflect/replicate padding, into selects for softplus / mish / prelu /
+# for upsampling, reflect/replicate padding and roll, into selects for softplus / mish / prelu /
 # _safe_softmax) but that the core lowers better whole. They are kept whole when the core has a
 # lowering for them, so the table never keeps an op the core cannot lower.
 _KEEP_WHOLE = (
@@ -34,6 +34,7 @@ _KEEP_WHOLE = (
     "aten.mish.default",
     "aten._prelu_kernel.default",
     "aten._safe_softmax.default",
+    "aten.roll.default",
 )
 
 

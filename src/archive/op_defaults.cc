@@ -47,6 +47,7 @@ const std::unordered_map<std::string_view, Defaults>& table() {
         {"count_include_pad", true},
         {"divisor_override", kNone}}},
       {"aten.cat.default", {{"dim", int64_t{0}}}},
+      {"aten.roll.default", {{"dims", Ints{}}}},
       {"aten.split_with_sizes.default", {{"dim", int64_t{0}}}},
       {"aten.split.Tensor", {{"dim", int64_t{0}}}},
       {"aten.slice.Tensor",

@@ -42,7 +42,32 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const int axis = stored_axis(layout, dim);
   Value* in = ctx.get_any(x);
   if (step == 1) return ctx.bind(y, ctx.slice(in, axis, start, count), layout);
-  // XNNPACK does not take STRIDED_SLICE with a stride other than 1: this one runs on the builtin kernel.
+  // XNNPACK does not take STRIDED_SLICE with a stride other than 1. The elements start, start +
+  // step, ... are one fixed position r in each group of `step` of a window of count·step elements:
+  // split the window into [count, step] and SLICE position r. (PAD when the last group is cut
+  // short) → (SLICE of the window) → RESHAPE → SLICE → RESHAPE, all delegated, the same elements.
+  if (ir::is_fully_static(in->shape)) {
+    const int64_t window = count * step;
+    const int64_t first = window <= size ? std::min(start, size - window) : std::max<int64_t>(0, start - step + 1);
+    const int64_t r = start - first;
+    if (first + window > size) {
+      std::vector<int32_t> pads(2 * rank, 0);
+      pads[2 * axis + 1] = static_cast<int32_t>(first + window - size);
+      ir::Shape padded = in->shape;
+      padded[axis].size = first + window;
+      Value* out = ctx.make_temp(in->dtype, padded);
+      out->quant = in->quant;
+      ctx.emit("PAD", {in, ctx.const_i32(pads, {rank, 2})}, {out});
+      in = out;
+    }
+    Value* win = first == 0 && window == in->shape[axis].size ? in : ctx.slice(in, axis, first, window);
+    std::vector<int64_t> groups = ir::sizes_of(win->shape);
+    groups[axis] = count;
+    groups.insert(groups.begin() + axis + 1, step);
+    Value* picked = ctx.slice(ctx.reshape(win, groups), axis + 1, r, 1);
+    return ctx.bind(y, ctx.reshape(picked, ir::sizes_of(physical_shape(y->shape, layout))), layout);
+  }
+  // A dynamic shape: STRIDED_SLICE, which runs on the builtin kernel.
   std::vector<int32_t> b(rank, 0), e, s(rank, 1);
   for (const ir::Dim& d : in->shape) e.push_back(static_cast<int32_t>(d.size));
   b[axis] = static_cast<int32_t>(start);
@@ -246,8 +271,10 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_index_rules(Registry& r) {
-  r.add("aten.slice.Tensor", lower_slice, "(none), SLICE, STRIDED_SLICE",
-        "in the stored layout; the whole dim is free; step > 1 → STRIDED_SLICE (not delegated to XNNPACK)");
+  r.add("aten.slice.Tensor", lower_slice, "(none), SLICE, RESHAPE + SLICE + RESHAPE, STRIDED_SLICE",
+        "in the stored layout; the whole dim is free; step > 1 → one position of [count, step] groups "
+        "(RESHAPE + SLICE, PAD first when the last group is cut short); STRIDED_SLICE (not delegated to "
+        "XNNPACK) only for dynamic shapes");
   r.add("aten.select.int", lower_select, "SLICE + RESHAPE", "never STRIDED_SLICE with a shrink mask");
   r.add("aten.split_with_sizes.default", lower_split_with_sizes, "SPLIT, SLICE",
         "equal pieces → one SPLIT; otherwise one SLICE per used piece");

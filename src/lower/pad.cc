@@ -2,6 +2,8 @@
 // (REFLECT excludes the edge, as PyTorch does), replication_pad → SLICE + CONCATENATION. Pads are
 // given for the last logical dims and mapped through the stored layout. (lower/padding.h is the
 // other kind: conv and pool windows vs SAME / VALID.)
+#include <algorithm>
+
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -43,6 +45,8 @@ void lower_constant_pad(LowerCtx& ctx, const ir::Node& n) {
   const auto& pad = n.get_ints("pad");
   if (!check_pads(ctx, pad)) return;
   const Perm layout = ctx.layout_of(x);
+  // Padding by nothing (Swin pads to a multiple of the window size, often by 0) is the input.
+  if (std::all_of(pad.begin(), pad.end(), [](int64_t p) { return p == 0; })) return ctx.bind(y, ctx.get_any(x), layout);
   Value* pads = pads_const(ctx, stored_pads(pad, x->rank(), layout));
   const double value = n.get_float("value");
   Value* out = ctx.make_output(y, layout);
@@ -96,8 +100,8 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
 
 void register_pad_rules(Registry& r) {
   const char* note = "pads mapped through the stored layout; no negative pads";
-  r.add("aten.constant_pad_nd.default", lower_constant_pad, "PAD, PADV2",
-        std::string(note) + "; a non-zero value → PADV2 (not delegated to XNNPACK)");
+  r.add("aten.constant_pad_nd.default", lower_constant_pad, "(none), PAD, PADV2",
+        std::string(note) + "; all-zero pads are free; a non-zero value → PADV2 (not delegated to XNNPACK)");
   for (const char* d : {"1d", "2d", "3d"}) {
     r.add(std::string("aten.reflection_pad") + d + ".default", lower_reflection_pad, "MIRROR_PAD (REFLECT)",
           std::string(note) + "; kept whole; not delegated to XNNPACK");

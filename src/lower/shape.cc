@@ -2,6 +2,7 @@
 // that are no-ops in an inference graph. Permutes of activations emit nothing: they change the
 // binding's layout, and a TRANSPOSE appears only where some op needs another order.
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "lower/const_eval.h"
@@ -87,12 +88,120 @@ void lower_to_copy(LowerCtx& ctx, const ir::Node& n) {
 
 void lower_squeeze_like(LowerCtx& ctx, const ir::Node& n) { lower_reshape_to(ctx, n, n.get_tensor("self")); }
 
+// One cat input seen as a view of `base`: for each cut logical dim, (step, offset) of a slice
+// x[offset::step] along it.
+struct StridedView {
+  const Value* base = nullptr;
+  std::map<int, std::pair<int64_t, int64_t>> cuts;
+};
+
+// `x` as a chain of stepped slices (step ≥ 2, offset < step, to the end of a dim that the step
+// divides; at most one per dim), or nullopt.
+std::optional<StridedView> strided_view(const Value* x) {
+  StridedView view;
+  const int rank = x->rank();
+  for (const Value* v = x;; ) {
+    const ir::Node* p = v->producer;
+    if (p && (p->op == "aten.clone.default" || p->op == "aten.alias.default")) {
+      v = p->get_tensor("self");
+      continue;
+    }
+    if (!p || p->op != "aten.slice.Tensor") {
+      view.base = v;
+      break;
+    }
+    const Value* src = p->get_tensor("self");
+    const int64_t d = p->get_int("dim") < 0 ? p->get_int("dim") + rank : p->get_int("dim");
+    const int64_t step = p->get_int("step");
+    if (src->rank() != rank || d < 0 || d >= rank || !src->shape[d].is_static() || step < 2 || view.cuts.count(d))
+      return std::nullopt;
+    const int64_t size = src->shape[d].size;
+    int64_t start = p->is_none("start") ? 0 : p->get_int("start");
+    if (start < 0) start += size;
+    if (start < 0 || start >= step || size % step != 0 || p->outputs.at(0)->shape[d].size != size / step)
+      return std::nullopt;
+    view.cuts[static_cast<int>(d)] = {step, start};
+    v = src;
+  }
+  return view;
+}
+
+// cat of stepped slices that tile one tensor exactly once, in an order that is a mixed-radix count
+// of the offsets, is a space-to-depth: Swin's patch merging cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
+// x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1). It becomes RESHAPE (each cut dim split into [n/step,
+// step]) → TRANSPOSE (the step axes moved, in the count's order, just before the cat dim) →
+// RESHAPE, in the base's stored layout: three delegated ops instead of one slice chain per input.
+bool lower_cat_of_strided_views(LowerCtx& ctx, const ir::Node& n, int dim) {
+  const auto& xs = n.get_tensors("tensors");
+  const Value* y = n.outputs.at(0);
+  const int rank = y->rank();
+  if (xs.size() < 2 || !ir::is_fully_static(y->shape)) return false;
+  std::vector<StridedView> views;
+  for (const Value* x : xs) {
+    std::optional<StridedView> v = strided_view(x);
+    if (!v || v->cuts.empty() || v->cuts.count(dim)) return false;
+    if (!views.empty()) {
+      if (v->base != views[0].base || v->cuts.size() != views[0].cuts.size()) return false;
+      for (auto [d, cut] : v->cuts)
+        if (!views[0].cuts.count(d) || views[0].cuts.at(d).first != cut.first) return false;
+    }
+    views.push_back(std::move(*v));
+  }
+  const Value* base = views[0].base;
+  if (base->rank() != rank || !ir::is_fully_static(base->shape)) return false;
+  std::vector<int> cut_dims;
+  for (auto& [d, cut] : views[0].cuts) cut_dims.push_back(d);
+  // Find the order of the cut dims (outermost first) in which input i has offsets counting i.
+  bool found = false;
+  do {
+    found = true;
+    for (size_t i = 0; i < views.size() && found; ++i) {
+      int64_t k = 0;
+      for (int d : cut_dims) k = k * views[i].cuts.at(d).first + views[i].cuts.at(d).second;
+      found = k == static_cast<int64_t>(i);
+    }
+  } while (!found && std::next_permutation(cut_dims.begin(), cut_dims.end()));
+  int64_t tiles = 1;
+  for (int d : cut_dims) tiles *= views[0].cuts.at(d).first;
+  if (!found || tiles != static_cast<int64_t>(views.size())) return false;
+
+  const Perm layout = ctx.layout_of(base);
+  const Perm full = layout.empty() ? identity_perm(rank) : layout;
+  // Split shape in stored order; outer[d] / inner[d] are the axes of cut dim d, keep[d] the others'.
+  std::vector<int64_t> split;
+  std::map<int, int> outer, inner, keep;
+  for (int p = 0; p < rank; ++p) {
+    const int d = full[p];
+    const int64_t size = base->shape[d].size;
+    if (auto it = views[0].cuts.find(d); it != views[0].cuts.end()) {
+      outer[d] = static_cast<int>(split.size());
+      split.push_back(size / it->second.first);
+      inner[d] = static_cast<int>(split.size());
+      split.push_back(it->second.first);
+    } else {
+      keep[d] = static_cast<int>(split.size());
+      split.push_back(size);
+    }
+  }
+  Perm perm;
+  for (int p = 0; p < rank; ++p) {
+    const int d = full[p];
+    if (d == dim)
+      for (int c : cut_dims) perm.push_back(inner[c]);
+    perm.push_back(outer.count(d) ? outer[d] : keep[d]);
+  }
+  Value* moved = ctx.transpose(ctx.reshape(ctx.get_any(base), split), perm);
+  ctx.bind(y, ctx.reshape(moved, ir::sizes_of(physical_shape(y->shape, layout))), layout);
+  return true;
+}
+
 void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   const auto& xs = n.get_tensors("tensors");
   const Value* y = n.outputs.at(0);
   const int rank = y->rank();
   int64_t dim = n.get_int("dim");
   if (dim < 0) dim += rank;
+  if (lower_cat_of_strided_views(ctx, n, static_cast<int>(dim))) return;
   // Concatenate in the layout of the first non-constant input (NHWC blocks stay NHWC).
   Perm layout;
   for (const Value* x : xs)
@@ -157,6 +266,52 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   ctx.emit("DEPTH_TO_SPACE", {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
 }
 
+// roll(self, shifts, dims): out[i] = x[(i - shift) mod n] along each rolled dim, i.e. the last
+// `shift mod n` elements moved to the front: SLICE + SLICE + CONCATENATION per dim, on the stored
+// axis of the dim (an NHWC tensor stays NHWC). torch's decomposition would index with an
+// arange-computed GATHER instead, which XNNPACK does not take. Without dims, the flattened tensor
+// is rolled and reshaped back.
+void lower_roll(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const auto& shifts = n.get_ints("shifts");
+  const auto& dims = n.get_ints("dims");
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("roll of a dynamic shape is not supported yet");
+  const int rank = x->rank();
+  Value* v;
+  Perm layout;
+  std::vector<std::pair<int, int64_t>> rolls;  // (stored axis, shift)
+  if (dims.empty()) {
+    if (shifts.size() != 1) return ctx.unsupported("roll without dims takes exactly one shift");
+    v = ctx.reshape(ctx.get(x, {}), {ir::num_elements(x->shape)});
+    rolls.emplace_back(0, shifts[0]);
+  } else {
+    if (shifts.size() != dims.size()) return ctx.unsupported("roll needs one shift per dim");
+    layout = ctx.layout_of(x);
+    const Perm full = layout.empty() ? identity_perm(rank) : layout;
+    v = ctx.get_any(x);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      const int64_t dim = dims[i] < 0 ? dims[i] + rank : dims[i];
+      if (dim < 0 || dim >= rank) return ctx.unsupported("roll dim out of range");
+      rolls.emplace_back(static_cast<int>(std::find(full.begin(), full.end(), dim) - full.begin()), shifts[i]);
+    }
+  }
+  for (auto [axis, shift] : rolls) {
+    const int64_t size = v->shape[axis].size;
+    if (size == 0) continue;
+    const int64_t s = ((shift % size) + size) % size;  // Python's modulo: negative shifts roll left
+    if (s == 0) continue;
+    Value* out = ctx.make_temp(v->dtype, v->shape);
+    out->quant = v->quant;
+    ir::Node* c = ctx.emit("CONCATENATION", {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
+    c->set("axis", int64_t{axis});
+    c->set("fused_activation", std::string("NONE"));
+    v = out;
+  }
+  if (dims.empty()) v = ctx.reshape(v, ir::sizes_of(x->shape));
+  ctx.bind(y, v, layout);
+}
+
 }  // namespace
 
 void register_shape_rules(Registry& r) {
@@ -179,7 +334,11 @@ void register_shape_rules(Registry& r) {
         "free when no dim grows; BROADCAST_TO (not delegated to XNNPACK) otherwise");
   r.add("aten.pixel_shuffle.default", lower_pixel_shuffle, "DEPTH_TO_SPACE (+RESHAPE, TRANSPOSE)",
         "kept whole; NHWC; channels regrouped with one TRANSPOSE unless C = 1");
-  r.add("aten.cat.default", lower_cat, "CONCATENATION", "in the layout of the first activation input");
+  r.add("aten.roll.default", lower_roll, "SLICE + SLICE + CONCATENATION per rolled dim",
+        "kept whole (no GATHER); in the stored layout; shift 0 (mod size) is free; no dims: the flattened tensor");
+  r.add("aten.cat.default", lower_cat, "CONCATENATION, RESHAPE + TRANSPOSE + RESHAPE",
+        "in the layout of the first activation input; stepped slices tiling one tensor (space-to-depth, "
+        "Swin's patch merging) → one TRANSPOSE");
 }
 
 }  // namespace pt2tflite::lower

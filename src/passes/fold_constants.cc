@@ -5,9 +5,12 @@
 // otherwise run on the builtin kernel outside XNNPACK on every invoke, or maxvit's relative
 // position bias, a chain of BATCH_MATMULs of constant tables recomputed on every invoke. Masks
 // built from aranges (Hugging Face's bidirectional mask: arange → compare → expand → where) fold
-// the same way, and an ADD of the resulting all-zero mask is then dropped as an identity; so does
-// BERT's token-type lookup (a GATHER_ND of a constant buffer by constant coordinates), and the
-// weight-normalized filter of wav2vec2's positional conv (g · v / ‖v‖, all parameters), which
+// the same way, and an ADD of the resulting all-zero mask is then dropped as an identity; so do
+// masks written slice by slice into a constant (Swin's shifted-window mask: CONCATENATIONs of
+// constants, then compares and selects) and tables computed by an MLP from a constant grid (Swin
+// V2's continuous position bias: FULLY_CONNECTED, RELU, GATHER, LOGISTIC), BERT's token-type
+// lookup (a GATHER_ND of a constant buffer by constant coordinates), and the weight-normalized
+// filter of wav2vec2's positional conv (g · v / ‖v‖ of parameters: SUM, SQRT, DIV, MUL), which
 // XNNPACK would otherwise refuse since its filter is not a constant.
 #include <algorithm>
 #include <cmath>
@@ -129,36 +132,6 @@ std::optional<Bytes> eval_gather_nd(const ir::Node& n) {
   return out;
 }
 
-// CONCATENATION along `axis` (no fused activation): each input's rows, input after input.
-std::optional<Bytes> eval_concatenation(const ir::Node& n) {
-  const auto* act = n.find("fused_activation");
-  if (act && std::get<std::string>(*act) != "NONE") return std::nullopt;
-  const Value* y = n.outputs[0];
-  const auto out = sizes(y);
-  const int axis = static_cast<int>(n.get_int("axis") < 0 ? n.get_int("axis") + out.size() : n.get_int("axis"));
-  const size_t es = ir::dtype_size(y->dtype);
-  int64_t outer = 1;
-  for (int d = 0; d < axis; ++d) outer *= out[d];
-  int64_t row_bytes = 0;  // bytes of one output row (axis and the dims after it)
-  std::vector<int64_t> part_bytes;
-  for (const Value* x : n.inputs) {
-    if (!x || x->dtype != y->dtype) return std::nullopt;
-    int64_t b = static_cast<int64_t>(es);
-    const auto s = sizes(x);
-    for (size_t d = axis; d < s.size(); ++d) b *= s[d];
-    part_bytes.push_back(b);
-    row_bytes += b;
-  }
-  Bytes r(outer * row_bytes);
-  uint8_t* dst = r.data();
-  for (int64_t o = 0; o < outer; ++o)
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      std::memcpy(dst, n.inputs[i]->data->bytes().data() + o * part_bytes[i], part_bytes[i]);
-      dst += part_bytes[i];
-    }
-  return r;
-}
-
 // BATCH_MATMUL in float32 with batch-dim broadcasting and the adj_x / adj_y flags; sums in double.
 std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
   const Value* a = n.inputs.at(0);
@@ -271,22 +244,111 @@ std::optional<Bytes> eval_select(const ir::Node& n) {
   return r;
 }
 
-// Float unary math (weight norm's sqrt of a sum of squares, scale tables), computed in double
-// and rounded once: SQRT is exact under IEEE rounding; EXP and LOG may differ from a kernel's
-// approximation in the last place, which is within the float noise of any consumer.
+// CONCATENATION along `axis`: for each outer index, the inputs' inner blocks one after another.
+// Masks built by slice writes into a constant (Swin's shifted-window mask) lower to these.
+std::optional<Bytes> eval_concatenation(const ir::Node& n) {
+  const Value* y = n.outputs[0];
+  const auto* act = n.find("fused_activation");
+  if (act && std::get<std::string>(*act) != "NONE") return std::nullopt;
+  const auto out = sizes(y);
+  const int rank = static_cast<int>(out.size());
+  int64_t axis = n.get_int("axis");
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return std::nullopt;
+  const size_t es = ir::dtype_size(y->dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  for (int d = static_cast<int>(axis) + 1; d < rank; ++d) inner *= out[d];
+  for (const Value* x : n.inputs)
+    if (x->dtype != y->dtype || x->rank() != rank) return std::nullopt;
+  Bytes r(ir::num_elements(y->shape) * es);
+  uint8_t* dst = r.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Value* x : n.inputs) {
+      const size_t block = static_cast<size_t>(x->shape[axis].size * inner) * es;
+      std::memcpy(dst, x->data->bytes().data() + o * block, block);
+      dst += block;
+    }
+  return r;
+}
+
+// FULLY_CONNECTED in float32: y[m, o] = act(sum_k x[m, k] · w[o, k] + b[o]), summed in double.
+// Constant inputs occur where a model computes a table from a constant grid with an MLP (Swin V2's
+// continuous position bias).
+std::optional<Bytes> eval_fully_connected(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  const Value* w = n.inputs.at(1);
+  const Value* b = n.inputs.size() > 2 ? n.inputs[2] : nullptr;
+  const Value* y = n.outputs[0];
+  if (y->dtype != ir::DType::kFloat32 || x->dtype != ir::DType::kFloat32 || w->rank() != 2) return std::nullopt;
+  const auto* act_attr = n.find("fused_activation");
+  const std::string act = act_attr ? std::get<std::string>(*act_attr) : "NONE";
+  const int64_t O = w->shape[0].size, K = w->shape[1].size;
+  const int64_t numel = ir::num_elements(x->shape);
+  if (K == 0 || numel % K != 0 || ir::num_elements(y->shape) != numel / K * O) return std::nullopt;
+  const int64_t M = numel / K;
+  const auto vx = lower::to_float_vector(*x), vw = lower::to_float_vector(*w);
+  const auto vb = b ? lower::to_float_vector(*b) : std::vector<float>(O, 0.0f);
+  if (static_cast<int64_t>(vb.size()) != O) return std::nullopt;
+  std::vector<float> r(M * O);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t o = 0; o < O; ++o) {
+      double acc = vb[o];
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(vx[m * K + k]) * vw[o * K + k];
+      r[m * O + o] = activate(static_cast<float>(acc), act);
+    }
+  return lower::to_bytes(std::span<const float>(r));
+}
+
+// PAD with zeros: each input element copied to its offset in the zero-filled output.
+std::optional<Bytes> eval_pad(const ir::Node& n) {
+  const Value* x = n.inputs.at(0);
+  const auto in = sizes(x), out = sizes(n.outputs[0]);
+  const auto pads = lower::to_int_vector(*n.inputs.at(1));
+  const size_t rank = in.size(), es = ir::dtype_size(x->dtype);
+  if (pads.size() != 2 * rank) return std::nullopt;
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * out[d];
+  const int64_t total = ir::num_elements(x->shape);
+  const auto src = x->data->bytes();
+  Bytes r(ir::num_elements(n.outputs[0]->shape) * es, 0);
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (pads[2 * d] + idx[d]) * stride[d];
+    std::memcpy(r.data() + off * es, src.data() + i * es, es);
+    for (size_t d = rank; d-- > 0;) {  // next input index, row-major
+      if (++idx[d] < in[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return r;
+}
+
+// Float32 unary math and activations, computed in double and rounded once.
 std::optional<Bytes> eval_unary(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
-  if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32) return std::nullopt;
+  if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32 || n.inputs.size() != 1)
+    return std::nullopt;
+  const std::string& op = n.op;
   std::vector<float> r = lower::to_float_vector(*x);
   for (float& f : r) {
     const double v = f;
-    if (n.op == "tfl.SQRT") f = static_cast<float>(std::sqrt(v));
-    else if (n.op == "tfl.RSQRT") f = static_cast<float>(1.0 / std::sqrt(v));
-    else if (n.op == "tfl.NEG") f = -f;
-    else if (n.op == "tfl.ABS") f = std::fabs(f);
-    else if (n.op == "tfl.EXP") f = static_cast<float>(std::exp(v));
-    else if (n.op == "tfl.LOG") f = static_cast<float>(std::log(v));
-    else f = static_cast<float>(v * v);  // SQUARE
+    double z;
+    if (op == "tfl.RELU") z = std::max(v, 0.0);
+    else if (op == "tfl.RELU6") z = std::clamp(v, 0.0, 6.0);
+    else if (op == "tfl.RELU_N1_TO_1") z = std::clamp(v, -1.0, 1.0);
+    else if (op == "tfl.LOGISTIC") z = 1.0 / (1.0 + std::exp(-v));
+    else if (op == "tfl.TANH") z = std::tanh(v);
+    else if (op == "tfl.EXP") z = std::exp(v);
+    else if (op == "tfl.LOG") z = std::log(v);
+    else if (op == "tfl.SQRT") z = std::sqrt(v);
+    else if (op == "tfl.RSQRT") z = 1.0 / std::sqrt(v);
+    else if (op == "tfl.NEG") z = -v;
+    else if (op == "tfl.ABS") z = std::fabs(v);
+    else if (op == "tfl.SQUARE") z = v * v;
+    else return std::nullopt;
+    f = static_cast<float>(z);
   }
   return lower::to_bytes(std::span<const float>(r));
 }
@@ -349,7 +411,6 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
   }
   if (n.op == "tfl.GATHER") return eval_gather(n);
   if (n.op == "tfl.GATHER_ND") return eval_gather_nd(n);
-  if (n.op == "tfl.CONCATENATION") return eval_concatenation(n);
   if (n.op == "tfl.BROADCAST_TO") {
     const size_t es = ir::dtype_size(x->dtype);
     const auto src = x->data->bytes();
@@ -361,15 +422,19 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
   if (n.op == "tfl.BATCH_MATMUL") return eval_batch_matmul(n);
   if (n.op == "tfl.SLICE") return eval_slice(n);
   if (n.op == "tfl.SELECT_V2") return eval_select(n);
+  if (n.op == "tfl.CONCATENATION") return eval_concatenation(n);
+  if (n.op == "tfl.PAD") return eval_pad(n);
+  if (n.op == "tfl.FULLY_CONNECTED") return eval_fully_connected(n);
+  static const char* kUnary[] = {"tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1", "tfl.LOGISTIC", "tfl.TANH", "tfl.EXP",
+                                 "tfl.LOG",  "tfl.SQRT",  "tfl.RSQRT",        "tfl.NEG",      "tfl.ABS",  "tfl.SQUARE"};
+  if (std::find(std::begin(kUnary), std::end(kUnary), n.op) != std::end(kUnary)) return eval_unary(n);
+  static const char* kReduce[] = {"tfl.SUM", "tfl.MEAN", "tfl.REDUCE_MAX", "tfl.REDUCE_MIN"};
+  if (std::find(std::begin(kReduce), std::end(kReduce), n.op) != std::end(kReduce)) return eval_reduce(n);
   static const char* kPredicates[] = {"tfl.EQUAL",         "tfl.NOT_EQUAL",   "tfl.LESS",       "tfl.LESS_EQUAL",
                                       "tfl.GREATER",       "tfl.GREATER_EQUAL", "tfl.LOGICAL_AND", "tfl.LOGICAL_OR",
                                       "tfl.LOGICAL_NOT"};
   if (std::find(std::begin(kPredicates), std::end(kPredicates), n.op) != std::end(kPredicates))
     return eval_predicate(n);
-  static const char* kUnary[] = {"tfl.SQRT", "tfl.RSQRT", "tfl.NEG", "tfl.ABS", "tfl.EXP", "tfl.LOG", "tfl.SQUARE"};
-  if (std::find(std::begin(kUnary), std::end(kUnary), n.op) != std::end(kUnary)) return eval_unary(n);
-  static const char* kReduce[] = {"tfl.SUM", "tfl.MEAN", "tfl.REDUCE_MAX", "tfl.REDUCE_MIN"};
-  if (std::find(std::begin(kReduce), std::end(kReduce), n.op) != std::end(kReduce)) return eval_reduce(n);
   static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
                                   "tfl.SQUARED_DIFFERENCE"};
   if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);

@@ -15,7 +15,8 @@ void fold_batchnorm(ir::Graph& aten);
 void fuse_activation(ir::Graph& tfl);
 
 // TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
-// broadcast, binary arithmetic, batch matmul) at convert time.
+// broadcast, slice, pad, concatenation, binary arithmetic, compares and selects, float unary math,
+// batch matmul, fully connected) at convert time.
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move

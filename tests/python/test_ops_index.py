@@ -1,4 +1,4 @@
-"""Indexing: slice, select, split / chunk, embedding, index.Tensor (GATHER with int32 indices)."""
+"""Indexing: slice (stepped slices included), select, split / chunk, embedding, index.Tensor (GATHER with int32 indices)."""
 
 import pytest
 import torch
@@ -30,9 +30,63 @@ def test_slice_sizes_are_explicit_so_xnnpack_takes_it(fn):
     assert undelegated(pt2tflite.convert(Fn(fn).eval(), (x,))) == {}
 
 
-@pytest.mark.parametrize("shape", [(4, 9), (2, 9, 3)])
-def test_slice_with_step(shape):
-    check(Fn(lambda x: x[:, 1::2]), (torch.randn(shape),), has=["STRIDED_SLICE"])
+@pytest.mark.parametrize(
+    "shape, fn",
+    [
+        ((4, 9), lambda x: x[:, 1::2]),  # the last group of 2 is cut short: PAD first
+        ((2, 9, 3), lambda x: x[:, 1::2]),
+        ((2, 8, 3), lambda x: x[:, 1::2]),
+        ((2, 8, 3), lambda x: x[:, 0:7:3]),
+        ((2, 8, 3), lambda x: x[:, 2::3]),
+        ((3, 10), lambda x: x[:, -7::4]),
+        ((1, 6, 6, 4), lambda x: x[:, 1::2, ::2]),
+    ],
+)
+def test_slice_with_step_runs_in_xnnpack(shape, fn):
+    """XNNPACK takes no STRIDED_SLICE with a stride other than 1; a stepped slice is one position of
+    [count, step] groups instead: RESHAPE + SLICE."""
+    x = torch.randn(shape)
+    check(Fn(lambda x: fn(x) * 2), (x,), has=["SLICE"], lacks=["STRIDED_SLICE"])
+    assert undelegated(pt2tflite.convert(Fn(lambda x: fn(x) * 2).eval(), (x,))) == {}
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        # Swin's patch merging (H offset counts fastest).
+        lambda x: torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1),
+        lambda x: torch.cat([x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]], -1),
+        lambda x: torch.cat([x[:, :, 0::3], x[:, :, 1::3], x[:, :, 2::3]], 1),
+        lambda x: torch.cat([x[..., 0::2, :], x[..., 1::2, :]], 0),
+    ],
+)
+def test_cat_of_stepped_slices_tiling_a_tensor_is_one_transpose(fn):
+    """A space-to-depth written with stepped slices becomes RESHAPE + TRANSPOSE + RESHAPE."""
+    hist = check(Fn(fn), (torch.randn(1, 6, 6, 5),), lacks=["SLICE", "STRIDED_SLICE", "CONCATENATION"])
+    assert hist.get("TRANSPOSE", 0) <= 1
+
+
+def test_cat_of_stepped_slices_of_an_nhwc_feature_map():
+    conv = nn.Conv2d(3, 8, 1)
+
+    def merge(x):
+        y = conv(x)
+        return torch.cat([y[:, :, 0::2, 0::2], y[:, :, 1::2, 0::2], y[:, :, 0::2, 1::2], y[:, :, 1::2, 1::2]], 1)
+
+    hist = check(Fn(merge), (torch.randn(1, 3, 6, 4),), atol=1e-5, lacks=["SLICE", "CONCATENATION"])
+    assert hist["TRANSPOSE"] == 3  # the model's input and output, and the space-to-depth itself
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: torch.cat([x[:, 0::2], x[:, 0::2]], -1),  # not a tiling
+        lambda x: torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2]], -1),  # W is subsampled
+        lambda x: torch.cat([x[:, 1::2], x[:, 0::2]], -1),  # offsets in no counting order
+    ],
+)
+def test_cat_of_stepped_slices_that_do_not_tile_stays_concatenation(fn):
+    check(Fn(fn), (torch.randn(1, 6, 6, 5),), has=["CONCATENATION"], lacks=["STRIDED_SLICE"])
 
 
 def test_slice_of_nhwc_channels_needs_no_transpose():
@@ -129,7 +183,7 @@ class ShiftedWindowMask(nn.Module):
 
 
 def test_swin_style_mask():
-    # the whole mask depends on constants only, so it folds into one
+    """Every step depends only on constants: the whole mask folds into the ADD's operand."""
     assert check(ShiftedWindowMask(), (torch.randn(6, 6),)) == {"ADD": 1}
 
 

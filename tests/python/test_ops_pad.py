@@ -16,6 +16,12 @@ def test_constant_zero(shape, pad):
     check(Fn(lambda x: F.pad(x, pad)), (torch.randn(shape),), has=["PAD"], lacks=["PADV2"])
 
 
+@pytest.mark.parametrize("value", [0.0, -1.5])
+def test_padding_by_nothing_is_free(value):
+    """Swin pads to a multiple of the window size, which is often a pad of 0."""
+    assert check(Fn(lambda x: F.pad(x, (0, 0, 0, 0), value=value) * 2), (torch.randn(1, 4, 3, 5),)) == {"MUL": 1}
+
+
 @pytest.mark.parametrize("shape, pad", CASES)
 def test_constant_value(shape, pad):
     check(Fn(lambda x: F.pad(x, pad, value=-1.5)), (torch.randn(shape),), has=["PADV2"])

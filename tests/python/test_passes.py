@@ -1,4 +1,4 @@
-"""TFLite-level rewrites after lowering: constant folding, BROADCAST_TO removal, TRANSPOSE/RESHAPE
+"""TFLite-level rewrites after lowering: constant folding (masks, position-bias tables), BROADCAST_TO removal, TRANSPOSE/RESHAPE
 cleanup, matmul → FULLY_CONNECTED, per-channel affine folding, the flatten before a classifier and
 PAD → SAME. Each test checks parity with PyTorch and the op it removes (or keeps)."""
 
@@ -118,6 +118,63 @@ def test_concatenation_of_constants_folds():
 def test_constant_predicates_and_select_fold(op, dtype):
     a, b = torch.tensor([[0, 1, 2, 3]], dtype=dtype), torch.tensor([[1], [2]], dtype=dtype)
     assert check(Fn(lambda x: x + torch.where(op(a, b), 1.0, 2.0)), (torch.randn(2, 4),)) == {"ADD": 1}
+
+
+class ShiftedWindowMask(nn.Module):
+    """torchvision Swin's attention mask: zeros written region by region (slice_scatter of
+    constants), split into windows, pairwise differences, then two masked_fills. It depends only on
+    shapes, so the whole chain folds into one constant."""
+
+    def forward(self, x):
+        h = w = 8
+        window, shift = 4, 2
+        mask = x.new_zeros((h, w))
+        cnt = 0
+        for hs in ((0, -window), (-window, -shift), (-shift, None)):
+            for ws in ((0, -window), (-window, -shift), (-shift, None)):
+                mask[hs[0] : hs[1], ws[0] : ws[1]] = cnt
+                cnt += 1
+        mask = mask.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(4, window * window)
+        mask = mask.unsqueeze(1) - mask.unsqueeze(2)
+        mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+        return torch.softmax(x + mask.unsqueeze(1), -1)
+
+
+def test_shifted_window_mask_folds_to_one_constant():
+    assert check(ShiftedWindowMask(), (torch.randn(4, 2, 16, 16),)) == {"ADD": 1, "SOFTMAX": 1}
+
+
+class ContinuousPositionBias(nn.Module):
+    """Swin V2's position bias: an MLP of a constant coordinate table, gathered by a constant index,
+    squashed by a sigmoid; the logit scale is exp of a clamped parameter. All of it folds."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2, bias=False))
+        self.register_buffer("table", torch.randn(1, 3, 3, 2))
+        self.register_buffer("index", torch.randint(0, 9, (16,)))
+        self.logit_scale = nn.Parameter(torch.randn(2, 1, 1))
+
+    def forward(self, x):
+        bias = self.mlp(self.table).view(-1, 2)[self.index].view(4, 4, 2).permute(2, 0, 1)
+        scale = torch.clamp(self.logit_scale, max=1.0).exp()
+        return x * scale + 16 * torch.sigmoid(bias)
+
+
+def test_position_bias_mlp_of_constants_folds():
+    assert check(ContinuousPositionBias(), (torch.randn(3, 2, 4, 4),)) == {"ADD": 1, "MUL": 1}
+
+
+@pytest.mark.parametrize("fn", [torch.tanh, torch.sqrt, torch.rsqrt, torch.exp, torch.log, torch.abs, torch.neg,
+                                torch.relu, lambda t: torch.clamp(t, 0, 6)])
+def test_unary_math_of_constants_folds(fn):
+    c = torch.rand(3, 4) + 0.5
+    assert check(Fn(lambda x: x + fn(c)), (torch.randn(2, 3, 4),)) == {"ADD": 1}
+
+
+def test_pad_of_a_constant_folds():
+    c = torch.randn(2, 3)
+    assert check(Fn(lambda x: x + torch.nn.functional.pad(c, (1, 2, 0, 1))), (torch.randn(3, 6),)) == {"ADD": 1}
 
 
 @pytest.mark.parametrize("x_shape, w_shape", [((1, 3, 4), (1, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((2, 2, 3, 4), (1, 1, 4, 5))])

@@ -32,17 +32,53 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_op_histogram(name):
-    torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None).eval()
-    with torch.no_grad():  # trained layer norms are not the identity that init leaves (x*1+0 folds away)
+def trained_layer_norms(model):
+    """Trained layer norms are not the identity that init leaves (x*1+0 folds away)."""
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.LayerNorm):
                 m.weight.normal_(1.0, 0.1)
                 m.bias.normal_(0.0, 0.1)
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_op_histogram(name):
+    torch.manual_seed(0)
+    model = trained_layer_norms(getattr(torchvision.models, name)(weights=None).eval())
     tfl = pt2tflite.convert(model, (torch.randn(1, 3, 224, 224),))
     assert tfl.op_histogram() == EXPECTED[name]
     assert undelegated(tfl) == {}
     report = _core.inspect(tfl.tflite_bytes)["xnnpack"]
     assert {op: v["refused"] for op, v in report.items() if v["refused"]} == {}
+
+
+# swin_t at 64x64 (small, for the CI budget): stages 1 and 2 pad to a multiple of the 7x7 window and
+# shift it, so the graph has rolls, shifted-window masks and patch merging. The relative-position
+# bias and the shifted-window mask are constants (no GATHER, compare or select); each roll is
+# 2 SLICEs + a CONCATENATION per dim; each patch merging is RESHAPE + TRANSPOSE + RESHAPE (no
+# STRIDED_SLICE). PAD and SLICE remain where the model pads the feature map to the window size and
+# crops it back. The layer norms before each MLP and each patch-merging reduction fold their weight
+# and bias into that FC; the one before attention cannot (the feature map is padded in between).
+SWIN_T_64 = {"ADD": 81, "BATCH_MATMUL": 24, "CONCATENATION": 8, "CONV_2D": 1, "FULLY_CONNECTED": 52, "GELU": 12,
+             "MEAN": 59, "MUL": 84, "PAD": 12, "RESHAPE": 158, "RSQRT": 29, "SLICE": 76, "SOFTMAX": 12, "SUB": 29,
+             "TRANSPOSE": 60}
+
+
+def test_swin_t_needs_no_gather_select_or_strided_slice():
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = trained_layer_norms(torchvision.models.swin_t(weights=None).eval())
+    x = torch.randn(1, 3, 64, 64)
+    tfl = pt2tflite.convert(model, (x,))
+    hist = tfl.op_histogram()
+    assert not {"GATHER", "SELECT_V2", "EQUAL", "NOT_EQUAL", "STRIDED_SLICE"} & set(hist), hist
+    assert hist == SWIN_T_64
+    assert undelegated(tfl) == {}
+    report = _core.inspect(tfl.tflite_bytes)["xnnpack"]
+    assert {op: v["refused"] for op, v in report.items() if v["refused"]} == {}
+    with torch.no_grad():
+        ref = model(x).numpy()
+    got = tfl(x)
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
