@@ -9,8 +9,9 @@
 // into each of them when they are its only readers:
 //   fc(x · c) == fc with weight columns scaled by c
 //   fc(x + c) == fc with bias + W·c
-// That is a layer norm's weight and bias in a pre-norm transformer (LN → q/k/v or MLP), which
-// would otherwise be two elementwise passes over the activations in every block.
+// That is a layer norm's weight and bias in a pre-norm transformer (LN → q/k/v or MLP, also
+// through a window partition or a roll), which would otherwise be two elementwise passes over the
+// activations in every block.
 #include <algorithm>
 #include <optional>
 
@@ -71,28 +72,56 @@ bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vect
   return true;
 }
 
-// The FULLY_CONNECTED ops that read `v` (directly or through RESHAPEs that keep the last axis
-// whole) as their input, or nullopt when anything else reads it or it is a graph output.
-std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, const Value* v) {
-  if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end() || v->quant) return std::nullopt;
-  std::vector<ir::Node*> fcs;
-  for (ir::Node* u : g.users(v)) {
-    if (u->op == "tfl.RESHAPE" && u->inputs[0] == v && u->outputs[0] && u->outputs[0]->rank() > 0 &&
-        u->outputs[0]->shape.back() == v->shape.back()) {
-      auto more = fc_readers(g, u->outputs[0]);
-      if (!more) return std::nullopt;
-      fcs.insert(fcs.end(), more->begin(), more->end());
-      continue;
-    }
-    if (u->op != "tfl.FULLY_CONNECTED" || u->inputs[0] != v || u->inputs[1] == v) return std::nullopt;
-    const Value* w = u->inputs[1];
-    const Value* b = u->inputs.size() > 2 ? u->inputs[2] : nullptr;
-    if (!w->is_const() || w->quant || w->dtype != ir::DType::kFloat32 || w->rank() != 2 ||
-        w->shape[1].size != v->shape.back().size)
-      return std::nullopt;
-    if (b && (!b->is_const() || b->quant || b->dtype != ir::DType::kFloat32)) return std::nullopt;
-    fcs.push_back(u);
+// True when `u` only moves whole channel vectors of its data input: the last axis stays last and
+// whole (RESHAPE keeping it, TRANSPOSE fixing it, SLICE or CONCATENATION along another axis).
+// A per-channel constant then commutes with `u`. PAD does not qualify: the zeros it adds would
+// not carry the constant.
+bool moves_channels_whole(const ir::Node& u) {
+  const Value* in = u.inputs.empty() ? nullptr : u.inputs[0];
+  const Value* out = u.outputs.size() == 1 ? u.outputs[0] : nullptr;
+  if (!in || !out || in->rank() == 0 || out->rank() == 0 || out->shape.back() != in->shape.back()) return false;
+  if (u.op == "tfl.RESHAPE" || u.op == "tfl.SLICE") return true;
+  if (u.op == "tfl.TRANSPOSE") {
+    const Value* perm = u.inputs[1];
+    return perm->is_const() && lower::to_int_vector(*perm).back() == in->rank() - 1;
   }
+  if (u.op == "tfl.CONCATENATION") {
+    int64_t axis = u.get_int("axis");
+    if (axis < 0) axis += out->rank();
+    return axis != out->rank() - 1 && u.get_string("fused_activation") == "NONE";
+  }
+  return false;
+}
+
+// The FULLY_CONNECTED ops that read `y` as their input, directly or through ops that move whole
+// channel vectors (a window partition, a roll), or nullopt when anything else reads it or what
+// it becomes, or one of those is a graph output.
+std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, Value* y) {
+  std::vector<Value*> derived = {y};
+  std::vector<ir::Node*> fcs, concats;
+  auto is_derived = [&](const Value* v) { return std::find(derived.begin(), derived.end(), v) != derived.end(); };
+  for (size_t i = 0; i < derived.size(); ++i) {
+    const Value* v = derived[i];
+    if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end() || v->quant) return std::nullopt;
+    for (ir::Node* u : g.users(v)) {
+      if (moves_channels_whole(*u) && (u->op == "tfl.CONCATENATION" || (u->inputs[0] == v && std::count(u->inputs.begin(), u->inputs.end(), v) == 1))) {
+        if (u->op == "tfl.CONCATENATION") concats.push_back(u);
+        if (!is_derived(u->outputs[0])) derived.push_back(u->outputs[0]);
+        continue;
+      }
+      if (u->op != "tfl.FULLY_CONNECTED" || u->inputs[0] != v || u->inputs[1] == v) return std::nullopt;
+      const Value* w = u->inputs[1];
+      const Value* b = u->inputs.size() > 2 ? u->inputs[2] : nullptr;
+      if (!w->is_const() || w->quant || w->dtype != ir::DType::kFloat32 || w->rank() != 2 ||
+          w->shape[1].size != v->shape.back().size)
+        return std::nullopt;
+      if (b && (!b->is_const() || b->quant || b->dtype != ir::DType::kFloat32)) return std::nullopt;
+      if (std::find(fcs.begin(), fcs.end(), u) == fcs.end()) fcs.push_back(u);
+    }
+  }
+  // A concatenation carries the constant only when every piece of it does (a roll's two halves).
+  for (const ir::Node* c : concats)
+    if (!std::all_of(c->inputs.begin(), c->inputs.end(), is_derived)) return std::nullopt;
   return fcs;
 }
 

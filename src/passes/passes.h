@@ -15,8 +15,8 @@ void fold_batchnorm(ir::Graph& aten);
 void fuse_activation(ir::Graph& tfl);
 
 // TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
-// broadcast, slice, pad, concatenation, binary arithmetic, compares and selects, float unary math,
-// batch matmul, fully connected) at convert time.
+// gather_nd, broadcast, slice, pad, concatenation, binary arithmetic, compares and selects, float
+// unary math, reductions, batch matmul, fully connected) at convert time.
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move
@@ -32,7 +32,8 @@ void drop_broadcasts(ir::Graph& tfl);
 void reassociate_broadcasts(ir::Graph& tfl);
 
 // TFLite level: folds ADD / SUB / MUL by a per-channel constant into the filter and bias of the
-// CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand.
+// CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED that produces the other operand, or of the
+// FULLY_CONNECTED ops that are the only readers of its result.
 void fold_channel_affine(ir::Graph& tfl);
 
 // TFLite level: turns a zero PAD + VALID convolution into a SAME convolution when the PAD is

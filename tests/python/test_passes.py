@@ -383,3 +383,30 @@ def test_small_operands_combine_before_meeting_the_activation(case):
     x = torch.randn(2, 5, 6)
     check(Fn(fn), (x,))
     assert full_size_arithmetic(pt2tflite.convert(Fn(fn).eval(), (x,)), x.shape) == full_size
+
+
+class NormRollWindowsLinear(nn.Module):
+    """Swin's attention input: layer norm, cyclic shift, window partition, then the qkv linear.
+    With `pad`, the feature map is zero-padded to the window size first."""
+
+    def __init__(self, pad=False):
+        super().__init__()
+        self.norm, self.qkv, self.pad = nn.LayerNorm(4), nn.Linear(4, 12), pad
+        with torch.no_grad():
+            self.norm.weight.uniform_(0.5, 1.5)
+            self.norm.bias.normal_()
+
+    def forward(self, x):  # x: [B, H, W, C]
+        x = torch.roll(self.norm(x), shifts=(-1, -1), dims=(1, 2))
+        if self.pad:
+            x = nn.functional.pad(x, (0, 0, 0, 2, 0, 2))
+        b, h, w, c = x.shape
+        windows = x.view(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, 4, c)
+        return self.qkv(windows)
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_layer_norm_affine_folds_through_a_roll_and_window_partition_but_not_a_pad(pad):
+    hist = check(NormRollWindowsLinear(pad), (torch.randn(1, 4, 4, 4),), atol=2e-5)
+    # the normalization's own ops: ADD (eps) and 2 MUL; γ and β add a MUL and an ADD when kept
+    assert (hist["ADD"], hist["MUL"]) == ((2, 3) if pad else (1, 2)), hist
