@@ -19,7 +19,8 @@ def predicted_refusals(model):
 
 CASES = {
     "conv_relu_fc": (nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)), [(1, 3, 8, 8)]),
-    "strided_slice_step_2": (Fn(lambda x: x[:, ::2] * 2), [(2, 6, 3)]),
+    "stepped_slice": (Fn(lambda x: x[:, ::2] * 2), [(2, 6, 3)]),
+    "conv_runtime_filter": (Fn(lambda x, w: F.conv2d(x, w) * 2), [(1, 3, 6, 6), (4, 3, 3, 3)]),
     "gather_runtime_index": (Fn(lambda x, i: x[i] + 1), [(6, 3), "idx"]),
     "log_softmax": (Fn(lambda x: F.log_softmax(x * 2, -1)), [(2, 5)]),
     "attention": (Fn(lambda q, k: torch.softmax(q @ k.transpose(-2, -1), -1) @ k), [(1, 2, 4, 8), (1, 2, 4, 8)]),
@@ -35,7 +36,7 @@ def test_report_matches_interpreter(name):
 
 
 def test_report_gives_reasons():
-    model = pt2tflite.convert(Fn(lambda x: x[:, ::2] * 2).eval(), (torch.randn(2, 6, 3),))
+    model = pt2tflite.convert(Fn(lambda x, w: F.conv2d(x, w) * 2).eval(), (torch.randn(1, 3, 6, 6), torch.randn(4, 3, 3, 3)))
     report = _core.inspect(model.tflite_bytes)["xnnpack"]
-    assert report["STRIDED_SLICE"] == {"delegated": 0, "refused": {"a stride other than 1": 1}}
+    assert report["CONV_2D"] == {"delegated": 0, "refused": {"filter is not a constant": 1}}
     assert report["MUL"] == {"delegated": 1, "refused": {}}
