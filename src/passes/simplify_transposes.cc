@@ -11,6 +11,9 @@
 // qkv projection, and the head merge with the window reverse around the output projection. A path
 // into BATCH_MATMUL's right operand may end swapped, with adj_y toggled, when that saves a TRANSPOSE.
 //
+// Junctions: when the movement after a binary op of two activations (a residual ADD) would cost
+// fewer TRANSPOSEs on both its inputs, where it can merge with their own movement, it goes there.
+//
 // Splits: when every piece of a SPLIT (or of SLICEs along one axis) goes through the same data
 // movement, possibly with adj_y (attention's q, k and v after the qkv projection), the movement
 // happens once, before the split, which then cuts along the moved axis.
@@ -226,7 +229,7 @@ std::vector<Step> steps_below(const Readers& readers, Value* v) {
 }
 
 int count_transposes(const std::vector<Step>& steps) {
-  return static_cast<int>(std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.node->op == "tfl.TRANSPOSE"; }));
+  return static_cast<int>(std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.node && s.node->op == "tfl.TRANSPOSE"; }));
 }
 
 // Moves data movement `v` across compute step `s`: `new_last` is the last dim on the far side.
@@ -724,6 +727,99 @@ bool hoist_splits(Graph& g) {
   return changed;
 }
 
+// ---- Junctions ----
+
+// A binary elementwise op of two activations shaped like its output (no broadcasting).
+bool is_junction(const Node* n) {
+  if (!kBinary.count(n->op) || n->inputs.size() != 2 || n->outputs.size() != 1) return false;
+  const Value* z = n->outputs[0];
+  return plain_float(z) && n->inputs[0] != n->inputs[1] && plain_float(n->inputs[0]) && plain_float(n->inputs[1]) &&
+         n->inputs[0]->shape == z->shape && n->inputs[1]->shape == z->shape;
+}
+
+// The steps ending at `v` (which `reader` alone reads), from the highest; `top` is their input.
+std::vector<Step> steps_above(const Readers& readers, Value* v, const Node* reader, Value*& top) {
+  std::vector<Step> steps;
+  top = v;
+  while (top->producer && readers.only(top) == reader) {
+    std::optional<Step> s = as_step(top->producer);
+    if (!s) break;
+    steps.insert(steps.begin(), *s);
+    reader = s->node;
+    top = data_in(*s);
+  }
+  return steps;
+}
+
+// TRANSPOSEs a path needs at best with movement `w` appended.
+int transposes_with(const Sizes& top, std::vector<Step> steps, const View& w) {
+  steps.push_back(Step{Step::Kind::kView, nullptr, 0, w});
+  std::optional<Plan> plan = plan_path(top, steps, w.out, false);
+  return plan ? plan->w.transposes() : count_transposes(steps) + 1;
+}
+
+// When the movement after a junction (an ADD of a residual, say) costs more than doing it on both
+// inputs, where it may merge with their own movement, moves it there. Returns whether it did.
+// `touched` holds the ops an earlier rewrite of this sweep changed (their readers are stale).
+bool hoist_through_junction(Graph& g, const Readers& readers, Node* add, std::set<const Node*>& touched) {
+  if (!is_junction(add)) return false;
+  Value* z = add->outputs[0];
+  std::vector<Step> below = steps_below(readers, z);
+  if (below.empty()) return false;
+  Value* end = below.back().node->outputs[0];
+  const Sweeps sw = sweep(sizes(z), below, View::identity(sizes(end)));
+  if (!sw.above[0] || !sw.below[0]) return false;
+  std::optional<View> d = compose(*sw.above[0], *sw.below[0]);
+  if (!d || d->is_reshape()) return false;
+  int before = count_transposes(below), after = 0;
+  std::vector<Value*> tops(2);
+  for (int i = 0; i < 2; ++i) {
+    std::vector<Step> above = steps_above(readers, add->inputs[i], add, tops[i]);
+    before += count_transposes(above);
+    after += transposes_with(sizes(tops[i]), above, *d);
+  }
+  if (after >= before) return false;
+  std::vector<const Node*> involved{add};
+  for (const Step& s : below) involved.push_back(s.node);
+  for (const Node* r : readers.of(end)) involved.push_back(r);
+  for (int i = 0; i < 2; ++i)
+    for (const Value* v = add->inputs[i]; v; v = v == tops[i] ? nullptr : data_in(*as_step(v->producer)))
+      if (v->producer) involved.push_back(v->producer);
+  for (const Node* n : involved)
+    if (touched.count(n)) return false;
+  touched.insert(involved.begin(), involved.end());
+  for (int i = 0; i < 2; ++i) {
+    Emitter e(g, add, add);
+    e.view(*d);
+    add->inputs[i] = e.emit(add->inputs[i], nullptr);
+  }
+  // The ops below now run on the moved tensor, and the movement is gone from there.
+  Emitter e(g, below.back().node, add);
+  queue_computes(g, e, below, sw.bottom_out, 0, static_cast<int>(sw.bottom_out.size()));
+  detach(g, end);
+  if (e.empty()) {
+    add->outputs[0] = end;
+    end->producer = add;
+    return true;
+  }
+  Value* moved = g.add_value(g.unique_name(z->name), z->dtype, ir::static_shape(d->out));
+  moved->producer = add;
+  add->outputs[0] = moved;
+  e.emit(moved, end);
+  return true;
+}
+
+bool hoist_through_junctions(Graph& g) {
+  const Readers readers(g);
+  std::vector<Node*> junctions;
+  for (const auto& n : g.nodes())
+    if (is_junction(n.get())) junctions.push_back(n.get());
+  bool changed = false;
+  std::set<const Node*> touched;
+  for (Node* add : junctions) changed |= hoist_through_junction(g, readers, add, touched);
+  return changed;
+}
+
 }  // namespace
 
 void simplify_transposes(Graph& g) {
@@ -733,6 +829,8 @@ void simplify_transposes(Graph& g) {
     bool changed = hoist_splits(g);
     if (changed) merge_neighbours(g);
     changed |= merge_paths(g);
+    merge_neighbours(g);
+    changed |= hoist_through_junctions(g);
     merge_neighbours(g);
     if (!changed) break;
   }

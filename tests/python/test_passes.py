@@ -275,3 +275,17 @@ def test_int8_attention_moves_qkv_once():
 
     hist, _, _ = check_int8(FusedQkvAttention(), (torch.randn(2, 5, 32),))
     assert hist["TRANSPOSE"] == 2, hist
+
+
+def test_movement_after_a_residual_add_moves_into_both_inputs():
+    """efficientformer v2's attention output: heads merged into an NCHW map, plus a depthwise conv
+    of v (NHWC, so a TRANSPOSE back to NCHW), then NHWC again for the next op. Moving that last
+    TRANSPOSE above the ADD cancels the one on the conv branch and merges with the head merge."""
+    dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    up = nn.Upsample(scale_factor=2, mode="bilinear")
+
+    def block(a, v):  # a: [1, heads, N, d] attention output, v: [1, 8, 3, 3]
+        return up(a.transpose(2, 3).reshape(1, 8, 3, 3) + dw(v))
+
+    hist = check(Fn(block), (torch.randn(1, 2, 9, 4), torch.randn(1, 8, 3, 3)), atol=1e-5)
+    assert hist["TRANSPOSE"] == 3, hist  # v to NHWC, the head merge, and the NCHW output
