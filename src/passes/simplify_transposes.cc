@@ -14,6 +14,11 @@
 // Junctions: when the movement after a binary op of two activations (a residual ADD) would cost
 // fewer TRANSPOSEs on both its inputs, where it can merge with their own movement, it goes there.
 //
+// Layouts: a value with several readers is stored with its dims in another order when its producer
+// and its readers then need fewer TRANSPOSEs in all (each reader takes the inverse order, which
+// merges into its path; a junction reader runs in the new order). Elementwise constants follow
+// such whole-dim reorders (a batch norm's per-channel vectors, NCHW → NHWC).
+//
 // Splits: when every piece of a SPLIT (or of SLICEs along one axis) goes through the same data
 // movement, possibly with adj_y (attention's q, k and v after the qkv projection), the movement
 // happens once, before the split, which then cuts along the moved axis.
@@ -69,8 +74,9 @@ void turn_into_reshape(Graph& g, Node& n) {
   n.inputs = {n.inputs[0], const_i32(g, n.name + "_shape", shape)};
 }
 
-// TRANSPOSE∘TRANSPOSE, RESHAPE∘RESHAPE, and TRANSPOSEs / RESHAPEs that do nothing.
-void merge_neighbours(Graph& g) {
+// TRANSPOSE∘TRANSPOSE, RESHAPE∘RESHAPE, and TRANSPOSEs / RESHAPEs that do nothing. `forks`: also
+// a RESHAPE of a RESHAPE that something else reads.
+void merge_neighbours(Graph& g, bool forks = false) {
   for (const auto& n : g.nodes()) {
     if (n->op == "tfl.TRANSPOSE" && n->inputs[1]->is_const()) {
       Node* inner = n->inputs[0]->producer;
@@ -91,7 +97,10 @@ void merge_neighbours(Graph& g) {
     }
     if (n->op == "tfl.RESHAPE") {
       Node* inner = n->inputs[0]->producer;
-      if (inner && inner->op == "tfl.RESHAPE") n->inputs[0] = inner->inputs[0];
+      // While the other rewrites run, only when nothing else reads the inner RESHAPE: its input
+      // would gain a reader, cutting the chains that merge_paths follows.
+      if (inner && inner->op == "tfl.RESHAPE" && (forks || g.use_count(n->inputs[0]) == 1))
+        n->inputs[0] = inner->inputs[0];
       Value* x = n->inputs[0];
       Value* y = n->outputs[0];
       if (ir::is_fully_static(y->shape) && x->shape == y->shape && x->quant == y->quant && !is_graph_output(g, y))
@@ -142,6 +151,7 @@ struct Step {
   int data = 0;            // the input slot the path flows through
   std::optional<View> view;
   bool needs_last = false;  // kElementwise whose constant varies along the last dim
+  bool any_const = false;   // kElementwise with another constant: only whole dims may move
   int64_t last_in = 0, last_out = 0;  // kLastDim: the last dim before and after
 };
 
@@ -182,14 +192,14 @@ std::optional<Step> as_step(Node* n) {
       return std::nullopt;
     s.kind = Step::Kind::kElementwise;
     s.data = data;
-    if (ir::num_elements(c->shape) != 1) {
-      // A vector along the last dim (a LayerNorm scale or bias): [1, ..., 1, C].
-      const Sizes cs = sizes(c);
-      if (cs.empty() || cs.back() != y->shape.back().size || cs.size() > y->shape.size() ||
-          ir::num_elements(c->shape) != cs.back())
-        return std::nullopt;
-      s.needs_last = true;
-    }
+    const Sizes cs = sizes(c), ys = sizes(y);
+    if (cs.size() > ys.size() || ir::num_elements(c->shape) == 1) return s;
+    // A vector along the last dim (a LayerNorm scale or bias, [1, ..., 1, C]) follows any
+    // movement that keeps that dim; another constant follows movement that reorders whole dims.
+    s.needs_last = !cs.empty() && cs.back() == ys.back() && ir::num_elements(c->shape) == cs.back();
+    s.any_const = !s.needs_last;
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (cs[i] != 1 && cs[i] != ys[ys.size() - cs.size() + i]) return std::nullopt;
     return s;
   }
   if (n->op == "tfl.FULLY_CONNECTED") {
@@ -236,8 +246,11 @@ int count_transposes(const std::vector<Step>& steps) {
 std::optional<View> commute(const View& v, const Step& s, int64_t new_last) {
   if (s.kind == Step::Kind::kLastDim) return v.with_last_dim(new_last);
   if (s.needs_last) return v.with_last_dim(v.in.back());
+  if (s.any_const && !v.dim_permutation()) return std::nullopt;
   return v;
 }
+
+std::vector<int> inverse(const std::vector<int>& p) { return lower::inverse(p); }
 
 // A path's data movement gathered at one point: the first `split` compute steps run before `w`
 // (on the path's input layout), the others after it (on the output layout).
@@ -246,6 +259,7 @@ struct Plan {
   View w;
   bool flip = false;
   std::vector<Sizes> compute_in, compute_out;  // per compute step, its shapes in the plan
+  std::vector<std::vector<int>> compute_perm;   // per compute step, how its constant moves
 };
 
 // Every way of gathering the movement: above[p] moves the views before compute step p down to it
@@ -254,6 +268,7 @@ struct Plan {
 struct Sweeps {
   std::vector<std::optional<View>> above, below;
   std::vector<Sizes> top_in, top_out, bottom_in, bottom_out;
+  std::vector<std::vector<int>> top_perm, bottom_perm;  // any_const steps: the constant's permutation
 };
 
 Sweeps sweep(const Sizes& top, const std::vector<Step>& steps, const View& bottom) {
@@ -266,6 +281,8 @@ Sweeps sweep(const Sizes& top, const std::vector<Step>& steps, const View& botto
   sw.top_out.resize(q);
   sw.bottom_in.resize(q);
   sw.bottom_out.resize(q);
+  sw.top_perm.resize(q);
+  sw.bottom_perm.resize(q);
   std::optional<View> u = View::identity(top);
   int p = 0;
   for (const Step& s : steps) {
@@ -276,6 +293,8 @@ Sweeps sweep(const Sizes& top, const std::vector<Step>& steps, const View& botto
     sw.above[p] = u;
     if (u) {
       sw.top_in[p] = u->in;
+      // The op now runs before u: its constant is moved back by u.
+      if (s.any_const && u->dim_permutation()) sw.top_perm[p] = inverse(*u->dim_permutation());
       u = commute(*u, s, s.last_out);
       if (u) sw.top_out[p] = u->in;
     }
@@ -293,6 +312,8 @@ Sweeps sweep(const Sizes& top, const std::vector<Step>& steps, const View& botto
     --p;
     if (d) {
       sw.bottom_out[p] = d->out;
+      // The op now runs after d: its constant moves with d.
+      if (it->any_const && d->dim_permutation()) sw.bottom_perm[p] = *d->dim_permutation();
       d = commute(*d, *it, it->last_in);
       if (d) sw.bottom_in[p] = d->out;
     }
@@ -332,6 +353,7 @@ std::optional<Plan> plan_path(const Sizes& top, const std::vector<Step>& steps, 
     const bool before = static_cast<int>(c) < best->split;
     best->compute_in.push_back(before ? sw.top_in[c] : sw.bottom_in[c]);
     best->compute_out.push_back(before ? sw.top_out[c] : sw.bottom_out[c]);
+    best->compute_perm.push_back(before ? sw.top_perm[c] : sw.bottom_perm[c]);
   }
   return best;
 }
@@ -417,17 +439,32 @@ Value* constant_for_rank(Graph& g, Value* c, size_t rank) {
   return g.add_const(g.unique_name(c->name), c->dtype, ir::static_shape(s), *c->data);
 }
 
-// Queues the compute steps [begin, end) of `steps` with the shapes of plan slots [begin, end).
-void queue_computes(Graph& g, Emitter& e, const std::vector<Step>& steps, const std::vector<Sizes>& outs, int begin,
-                    int end) {
+// A constant operand of an elementwise op moved with its data by dim permutation `perm` (out dim
+// i = in dim perm[i]), after padding it with leading 1s to the permutation's rank.
+Value* permuted_constant(Graph& g, Value* c, const std::vector<int>& perm) {
+  if (lower::is_identity(perm)) return c;
+  Sizes s = sizes(c);
+  s.insert(s.begin(), perm.size() - s.size(), 1);
+  Sizes out;
+  for (int d : perm) out.push_back(s[d]);
+  std::vector<uint8_t> bytes = lower::permute_bytes(c->data->bytes(), ir::dtype_size(c->dtype), s, perm);
+  return g.add_const(g.unique_name(c->name), c->dtype, ir::static_shape(out), ir::ConstData::own(std::move(bytes)));
+}
+
+// Queues the compute steps [begin, end) of `steps` with the shapes and constant permutations of
+// plan slots [begin, end).
+void queue_computes(Graph& g, Emitter& e, const std::vector<Step>& steps, const std::vector<Sizes>& outs,
+                    const std::vector<std::vector<int>>& perms, int begin, int end) {
   int c = 0;
   for (const Step& s : steps) {
     if (s.kind == Step::Kind::kView) continue;
     if (c >= begin && c < end) {
       std::vector<Value*> inputs = s.node->inputs;
-      for (size_t i = 0; i < inputs.size(); ++i)
-        if (static_cast<int>(i) != s.data && inputs[i] && s.kind == Step::Kind::kElementwise)
-          inputs[i] = constant_for_rank(g, inputs[i], outs[c].size());
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        if (static_cast<int>(i) == s.data || !inputs[i] || s.kind != Step::Kind::kElementwise) continue;
+        if (s.any_const) inputs[i] = permuted_constant(g, inputs[i], perms[c]);
+        inputs[i] = constant_for_rank(g, inputs[i], outs[c].size());
+      }
       e.op(s.node->op, inputs, outs[c], s.node, s.data);
     }
     ++c;
@@ -448,9 +485,9 @@ Value* rewrite_path(Graph& g, const Readers& readers, Value* top, const std::vec
   Value* bottom = last->outputs[0];
   Emitter e(g, last, last);
   const int computes = static_cast<int>(plan.compute_out.size());
-  queue_computes(g, e, steps, plan.compute_out, 0, plan.split);
+  queue_computes(g, e, steps, plan.compute_out, plan.compute_perm, 0, plan.split);
   e.view(plan.w);
-  queue_computes(g, e, steps, plan.compute_out, plan.split, computes);
+  queue_computes(g, e, steps, plan.compute_out, plan.compute_perm, plan.split, computes);
   if (plan.flip) {
     Node* mm = matmul_reading_rhs(readers, bottom);
     Value* swapped = e.emit(top, nullptr);
@@ -515,6 +552,7 @@ struct Branch {
   Value* end;  // the last value of the steps (head when there are none)
   std::optional<View> plain, flipped;  // the movement of the steps, hoisted to the head
   std::vector<Sizes> plain_out, flipped_out;  // the compute steps' shapes after the hoist
+  std::vector<std::vector<int>> plain_perm, flipped_perm;  // and their constants' permutations
 };
 
 // The pieces of `x` when every reader of x is one SPLIT or SLICEs along one axis (all the same
@@ -613,10 +651,12 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
     const Sweeps sw = sweep(head, b.steps, View::identity(end));
     b.plain = at_head(sw);
     b.plain_out = sw.bottom_out;
+    b.plain_perm = sw.bottom_perm;
     if (matmul_reading_rhs(readers, b.end)) {
       const Sweeps f = sweep(head, b.steps, swap_last_two(end));
       b.flipped = at_head(f);
       b.flipped_out = f.bottom_out;
+      b.flipped_perm = f.bottom_perm;
     }
   }
   if (before < 2 || touched.count(x)) return false;
@@ -681,6 +721,7 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
     touched.insert(b.end);
     const bool flip = !(b.plain && *b.plain == *common);
     const std::vector<Sizes>& outs = flip ? b.flipped_out : b.plain_out;
+    const std::vector<std::vector<int>>& perms = flip ? b.flipped_perm : b.plain_perm;
     Node* pos = b.end->producer;
     Emitter be(g, pos, like);
     Value* head = split ? heads[i] : nullptr;
@@ -693,7 +734,7 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
     be.reshape(piece_shape, common->out);
     int computes = 0;
     for (const Step& s : b.steps) computes += s.kind != Step::Kind::kView;
-    queue_computes(g, be, b.steps, outs, 0, computes);
+    queue_computes(g, be, b.steps, outs, perms, 0, computes);
     Value* start = split ? head : moved;
     if (flip) {
       Node* mm = matmul_reading_rhs(readers, b.end);
@@ -770,7 +811,7 @@ bool hoist_through_junction(Graph& g, const Readers& readers, Node* add, std::se
   const Sweeps sw = sweep(sizes(z), below, View::identity(sizes(end)));
   if (!sw.above[0] || !sw.below[0]) return false;
   std::optional<View> d = compose(*sw.above[0], *sw.below[0]);
-  if (!d || d->is_reshape()) return false;
+  if (!d || d->is_reshape() || !fits(*d)) return false;
   int before = count_transposes(below), after = 0;
   std::vector<Value*> tops(2);
   for (int i = 0; i < 2; ++i) {
@@ -795,7 +836,7 @@ bool hoist_through_junction(Graph& g, const Readers& readers, Node* add, std::se
   }
   // The ops below now run on the moved tensor, and the movement is gone from there.
   Emitter e(g, below.back().node, add);
-  queue_computes(g, e, below, sw.bottom_out, 0, static_cast<int>(sw.bottom_out.size()));
+  queue_computes(g, e, below, sw.bottom_out, sw.bottom_perm, 0, static_cast<int>(sw.bottom_out.size()));
   detach(g, end);
   if (e.empty()) {
     add->outputs[0] = end;
@@ -820,6 +861,181 @@ bool hoist_through_junctions(Graph& g) {
   return changed;
 }
 
+// ---- The layout of a value with several readers ----
+
+// The steps that end at `v` (whoever reads v), from the highest; `top` is their input.
+std::vector<Step> steps_ending_at(const Readers& readers, Value* v, Value*& top) {
+  top = v;
+  if (!v->producer) return {};
+  std::optional<Step> last = as_step(v->producer);
+  if (!last) return {};
+  std::vector<Step> steps = steps_above(readers, data_in(*last), last->node, top);
+  steps.push_back(*last);
+  return steps;
+}
+
+// TRANSPOSEs a path needs at best with movement `w` prepended.
+int transposes_after(const View& w, std::vector<Step> steps) {
+  steps.insert(steps.begin(), Step{Step::Kind::kView, nullptr, 0, w});
+  const Sizes bottom = steps.back().node ? sizes(steps.back().node->outputs[0]) : w.out;
+  std::optional<Plan> plan = plan_path(w.in, steps, bottom, false);
+  return plan ? plan->w.transposes() : count_transposes(steps) + 1;
+}
+
+// One reader of a value `v` that may change layout, and what its TRANSPOSEs would be.
+struct Reader {
+  Node* node;
+  int before = 0, after = 0;
+  bool junction = false;
+  int slot = 0;  // junction: the input slot reading v
+};
+
+// The cost at reader `r` of storing v as l(v) (l reorders whole dims): r then reads l⁻¹ of it.
+// A step starts a path that l⁻¹ joins; a junction runs on the moved layout (its other input gets
+// l, its output l⁻¹); anything else reads l⁻¹ as one more TRANSPOSE.
+Reader reader_cost(const Readers& readers, const Value* v, Node* r, const View& l, const View& back) {
+  Reader c{r};
+  std::optional<Step> s = as_step(r);
+  if (s && data_in(*s) == v) {
+    std::vector<Step> steps{*s};
+    std::vector<Step> rest = steps_below(readers, r->outputs[0]);
+    steps.insert(steps.end(), rest.begin(), rest.end());
+    c.before = count_transposes(steps);
+    c.after = transposes_after(back, steps);
+    return c;
+  }
+  if (is_junction(r)) {
+    c.junction = true;
+    c.slot = r->inputs[0] == v ? 0 : 1;
+    Value* top = nullptr;
+    std::vector<Step> other = steps_above(readers, r->inputs[1 - c.slot], r, top);
+    std::vector<Step> below = steps_below(readers, r->outputs[0]);
+    c.before = count_transposes(other) + count_transposes(below);
+    c.after = transposes_with(sizes(top), other, l) + (below.empty() ? 1 : transposes_after(back, below));
+    return c;
+  }
+  c.after = 1;
+  return c;
+}
+
+// The node after `n` in the graph's order (nullptr: n is last).
+const Node* next_node(const Graph& g, const Node* n) {
+  const auto& nodes = g.nodes();
+  for (size_t i = 0; i + 1 < nodes.size(); ++i)
+    if (nodes[i].get() == n) return nodes[i + 1].get();
+  return nullptr;
+}
+
+// Stores `v` in another order when its producer and readers then need fewer TRANSPOSEs in all
+// (torchvision maxvit: a window reverse into NCHW, read by an MBConv that wants NHWC and by the
+// residual ADD of that MBConv's NHWC output). Returns whether it did.
+bool relayout(Graph& g, const Readers& readers, Value* v, std::set<const Node*>& touched) {
+  if (!plain_float(v) || is_graph_output(g, v) || touched.count(v->producer)) return false;
+  const std::vector<Node*>& rs = readers.of(v);
+  if (rs.empty()) return false;
+  for (size_t i = 1; i < rs.size(); ++i)
+    if (std::find(rs.begin(), rs.begin() + i, rs[i]) != rs.begin() + i) return false;  // read twice
+  // Candidates: the movement each reader's path would do first.
+  std::vector<View> candidates;
+  for (Node* r : rs) {
+    std::optional<Step> s = as_step(r);
+    if (!s || data_in(*s) != v) continue;
+    std::vector<Step> steps{*s};
+    std::vector<Step> rest = steps_below(readers, r->outputs[0]);
+    steps.insert(steps.end(), rest.begin(), rest.end());
+    if (count_transposes(steps) == 0) continue;
+    const Sweeps sw = sweep(sizes(v), steps, View::identity(sizes(steps.back().node->outputs[0])));
+    if (!sw.above[0] || !sw.below[0]) continue;
+    std::optional<View> head = compose(*sw.above[0], *sw.below[0]);
+    std::optional<std::vector<int>> p = head ? head->dim_permutation() : std::nullopt;
+    if (p && !head->is_reshape() && fits(*head)) candidates.push_back(View::transpose(sizes(v), *p));
+  }
+  Value* top = nullptr;
+  const std::vector<Step> above = steps_ending_at(readers, v, top);
+  const int above_before = count_transposes(above);
+  int best_gain = 0;
+  std::optional<View> best;
+  std::vector<Reader> best_readers;
+  for (const View& l : candidates) {
+    const View back = View::transpose(l.out, inverse(*l.dim_permutation()));
+    int before = above_before, after = transposes_with(sizes(top), above, l);
+    std::vector<Reader> costs;
+    for (Node* r : rs) {
+      costs.push_back(reader_cost(readers, v, r, l, back));
+      before += costs.back().before;
+      after += costs.back().after;
+    }
+    if (before - after > best_gain) {
+      best_gain = before - after;
+      best = l;
+      best_readers = costs;
+    }
+  }
+  if (!best) return false;
+  std::vector<const Node*> involved{v->producer};
+  for (const Step& s : above) involved.push_back(s.node);
+  for (const Reader& r : best_readers) {
+    involved.push_back(r.node);
+    for (const Value* o : r.node->outputs)
+      for (const Node* rr : readers.of(o)) involved.push_back(rr);
+    if (r.junction) {
+      const Value* y = r.node->inputs[1 - r.slot];
+      if (y->producer) involved.push_back(y->producer);
+    }
+  }
+  for (const Node* n : involved)
+    if (n && touched.count(n)) return false;
+  touched.insert(involved.begin(), involved.end());
+
+  const View& l = *best;
+  const View back = View::transpose(l.out, inverse(*l.dim_permutation()));
+  // v' = l(v), before v's first reader; each reader reads l⁻¹(v') (the paths merge them later).
+  const Node* first = nullptr;
+  for (const auto& n : g.nodes())
+    if (std::find(rs.begin(), rs.end(), n.get()) != rs.end()) {
+      first = n.get();
+      break;
+    }
+  Emitter e(g, first, first);
+  e.view(l);
+  Value* moved = e.emit(v, nullptr);
+  for (const Reader& r : best_readers) {
+    Node* n = r.node;
+    if (!r.junction) {
+      Emitter b(g, n, n);
+      b.view(back);
+      Value* restored = b.emit(moved, nullptr);
+      for (Value*& in : n->inputs)
+        if (in == v) in = restored;
+      continue;
+    }
+    Emitter o(g, n, n);
+    o.view(l);
+    n->inputs[1 - r.slot] = o.emit(n->inputs[1 - r.slot], nullptr);
+    n->inputs[r.slot] = moved;
+    Value* z = n->outputs[0];
+    Value* z_moved = g.add_value(g.unique_name(z->name), z->dtype, ir::static_shape(l.out));
+    n->outputs[0] = z_moved;
+    z_moved->producer = n;
+    Emitter after(g, next_node(g, n), n);
+    after.view(back);
+    after.emit(z_moved, z);
+  }
+  return true;
+}
+
+bool relayouts(Graph& g) {
+  const Readers readers(g);
+  std::vector<Value*> values;
+  for (const auto& n : g.nodes())
+    for (Value* o : n->outputs)
+      if (o && readers.of(o).size() >= 2) values.push_back(o);
+  bool changed = false;
+  std::set<const Node*> touched;
+  for (Value* v : values) changed |= relayout(g, readers, v, touched);
+  return changed;
+}
+
 }  // namespace
 
 void simplify_transposes(Graph& g) {
@@ -832,8 +1048,11 @@ void simplify_transposes(Graph& g) {
     merge_neighbours(g);
     changed |= hoist_through_junctions(g);
     merge_neighbours(g);
+    changed |= relayouts(g);
+    merge_neighbours(g);
     if (!changed) break;
   }
+  merge_neighbours(g, true);
 }
 
 }  // namespace pt2tflite::passes

@@ -149,6 +149,46 @@ std::optional<View> View::with_last_dim(int64_t n) const {
   return v;
 }
 
+std::optional<std::vector<int>> View::dim_permutation() const {
+  if (in.size() != out.size()) return std::nullopt;
+  // [first, end) of the atoms of each dim, over `seq` (input order or output order).
+  auto ranges = [](const std::vector<int64_t>& shape, const std::vector<int64_t>& seq) {
+    std::vector<std::pair<int, int>> r;
+    int t = 0;
+    for (int64_t d : shape) {
+      const int first = t;
+      for (int64_t p = 1; p < d; p *= seq[t++]) {
+      }
+      r.emplace_back(first, t);
+    }
+    return r;
+  };
+  std::vector<int64_t> out_atoms;
+  for (int t : perm) out_atoms.push_back(atoms[t]);
+  const auto in_r = ranges(in, atoms), out_r = ranges(out, out_atoms);
+  std::vector<int> p(out.size(), -1);
+  std::vector<bool> used(in.size(), false);
+  for (size_t j = 0; j < out.size(); ++j) {
+    const auto [b, e] = out_r[j];
+    if (b == e) continue;
+    const auto d = std::find_if(in_r.begin(), in_r.end(), [&](const auto& r) { return r.first == perm[b] && r.second > r.first; }) - in_r.begin();
+    if (d == static_cast<std::ptrdiff_t>(in.size()) || in_r[d].second - in_r[d].first != e - b) return std::nullopt;
+    for (int k = 0; k < e - b; ++k)
+      if (perm[b + k] != perm[b] + k) return std::nullopt;
+    p[j] = static_cast<int>(d);
+    used[d] = true;
+  }
+  size_t next = 0;  // size-1 dims keep their relative order
+  for (size_t j = 0; j < out.size(); ++j) {
+    if (p[j] >= 0) continue;
+    while (next < in.size() && (used[next] || in[next] != 1)) ++next;
+    if (next == in.size()) return std::nullopt;
+    p[j] = static_cast<int>(next);
+    used[next] = true;
+  }
+  return p;
+}
+
 bool View::operator==(const View& o) const {
   if (in != o.in || out != o.out) return false;
   const Minimal a = minimal(), b = o.minimal();

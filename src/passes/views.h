@@ -42,6 +42,10 @@ struct View {
   // that work along the last dim (FULLY_CONNECTED, SOFTMAX). nullopt otherwise.
   std::optional<View> with_last_dim(int64_t n) const;
 
+  // The p with *this == transpose(in, p) when the View only reorders whole dims (what a constant
+  // operand of an elementwise op can follow), nullopt when it also splits or merges dims.
+  std::optional<std::vector<int>> dim_permutation() const;
+
   bool operator==(const View& o) const;
 };
 

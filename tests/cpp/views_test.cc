@@ -68,5 +68,14 @@ TEST(Views, MinimalMergesNeighboursUnlessTold) {
   EXPECT_EQ(v.minimal({1}).in, (std::vector<int64_t>{2, 3, 20}));
 }
 
+TEST(Views, DimPermutationOnlyForWholeDims) {
+  EXPECT_EQ(View::transpose({1, 64, 7, 7}, {0, 2, 3, 1}).dim_permutation(), (std::vector<int>{0, 2, 3, 1}));
+  EXPECT_EQ(View::transpose({1, 64, 7, 7}, {0, 3, 1, 2}).dim_permutation(), (std::vector<int>{0, 3, 1, 2}));
+  // Moving only size-1 dims is a permutation too (and also a reshape).
+  EXPECT_TRUE(View::transpose({1, 5, 1}, {2, 1, 0}).dim_permutation());
+  EXPECT_FALSE(View::reshape({4, 6}, {2, 12})->dim_permutation());
+  EXPECT_FALSE(compose(*View::reshape({6, 4}, {2, 3, 4}), View::transpose({2, 3, 4}, {1, 0, 2}))->dim_permutation());
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes

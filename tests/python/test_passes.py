@@ -289,3 +289,28 @@ def test_movement_after_a_residual_add_moves_into_both_inputs():
 
     hist = check(Fn(block), (torch.randn(1, 2, 9, 4), torch.randn(1, 8, 3, 3)), atol=1e-5)
     assert hist["TRANSPOSE"] == 3, hist  # v to NHWC, the head merge, and the NCHW output
+
+
+class WindowsToMBConv(nn.Module):
+    """torchvision maxvit between blocks: windows back to an NCHW map, read by an MBConv (batch norm,
+    then a convolution that wants NHWC) and by that MBConv's residual ADD, then split into windows
+    again. Stored NHWC from the start, the map needs no TRANSPOSE of its own: the batch-norm
+    constants are permuted instead, and the conv output adds in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(8)
+        self.conv = nn.Conv2d(8, 8, 1)
+        with torch.no_grad():
+            self.bn.running_mean.normal_()
+            self.bn.running_var.uniform_(0.5, 2)
+
+    def forward(self, y):  # y: [1, 2, 2, 2, 2, 8], 2x2 windows of 2x2 pixels
+        a = y.permute(0, 5, 1, 3, 2, 4).reshape(1, 8, 4, 4)
+        b = a + self.conv(self.bn(a))
+        return b.reshape(1, 8, 2, 2, 2, 2).permute(0, 2, 4, 3, 5, 1)
+
+
+def test_map_read_by_two_branches_is_stored_in_the_order_they_want():
+    hist = check(WindowsToMBConv(), (torch.randn(1, 2, 2, 2, 2, 8),), atol=1e-5)
+    assert hist["TRANSPOSE"] == 2, hist  # windows → NHWC map, and the map → windows
