@@ -20,7 +20,9 @@ void fuse_activation(ir::Graph& tfl);
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move
-// only size-1 dims into RESHAPEs, and drops identity TRANSPOSEs and RESHAPEs.
+// only size-1 dims into RESHAPEs, drops identity TRANSPOSEs and RESHAPEs, and gathers the data
+// movement of chains, splits (q, k, v), residual ADDs and multi-reader values into as few
+// TRANSPOSEs as the graph needs (BATCH_MATMUL's adj_y absorbing a swap), exactly.
 void simplify_transposes(ir::Graph& tfl);
 
 // TFLite level: removes BROADCAST_TOs whose readers broadcast by themselves (elementwise ops,

@@ -410,3 +410,137 @@ def test_layer_norm_affine_folds_through_a_roll_and_window_partition_but_not_a_p
     hist = check(NormRollWindowsLinear(pad), (torch.randn(1, 4, 4, 4),), atol=2e-5)
     # the normalization's own ops: ADD (eps) and 2 MUL; γ and β add a MUL and an ADD when kept
     assert (hist["ADD"], hist["MUL"]) == ((2, 3) if pad else (1, 2)), hist
+
+
+# ---- Attention data movement: one TRANSPOSE where the model moves data once ----
+
+
+class FusedQkvAttention(nn.Module):
+    """timm / swin style: one qkv projection, reshape to (3, heads), permute, unbind. Lowering gives
+    q, k and v a TRANSPOSE each after the split; they become one TRANSPOSE before it (k's with
+    adj_y instead of its own order), and the head merge keeps its one."""
+
+    def __init__(self, dim=32, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = ((q * 0.25) @ k.transpose(-2, -1)).softmax(-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+def test_qkv_moves_once_before_the_unbind():
+    assert check(FusedQkvAttention(), (torch.randn(2, 5, 32),), atol=1e-5)["TRANSPOSE"] == 2
+
+
+class ChunkedQkvAttention(nn.Module):
+    """torchvision maxvit style: qkv chunked along channels (one SPLIT), each piece split into heads."""
+
+    def __init__(self, dim=32, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+
+    def forward(self, x):
+        b, g, n, c = x.shape
+        q, k, v = (t.reshape(b, g, n, self.heads, -1).transpose(2, 3) for t in self.qkv(x).chunk(3, dim=-1))
+        attn = ((q * 0.25) @ k.transpose(-2, -1)).softmax(-1)
+        return (attn @ v).transpose(2, 3).reshape(b, g, n, c)
+
+
+def test_chunked_qkv_moves_once_before_the_split():
+    hist = check(ChunkedQkvAttention(), (torch.randn(1, 3, 5, 32),), atol=1e-5, has=["SPLIT"])
+    assert hist["TRANSPOSE"] == 2, hist
+
+
+class WindowAttention(nn.Module):
+    """Window partition → attention → window reverse on a [B, H, W, C] map (swin, timm maxvit). The
+    partition moves through the qkv projection into the head split, and the head merge through the
+    output projection into the reverse: one TRANSPOSE on each side."""
+
+    def __init__(self, dim=16, window=2):
+        super().__init__()
+        self.window = window
+        self.attn = FusedQkvAttention(dim, heads=2)
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        p = self.window
+        win = x.view(b, h // p, p, w // p, p, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, p * p, c)
+        y = self.attn(win).view(b, h // p, w // p, p, p, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        return x + y
+
+
+def test_window_partition_and_reverse_merge_with_the_heads():
+    assert check(WindowAttention(), (torch.randn(1, 4, 6, 16),), atol=1e-5)["TRANSPOSE"] == 2
+
+
+def test_transposes_on_both_sides_of_a_reshape_merge():
+    """efficientformer's head merge into an NCHW map for a convolution: heads-first to PyTorch order,
+    then to NHWC, is one TRANSPOSE."""
+    conv = nn.Conv2d(8, 4, 1)
+
+    def head_merge(a):  # a: [B, heads, N, d], N = 3·3
+        return conv(a.transpose(2, 3).reshape(1, 8, 3, 3))
+
+    hist = check(Fn(head_merge), (torch.randn(1, 2, 9, 4),), atol=1e-5)
+    assert hist["TRANSPOSE"] == 2, hist  # the merge, and the NCHW output
+
+
+def test_transposes_cancel_through_linear_layers():
+    """torchvision maxvit's grid attention swaps two axes around its MLP: the swap back cancels
+    the first across FULLY_CONNECTED (which only reads the last dim) and the activation."""
+    mlp = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8))
+    hist = check(Fn(lambda x: mlp(x.transpose(1, 2)).transpose(1, 2)), (torch.randn(1, 3, 5, 8),), atol=1e-5)
+    assert "TRANSPOSE" not in hist, hist
+
+
+def test_int8_attention_moves_qkv_once():
+    """The moves touch only float tensors between DEQUANTIZE and QUANTIZE, so PT2E graphs take them too."""
+    from quant_parity import check_int8
+
+    hist, _, _ = check_int8(FusedQkvAttention(), (torch.randn(2, 5, 32),))
+    assert hist["TRANSPOSE"] == 2, hist
+
+
+def test_movement_after_a_residual_add_moves_into_both_inputs():
+    """efficientformer v2's attention output: heads merged into an NCHW map, plus a depthwise conv
+    of v (NHWC, so a TRANSPOSE back to NCHW), then NHWC again for the next op. Moving that last
+    TRANSPOSE above the ADD cancels the one on the conv branch and merges with the head merge."""
+    dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    up = nn.Upsample(scale_factor=2, mode="bilinear")
+
+    def block(a, v):  # a: [1, heads, N, d] attention output, v: [1, 8, 3, 3]
+        return up(a.transpose(2, 3).reshape(1, 8, 3, 3) + dw(v))
+
+    hist = check(Fn(block), (torch.randn(1, 2, 9, 4), torch.randn(1, 8, 3, 3)), atol=1e-5)
+    assert hist["TRANSPOSE"] == 3, hist  # v to NHWC, the head merge, and the NCHW output
+
+
+class WindowsToMBConv(nn.Module):
+    """torchvision maxvit between blocks: windows back to an NCHW map, read by an MBConv (batch norm,
+    then a convolution that wants NHWC) and by that MBConv's residual ADD, then split into windows
+    again. Stored NHWC from the start, the map needs no TRANSPOSE of its own: the batch-norm
+    constants are permuted instead, and the conv output adds in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(8)
+        self.conv = nn.Conv2d(8, 8, 1)
+        with torch.no_grad():
+            self.bn.running_mean.normal_()
+            self.bn.running_var.uniform_(0.5, 2)
+
+    def forward(self, y):  # y: [1, 2, 2, 2, 2, 8], 2x2 windows of 2x2 pixels
+        a = y.permute(0, 5, 1, 3, 2, 4).reshape(1, 8, 4, 4)
+        b = a + self.conv(self.bn(a))
+        return b.reshape(1, 8, 2, 2, 2, 2).permute(0, 2, 4, 3, 5, 1)
+
+
+def test_map_read_by_two_branches_is_stored_in_the_order_they_want():
+    hist = check(WindowsToMBConv(), (torch.randn(1, 2, 2, 2, 2, 8),), atol=1e-5)
+    assert hist["TRANSPOSE"] == 2, hist  # windows → NHWC map, and the map → windows

@@ -24,12 +24,12 @@ EXPECTED = {
     # the weight and bias of each block's layer norm (it feeds only the FC).
     "convnext_tiny": {"ADD": 45, "CONV_2D": 4, "DEPTHWISE_CONV_2D": 18, "FULLY_CONNECTED": 37, "GELU": 18, "MEAN": 47,
                       "MUL": 50, "RSQRT": 23, "SUB": 23, "TRANSPOSE": 1},
-    # Per layer: TRANSPOSEs for q, k, v into head-major order and one back before the output FC;
-    # every layer norm's weight and bias fold into the FC after it (the last one through the
-    # class-token SLICE).
+    # Per layer: one TRANSPOSE of the qkv projection into head-major order before it is sliced into
+    # q, k, v (k read through adj_y), and one back before the output FC; every layer norm's weight
+    # and bias fold into the FC after it (the last one through the class-token SLICE).
     "vit_b_16": {"ADD": 50, "BATCH_MATMUL": 24, "CONCATENATION": 1, "CONV_2D": 1, "FULLY_CONNECTED": 49, "GELU": 12,
-                 "MEAN": 50, "MUL": 74, "RESHAPE": 147, "RSQRT": 25, "SLICE": 37, "SOFTMAX": 12, "SUB": 25,
-                 "TRANSPOSE": 49},
+                 "MEAN": 50, "MUL": 74, "RESHAPE": 87, "RSQRT": 25, "SLICE": 37, "SOFTMAX": 12, "SUB": 25,
+                 "TRANSPOSE": 25},
 }
 
 
@@ -59,11 +59,13 @@ def test_op_histogram(name):
 # bias and the shifted-window mask are constants (no GATHER, compare or select); each roll is
 # 2 SLICEs + a CONCATENATION per dim; each patch merging is RESHAPE + TRANSPOSE + RESHAPE (no
 # STRIDED_SLICE). PAD and SLICE remain where the model pads the feature map to the window size and
-# crops it back. The layer norms before each MLP and each patch-merging reduction fold their weight
-# and bias into that FC; the one before attention cannot (the feature map is padded in between).
+# crops it back. TRANSPOSEs: the input, one per patch merging, and two per block (window partition
+# with the head split, head merge with the window reverse). The layer norms before each MLP and
+# each patch-merging reduction fold their weight and bias into that FC; the one before attention
+# cannot (the feature map is padded in between).
 SWIN_T_64 = {"ADD": 81, "BATCH_MATMUL": 24, "CONCATENATION": 8, "CONV_2D": 1, "FULLY_CONNECTED": 52, "GELU": 12,
-             "MEAN": 59, "MUL": 84, "PAD": 12, "RESHAPE": 158, "RSQRT": 29, "SLICE": 76, "SOFTMAX": 12, "SUB": 29,
-             "TRANSPOSE": 60}
+             "MEAN": 59, "MUL": 84, "PAD": 12, "RESHAPE": 102, "RSQRT": 29, "SLICE": 76, "SOFTMAX": 12, "SUB": 29,
+             "TRANSPOSE": 28}
 
 
 def test_swin_t_needs_no_gather_select_or_strided_slice():
