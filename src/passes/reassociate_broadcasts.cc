@@ -129,11 +129,20 @@ bool distribute_residual(ir::Graph& g, ir::Node& n) {
     ir::Node* mul = sole_producer(g, m, "tfl.MUL");
     if (!mul) continue;
     for (int k = 0; k < 2; ++k) {
-      if (mul->inputs[k] != x || !full_and_small(x, mul->inputs[1 - k], y)) continue;
-      const float one = 1.0f;
-      Value* c1 = g.add_const(g.unique_name(n.name + "_one"), ir::DType::kFloat32, {},
-                              ir::ConstData::own(lower::to_bytes(std::span<const float>(&one, 1))));
-      Value* s1 = emit_small(g, n, "tfl.ADD", mul->inputs[1 - k], c1);
+      Value* s = mul->inputs[1 - k];
+      if (mul->inputs[k] != x || !full_and_small(x, s, y)) continue;
+      Value* s1;
+      if (s->is_const()) {  // s + 1 at convert time (constant folding has already run)
+        std::vector<float> v = lower::to_float_vector(*s);
+        for (float& f : v) f += 1.0f;
+        s1 = g.add_const(g.unique_name(n.name + "_scale"), ir::DType::kFloat32, s->shape,
+                         ir::ConstData::own(lower::to_bytes(std::span<const float>(v))));
+      } else {
+        const float one = 1.0f;
+        Value* c1 = g.add_const(g.unique_name(n.name + "_one"), ir::DType::kFloat32, {},
+                                ir::ConstData::own(lower::to_bytes(std::span<const float>(&one, 1))));
+        s1 = emit_small(g, n, "tfl.ADD", s, c1);
+      }
       n.op = "tfl.MUL";
       n.inputs = {x, s1};
       return true;
