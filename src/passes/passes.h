@@ -1,5 +1,6 @@
-// Graph passes. Each takes a graph and rewrites it in place; the pipeline (pipeline.cc) runs
-// them in order by name.
+// Graph passes. Each takes a graph and rewrites it in place; the pipeline (pipeline/convert.cc) runs
+// them in order by name. The comment above each one is its entry in docs/passes.md
+// (tools/gen_passes_doc.py).
 #pragma once
 
 #include "ir/graph.h"

@@ -122,6 +122,15 @@ def test_ops_doc_is_generated_from_the_registry():
     assert r.returncode == 0, "docs/ops.md is stale: run python tools/gen_ops_doc.py"
 
 
+def test_passes_doc_is_generated_from_the_pipeline():
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    r = subprocess.run([sys.executable, os.path.join(root, "tools", "gen_passes_doc.py"), "--check"])
+    assert r.returncode == 0, "docs/passes.md is stale: run python tools/gen_passes_doc.py"
+
+
 def test_tied_weights_are_read_once_and_used_twice():
     class Tied(nn.Module):
         def __init__(self):
