@@ -690,6 +690,36 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def _undelegated(r: dict, side: str) -> str:
+    return _ops_str(_g(r, side, "graph", "undelegated")) if _g(r, side, "graph") else "—"
+
+
+def _latency_table(meta: dict, rows: list[dict], peer: str, label: str, extra: list) -> list[str]:
+    """The latency table of ours vs `peer` (JSON key; `label` in headers): per thread count ours,
+    peer and ratio, XNNPACK partitions, then the `extra` (header, row -> cell) columns, and a
+    geometric-mean row."""
+    hdr = ["model"]
+    for n in meta["threads"]:
+        hdr += [f"ours {n}T", f"{label} {n}T", f"ratio {n}T"]
+    hdr += [f"XNNPACK partitions ours/{label}"] + [h for h, _ in extra]
+    L = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+    for r in rows:
+        row = [r["model"]]
+        for n in meta["threads"]:
+            lt = _g(r, "latency", str(n)) or {}
+            row += [_f(_g(lt, "ours", "median_ms")), _f(_g(lt, peer, "median_ms")), _f(lt.get(f"ours_over_{peer}"), "{:.3f}")]
+        parts = _g(r, "latency", "1", "xnnpack_partitions") or {}
+        row.append(f"{_f(parts.get('ours'), '{}')}/{_f(parts.get(peer), '{}')}")
+        row += [cell(r) for _, cell in extra]
+        L.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    gm_row = ["**geomean**"]
+    for n in meta["threads"]:
+        gm_row += ["", "", f"**{_f(_geomean([_g(r, 'latency', str(n), f'ours_over_{peer}') for r in rows]), '{:.3f}')}**"]
+    gm_row += [""] * (1 + len(extra))
+    L += ["| " + " | ".join(gm_row) + " |", ""]
+    return L
+
+
 def render(meta: dict, results: list[dict]) -> str:
     L: list[str] = []
     L.append(f"# pt2tflite vs {meta.get('incumbent_name', 'incumbent')} — {meta['date']}")
@@ -738,30 +768,15 @@ def render(meta: dict, results: list[dict]) -> str:
 
     L.append("## Latency (ms, median; ratio = ours / incumbent)")
     L.append("")
-    hdr = ["model"]
-    for n in meta["threads"]:
-        hdr += [f"ours {n}T", f"inc {n}T", f"ratio {n}T"]
-    hdr += ["XNNPACK partitions ours/inc", "ops outside XNNPACK (ours)", "ops outside XNNPACK (inc)", "load avg (1 min)"]
-    L.append("| " + " | ".join(hdr) + " |")
-    L.append("|" + "---|" * len(hdr))
-    for r in results:
-        row = [r["model"]]
-        for n in meta["threads"]:
-            lt = _g(r, "latency", str(n)) or {}
-            row += [_f(_g(lt, "ours", "median_ms")), _f(_g(lt, "incumbent", "median_ms")), _f(lt.get("ours_over_incumbent"), "{:.3f}")]
-        parts = _g(r, "latency", "1", "xnnpack_partitions") or {}
-        row.append(f"{_f(parts.get('ours'), '{}')}/{_f(parts.get('incumbent'), '{}')}")
-        row.append(_ops_str(_g(r, "ours", "graph", "undelegated")) if _g(r, "ours", "graph") else "—")
-        row.append(_ops_str(_g(r, "incumbent", "graph", "undelegated")) if _g(r, "incumbent", "graph") else "—")
+    def load(r):
         la, lb = r.get("loadavg_before_latency"), r.get("loadavg_after_latency")
-        row.append(f"{la[0]:.1f}→{lb[0]:.1f}" if la and lb else "—")
-        L.append("| " + " | ".join(_cell(c) for c in row) + " |")
-    gm_row = ["**geomean**"]
-    for n in meta["threads"]:
-        gm_row += ["", "", f"**{_f(_geomean([_g(r, 'latency', str(n), 'ours_over_incumbent') for r in results]), '{:.3f}')}**"]
-    gm_row += ["", "", "", ""]
-    L.append("| " + " | ".join(gm_row) + " |")
-    L.append("")
+        return f"{la[0]:.1f}→{lb[0]:.1f}" if la and lb else "—"
+
+    L += _latency_table(meta, results, "incumbent", "inc", [
+        ("ops outside XNNPACK (ours)", lambda r: _undelegated(r, "ours")),
+        ("ops outside XNNPACK (inc)", lambda r: _undelegated(r, "incumbent")),
+        ("load avg (1 min)", load),
+    ])
 
     L.append("## Graph and accuracy (ours / incumbent)")
     L.append("")
@@ -896,26 +911,8 @@ def render_onnx2tf(meta: dict, results: list[dict]) -> list[str]:
              f"**{_f(_geomean([r.get('onnx2tf_speedup_e2e') for r in rows]), '{:.1f}')}×**")
     L.append("")
 
-    hdr = ["model"]
-    for n in meta["threads"]:
-        hdr += [f"ours {n}T", f"onnx2tf {n}T", f"ratio {n}T"]
-    hdr += ["XNNPACK partitions ours/onnx2tf", "ops outside XNNPACK (onnx2tf)"]
-    L.append("| " + " | ".join(hdr) + " |")
-    L.append("|" + "---|" * len(hdr))
-    for r in rows:
-        row = [r["model"]]
-        for n in meta["threads"]:
-            lt = _g(r, "latency", str(n)) or {}
-            row += [_f(_g(lt, "ours", "median_ms")), _f(_g(lt, "onnx2tf", "median_ms")), _f(lt.get("ours_over_onnx2tf"), "{:.3f}")]
-        parts = _g(r, "latency", "1", "xnnpack_partitions") or {}
-        row.append(f"{_f(parts.get('ours'), '{}')}/{_f(parts.get('onnx2tf'), '{}')}")
-        row.append(_ops_str(_g(r, "onnx2tf", "graph", "undelegated")) if _g(r, "onnx2tf", "graph") else "—")
-        L.append("| " + " | ".join(_cell(c) for c in row) + " |")
-    gm_row = ["**geomean**"]
-    for n in meta["threads"]:
-        gm_row += ["", "", f"**{_f(_geomean([_g(r, 'latency', str(n), 'ours_over_onnx2tf') for r in rows]), '{:.3f}')}**"]
-    L.append("| " + " | ".join(gm_row + ["", ""]) + " |")
-    L.append("")
+    L += _latency_table(meta, rows, "onnx2tf", "onnx2tf",
+                        [("ops outside XNNPACK (onnx2tf)", lambda r: _undelegated(r, "onnx2tf"))])
 
     L.append("| model | ops ours / onnx2tf | TRANSPOSE | size MiB | onnx2tf max \\|diff\\| vs eager | / max \\|ref\\| | "
              "input | ONNX exporter | ONNX export s | onnx2tf s | fp16+SM s | **e2e fp32 s** | ours API s | **speedup** | "

@@ -172,17 +172,22 @@ def sqnr_db(signal: np.ndarray, approx: np.ndarray) -> float:
     return float(10 * np.log10((signal**2).sum() / ((signal - approx) ** 2).sum()))
 
 
+def logits(model, reference, tfl, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fp32, PT2E int8 (PyTorch) and TFLite int8 (LiteRT) logits, concatenated over `batches`."""
+    fp32, ref, got = [], [], []
+    with torch.no_grad():
+        for x in batches:
+            fp32.append(model(x).numpy())
+            ref.append(reference(x).numpy())
+            got.append(tfl(x))
+    return np.concatenate(fp32), np.concatenate(ref), np.concatenate(got)
+
+
 def accuracy(model, reference, tfl, inputs, labels=None) -> dict:
     """Top-1 agreement of LiteRT int8 with the PT2E reference and with fp32; SQNR (dB) of LiteRT
     vs the reference, and of each vs fp32; with `labels`, fp32's accuracy on them. `inputs` may be
     batches."""
-    fp32, ref, got = [], [], []
-    with torch.no_grad():
-        for x in inputs:
-            fp32.append(model(x).numpy())
-            ref.append(reference(x).numpy())
-            got.append(tfl(x))
-    fp32, ref, got = np.concatenate(fp32), np.concatenate(ref), np.concatenate(got)
+    fp32, ref, got = logits(model, reference, tfl, inputs)
     out = {
         "inputs": len(fp32),
         "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),

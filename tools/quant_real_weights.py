@@ -23,28 +23,16 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import torch
 
 import pt2tflite
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real_weights_check  # noqa: E402
-from quant_eval import batched, images as random_crops, quantize, sqnr_db  # noqa: E402
+from quant_eval import batched, images as random_crops, logits, quantize, sqnr_db  # noqa: E402
 
 SIZE = 224
 BATCH = 16  # the 16 packaged images are one batch; crops go 16 at a time
-
-
-def run(model, reference, tfl, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """fp32, PT2E int8 (PyTorch) and TFLite int8 (LiteRT) logits, concatenated over `batches`."""
-    fp32, ref, got = [], [], []
-    with torch.no_grad():
-        for x in batches:
-            fp32.append(model(x).numpy())
-            ref.append(reference(x).numpy())
-            got.append(tfl(x))
-    return np.concatenate(fp32), np.concatenate(ref), np.concatenate(got)
 
 
 def summary(fp32, ref, got) -> dict:
@@ -72,11 +60,11 @@ def evaluate(crops: int = 208, calibration: int = 64) -> dict:
     for per_channel in (False, True):
         reference = quantize(model, SIZE, per_channel, calibration, batch=BATCH)
         tfl = pt2tflite.convert(reference, (packaged[0],))
-        fp32, ref, got = run(model, reference, tfl, packaged)
+        fp32, ref, got = logits(model, reference, tfl, packaged)
         out["per-channel" if per_channel else "per-tensor"] = {
             "top1": {"fp32": fp32.argmax(1).tolist(), "pt2e": ref.argmax(1).tolist(), "tflite": got.argmax(1).tolist()},
             "images": summary(fp32, ref, got),
-            "crops": summary(*run(model, reference, tfl, crop_batches)),
+            "crops": summary(*logits(model, reference, tfl, crop_batches)),
             "ops": tfl.op_histogram(),
         }
     return out

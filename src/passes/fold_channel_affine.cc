@@ -14,6 +14,7 @@
 // activations in every block.
 #include <algorithm>
 #include <optional>
+#include <span>
 
 #include "lower/const_eval.h"
 #include "passes/passes.h"
@@ -130,7 +131,7 @@ std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, Value* y) {
 void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const std::vector<float>& c) {
   const Value* w = fc.inputs[1];
   const int64_t cout = w->shape[0].size, k = w->shape[1].size;
-  const std::vector<float> wv = lower::to_float_vector(*w);
+  const std::span<const float> wv = w->data->as<float>();  // float32 (fc_readers checked): read in place
   if (op == "tfl.MUL") {
     std::vector<float> scaled(wv.size());
     for (int64_t o = 0; o < cout; ++o)

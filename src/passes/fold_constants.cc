@@ -30,6 +30,14 @@ using Bytes = std::vector<uint8_t>;
 
 std::vector<int64_t> sizes(const Value* v) { return ir::sizes_of(v->shape); }
 
+// Steps the row-major multi-index `idx` over a tensor of `sizes` to the next element.
+void next_index(std::vector<int64_t>& idx, const std::vector<int64_t>& sizes) {
+  for (size_t d = idx.size(); d-- > 0;) {
+    if (++idx[d] < sizes[d]) return;
+    idx[d] = 0;
+  }
+}
+
 // The fused activation TFLite applies after an arithmetic op.
 float activate(float x, const std::string& act) {
   if (act == "RELU") return std::max(x, 0.0f);
@@ -182,10 +190,7 @@ std::optional<Bytes> eval_slice(const ir::Node& n) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (begin[d] + idx[d]) * stride[d];
     std::memcpy(r.data() + i * es, src.data() + off * es, es);
-    for (size_t d = rank; d-- > 0;) {  // next output index, row-major
-      if (++idx[d] < out[d]) break;
-      idx[d] = 0;
-    }
+    next_index(idx, out);
   }
   return r;
 }
@@ -317,10 +322,7 @@ std::optional<Bytes> eval_pad(const ir::Node& n) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (pads[2 * d] + idx[d]) * stride[d];
     std::memcpy(r.data() + off * es, src.data() + i * es, es);
-    for (size_t d = rank; d-- > 0;) {  // next input index, row-major
-      if (++idx[d] < in[d]) break;
-      idx[d] = 0;
-    }
+    next_index(idx, in);
   }
   return r;
 }
@@ -384,10 +386,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
     int64_t o = 0;
     for (int d = 0; d < rank; ++d) o += idx[d] * out_stride[d];
     acc[o] = is_max ? std::max<double>(acc[o], f) : is_min ? std::min<double>(acc[o], f) : acc[o] + f;
-    for (int d = rank; d-- > 0;) {  // next input index, row-major
-      if (++idx[d] < in[d]) break;
-      idx[d] = 0;
-    }
+    next_index(idx, in);
   }
   std::vector<float> r(outputs);
   for (int64_t i = 0; i < outputs; ++i)
