@@ -62,6 +62,7 @@ class Importer {
     bind_inputs(gm.at("signature").at("input_specs"));
     for (const json& n : g.at("nodes")) import_node(n);
     bind_outputs(gm.at("signature").at("output_specs"));
+    if (graph_->outputs.empty()) bad("the model returns no tensor (every output is None)");
     result_.module.subgraphs.push_back(std::move(graph));
     result_.module.signatures.push_back(signature_);
     return std::move(result_);
@@ -268,8 +269,11 @@ class Importer {
       const auto [kind, body] = only_entry(spec);
       if (kind == "user_output") {
         const json& arg = body.at("arg");
+        // A None output (e.g. an optional attention map) carries nothing: it is dropped, and the
+        // outputs after it move up one place.
+        if (arg.contains("as_none")) continue;
         if (!arg.contains("as_tensor"))
-          bad("a non-tensor model output (" + arg.begin().key() + ") is not supported");
+          bad("a non-tensor model output (" + arg.begin().key() + ") is not supported; return tensors only");
         graph_->outputs.push_back(value(arg.at("as_tensor").at("name")));
         signature_.output_names.push_back("output_" + std::to_string(i++));
       } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
@@ -397,17 +401,40 @@ class Importer {
 
 }  // namespace
 
+// A frame of the user's code: not torch itself, not the Python standard library (functools and
+// contextlib wrappers), not generated code ("<eval_with_key>.3", "<frozen ...>").
+static bool is_user_frame(const std::string& file) {
+  if (file.empty() || file.front() == '<') return false;
+  if (file.find("/torch/") != std::string::npos) return false;
+  const size_t lib = file.find("/lib/python3");
+  const bool stdlib = lib != std::string::npos && file.find("-packages/", lib) == std::string::npos;
+  return !stdlib;
+}
+
 ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, const std::string& stack_trace) {
   ir::SourceInfo info;
-  // nn_module_stack: "key,orig_path,type_str" entries joined by ';' — the innermost module is last.
+  // nn_module_stack: "key,orig_path,type_str" entries joined by ';', the innermost module last.
+  // Module names may hold commas (add_module("a,b", ...), Ultralytics), and then so do both the
+  // key and the path ("L__self__a,b,a,b,torch.nn.ReLU"); a path may also hold commas inside
+  // brackets (getattr(L['self'].model, '22')). The type never has one: it follows the last
+  // comma. The key and the path are spelled from the same names, so they hold as many commas:
+  // the path starts after the middle comma at bracket depth 0.
   if (!nn_module_stack.empty()) {
-    std::string last = nn_module_stack.substr(nn_module_stack.rfind(';') == std::string::npos
-                                                  ? 0
-                                                  : nn_module_stack.rfind(';') + 1);
-    size_t c1 = last.find(','), c2 = last.rfind(',');
-    if (c1 != std::string::npos && c2 != std::string::npos && c2 > c1) {
-      info.module_path = last.substr(c1 + 1, c2 - c1 - 1);
-      info.module_type = last.substr(c2 + 1);
+    const size_t semi = nn_module_stack.rfind(';');
+    const std::string last = nn_module_stack.substr(semi == std::string::npos ? 0 : semi + 1);
+    const size_t type_comma = last.rfind(',');
+    if (type_comma != std::string::npos) {
+      info.module_type = last.substr(type_comma + 1);
+      const std::string key_and_path = last.substr(0, type_comma);
+      std::vector<size_t> commas;
+      int depth = 0;
+      for (size_t i = 0; i < key_and_path.size(); ++i) {
+        const char ch = key_and_path[i];
+        if (ch == '[' || ch == '(') ++depth;
+        else if (ch == ']' || ch == ')') --depth;
+        else if (ch == ',' && depth == 0) commas.push_back(i);
+      }
+      if (!commas.empty()) info.module_path = key_and_path.substr(commas[commas.size() / 2] + 1);
     }
   }
   // stack_trace: Python frames 'File "f", line N, in fn'. The user's line is the innermost frame
@@ -422,7 +449,7 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
     std::string file = stack_trace.substr(fstart, fend - fstart);
     std::string loc = file + ":" + stack_trace.substr(lpos + 5, lend - lpos - 5);
     fallback = loc;
-    if (file.find("/torch/") == std::string::npos) info.location = loc;
+    if (is_user_frame(file)) info.location = loc;
     pos = fend;
   }
   if (info.location.empty()) info.location = fallback;

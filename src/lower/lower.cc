@@ -4,6 +4,7 @@
 
 #include "lower/context.h"
 #include "lower/registry.h"
+#include "util/check.h"
 
 namespace pt2tflite::lower {
 
@@ -18,13 +19,24 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
     const Rule* rule = registry().find(n->op);
     if (!rule) {
       ctx.unsupported("no lowering for " + n->op + " (see docs/ops.md for the supported ops)");
-      continue;
+    } else if (!ctx.failed()) {
+      rule->fn(ctx, *n);
+    } else {
+      // Once a node has failed no file is written, but every later node is still checked so that
+      // one report lists them all. An error in a rule fed by placeholders is not the user's
+      // problem to read about: the first report already stands.
+      auto operands = n->operands();
+      bool ready = std::all_of(operands.begin(), operands.end(),
+                               [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
+      try {
+        if (ready) rule->fn(ctx, *n);
+      } catch (const InternalError&) {
+      }
     }
-    // A node downstream of a failed one cannot be lowered; its own op was already checked.
-    auto operands = n->operands();
-    bool ready = std::all_of(operands.begin(), operands.end(),
-                             [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
-    if (ready) rule->fn(ctx, *n);
+    // What a failed node would have produced becomes a placeholder, so its readers get checked.
+    if (ctx.failed())
+      for (const ir::Value* out : n->outputs)
+        if (out && !ctx.is_lowered(out)) ctx.make_output(out);
   }
   ctx.node = nullptr;
   if (ctx.failed()) return dst;
