@@ -501,6 +501,43 @@ std::optional<EvalTensor> gather(const Ctx& c) {
   return finish(c, std::move(v));
 }
 
+// upsample_nearest2d, as PyTorch's CPU kernel picks sources: src = min(floor(dst · scale), in - 1)
+// with the scale in float32 (1 / scale_factor when given, in / out otherwise).
+std::optional<EvalTensor> upsample_nearest(const Ctx& c) {
+  EvalTensorPtr x = c.tensor(c.arg("input") ? "input" : "self");
+  if (!x || x->sizes.size() != 4 || c.out_sizes.size() != 4) return std::nullopt;
+  std::optional<double> scale_of[2];
+  if (const ir::Attr* f = c.arg("scale_factors"); f && std::holds_alternative<std::vector<double>>(*f)) {
+    const auto& sf = std::get<std::vector<double>>(*f);
+    if (sf.size() != 2) return std::nullopt;
+    scale_of[0] = sf[0], scale_of[1] = sf[1];
+  }
+  if (c.has("scales_h")) scale_of[0] = c.number("scales_h");
+  if (c.has("scales_w")) scale_of[1] = c.number("scales_w");
+  std::vector<std::vector<int64_t>> src(2);
+  for (int a = 0; a < 2; ++a) {
+    const int64_t in = x->sizes[2 + a], out = c.out_sizes[2 + a];
+    for (int64_t o = 0; o < out; ++o) {
+      int64_t s;
+      if (out == in) s = o;
+      else if (out == 2 * in) s = o >> 1;
+      else {
+        const float scale = scale_of[a] && *scale_of[a] > 0 ? static_cast<float>(1.0 / *scale_of[a])
+                                                            : static_cast<float>(in) / static_cast<float>(out);
+        s = std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), in - 1);
+      }
+      src[a].push_back(s);
+    }
+  }
+  const int64_t planes = x->sizes[0] * x->sizes[1], ih = x->sizes[2], iw = x->sizes[3];
+  std::vector<double> v;
+  v.reserve(numel(c.out_sizes));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t sy : src[0])
+      for (int64_t sx : src[1]) v.push_back(x->values[(p * ih + sy) * iw + sx]);
+  return finish(c, std::move(v));
+}
+
 std::optional<EvalTensor> triangle(const Ctx& c, bool upper) {
   EvalTensorPtr x = c.tensor("self");
   if (!x || x->sizes.size() < 2) return std::nullopt;
@@ -738,6 +775,8 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
       {"aten.index_select.default", index_select},
       {"aten.embedding.default", embedding},
       {"aten.gather.default", gather},
+      {"aten.upsample_nearest2d.vec", upsample_nearest},
+      {"aten.upsample_nearest2d.default", upsample_nearest},
       {"aten.repeat.default", repeat},
       {"aten.flip.default", flip},
       {"aten.triu.default", [](const Ctx& c) { return triangle(c, true); }},

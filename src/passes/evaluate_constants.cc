@@ -40,6 +40,7 @@ class Evaluator {
   void run() {
     for (const auto& n : g_.nodes()) consider(n.get());
     if (folded_.empty()) return;
+    drop_empty_cat_operands();
     decide_what_to_store();
     std::vector<std::unique_ptr<Node>>& nodes = g_.mutable_nodes();
     std::erase_if(nodes, [&](const std::unique_ptr<Node>& n) { return folded_.count(n.get()) > 0; });
@@ -51,8 +52,17 @@ class Evaluator {
   // Layout ops on archive constants are only marked: most stay in the graph (phase 2), so their
   // values are computed only if a folded node reads them.
   void consider(Node* n) {
-    if (!can_evaluate(n->op) || n->outputs.size() != 1 || !n->outputs[0]) return;
+    if (n->outputs.size() != 1 || !n->outputs[0]) return;
     const Value* out = n->outputs[0];
+    // A result with no elements is known whatever its operands (Phi-3's q[..., rotary_dim:] when
+    // the rotary part is the whole head); the cat it feeds drops it (drop_empty_cat_operands).
+    if (ir::is_fully_static(out->shape) && ir::num_elements(out->shape) == 0 && out->dtype != ir::DType::kFloat16 &&
+        out->dtype != ir::DType::kBFloat16) {
+      known_[out] = std::make_shared<EvalTensor>(EvalTensor{out->dtype, ir::sizes_of(out->shape), {}});
+      folded_.insert(n);
+      return;
+    }
+    if (!can_evaluate(n->op)) return;
     if (!ir::is_fully_static(out->shape) || ir::num_elements(out->shape) > kMaxEvalElements) return;
     bool all_sources = true;
     for (const Value* v : n->operands()) {
@@ -68,6 +78,29 @@ class Evaluator {
     if (!r) return;
     known_[out] = std::make_shared<EvalTensor>(std::move(*r));
     folded_.insert(n);
+  }
+
+  // torch.cat skips operands with no elements; so does the graph, so the lowering never meets them.
+  void drop_empty_cat_operands() {
+    for (const auto& n : g_.nodes()) {
+      if (n->op != "aten.cat.default" || folded_.count(n.get())) continue;
+      ir::Attr* a = nullptr;
+      for (auto& [name, attr] : n->args)
+        if (name == "tensors") a = &attr;
+      auto* list = a ? std::get_if<std::vector<Value*>>(a) : nullptr;
+      if (!list) continue;
+      std::vector<Value*> kept;
+      for (Value* v : *list)
+        if (!v || !ir::is_fully_static(v->shape) || ir::num_elements(v->shape) != 0) kept.push_back(v);
+      if (kept.empty() || kept.size() == list->size()) continue;
+      Value* out = n->outputs.empty() ? nullptr : n->outputs[0];
+      const bool is_output = std::find(g_.outputs.begin(), g_.outputs.end(), out) != g_.outputs.end();
+      if (kept.size() == 1 && out && !is_output && kept[0]->dtype == out->dtype && kept[0]->shape == out->shape) {
+        g_.replace_uses(out, kept[0]);  // a cat of one tensor is that tensor
+        continue;
+      }
+      *list = std::move(kept);
+    }
   }
 
   EvalTensorPtr lookup(const Value* v) {
@@ -104,11 +137,15 @@ class Evaluator {
     }
   }
 
-  bool keep_at_edge(const Node& n) const {
-    if (is_layout_op(n.op) || !known_.count(n.outputs[0]) || has_poison(*known_.at(n.outputs[0]))) return true;
+  bool keep_at_edge(const Node& n) {
     int64_t operand_bytes = 0;
     for (const Value* v : n.operands()) operand_bytes += bytes_of(v);
     const int64_t out_bytes = bytes_of(n.outputs[0]);
+    // An expand or repeat that adds no element (DETR's query embeddings repeated once) is a copy:
+    // stored, so the lowering needs no op for it. One that grows the tensor stays a broadcast.
+    const bool copy = (n.op == "aten.expand.default" || n.op == "aten.repeat.default") && out_bytes == operand_bytes;
+    if (is_layout_op(n.op) && !copy) return true;
+    if (!lookup(n.outputs[0]) || has_poison(*known_.at(n.outputs[0]))) return true;
     return !worth_storing(out_bytes, operand_bytes);
   }
 

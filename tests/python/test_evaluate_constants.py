@@ -165,3 +165,46 @@ def test_folded_ops_read_through_views_of_weights():
 
     hist, _ = check_both(Scaled(), (torch.randn(3, 4),))
     assert hist == {"FULLY_CONNECTED": 1}, hist
+
+
+def test_an_empty_slice_drops_out_of_its_cat():
+    def f(q):  # Phi-3's partial rotary when the rotary part is the whole head
+        rot, rest = q[..., :8], q[..., 8:]
+        return torch.cat([rot * 2.0, rest], dim=-1) + 1.0
+
+    hist, _ = check_both(Fn(f), (torch.randn(1, 2, 5, 8),))
+    assert "CONCATENATION" not in hist and "SLICE" not in hist, hist
+
+
+class MaskPositions(nn.Module):
+    """DETR's sine position embedding of an all-ones pixel mask resized to the feature map."""
+
+    def forward(self, feat):  # feat [1, C, h, w]
+        mask = torch.ones(1, 32, 32)
+        small = nn.functional.interpolate(mask[None], size=feat.shape[-2:]).to(torch.bool)[0]
+        y = small.cumsum(1, dtype=torch.float32)
+        x = small.cumsum(2, dtype=torch.float32)
+        dim_t = 10000 ** (2 * (torch.arange(8, dtype=torch.int64).float() // 2) / 8)
+        px = x[:, :, :, None] / dim_t
+        py = y[:, :, :, None] / dim_t
+        px = torch.stack((px[:, :, :, 0::2].sin(), px[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        py = torch.stack((py[:, :, :, 0::2].sin(), py[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos = torch.cat((py, px), dim=3).permute(0, 3, 1, 2)
+        return feat + pos
+
+
+def test_position_embedding_of_a_resized_constant_mask_is_a_constant():
+    check_both(MaskPositions(), (torch.randn(1, 16, 5, 7),), lacks=("SIN", "COS", "CUMSUM", "RESIZE_NEAREST_NEIGHBOR"))
+
+
+def test_a_repeat_that_adds_nothing_is_a_copy():
+    class Queries(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = nn.Embedding(10, 8)
+
+        def forward(self, x):
+            return x + self.query.weight.unsqueeze(0).repeat(x.shape[0], 1, 1)
+
+    hist, _ = check_both(Queries(), (torch.randn(1, 10, 8),))
+    assert hist == {"ADD": 1}, hist
