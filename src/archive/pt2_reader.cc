@@ -19,6 +19,7 @@
 #include "archive/json_checks.h"
 #include "archive/op_defaults.h"
 #include "archive/op_schema.h"
+#include "archive/shape_rules.h"
 
 namespace pt2tflite::archive {
 namespace {
@@ -427,7 +428,7 @@ class Importer {
     for (const auto& [name, def] : op_defaults(node->op))
       if (!node->find(name)) node->args.emplace_back(std::string(name), def);
     for (const SchemaProblem& p : check_against_schema(*node, diagnosed)) {
-      if (p.unsupported) diagnose(*node, p.message);
+      if (p.unsupported) diagnose(*node, p.message), diagnosed.push_back("");
       else node_at.fail(p.message);
     }
     // Topological order: every operand exists before this node runs.
@@ -437,6 +438,9 @@ class Importer {
         diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
                             std::to_string(it->second) + ")");
     }
+    // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
+    if (diagnosed.empty())
+      if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
     graph_->insert_node(nullptr, std::move(node));
   }
 
