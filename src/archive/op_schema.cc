@@ -80,7 +80,7 @@ bool is_none(const Attr& a) { return is<std::monostate>(a) || (is<ir::Value*>(a)
 
 // Whether `a` has the kind the schema asks for. Normalizes the few spellings torch uses for the
 // same thing (an empty list serialized as a tensor list, an int where a float is expected).
-bool matches(ArgKind kind, Attr& a) {
+bool matches(ArgKind kind, Attr& a, std::string_view name) {
   const bool none = is_none(a);
   if (is<std::vector<ir::Value*>>(a) && std::get<std::vector<ir::Value*>>(a).empty() &&
       (kind == ArgKind::kInts || kind == ArgKind::kOptInts)) {
@@ -88,7 +88,9 @@ bool matches(ArgKind kind, Attr& a) {
     return true;
   }
   switch (kind) {
-    case ArgKind::kTensor: return is<ir::Value*>(a) && !none;
+    // torch.export writes `x * 2.0` as mul.Tensor with a number for `other`; the elementwise
+    // rules take either.
+    case ArgKind::kTensor: return (is<ir::Value*>(a) && !none) || (name == "other" && (is<int64_t>(a) || is<double>(a) || is<bool>(a)));
     case ArgKind::kOptTensor: return is<ir::Value*>(a) || none;
     case ArgKind::kTensors: {
       if (!is<std::vector<ir::Value*>>(a)) return false;
@@ -158,7 +160,7 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
                           /*unsupported=*/true});
       continue;
     }
-    if (!matches(s.kind, *a))
+    if (!matches(s.kind, *a, s.name))
       problems.push_back({"argument '" + std::string(s.name) + "' must be " + kind_name(s.kind)});
   }
   // Outputs: the schema's count (a list output may have any length). The first one must exist:

@@ -142,14 +142,14 @@ class Importer {
     return out;
   }
 
-  // One dim of a tensor_values entry: static (0 < size <= kMaxDim), or symbolic with a name and a
-  // hint in the same range (the hint stands in for the size wherever one is needed).
+  // One dim of a tensor_values entry: static (0 <= size <= kMaxDim), or symbolic with a name and a
+  // hint in 1..kMaxDim (the hint stands in for the size wherever one is needed). A size of 0 is
+  // legal only on tensors nothing reads (torch declares the unused outputs of batch norm so);
+  // import_node refuses it anywhere else.
   static ir::Dim dim_of(const json& s, const Where& at) {
     if (const json* i = optional_field(s, "as_int")) {
       int64_t v = int_of(*i, at);
-      if (v < 1 || v > kMaxDim)
-        at.fail("dim " + std::to_string(v) + " is out of range (1.." + std::to_string(kMaxDim) +
-                "; zero-size tensors are not supported)");
+      if (v < 0 || v > kMaxDim) at.fail("dim " + std::to_string(v) + " is out of range (0.." + std::to_string(kMaxDim) + ")");
       return ir::Dim{v, {}};
     }
     const json& e = object_at(field(s, "as_expr", at), at);
@@ -245,6 +245,7 @@ class Importer {
           bat.key("arg").fail("a non-tensor model input (" + what + ") is not supported; pass tensors only");
         }
         Value* v = as_tensor(arg, bat.key("arg"));
+        if (has_zero_dim(v)) bat.fail("model input " + quote(v->name) + " has a zero-size dim (not supported)");
         bind_once(v, bat);
         graph_->inputs.push_back(v);
         signature_.input_names.push_back(v->name);
@@ -289,6 +290,7 @@ class Importer {
         }
         Value* v = as_tensor(arg, bat.key("arg"));
         if (!available(v)) bat.key("arg").fail("output tensor " + quote(v->name) + " is not produced by any node");
+        if (has_zero_dim(v)) bat.fail("model output " + quote(v->name) + " has a zero-size dim (not supported)");
         graph_->outputs.push_back(v);
         signature_.output_names.push_back("output_" + std::to_string(i));
       } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
@@ -298,6 +300,10 @@ class Importer {
         sat.fail("unsupported graph output kind " + quote(kind) + " (is the model in training mode?)");
       }
     }
+  }
+
+  static bool has_zero_dim(const Value* v) {
+    return std::any_of(v->shape.begin(), v->shape.end(), [](const ir::Dim& d) { return d.size == 0; });
   }
 
   // A tensor a node may read: a model input, a constant, or the output of an earlier node.
@@ -431,13 +437,17 @@ class Importer {
       if (p.unsupported) diagnose(*node, p.message), diagnosed.push_back("");
       else node_at.fail(p.message);
     }
-    // Topological order: every operand exists before this node runs.
+    // Topological order: every operand exists before this node runs. Zero-size tensors are
+    // refused where they would be computed with (lowering divides by dims).
     for (Value* v : node->operands()) {
       if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
+      if (has_zero_dim(v)) node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
       if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
         diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
                             std::to_string(it->second) + ")");
     }
+    if (!node->outputs.empty() && node->outputs[0] && has_zero_dim(node->outputs[0]))
+      node_at.fail("produces the zero-size tensor " + quote(node->outputs[0]->name) + " (not supported)");
     // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
     if (diagnosed.empty())
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);

@@ -405,6 +405,57 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   return std::nullopt;
 }
 
+const std::unordered_set<std::string_view>& dtype_preserving_ops() {
+  static const std::unordered_set<std::string_view> s = {
+      "relu", "relu6", "tanh", "sigmoid", "gelu", "hardtanh", "hardswish", "hardsigmoid", "silu", "elu",
+      "leaky_relu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "clone", "erf", "reciprocal",
+      "floor", "ceil", "round", "sign", "softplus", "alias", "detach", "mish", "log1p", "expm1", "square",
+      "_prelu_kernel", "_softmax", "_log_softmax", "_safe_softmax", "convolution", "max_pool2d_with_indices",
+      "max_pool2d", "avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool2d", "linear", "mm", "addmm", "bmm",
+      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
+      "slice_scatter", "_native_batch_norm_legit_no_training", "native_layer_norm", "native_group_norm",
+      "upsample_bilinear2d", "upsample_nearest2d", "constant_pad_nd", "expand", "amax", "amin", "trunc"};
+  return s;
+}
+
+const std::unordered_set<std::string_view>& predicate_ops() {
+  static const std::unordered_set<std::string_view> s = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+                                                         "logical_or", "logical_xor", "logical_not", "isnan"};
+  return s;
+}
+
+bool is_integral(ir::DType t) { return !ir::is_floating(t); }  // bool counts as integral here
+
+// The output dtype against the inputs', for the ops where PyTorch fixes it: a lowering emits
+// kernels for the declared dtypes, and LiteRT refuses a model whose dtypes do not line up.
+void check_dtype(const Ctx& c, std::string_view base) {
+  const Node& n = c.n;
+  const Value* out = n.outputs.empty() ? nullptr : n.outputs[0];
+  if (!out) return;
+  const Value* first = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
+  if (predicate_ops().count(base)) {
+    if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
+    return;
+  }
+  if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
+    ir::DType a = n.get_tensor("self")->dtype, b = n.get_tensor("other")->dtype;
+    if (is_integral(out->dtype) && (!is_integral(a) || !is_integral(b)))
+      invalid("declares an integer output dtype " + name(out->dtype) + " for float operands");
+    if (out->dtype == ir::DType::kBool && (a != ir::DType::kBool || b != ir::DType::kBool))
+      invalid("declares a bool output for non-bool operands");
+    return;
+  }
+  if (binary_ops().count(base) || unary_ops().count(base)) {
+    // With a number as the other operand, a float tensor keeps its dtype (f32 * 2.0 is f32).
+    if (first && ir::is_floating(first->dtype) && out->dtype != first->dtype && base != "_to_copy" &&
+        !base.starts_with("quantize") && !base.starts_with("dequantize"))
+      invalid("declares output dtype " + name(out->dtype) + " for a " + name(first->dtype) + " operand and a number");
+  }
+  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype)
+    invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
+}
+
 // Generic argument checks for ops without a full rule: named dim arguments in range.
 void check_dims(const Ctx& c) {
   const Node& n = c.n;
@@ -431,6 +482,7 @@ std::string check_node_shapes(const ir::Node& node) {
     for (const Value* v : node.operands())
       if (!is_static(v)) return {};  // symbolic dims: only their hints are known
     check_dims(c);
+    check_dtype(c, base);
     std::optional<Sizes> want = expected(c, base, overload);
     const Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
     if (want && out && is_static(out) && *want != ir::sizes_of(out->shape))

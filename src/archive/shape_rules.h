@@ -1,4 +1,4 @@
-// Shape checks of the validation boundary: for the ops pt2tflite lowers, the ranks, list lengths
+// Shape and dtype checks of the validation boundary: for the ops pt2tflite lowers, the ranks, list lengths
 // and integer arguments (dims, strides, kernel sizes, pads, permutations, view sizes) each op's
 // lowering relies on, and the output shape the op computes from its inputs against the one the
 // archive declares. An archive that fails them is inconsistent (edited or corrupt): torch.export

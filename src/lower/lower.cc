@@ -33,7 +33,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
     if (ready) rule->fn(ctx, *n);
   }
   ctx.node = nullptr;
-  if (ctx.failed()) return dst;
+  if (ctx.failed() || !reported.empty()) return dst;
   for (const ir::Value* out : src.outputs) dst->outputs.push_back(ctx.get(out, {}));
   dst->remove_dead();
   return dst;
