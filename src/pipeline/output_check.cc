@@ -154,7 +154,9 @@ std::optional<Sizes> computed_shape(const Node& n) {
   if (n.op == "tfl.FULLY_CONNECTED" && input(1)) {
     Sizes x = sizes(0), w = sizes(1);
     if (w.size() != 2 || w[1] < 1) refuse(n, "weights must be 2-D");
-    if (x.empty() || x.back() != w[1]) refuse(n, "input depth differs from the weights' " + std::to_string(w[1]));
+    // The kernel flattens the input to [-1, w[1]] (drop_fc_flatten relies on it).
+    if (ir::num_elements(input(0)->shape) % w[1] != 0)
+      refuse(n, "input " + sizes_str(x) + " does not flatten to rows of the weights' " + std::to_string(w[1]));
     if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0]) refuse(n, "bias size differs from the units");
     return std::nullopt;  // keep_num_dims decides the rank; the element count is checked below
   }
