@@ -10,6 +10,7 @@ mode=${1:-smoke}
 total=${2:-3600}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/fuzz
+exe=$bin/fuzz
 mkdir -p "$bin/crashes"
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -19,7 +20,7 @@ for h in fuzz_convert fuzz_json_import fuzz_zip; do
   mkdir -p "$corpus"
   if [ "$mode" = smoke ]; then t=40; else t=$total; [ $h = fuzz_convert ] || t=$((total / 10)); fi
   echo "== $h: $t s"
-  "$bin/$h" -seed=1 -max_total_time=$t -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
+  "$exe/$h" -seed=1 -max_total_time=$t -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
     -print_final_stats=1 -artifact_prefix="$bin/crashes/$h-" "$corpus" "$root/fuzz/seeds" "$root/tests/fuzz/regressions" \
     2>&1 | grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|escaped|Verifier|==[0-9]+==" || true
   if ls "$bin/crashes/$h-"* >/dev/null 2>&1; then echo "$h: crash inputs in $bin/crashes"; status=1; fi
