@@ -1,6 +1,7 @@
 #include "lower/lower.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "lower/context.h"
 #include "lower/registry.h"
@@ -11,15 +12,22 @@ namespace pt2tflite::lower {
 static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<Diagnostic>& diags) {
   auto dst = std::make_unique<ir::Graph>();
   dst->name = src.name;
+  // Nodes the reader already reported (an argument it could not represent is None in the IR):
+  // their rules must not run on the placeholder.
+  std::unordered_set<std::string> reported;
+  for (const Diagnostic& d : diags) reported.insert(d.node);
   LowerCtx ctx(src, *dst, diags);
   // Model inputs keep PyTorch's layout: users feed the same arrays they feed PyTorch.
   for (const ir::Value* in : src.inputs) dst->inputs.push_back(ctx.make_output(in));
   for (const auto& n : src.nodes()) {
     ctx.node = n.get();
+    const bool failing = ctx.failed() || !reported.empty();
     const Rule* rule = registry().find(n->op);
-    if (!rule) {
+    if (reported.count(n->name)) {
+      // Already in the report.
+    } else if (!rule) {
       ctx.unsupported("no lowering for " + n->op + " (see docs/ops.md for the supported ops)");
-    } else if (!ctx.failed()) {
+    } else if (!failing) {
       rule->fn(ctx, *n);
     } else {
       // Once a node has failed no file is written, but every later node is still checked so that
@@ -34,12 +42,12 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
       }
     }
     // What a failed node would have produced becomes a placeholder, so its readers get checked.
-    if (ctx.failed())
+    if (ctx.failed() || !reported.empty())
       for (const ir::Value* out : n->outputs)
         if (out && !ctx.is_lowered(out)) ctx.make_output(out);
   }
   ctx.node = nullptr;
-  if (ctx.failed()) return dst;
+  if (ctx.failed() || !reported.empty()) return dst;
   for (const ir::Value* out : src.outputs) dst->outputs.push_back(ctx.get(out, {}));
   dst->remove_dead();
   return dst;
