@@ -208,3 +208,24 @@ def test_a_repeat_that_adds_nothing_is_a_copy():
 
     hist, _ = check_both(Queries(), (torch.randn(1, 10, 8),))
     assert hist == {"ADD": 1}, hist
+
+
+_TABLE = torch.randn(4, 5, 6, 7)
+_I = torch.tensor([[0, 3], [2, 1]])
+_J = torch.tensor([4, 0])
+_INDEXINGS = {  # numpy rules: adjacent index tensors stay in place, separated ones go first
+    "adjacent": lambda t: t[:, _I, _J],
+    "separated": lambda t: t[_I, :, _J],
+    "leading_slice_and_negative": lambda t: t[:, :, _J - 6],
+    "three": lambda t: t[_J % 4, _J, _I],
+}
+
+
+@pytest.mark.parametrize("case", list(_INDEXINGS))
+def test_constant_advanced_indexing_matches_eager(case):
+    want_shape = _INDEXINGS[case](_TABLE).shape
+
+    def f(x):
+        return x + _INDEXINGS[case](_TABLE)
+
+    check_both(Fn(f), (torch.randn(*want_shape),), lacks=("GATHER", "GATHER_ND"))
