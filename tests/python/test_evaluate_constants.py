@@ -229,3 +229,15 @@ def test_constant_advanced_indexing_matches_eager(case):
         return x + _INDEXINGS[case](_TABLE)
 
     check_both(Fn(f), (torch.randn(*want_shape),), lacks=("GATHER", "GATHER_ND"))
+
+
+def test_tiny_llama_has_no_rotary_or_mask_ops_left():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                      num_key_value_heads=2, vocab_size=50, max_position_embeddings=32, use_cache=False)
+    lm = LlamaForCausalLM(cfg).eval()
+    model = Fn(lambda ids: lm(ids, use_cache=False, return_dict=False)[0])
+    ids = torch.randint(0, 50, (1, 6), generator=torch.Generator().manual_seed(0))
+    hist, _ = check_both(model, (ids,), rel=1e-4, lacks=("SIN", "COS", "GATHER_ND", "CAST", "CUMSUM"))
