@@ -22,6 +22,7 @@ def generate(seed: int, index: int, kind: str | None = None) -> Program:
     kind = kind or rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
     int8 = kind == "int8"
     b = Builder(rng, int8, f"{seed}:{index}")
+    b.program.kind = kind
     image = kind == "image" or (int8 and rng.random() < 0.6)
     _inputs(b, image)
     table = ops.INT8_OPS if int8 else ops.FLOAT_OPS

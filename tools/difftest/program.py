@@ -49,6 +49,7 @@ class Program:
     outputs: list
     int8: bool = False
     name: str = ""
+    kind: str = ""  # "image", "tensor" or "int8" (generate.py)
 
     def value_count(self) -> int:
         return len(self.inputs) + len(self.nodes)
@@ -177,7 +178,19 @@ def union(programs: list) -> Program:
         outputs += [remap(v) for v in p.outputs]
         in_base += len(p.inputs)
         node_base += len(p.nodes)
-    return Program(inputs, nodes, outputs, programs[0].int8, "+".join(p.name for p in programs))
+    return Program(inputs, nodes, outputs, programs[0].int8, "+".join(p.name for p in programs), programs[0].kind)
+
+
+def node_lines(p: Program) -> dict:
+    """Line number in module_source(p) → index of the node computed on that line."""
+    lines = module_source(p).splitlines()
+    names = {f"        {value_name(p, len(p.inputs) + j)} = ": j for j in range(len(p.nodes))}
+    out = {}
+    for no, line in enumerate(lines, 1):
+        head = line[: line.find("= ") + 2] if "= " in line else ""
+        if head in names:
+            out[no] = names[head]
+    return out
 
 
 def prune(p: Program) -> Program:
@@ -194,7 +207,7 @@ def prune(p: Program) -> Program:
         for v in keep
         if v >= len(p.inputs)
     ]
-    return Program(inputs, nodes, [new_id[v] for v in p.outputs], p.int8, p.name)
+    return Program(inputs, nodes, [new_id[v] for v in p.outputs], p.int8, p.name, p.kind)
 
 
 def seed_of(*parts) -> int:
