@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from difftest.builder import MAX_ABS  # noqa: E402
-from difftest.check import Outcome, check  # noqa: E402
+from difftest.check import BUGS, Outcome, check  # noqa: E402
 from difftest.program import Input, Program, eval_values, make_inputs, prune, seed_of  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def minimize(p: Program, log=print, max_checks: int = 400) -> tuple[Program, Out
     want = signature(first)
     log(f"{p.name}: {first.cls} {first.runtime}: {first.detail.splitlines()[0][:200] if first.detail else ''}")
     best, best_o, checks = p, first, 0
-    progress = True
+    progress = first.cls in BUGS
     while progress and checks < max_checks:
         progress = False
         for cand in candidates(best):
