@@ -7,7 +7,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo clean
+.PHONY: demo test test-cpp test-python deps build zoo difftest clean
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -54,3 +54,11 @@ clean:
 zoo: build
 	$(PYTHON) -m pip install -q timm
 	$(PYTHON) tools/zoo.py
+
+# Differential testing on N random programs (docs/difftest.md), both cores; writes
+# build/difftest/summary.md. `make difftest N=100000 SEED=0 START=0`.
+N ?= 2000
+SEED ?= 0
+START ?= 0
+difftest: build
+	nice -n 10 $(PYTHON) tools/difftest/run.py -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest

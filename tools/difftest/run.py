@@ -6,7 +6,8 @@
 Each worker checks batches of programs (batch.py); a worker that dies or hangs marks its program
 as a crash and is replaced. Progress goes to stderr; the results go to OUT/results.jsonl (one
 line per program), OUT/summary.json and OUT/summary.md (counts per class and per kind, every
-failure with the command that minimizes it). Exit status 1 when any program found a bug."""
+failure with the command that minimizes it); what the workers print goes to OUT/workers.log.
+Exit status 1 when any program found a bug."""
 
 from __future__ import annotations
 
@@ -53,7 +54,11 @@ def _record(seed: int, p, o, seconds: float) -> dict:
     }
 
 
-def _worker(conn, batch: int) -> None:
+def _worker(conn, batch: int, log_path: str) -> None:
+    # LiteRT and torch print to fd 2 on every model; keep that (and any native crash report)
+    # in a file instead of the progress output.
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 2)
     import torch
 
     torch.set_num_threads(1)
@@ -70,14 +75,15 @@ class Pool:
     exceeds the timeout is replaced; its task is split into single programs and retried, and a
     single program that kills its worker is recorded as a crash."""
 
-    def __init__(self, jobs: int, batch: int):
+    def __init__(self, jobs: int, batch: int, log_path: str):
         self.ctx = mp.get_context("spawn")
         self.batch = batch
+        self.log_path = log_path
         self.slots = [self._spawn() for _ in range(jobs)]
 
     def _spawn(self) -> dict:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(child, self.batch), daemon=True)
+        proc = self.ctx.Process(target=_worker, args=(child, self.batch, self.log_path), daemon=True)
         proc.start()
         return {"proc": proc, "conn": parent, "task": None, "start": 0.0}
 
@@ -212,7 +218,7 @@ def main(argv=None) -> int:
             print(f"[{len(records)}/{args.count}] {rate:.0f}/min  " + " ".join(f"{k} {c[k]}" for k in CLASSES if c[k]),
                   file=sys.stderr, flush=True)
 
-    pool = Pool(args.jobs, args.batch)
+    pool = Pool(args.jobs, args.batch, os.path.join(args.out, "workers.log"))
     try:
         pool.run(args.seed, tasks, on_records)
     finally:
