@@ -17,6 +17,8 @@ import json
 import multiprocessing as mp
 import multiprocessing.connection
 import os
+import re
+import signal
 import sys
 import time
 
@@ -153,6 +155,7 @@ def summarize(records: list, seed: int, start: int, count: int, seconds: float) 
 
 
 def _refusal_reason(detail: str) -> str:
+    detail = re.sub(r" at <program [^>]*>:\d+", "", detail)
     for line in detail.splitlines():
         line = line.strip()
         if line.startswith("- "):
@@ -184,6 +187,10 @@ def markdown(s: dict) -> str:
     if not s["bugs"]:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
@@ -219,12 +226,15 @@ def main(argv=None) -> int:
                   file=sys.stderr, flush=True)
 
     pool = Pool(args.jobs, args.batch, os.path.join(args.out, "workers.log"))
+    signal.signal(signal.SIGTERM, _stop)
     try:
         pool.run(args.seed, tasks, on_records)
+    except KeyboardInterrupt:  # stopped early: summarize what is done
+        print(f"interrupted after {len(records)} programs", file=sys.stderr)
     finally:
         pool.close()
         log.close()
-    s = summarize(records, args.seed, args.start, args.count, time.time() - t0)
+    s = summarize(records, args.seed, args.start, len(records), time.time() - t0)
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(s, f, indent=1)
     with open(os.path.join(args.out, "summary.md"), "w") as f:
