@@ -4,13 +4,14 @@
 Float programs are compared with the module run in float64 on float64 inputs: an output passes
 when max|diff| <= 1e-4·max|ref| + 1e-6, or, where PyTorch's own float32 result is far from float64
 (an ill-conditioned output), when max|diff| <= 3× that distance. Int8 programs are compared with
-their PT2E reference (convert_pt2e) in PyTorch, within INT8_LSB steps of the output's scale.
+their PT2E reference (convert_pt2e) in PyTorch, within INT8_LSB steps of the coarsest int8 tensor
+each output depends on.
 
-Classes: pass; refused (ConversionError: fine); invalid (the reference itself is not finite or
-PT2E cannot quantize it: the generator's fault, not a converter bug); load_failure (a runtime
-refuses the file: a bug, the builtin kernels are the specification); mismatch (a silent wrong
-answer: a bug); crash (convert raised something other than ConversionError, or the process
-died: a bug)."""
+Classes: pass; refused (ConversionError: fine); invalid (the float64 reference is not finite:
+the generator's fault, not a converter bug); load_failure (a runtime refuses the file: a bug, the
+builtin kernels are the specification); mismatch (a silent wrong answer: a bug); crash (convert
+or pt2tflite's PT2E quantizer raised something other than ConversionError, or the process died:
+a bug)."""
 
 from __future__ import annotations
 
@@ -92,14 +93,28 @@ def int8_reference(p: Program, module, inputs):
     with torch.no_grad():
         want = [t.detach().numpy().astype(np.float64) for t in _as_list(ref(*inputs))]
     out_node = next(n for n in ref.graph.nodes if n.op == "output")
-    dq = torch.ops.quantized_decomposed.dequantize_per_tensor.default
     tols = []
     for n, w in zip(_as_list(out_node.args[0]), want):
-        if getattr(n, "target", None) == dq:
-            tols.append(INT8_LSB * float(n.args[1]) * (1 + 1e-6))
-        else:
-            tols.append(1e-2 * float(np.abs(w).max()) + ABS_FLOOR)
+        step = _largest_step_upstream(n)
+        tols.append(INT8_LSB * step * (1 + 1e-6) if step else 1e-2 * float(np.abs(w).max()) + ABS_FLOOR)
     return ref, want, tols
+
+
+def _largest_step_upstream(node) -> float:
+    """The largest quantization step among the int8 tensors `node` depends on. One step of a
+    coarse intermediate (a rounding difference, within spec) can be many steps of a finer output:
+    relu(a*b) with step 0.031 then hardtanh(-1, 1) with step 0.0039 turns 1 LSB into 8."""
+    dq = torch.ops.quantized_decomposed.dequantize_per_tensor.default
+    seen, stack, step = set(), [node], 0.0
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, torch.fx.Node) or n in seen:
+            continue
+        seen.add(n)
+        if n.target == dq:
+            step = max(step, float(n.args[1]))
+        stack.extend(n.all_input_nodes)
+    return step
 
 
 def check(p: Program) -> Outcome:
