@@ -157,6 +157,18 @@ def _partner(b: Builder, v: int) -> int | None:
     return b.rng.choice(other) if other else None
 
 
+def compare(b: Builder, v: int) -> int | None:
+    """A comparison made float again (bool tensors, CAST, SELECT_V2 paths)."""
+    r = b.rng
+    w = _partner(b, v)
+    cond = r.choice([f"{{0}} > {round(r.uniform(-0.5, 0.5), 2)!r}", "{0} <= {1}", "{0} != {1}", "{0} >= 0.0"])
+    args = [v, w] if "{1}" in cond and w is not None else [v]
+    if "{1}" in cond and w is None:
+        return None
+    form = r.choice(["({c}).to({{0}}.dtype)", "({c}).to({{0}}.dtype) * {{0}}", "torch.where({c}, 1.0, -1.0).to({{0}}.dtype)"])
+    return b.add(form.format(c=cond), args, tag="compare")
+
+
 # -- data movement ----------------------------------------------------------------------------
 
 
@@ -551,7 +563,7 @@ def image_misc(b: Builder, v: int) -> int | None:
 
 
 FLOAT_OPS = [  # (function, weight)
-    (unary, 6), (binary, 12), (reshape, 6), (permute, 6), (expand, 3), (slice_, 4), (cat, 6),
+    (unary, 6), (binary, 12), (compare, 1), (reshape, 6), (permute, 6), (expand, 3), (slice_, 4), (cat, 6),
     (split, 3), (pad, 2), (roll, 1), (index, 1), (noop, 3), (reduce, 4), (softmax, 3), (norm, 2),
     (linear, 4), (matmul, 3), (conv, 6), (pool, 3), (resize, 1), (image_misc, 2),
 ]
