@@ -145,13 +145,24 @@ def summarize(records: list, seed: int, start: int, count: int, seconds: float) 
         by_kind[r["kind"] or "?"][r["class"]] += 1
     refusals = collections.Counter(_refusal_reason(r["detail"]) for r in records if r["class"] == "refused")
     return {
-        "seed": seed, "start": start, "count": count, "seconds": round(seconds, 1),
+        "commit": _commit(), "seed": seed, "start": start, "count": count, "seconds": round(seconds, 1),
         "programs_per_minute": round(60 * count / seconds, 1) if seconds else None,
         "classes": {c: by_class.get(c, 0) for c in CLASSES},
         "kinds": {k: dict(v) for k, v in sorted(by_kind.items())},
         "refusal_reasons": dict(refusals.most_common(20)),
         "bugs": [r for r in records if r["class"] in BUGS],
     }
+
+
+def _commit() -> str:
+    """The generator's version: (seed, index) names the same program only at the same commit."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except OSError:
+        return ""
 
 
 def _refusal_reason(detail: str) -> str:
@@ -169,7 +180,7 @@ def markdown(s: dict) -> str:
     lines = [
         "# Differential test run",
         "",
-        f"Seed {s['seed']}, programs {s['start']}..{s['start'] + s['count'] - 1}: {s['count']} programs in "
+        f"Commit {s['commit']}, seed {s['seed']}, programs {s['start']}..{s['start'] + s['count'] - 1}: {s['count']} programs in "
         f"{s['seconds']:.0f} s ({s['programs_per_minute']} per minute).",
         "",
         "| class | programs |",
