@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "ir/fused_activation.h"
 #include "lower/registry.h"
 #include "pt2tflite/convert.h"
 #include "tflite/inspect.h"
@@ -101,6 +102,12 @@ py::list supported_ops() {
   return out;
 }
 
+py::list fused_activation_ops() {
+  py::list out;
+  for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -124,5 +131,7 @@ PYBIND11_MODULE(_core, m) {
         "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
+  m.def("fused_activation_ops", &fused_activation_ops,
+        "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
 }
