@@ -95,8 +95,14 @@ def compare(model, args=None, *, tolerance: float = DEFAULT_TOLERANCE, min_sqnr_
     exported graph (PyTorch's own float32 error is shown beside); PT2E int8 models against the PT2E
     graph run in PyTorch, by SQNR. `tflite`: bytes to check instead of converting here."""
     ep, args = load_program(model, args)
+    return compare_program(ep, args, tflite if tflite is not None else convert_program(ep), tolerance=tolerance,
+                           min_sqnr_db=min_sqnr_db)
+
+
+def compare_program(ep, args: tuple, tflite: bytes, *, tolerance: float = DEFAULT_TOLERANCE,
+                    min_sqnr_db: float = DEFAULT_MIN_SQNR_DB) -> CompareReport:
+    """compare() for an ExportedProgram already decomposed for conversion and its .tflite bytes."""
     quantized = is_quantized(ep)
-    tflite = tflite if tflite is not None else convert_program(ep)
     ref32 = reference.capture(ep, args)
     ref64 = None if quantized else reference.capture_float64(ep, args)
     ref = ref64 if ref64 is not None else ref32
