@@ -8,6 +8,7 @@ Command line: `pt2tflite compare model.pt2`, `pt2tflite find-culprits model.pt2`
 `pt2tflite inspect model.tflite --pt2=model.pt2` (see docs/debugging.md)."""
 
 from pt2tflite.debug.culprits import CulpritResult, find_culprits
+from pt2tflite.debug.inspect_model import Inspection, inspect
 from pt2tflite.debug.layer_compare import CompareReport, LayerRow, compare
 
-__all__ = ["compare", "CompareReport", "LayerRow", "find_culprits", "CulpritResult"]
+__all__ = ["compare", "CompareReport", "LayerRow", "find_culprits", "CulpritResult", "inspect", "Inspection"]

@@ -49,7 +49,8 @@ def check(ep, args, *, tolerance: float = DEFAULT_TOLERANCE, min_sqnr_db: float 
         with planted_bug_renamed(renames):
             tflite = convert_program(ep)
     except ConversionError as e:
-        return Failure("conversion", str(e).splitlines()[0] if str(e) else "ConversionError"), None
+        first = str(e.diagnostics[0]) if e.diagnostics else (str(e).splitlines() or ["ConversionError"])[0]
+        return Failure("conversion", first), None
     try:
         report = compare_program(ep, args, tflite, tolerance=tolerance, min_sqnr_db=min_sqnr_db)
     except Exception as e:  # LiteRT raises RuntimeError / ValueError when it refuses the file
