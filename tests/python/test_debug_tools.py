@@ -144,3 +144,16 @@ def test_cli_compare_and_inspect(tmp_path, monkeypatch):
     assert r.returncode == 0 and "blocks.2" in r.stdout, r.stdout + r.stderr
     r = subprocess.run([cli, "inspect", str(tfl), "--ops"], capture_output=True, text=True)
     assert r.returncode == 0 and "CONV_2D -> relu_2  xnnpack" in r.stdout
+
+
+def test_compare_points_at_a_concatenation_with_a_fused_relu():
+    """The file the converter wrote before eb4163d (RELU fused into CONCATENATION, rebuilt by
+    tools/concat_relu_before_fix.py): compare names the CONCATENATION and the FX node it writes."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+    from concat_relu_before_fix import ConcatRelu, fuse_relu_into_concat
+
+    model, x = ConcatRelu().eval(), torch.randn(1, 3, 10, 6)
+    report = debug.compare(model, (x,), tflite=fuse_relu_into_concat(pt2tflite.convert(model, (x,)).tflite_bytes))
+    assert report.runtime_error and "CONCATENATION" in report.runtime_error
+    assert report.first_bad.tfl_op == "CONCATENATION" and report.first_bad.node == "relu"
+    assert report.outputs[0]["xnnpack_rel"] > 0.1  # XNNPACK runs it and drops the ReLU: wrong answer

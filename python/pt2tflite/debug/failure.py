@@ -55,6 +55,8 @@ def check(ep, args, *, tolerance: float = DEFAULT_TOLERANCE, min_sqnr_db: float 
         report = compare_program(ep, args, tflite, tolerance=tolerance, min_sqnr_db=min_sqnr_db)
     except Exception as e:  # LiteRT raises RuntimeError / ValueError when it refuses the file
         return Failure("runtime", f"{type(e).__name__}: {e}".splitlines()[0]), None
+    if report.runtime_error:
+        return Failure("runtime", report.runtime_error), report
     for o in report.outputs:
         if report.quantized and min(o["builtin_sqnr_db"], o["xnnpack_sqnr_db"]) < min_sqnr_db:
             return Failure("mismatch", f"output {o['name']}: SQNR {o['builtin_sqnr_db']:.1f} dB (builtin), "

@@ -6,6 +6,7 @@ stored channels-last. Nodes folded or fused away have no tensor of their own and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ class LayerRow:
     source: str  # file:line
     shape: tuple  # PyTorch shape
     layout: str  # "" PyTorch order, "NHWC" channels-last, "...?" when guessed from values
+    tfl_op: str  # the TFLite op that writes the tensor (a fused op can hold several FX nodes)
     max_abs: float
     rel: float  # max abs / max |ref|
     sqnr_db: float
@@ -43,6 +45,7 @@ class CompareReport:
     outputs: list[dict] = field(default_factory=list)  # per model output: builtin / xnnpack errors
     nodes_without_tensor: int = 0  # FX nodes folded or fused away (no tensor of their own)
     reference: str = "float64"
+    runtime_error: str | None = None  # LiteRT's builtin kernels refused the file (first_bad: that op)
 
     def past_tolerance(self, row: LayerRow) -> bool:
         if self.quantized:
@@ -102,11 +105,17 @@ def compare(model, args=None, *, tolerance: float = DEFAULT_TOLERANCE, min_sqnr_
 def compare_program(ep, args: tuple, tflite: bytes, *, tolerance: float = DEFAULT_TOLERANCE,
                     min_sqnr_db: float = DEFAULT_MIN_SQNR_DB) -> CompareReport:
     """compare() for an ExportedProgram already decomposed for conversion and its .tflite bytes."""
+    from pt2tflite import _core
+
     quantized = is_quantized(ep)
+    producer = {t: o["op"] for o in _core.inspect(tflite)["ops"] if o["subgraph"] == 0 for t in o["outputs"]}
     ref32 = reference.capture(ep, args)
     ref64 = None if quantized else reference.capture_float64(ep, args)
     ref = ref64 if ref64 is not None else ref32
-    tfl_values, tfl_outputs = litert_values.run_all_tensors(tflite, args)
+    try:
+        tfl_values, tfl_outputs = litert_values.run_all_tensors(tflite, args)
+    except RuntimeError as e:  # the builtin kernels refuse an op that XNNPACK may have hidden
+        return _refused(ep, args, tflite, str(e), ref, quantized, tolerance, min_sqnr_db)
 
     rows, skipped = [], 0
     for node in ep.graph.nodes:
@@ -123,7 +132,8 @@ def compare_program(ep, args: tuple, tflite: bytes, *, tolerance: float = DEFAUL
         if ref64 is not None and _as_numpy(ref32.get(node.name)) is not None:
             torch_rel = metrics.relative(want, _as_numpy(ref32[node.name]))
         rows.append(LayerRow(len(rows), node.name, str(node.target), origin.module_path(node),
-                             origin.source_line(node), tuple(want.shape), layout, metrics.max_abs(want_t, got),
+                             origin.source_line(node), tuple(want.shape), layout, producer.get(node.name, ""),
+                             metrics.max_abs(want_t, got),
                              metrics.relative(want_t, got), metrics.sqnr_db(want_t, got), torch_rel))
     report = CompareReport(rows, quantized, tolerance, min_sqnr_db, None, nodes_without_tensor=skipped,
                            reference="PT2E graph in PyTorch (float32)" if quantized else
@@ -133,12 +143,40 @@ def compare_program(ep, args: tuple, tflite: bytes, *, tolerance: float = DEFAUL
     return report
 
 
+_REFUSED_NODE = re.compile(r"Node number (\d+) \((\w+)\)")
+
+
+def _refused(ep, args, tflite: bytes, message: str, ref, quantized, tolerance, min_sqnr_db) -> CompareReport:
+    """The report for a file LiteRT's builtin kernels refuse: the refusing op, traced back to its FX
+    node, is the first bad layer; the outputs are measured on XNNPACK alone."""
+    from pt2tflite import _core
+    from pt2tflite.debug.inspect_model import fx_node_of
+
+    report = CompareReport([], quantized, tolerance, min_sqnr_db, None, reference="float64" if not quantized
+                           else "PT2E graph in PyTorch (float32)", runtime_error=message.strip().splitlines()[-1])
+    found = _REFUSED_NODE.search(message)
+    ops = [o for o in _core.inspect(tflite)["ops"] if o["subgraph"] == 0]
+    if found and int(found.group(1)) < len(ops):
+        op = ops[int(found.group(1))]
+        name = fx_node_of(op["outputs"][0]) if op["outputs"] else ""
+        node = next((n for n in ep.graph.nodes if n.name == name), None)
+        report.first_bad = LayerRow(0, name, str(node.target) if node is not None else "",
+                                    origin.module_path(node) if node is not None else "",
+                                    origin.source_line(node) if node is not None else "", (), "", op["op"],
+                                    float("nan"), float("inf"), float("-inf"), None)
+        report.rows = [report.first_bad]
+    report.outputs = _output_errors(ep, ref, tflite, args, None)
+    return report
+
+
 def _output_errors(ep, ref, tflite: bytes, args, builtin_outputs) -> list[dict]:
     xnnpack_outputs = litert_values.run_outputs(tflite, args, xnnpack=True)
+    if builtin_outputs is None:  # the builtin kernels refused the file
+        builtin_outputs = [np.full(np.shape(x), np.nan) for x in xnnpack_outputs]
     out = []
     for name, b, x in zip(ep.graph_signature.user_outputs, builtin_outputs, xnnpack_outputs):
         want = _as_numpy(ref.get(name))
-        if want is None or tuple(want.shape) != tuple(np.shape(b)):
+        if want is None or tuple(want.shape) != tuple(np.shape(x)):
             continue
         out.append({"name": name, "builtin_rel": metrics.relative(want, b), "xnnpack_rel": metrics.relative(want, x),
                     "builtin_sqnr_db": metrics.sqnr_db(want, b), "xnnpack_sqnr_db": metrics.sqnr_db(want, x)})

@@ -12,7 +12,9 @@ def max_abs(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def relative(ref: np.ndarray, got: np.ndarray) -> float:
-    """max |ref - got| / max |ref| (the measure the zoo tables use)."""
+    """max |ref - got| / max |ref| (the measure the zoo tables use); inf when `got` has NaNs."""
+    if np.isnan(got).any():
+        return math.inf
     scale = float(np.max(np.abs(ref.astype(np.float64)), initial=0.0))
     err = max_abs(ref, got)
     return err / scale if scale > 0 else (0.0 if err == 0 else math.inf)

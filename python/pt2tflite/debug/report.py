@@ -22,17 +22,25 @@ def summary(report) -> str:
     lines = []
     measure = (f"SQNR (dB) against the {report.reference}, threshold {report.min_sqnr_db} dB" if report.quantized
                else f"max |diff| / max |ref| against the {report.reference} run, tolerance {report.tolerance:g}")
-    lines.append(f"compared {len(report.rows)} layers ({report.nodes_without_tensor} FX nodes have no tensor of "
-                 f"their own: folded, fused or views); {measure}")
+    if not report.runtime_error:
+        lines.append(f"compared {len(report.rows)} layers ({report.nodes_without_tensor} FX nodes have no tensor "
+                     f"of their own: folded, fused or views); {measure}")
     bad = report.first_bad
-    if bad is None:
+    if report.runtime_error:
+        lines.append(f"LiteRT's builtin kernels refuse the file: {report.runtime_error}")
+        if bad is not None:
+            where = f"module '{bad.module_path}'" if bad.module_path else "top-level module"
+            at = f" at {bad.source}" if bad.source else ""
+            lines.append(f"first bad layer: the TFLite {bad.tfl_op} writing {bad.node} ({bad.op}, {where}{at}); "
+                         "per-layer values need the builtin kernels, so only the outputs (XNNPACK) are measured")
+    elif bad is None:
         lines.append("no layer past the tolerance")
     else:
         value = f"SQNR {_fmt(bad.sqnr_db, 'f')} dB" if report.quantized else f"relative error {bad.rel:.2e}"
         where = f"module '{bad.module_path}'" if bad.module_path else "top-level module"
         at = f" at {bad.source}" if bad.source else ""
         lines.append(f"first layer past the tolerance: {bad.node} ({bad.op}, {where}{at}): {value}, "
-                     f"max |diff| {bad.max_abs:.2e}")
+                     f"max |diff| {bad.max_abs:.2e}; the TFLite op writing it: {bad.tfl_op or '?'}")
     for o in report.outputs:
         if report.quantized:
             lines.append(f"output {o['name']}: SQNR {_fmt(o['builtin_sqnr_db'], 'f')} dB (builtin kernels), "
@@ -44,12 +52,14 @@ def summary(report) -> str:
 
 
 def table(report, markdown: bool = True) -> str:
-    head = ["depth", "node", "op", "module", "source", "layout", "max abs", "rel", "SQNR dB", "torch f32 rel"]
+    head = ["depth", "node", "op", "module", "source", "TFLite op", "layout", "max abs", "rel", "SQNR dB",
+            "torch f32 rel"]
     rows = []
     for r in report.rows:
         mark = " <-- first past tolerance" if r is report.first_bad else (" *" if report.past_tolerance(r) else "")
         rows.append([str(r.depth), r.node + mark, r.op.replace("aten.", "").replace(".default", ""),
-                     r.module_path or "-", _short_source(r.source) or "-", r.layout or "-", _fmt(r.max_abs),
+                     r.module_path or "-", _short_source(r.source) or "-", r.tfl_op or "-", r.layout or "-",
+                     _fmt(r.max_abs),
                      _fmt(r.rel), _fmt(r.sqnr_db, "f"), _fmt(r.torch_f32_rel)])
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -69,6 +79,8 @@ def plot(report, path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no plot (pip install matplotlib)"
+    if report.runtime_error:
+        return "no plot: LiteRT's builtin kernels refuse the file, so there are no per-layer values"
     depth = [r.depth for r in report.rows]
     fig, ax = plt.subplots(figsize=(9, 4))
     if report.quantized:
