@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 from pt2tflite import _core
@@ -127,6 +128,37 @@ def convert(
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
                                   float16_weights)
+    if dumps:
+        import sys
+
+        sys.stderr.write(dumps)
+    return Model(tflite, num_threads=num_threads)
+
+
+def convert_pt2(
+    path_or_bytes,
+    *,
+    dump_after: list[str] | tuple[str, ...] = (),
+    verbose: bool = False,
+    external_buffers: bool = False,
+    num_threads: int | None = None,
+    quantized_io: bool = False,
+    float16_weights: bool = False,
+) -> Model:
+    """Converts an existing .pt2 archive (written by torch.export.save) to a TFLite model.
+
+    path_or_bytes: a path (str or os.PathLike; the file is memory-mapped) or the archive's bytes
+        (bytes, bytearray or memoryview). The other arguments are those of convert().
+    The archive is untrusted input: a malformed or hostile file raises ConversionError, never
+    crashes the Python process.
+    """
+    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights)
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        tflite, dumps = _core.convert(bytes(path_or_bytes), *options)
+    elif isinstance(path_or_bytes, (str, os.PathLike)):
+        tflite, dumps = _core.convert_file(os.fspath(path_or_bytes), *options)
+    else:
+        raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
     if dumps:
         import sys
 

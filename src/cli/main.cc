@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -148,8 +149,16 @@ int main(int argc, char** argv) {
   } catch (const pt2tflite::ConversionError& e) {
     std::cerr << "pt2tflite: error: " << e.what() << "\n";
     return kExitBadInput;
-  } catch (const std::exception& e) {
+  } catch (const pt2tflite::InternalError& e) {
     std::cerr << "pt2tflite: " << e.what() << "\n";
+    return kExitInternal;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "pt2tflite: out of memory while converting (the reader bounds what an archive may "
+                 "declare; please report this as a pt2tflite bug with the archive)\n";
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    // A standard-library exception is never meant to escape: it is a bug, reported with context.
+    std::cerr << "pt2tflite: internal error (" << e.what() << "); please report this as a pt2tflite bug\n";
     return kExitInternal;
   }
 }

@@ -1,6 +1,7 @@
 #include "lower/lower.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "lower/context.h"
 #include "lower/plant_bug.h"
@@ -11,11 +12,16 @@ namespace pt2tflite::lower {
 static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<Diagnostic>& diags) {
   auto dst = std::make_unique<ir::Graph>();
   dst->name = src.name;
+  // Nodes the reader already reported (an argument it could not represent is None in the IR):
+  // their rules must not run on the placeholder, and their outputs stay unbound.
+  std::unordered_set<std::string> reported;
+  for (const Diagnostic& d : diags) reported.insert(d.node);
   LowerCtx ctx(src, *dst, diags);
   const std::string planted = planted_bug_node();  // TEST ONLY, see lower/plant_bug.h
   // Model inputs keep PyTorch's layout: users feed the same arrays they feed PyTorch.
   for (const ir::Value* in : src.inputs) dst->inputs.push_back(ctx.make_output(in));
   for (const auto& n : src.nodes()) {
+    if (reported.count(n->name)) continue;
     ctx.node = n.get();
     const Rule* rule = registry().find(n->op);
     if (!rule) {
@@ -30,7 +36,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
     if (ready && !planted.empty() && n->name == planted) plant_bug(ctx, *n);  // TEST ONLY
   }
   ctx.node = nullptr;
-  if (ctx.failed()) return dst;
+  if (ctx.failed() || !reported.empty()) return dst;
   for (const ir::Value* out : src.outputs) dst->outputs.push_back(ctx.get(out, {}));
   dst->remove_dead();
   return dst;

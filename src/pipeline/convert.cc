@@ -9,6 +9,7 @@
 #include "archive/zip_archive.h"
 #include "lower/lower.h"
 #include "pipeline/atomic_file.h"
+#include "pipeline/output_check.h"
 #include "passes/passes.h"
 #include "pt2tflite/convert.h"
 #include "tflite/writer.h"
@@ -119,7 +120,10 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
   }
   zip.drop_pages();
 
+  // The output contract: nothing is returned or written unless LiteRT can load it.
+  pipeline::check_lowered_module(tfl);
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
+  pipeline::check_flatbuffer(fb.head());
   stages.done("write", nullptr);
   return fb;
 }

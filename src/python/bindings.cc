@@ -28,6 +28,33 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
   PyErr_SetObject(cls.ptr(), exc.ptr());
 }
 
+pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std::string* dumps, bool verbose,
+                                       bool external_buffers, bool quantized_io, bool float16_weights) {
+  pt2tflite::ConvertOptions options;
+  options.dump_after = std::move(dump_after);
+  options.dump_sink = dumps;
+  options.verbose = verbose;
+  options.external_buffers = external_buffers;
+  options.quantized_io = quantized_io;
+  options.float16_weights = float16_weights;
+  return options;
+}
+
+// Converts the archive file at `path` (memory-mapped, not read into Python).
+py::tuple convert_file(const std::string& path, std::vector<std::string> dump_after, bool verbose,
+                       bool external_buffers, bool quantized_io, bool float16_weights) {
+  std::string dumps;
+  pt2tflite::ConvertOptions options =
+      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  pt2tflite::ConvertResult result;
+  {
+    py::gil_scoped_release release;
+    result = pt2tflite::convert_file(path, options);
+  }
+  py::bytes out(reinterpret_cast<const char*>(result.tflite.data()), result.tflite.size());
+  return py::make_tuple(out, dumps);
+}
+
 py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
                   bool quantized_io, bool float16_weights) {
   std::string_view view = archive;
@@ -103,6 +130,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
         py::arg("float16_weights") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
+  m.def("convert_file", &convert_file, py::arg("path"), py::arg("dump_after") = std::vector<std::string>{},
+        py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
+        py::arg("float16_weights") = false,
+        "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
