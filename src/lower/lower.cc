@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "lower/context.h"
+#include "lower/plant_bug.h"
 #include "lower/registry.h"
 
 namespace pt2tflite::lower {
@@ -16,6 +17,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
   std::unordered_set<std::string> reported;
   for (const Diagnostic& d : diags) reported.insert(d.node);
   LowerCtx ctx(src, *dst, diags);
+  const std::string planted = planted_bug_node();  // TEST ONLY, see lower/plant_bug.h
   // Model inputs keep PyTorch's layout: users feed the same arrays they feed PyTorch.
   for (const ir::Value* in : src.inputs) dst->inputs.push_back(ctx.make_output(in));
   for (const auto& n : src.nodes()) {
@@ -31,6 +33,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
     bool ready = std::all_of(operands.begin(), operands.end(),
                              [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
     if (ready) rule->fn(ctx, *n);
+    if (ready && !planted.empty() && n->name == planted) plant_bug(ctx, *n);  // TEST ONLY
   }
   ctx.node = nullptr;
   if (ctx.failed() || !reported.empty()) return dst;

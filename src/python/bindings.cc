@@ -93,6 +93,18 @@ py::dict inspect(py::bytes model) {
   }
   d["xnnpack"] = xnnpack;
   d["signatures"] = s.signatures;
+  py::list ops;
+  for (const auto& o : s.ops) {
+    py::dict entry;
+    entry["subgraph"] = o.subgraph;
+    entry["index"] = o.index;
+    entry["op"] = o.name;
+    entry["inputs"] = o.inputs;
+    entry["outputs"] = o.outputs;
+    entry["xnnpack_refusal"] = o.xnnpack_refusal;
+    ops.append(entry);
+  }
+  d["ops"] = ops;
   return d;
 }
 
