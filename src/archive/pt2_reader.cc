@@ -70,6 +70,7 @@ class Importer {
     if (nodes.size() > kMaxNodes) g_at.key("nodes").fail("more than " + std::to_string(kMaxNodes) + " nodes");
     for (size_t i = 0; i < nodes.size(); ++i) import_node(nodes[i], g_at.key("nodes").index(i));
     bind_outputs(field(sig, "output_specs", gm_at.key("signature")), gm_at.key("signature.output_specs"));
+    if (graph_->outputs.empty()) bad("the model returns no tensor (every output is None)");
     result_.module.subgraphs.push_back(std::move(graph));
     result_.module.signatures.push_back(signature_);
     return std::move(result_);
@@ -284,15 +285,18 @@ class Importer {
       const Where bat = sat.key(kind);
       if (kind == "user_output") {
         const json& arg = object_at(field(object_at(body, bat), "arg", bat), bat.key("arg"));
+        // A None output (e.g. an optional attention map) carries nothing: it is dropped, and the
+        // outputs after it move up one place.
+        if (arg.contains("as_none")) continue;
         if (!arg.contains("as_tensor")) {
           std::string what = arg.empty() ? "empty" : quote(arg.begin().key());
-          bat.key("arg").fail("a non-tensor model output (" + what + ") is not supported");
+          bat.key("arg").fail("a non-tensor model output (" + what + ") is not supported; return tensors only");
         }
         Value* v = as_tensor(arg, bat.key("arg"));
         if (!available(v)) bat.key("arg").fail("output tensor " + quote(v->name) + " is not produced by any node");
         if (has_zero_dim(v)) bat.fail("model output " + quote(v->name) + " has a zero-size dim (not supported)");
         graph_->outputs.push_back(v);
-        signature_.output_names.push_back("output_" + std::to_string(i));
+        signature_.output_names.push_back("output_" + std::to_string(graph_->outputs.size() - 1));
       } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
         bad("the model mutates state in forward (" + kind + "); TFLite models are stateless here. "
             "Remove in-place buffer updates (e.g. BatchNorm in training mode: call model.eval())");
@@ -438,16 +442,20 @@ class Importer {
       else node_at.fail(p.message);
     }
     // Topological order: every operand exists before this node runs. Zero-size tensors are
-    // refused where they would be computed with (lowering divides by dims).
+    // refused where they would be computed with (lowering divides by dims); torch.cat skips them
+    // (Phi-3's q[..., rotary_dim:] when the rotary part is the whole head), and so does
+    // evaluate_constants, so a cat may read them.
+    const bool skips_empty = node->op == "aten.cat.default";
     for (Value* v : node->operands()) {
       if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
-      if (has_zero_dim(v)) node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
+      if (has_zero_dim(v) && !skips_empty)
+        node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
       if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
         diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
                             std::to_string(it->second) + ")");
     }
-    if (!node->outputs.empty() && node->outputs[0] && has_zero_dim(node->outputs[0]))
-      node_at.fail("produces the zero-size tensor " + quote(node->outputs[0]->name) + " (not supported)");
+    // A node producing a zero-size tensor is refused where that tensor is read (above), or
+    // dropped with it when nothing does.
     // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
     if (diagnosed.empty())
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
@@ -474,17 +482,40 @@ class Importer {
 
 }  // namespace
 
+// A frame of the user's code: not torch itself, not the Python standard library (functools and
+// contextlib wrappers), not generated code ("<eval_with_key>.3", "<frozen ...>").
+static bool is_user_frame(const std::string& file) {
+  if (file.empty() || file.front() == '<') return false;
+  if (file.find("/torch/") != std::string::npos) return false;
+  const size_t lib = file.find("/lib/python3");
+  const bool stdlib = lib != std::string::npos && file.find("-packages/", lib) == std::string::npos;
+  return !stdlib;
+}
+
 ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, const std::string& stack_trace) {
   ir::SourceInfo info;
-  // nn_module_stack: "key,orig_path,type_str" entries joined by ';' — the innermost module is last.
+  // nn_module_stack: "key,orig_path,type_str" entries joined by ';', the innermost module last.
+  // Module names may hold commas (add_module("a,b", ...), Ultralytics), and then so do both the
+  // key and the path ("L__self__a,b,a,b,torch.nn.ReLU"); a path may also hold commas inside
+  // brackets (getattr(L['self'].model, '22')). The type never has one: it follows the last
+  // comma. The key and the path are spelled from the same names, so they hold as many commas:
+  // the path starts after the middle comma at bracket depth 0.
   if (!nn_module_stack.empty()) {
-    std::string last = nn_module_stack.substr(nn_module_stack.rfind(';') == std::string::npos
-                                                  ? 0
-                                                  : nn_module_stack.rfind(';') + 1);
-    size_t c1 = last.find(','), c2 = last.rfind(',');
-    if (c1 != std::string::npos && c2 != std::string::npos && c2 > c1) {
-      info.module_path = last.substr(c1 + 1, c2 - c1 - 1);
-      info.module_type = last.substr(c2 + 1);
+    const size_t semi = nn_module_stack.rfind(';');
+    const std::string last = nn_module_stack.substr(semi == std::string::npos ? 0 : semi + 1);
+    const size_t type_comma = last.rfind(',');
+    if (type_comma != std::string::npos) {
+      info.module_type = last.substr(type_comma + 1);
+      const std::string key_and_path = last.substr(0, type_comma);
+      std::vector<size_t> commas;
+      int depth = 0;
+      for (size_t i = 0; i < key_and_path.size(); ++i) {
+        const char ch = key_and_path[i];
+        if (ch == '[' || ch == '(') ++depth;
+        else if (ch == ']' || ch == ')') --depth;
+        else if (ch == ',' && depth == 0) commas.push_back(i);
+      }
+      if (!commas.empty()) info.module_path = key_and_path.substr(commas[commas.size() / 2] + 1);
     }
   }
   // stack_trace: Python frames 'File "f", line N, in fn'. The user's line is the innermost frame
@@ -499,7 +530,7 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
     std::string file = stack_trace.substr(fstart, fend - fstart);
     std::string loc = file + ":" + stack_trace.substr(lpos + 5, lend - lpos - 5);
     fallback = loc;
-    if (file.find("/torch/") == std::string::npos) info.location = loc;
+    if (is_user_frame(file)) info.location = loc;
     pos = fend;
   }
   if (info.location.empty()) info.location = fallback;

@@ -86,6 +86,7 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
     // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
     // stay resident (any still used are read back when needed).
     zip.drop_pages();
+    stages.run(imported.module, "evaluate_constants", passes::evaluate_constants);
 
     std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
     tfl = lower::lower(imported.module, diagnostics);
@@ -138,7 +139,7 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 
 const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {
-      "import",          "fold_batchnorm",      "lower",           "fold_constants",  "drop_broadcasts",
+      "import",          "fold_batchnorm",      "evaluate_constants", "lower",           "fold_constants",  "drop_broadcasts",
       "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
       "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
   return names;
