@@ -35,6 +35,7 @@ const Registry& registry() {
     register_quantize_rules(*reg);
     register_sort_rules(*reg);
     register_rearrange_rules(*reg);
+    register_sample_rules(*reg);
     return reg;
   }();
   return *r;
