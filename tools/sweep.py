@@ -7,6 +7,9 @@ YOLO (tools/sweep_models.py lists them), compare with PyTorch, write docs/covera
     python tools/sweep.py hf --models hf:llama,hf:gpt2   # rerun some rows, keep the others
     python tools/sweep.py --render        # docs/coverage.md from the stored rows only
 
+The timm list (smallest model per module, counted on the meta device) is picked once and kept in
+docs/coverage/timm.json; `--reselect` picks it again (after a timm upgrade).
+
 Each model runs in its own subprocess (under `nice`, with a timeout), so a hang or a crash costs
 one row, not the sweep. Rows are stored in docs/coverage/<family>.json; docs/coverage.md is
 rendered from every stored family.
@@ -148,7 +151,9 @@ def compare(key: str) -> dict:
 def run_in_subprocess(key: str, timeout: float) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
-    cmd = ["nice", "-n", "10", sys.executable, os.path.abspath(__file__), "--one", key, "--json", out]
+    # Niceness 10 in all: a sweep started under `nice` already has it (nice adds up).
+    cmd = ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable, os.path.abspath(__file__), "--one", key,
+           "--json", out]
     t = time.perf_counter()
     try:
         r = subprocess.run(cmd, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -250,6 +255,8 @@ def main() -> int:
     parser.add_argument("--models", help="comma-separated keys: rerun these rows only, keep the others")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per model")
     parser.add_argument("--render", action="store_true", help="only rewrite docs/coverage.md")
+    parser.add_argument("--reselect", action="store_true",
+                        help="timm: pick the smallest model per module again instead of reusing the stored list")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -261,7 +268,8 @@ def main() -> int:
     if not args.render:
         if not args.family:
             parser.error("name a family, or --render")
-        keys = args.models.split(",") if args.models else sweep_models.FAMILIES[args.family][0]()
+        stored = load_rows(args.family).get("order") if args.family == "timm" and not args.reselect else None
+        keys = args.models.split(",") if args.models else stored or sweep_models.FAMILIES[args.family][0]()
         data = load_rows(args.family) if args.models else {"rows": {}, "order": keys}
         data["order"] = data.get("order", []) + [k for k in keys if k not in data.get("order", [])]
         command = f"python tools/sweep.py {args.family}" + (f" --models {args.models}" if args.models else "")
