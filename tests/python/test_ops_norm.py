@@ -54,13 +54,12 @@ def test_batch_norm_no_stats(affine):
     w = torch.randn(5) if affine else None
     b = torch.randn(5) if affine else None
     check(Fn(lambda x: F.batch_norm(x, None, None, w, b, training=True, eps=1e-5)), (torch.randn(2, 5, 4, 3) * 3 + 1,),
-          atol=1e-5, rtol=1e-5, builtin=True)
+          atol=1e-5, rtol=1e-5)
 
 
 def test_batch_norm_no_stats_of_activation():
     conv = torch.nn.Conv2d(3, 4, 3)
-    check(Fn(lambda x: F.batch_norm(conv(x), None, None, training=True)), (torch.randn(2, 3, 6, 6),), atol=2e-5,
-          builtin=True)
+    check(Fn(lambda x: F.batch_norm(conv(x), None, None, training=True)), (torch.randn(2, 3, 6, 6),), atol=2e-5)
 
 
 def test_weight_standardized_conv():
@@ -71,4 +70,4 @@ def test_weight_standardized_conv():
                              momentum=0.0, eps=1e-6).reshape_as(self.weight)
             return F.conv2d(x, w, self.bias, self.stride, self.padding)
 
-    check(StdConv(3, 8, 3, padding=1), (torch.randn(1, 3, 8, 8),), atol=1e-4, rtol=1e-4, builtin=True)
+    check(StdConv(3, 8, 3, padding=1), (torch.randn(1, 3, 8, 8),), atol=1e-4, rtol=1e-4)
