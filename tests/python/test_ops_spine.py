@@ -139,10 +139,7 @@ POOLS = {
 @pytest.mark.parametrize("name", sorted(POOLS))
 @pytest.mark.parametrize("hw", [8, 9])
 def test_pool(name, hw):
-    if name == "adaptive2" and hw % 2:
-        with pytest.raises(pt2tflite.ConversionError, match="does not divide"):
-            pt2tflite.convert(POOLS[name], (torch.randn(2, 3, hw, hw),))
-        return
+    # adaptive2 on 9x9 has uneven windows (a BATCH_MATMUL with an averaging matrix, test_ops_pool.py)
     hist = check(POOLS[name], (torch.randn(2, 3, hw, hw),))
     assert "GATHER" not in hist
 
