@@ -4,8 +4,8 @@ Every builder returns (model, input specs, classifier): the model in eval mode w
 (seed 0), a list of input specs for `zoo.make_input` (a float shape, or ("ids", shape) for token
 ids), and whether the output is class scores whose argmax must agree.
 
-- timm: one model per architecture module (`timm.models.<module>`), the one with the fewest
-  parameters, its default input size capped at 256 px.
+- timm: one model per architecture module (`timm.models.<module>`): of the 8 names that look smallest,
+  the one with the fewest parameters; its default input size capped at 256 px.
 - hf: Hugging Face transformers architectures built from small configs (no hub access).
 - yolo: Ultralytics YOLO built from the package's yaml configs, no weights, heads in export mode.
 """
@@ -25,15 +25,31 @@ MAX_SIDE = 256
 
 # ---------------------------------------------------------------- timm
 
+SIZE_WORDS = ["atto", "zepto", "femto", "pico", "nano", "xxxs", "xxs", "xs", "tiny", "mini", "micro", "small", "lite",
+              "s", "t", "n", "b0", "m0", "0"]
+CANDIDATES = 8
+
+
+def size_rank(name: str) -> tuple:
+    """How small a timm model name suggests it is (lower: smaller), to try the likely smallest first."""
+    import re
+
+    parts = re.split(r"[_.]", name)
+    for rank, word in enumerate(SIZE_WORDS):
+        if any(p == word or (len(word) > 2 and word in p) or p.endswith(word) for p in parts):
+            return rank, len(name)
+    return len(SIZE_WORDS), len(name)
+
+
 def timm_keys() -> list[str]:
-    """One model per timm architecture module: the variant with the fewest parameters (counted on
-    the meta device, so nothing is allocated)."""
+    """One model per timm architecture module: of the names that look smallest (size_rank), the one
+    with the fewest parameters, counted on the meta device (nothing is allocated)."""
     import timm
 
     keys = []
     for module in sorted(timm.list_modules()):
         best = None
-        for name in timm.list_models(module=module):
+        for name in sorted(timm.list_models(module=module), key=size_rank)[:CANDIDATES]:
             try:
                 with torch.device("meta"):
                     n = sum(p.numel() for p in timm.create_model(name, pretrained=False).parameters())
