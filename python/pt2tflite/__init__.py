@@ -11,7 +11,8 @@ from pt2tflite.converter import convert, pass_names, supported_ops
 from pt2tflite.errors import ConversionError, Diagnostic
 from pt2tflite.layout import to_channel_last_io
 from pt2tflite.model import Model, load
+from pt2tflite.signatures import Signatures, signature
 
 __all__ = ["native_cli", "convert", "load", "Model", "ConversionError", "Diagnostic", "pass_names", "supported_ops",
-           "to_channel_last_io"]
+           "to_channel_last_io", "signature", "Signatures"]
 __version__ = "0.1.0"

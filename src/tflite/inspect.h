@@ -29,6 +29,12 @@ struct ModelSummary {
   std::map<std::string, XnnpackOps> xnnpack;  // builtin name → delegation verdicts
   std::vector<TensorInfo> inputs, outputs;  // of subgraph 0
   std::vector<std::string> signatures;
+  // Per signature, in file order: its input and output names in SignatureDef order (LiteRT's
+  // Python API returns them sorted by name, which loses the order callers pass them in).
+  struct SignatureIo {
+    std::vector<std::string> inputs, outputs;
+  };
+  std::vector<SignatureIo> signature_io;
 };
 
 // Throws ConversionError if `bytes` is not a valid TFLite flatbuffer.
