@@ -24,6 +24,14 @@ using ir::Value;
 
 constexpr int kSupportedSchemaMajors[] = {8, 9};
 
+// Ops whose size argument only restates their output's shape, which their lowering reads instead
+// (with its dynamic dims). A symbolic size argument there is kept as its example sizes; anywhere
+// else it is refused, so no rule ever reads an example size as if it were the size.
+bool sizes_restate_output(std::string_view op) {
+  return op == "aten.view.default" || op == "aten._unsafe_view.default" || op == "aten.reshape.default" ||
+         op == "aten.expand.default";
+}
+
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
 
 // A serialized union is an object with exactly one key: returns that key and its value.
@@ -293,7 +301,7 @@ class Importer {
   }
 
   // Converts one serialized Argument; returns false (and a reason) for kinds we do not model.
-  bool to_attr(const json& arg, Attr& out, std::string& why) {
+  bool to_attr(const json& arg, Attr& out, std::string& why, std::string_view op) {
     const auto [kind, v] = only_entry(arg);
     if (kind == "as_none") out = std::monostate{};
     else if (kind == "as_tensor") out = value(v.at("name"));
@@ -325,6 +333,10 @@ class Importer {
     } else if (kind == "as_sym_ints") {
       std::vector<int64_t> ints;
       for (const json& s : v) {
+        if (!s.contains("as_int") && sizes_restate_output(op)) {
+          ints.push_back(-1);  // the lowering takes this size from the output's shape
+          continue;
+        }
         if (!s.contains("as_int")) {
           why = "a shape argument depends on a dynamic dimension; dynamic shapes are not supported yet";
           return false;
@@ -367,7 +379,7 @@ class Importer {
     for (const json& a : n.at("inputs")) {
       Attr attr;
       std::string why;
-      if (!to_attr(a.at("arg"), attr, why)) {
+      if (!to_attr(a.at("arg"), attr, why, node->op)) {
         result_.diagnostics.push_back(Diagnostic{node->op, node->name, node->source.module_path,
                                                  node->source.location, why});
         attr = std::monostate{};
