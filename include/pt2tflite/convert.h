@@ -78,7 +78,8 @@ ConvertResult convert_bytes(std::span<const uint8_t> archive, const ConvertOptio
 struct SignatureSource {
   std::string key;                        // the SignatureDef key
   std::span<const uint8_t> archive;       // torch.export archive bytes (borrowed for the call)
-  std::vector<std::string> output_names;  // names of the user outputs; empty = output_0, output_1, ...
+  // Names of the user outputs (which come before the state outputs); empty = output_0, output_1, ...
+  std::vector<std::string> output_names;
 };
 
 // Converts several archives into one file: one subgraph and one SignatureDef per source, in order.

@@ -4,6 +4,7 @@
 // a DOM with exact int64 values (slice ends are INT64_MAX) and no extra dependency in the wheel.
 #include "archive/pt2_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -67,8 +68,10 @@ class Importer {
     const json& gm = ep.at("graph_module");
     const json& g = gm.at("graph");
     declare_values(g);
+    collect_buffer_mutations(gm.at("signature").at("output_specs"));
     bind_inputs(gm.at("signature").at("input_specs"));
     for (const json& n : g.at("nodes")) import_node(n);
+    classify_mutated_buffers();
     bind_outputs(gm.at("signature").at("output_specs"));
     result_.module.subgraphs.push_back(std::move(graph));
     result_.module.signatures.push_back(signature_);
@@ -251,6 +254,12 @@ class Importer {
         load_constant(value(body.at("arg").at("name")), body.at("parameter_name"), weights_, "data/weights");
       } else if (kind == "buffer") {
         bool persistent = body.value("persistent", true);
+        if (auto it = mutated_.find(body.at("buffer_name").get<std::string>()); it != mutated_.end()) {
+          // Loaded or made a state input once its uses are known (classify_mutated_buffers).
+          it->second.input = value(body.at("arg").at("name"));
+          it->second.persistent = persistent;
+          continue;
+        }
         load_constant(value(body.at("arg").at("name")), body.at("buffer_name"),
                       persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants");
       } else if (kind == "tensor_constant") {
@@ -280,13 +289,101 @@ class Importer {
           bad("a non-tensor model output (" + arg.begin().key() + ") is not supported");
         graph_->outputs.push_back(value(arg.at("as_tensor").at("name")));
         signature_.output_names.push_back("output_" + std::to_string(i++));
-      } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
+      } else if (kind == "buffer_mutation") {
+        const MutatedBuffer& m = mutated_.at(body.at("buffer_name").get<std::string>());
+        if (m.is_state) state_outputs_.push_back({value(body.at("arg").at("name")), m.state_name});
+      } else if (kind == "user_input_mutation" || kind == "parameter_mutation") {
         bad("the model mutates state in forward (" + kind + "); TFLite models are stateless here. "
             "Remove in-place buffer updates (e.g. BatchNorm in training mode: call model.eval())");
       } else {
         bad("unsupported graph output kind '" + kind + "' (is the model in training mode?)");
       }
     }
+    // The new state after the user outputs, named like the state inputs: the runtime binds an
+    // input and the output of the same name to one buffer.
+    for (const auto& [v, name] : state_outputs_) {
+      graph_->outputs.push_back(v);
+      signature_.output_names.push_back(name);
+    }
+  }
+
+  // --- Mutated buffers (model state such as a KV cache) -------------------------------------
+  //
+  // torch.export returns a buffer's new value as a `buffer_mutation` output. Two kinds are taken:
+  //  - derived: every read of the old value is the `self` of aten.copy (it is overwritten from
+  //    the inputs before use, like Hugging Face's cumulative_length); the old value never matters,
+  //    so the buffer stays a constant and its new value is dropped;
+  //  - state: the old value is read only by one block write (index_put / index_copy), which the
+  //    lowering turns into DYNAMIC_UPDATE_SLICE. The buffer becomes an input and its new value an
+  //    output with the same name. Nothing else may read the old value: LiteRT-LM binds the input
+  //    and the output to one buffer, so a later read would see the new rows.
+  // Any other mutation is refused.
+
+  struct MutatedBuffer {
+    Value* input = nullptr;
+    bool persistent = true;
+    bool is_state = false;
+    std::string state_name;
+  };
+
+  void collect_buffer_mutations(const json& specs) {
+    for (const json& spec : specs) {
+      const auto [kind, body] = only_entry(spec);
+      if (kind == "buffer_mutation") mutated_.emplace(body.at("buffer_name").get<std::string>(), MutatedBuffer{});
+    }
+  }
+
+  static bool is_block_write_of(const ir::Node& n, const Value* v) {
+    if (n.op != "aten.index_put.default" && n.op != "aten.index_copy.default") return false;
+    return n.get_tensor("self") == v;
+  }
+
+  [[noreturn]] void bad_state(const std::string& fqn, const ir::Node* n, const std::string& why) {
+    std::vector<Diagnostic> d{Diagnostic{n ? n->op : "buffer_mutation", n ? n->name : fqn,
+                                         n ? n->source.module_path : "", n ? n->source.location : "",
+                                         "buffer '" + fqn + "' " + why}};
+    throw ConversionError(std::move(d));
+  }
+
+  void classify_mutated_buffers() {
+    std::vector<std::pair<std::string, MutatedBuffer*>> ordered;  // in input order: deterministic
+    for (auto& [fqn, m] : mutated_) {
+      if (!m.input) bad("models/model.json mutates buffer '" + fqn + "', which is not a graph input");
+      ordered.emplace_back(fqn, &m);
+    }
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second->input->id < b.second->input->id; });
+    for (auto& [fqn, m] : ordered) {
+      const std::vector<ir::Node*> users = graph_->users(m->input);
+      const bool derived = std::all_of(users.begin(), users.end(), [&](const ir::Node* n) {
+        return n->op == "aten.copy.default" && n->get_tensor("self") == m->input && n->get_tensor("src") != m->input;
+      });
+      if (derived) {
+        load_constant(m->input, fqn, m->persistent ? weights_ : constants_, m->persistent ? "data/weights" : "data/constants");
+        continue;
+      }
+      if (users.size() != 1 || !is_block_write_of(*users[0], m->input)) {
+        for (const ir::Node* n : users)
+          if (!is_block_write_of(*n, m->input))
+            bad_state(fqn, n,
+                      users.size() > 1 && std::any_of(users.begin(), users.end(), [&](const ir::Node* u) { return is_block_write_of(*u, m->input); })
+                          ? "is read here besides the block write that updates it; read the updated value instead "
+                            "(the runtime binds a state's input and output to one buffer, so the old value is gone)"
+                          : "is mutated in a way other than a block write of consecutive rows (index_copy_ / "
+                            "index_put_ at arange(T) + start); only such KV-cache updates are supported");
+        bad_state(fqn, nullptr, "is read by several block writes; update it once per call");
+      }
+      m->is_state = true;
+      m->state_name = state_name(fqn);
+      m->input->name = m->state_name;
+      graph_->inputs.push_back(m->input);
+      signature_.input_names.push_back(m->state_name);
+    }
+  }
+
+  // The I/O name of a state buffer: its FQN with '.' as '_' (e.g. "layers_0_k_cache").
+  static std::string state_name(std::string fqn) {
+    std::replace(fqn.begin(), fqn.end(), '.', '_');
+    return fqn;
   }
 
   static double float_of(const json& f) {
@@ -404,6 +501,8 @@ class Importer {
   std::unordered_map<const Value*, int64_t> bad_dtype_;
   ir::Graph* graph_ = nullptr;
   ir::Signature signature_;
+  std::unordered_map<std::string, MutatedBuffer> mutated_;  // by buffer FQN
+  std::vector<std::pair<Value*, std::string>> state_outputs_;
   ImportResult result_;
 };
 

@@ -32,6 +32,7 @@ const Registry& registry() {
     register_resize_rules(*reg);
     register_pad_rules(*reg);
     register_scatter_rules(*reg);
+    register_cache_write_rules(*reg);
     register_quantize_rules(*reg);
     return reg;
   }();

@@ -138,12 +138,11 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
 void add_signature(ir::Module& into, ir::Module part, const SignatureSource& source) {
   PT2_CHECK(part.subgraphs.size() == 1 && part.signatures.size() == 1, "an archive lowers to one subgraph");
   ir::Signature sig = std::move(part.signatures.front());
-  if (!source.output_names.empty()) {
-    if (source.output_names.size() != sig.output_names.size())
-      throw ConversionError("signature '" + source.key + "' has " + std::to_string(sig.output_names.size()) +
-                            " outputs but " + std::to_string(source.output_names.size()) + " output names were given");
-    sig.output_names = source.output_names;
-  }
+  // The names are those of the user outputs, which come first; state outputs keep their names.
+  if (source.output_names.size() > sig.output_names.size())
+    throw ConversionError("signature '" + source.key + "' has " + std::to_string(sig.output_names.size()) +
+                          " outputs but " + std::to_string(source.output_names.size()) + " output names were given");
+  std::copy(source.output_names.begin(), source.output_names.end(), sig.output_names.begin());
   sig.key = source.key;
   sig.subgraph = static_cast<int>(into.subgraphs.size());
   part.subgraphs.front()->name = source.key;
