@@ -16,11 +16,15 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 class Model:
-    """A .tflite model. Calling it runs LiteRT (XNNPACK applied by default) and returns numpy arrays."""
+    """A .tflite model. Calling it runs LiteRT and returns numpy arrays.
 
-    def __init__(self, tflite_bytes: bytes, num_threads: int | None = None):
+    With `xnnpack=True` (the default) LiteRT applies its XNNPACK delegate, as it does on device;
+    with `xnnpack=False` every op runs on LiteRT's builtin kernels, the reference semantics."""
+
+    def __init__(self, tflite_bytes: bytes, num_threads: int | None = None, *, xnnpack: bool = True):
         self._bytes = bytes(tflite_bytes)
         self._num_threads = num_threads or os.cpu_count() or 1
+        self._xnnpack = xnnpack
         self._interpreter = None  # created on first call, then reused
         self._runners: dict[str, Any] = {}  # signature key -> SignatureRunner
         self._signature_io: dict[str, tuple[list[str], list[str]]] | None = None
@@ -31,9 +35,14 @@ class Model:
 
     def _get_interpreter(self):
         if self._interpreter is None:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-            self._interpreter = Interpreter(model_content=self._bytes, num_threads=self._num_threads)
+            resolver = (
+                OpResolverType.AUTO if self._xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+            self._interpreter = Interpreter(
+                model_content=self._bytes, num_threads=self._num_threads, experimental_op_resolver_type=resolver
+            )
             self._interpreter.allocate_tensors()
         return self._interpreter
 
@@ -125,7 +134,7 @@ class Model:
         return dict(_core.inspect(self._bytes)["op_histogram"])
 
 
-def load(path: str | os.PathLike, num_threads: int | None = None) -> Model:
+def load(path: str | os.PathLike, num_threads: int | None = None, *, xnnpack: bool = True) -> Model:
     """Loads a .tflite file written by Model.export (or any other TFLite model)."""
     with open(path, "rb") as f:
-        return Model(f.read(), num_threads=num_threads)
+        return Model(f.read(), num_threads=num_threads, xnnpack=xnnpack)

@@ -48,6 +48,10 @@ std::optional<Sizes> reshape_before_broadcast(const Sizes& from_full, const Size
 
 struct Rewrite {
   std::vector<std::pair<Value*, Sizes>> shapes;  // values that shrink to their un-broadcast shape
+  // Operands that restore the full shape by broadcasting against a shrunk value. Each must keep
+  // its full shape: if it is itself derived from the dropped broadcast ((v·2) + v), both sides
+  // shrink and the result silently loses the broadcast dims.
+  std::vector<const Value*> stay_full;
 };
 
 // True when every reader of `v` (full shape) works on its un-broadcast form `small`; records the
@@ -72,16 +76,30 @@ bool readers_broadcast(const ir::Graph& g, const Value* v, const Sizes& small, R
       const Sizes o = ir::sizes_of(other->shape), y = ir::sizes_of(out->shape);
       for (int d = 0; d + 2 < r; ++d)
         if (o[d] != y[d]) return false;
+      rw.stay_full.push_back(other);
     } else if (is_elementwise_binary(u->op)) {
       const Value* other = u->inputs[u->inputs[0] == v ? 1 : 0];
       if (other == v) return false;
-      if (other->shape == out->shape && out->shape == v->shape) continue;  // the op broadcasts `small` itself
+      if (other->shape == out->shape && out->shape == v->shape) {  // the op broadcasts `small` itself
+        rw.stay_full.push_back(other);
+        continue;
+      }
       if (!other->is_const() || ir::num_elements(other->shape) != 1 || other->rank() > v->rank()) return false;
       rw.shapes.emplace_back(out, small);  // a scalar operand: the op runs on the small tensor
       if (!readers_broadcast(g, out, small, rw)) return false;
     } else {
       return false;
     }
+  }
+  return true;
+}
+
+// True when no operand that must broadcast the shrunk values back is itself shrunk.
+bool keeps_full_operands(const Rewrite& rw, const Value* broadcast) {
+  for (const Value* v : rw.stay_full) {
+    if (v == broadcast) return false;
+    for (const auto& [shrunk, sizes] : rw.shapes)
+      if (v == shrunk) return false;
   }
   return true;
 }
@@ -101,7 +119,7 @@ void drop_broadcasts(ir::Graph& g) {
     Value* y = b->outputs[0];
     if (x->rank() != y->rank() || !ir::is_fully_static(y->shape) || x->quant) continue;
     Rewrite rw;
-    if (!readers_broadcast(g, y, ir::sizes_of(x->shape), rw)) continue;
+    if (!readers_broadcast(g, y, ir::sizes_of(x->shape), rw) || !keeps_full_operands(rw, y)) continue;
     for (auto& [v, sizes] : rw.shapes) {
       v->shape = ir::static_shape(sizes);
       if (v->producer->op == "tfl.RESHAPE") v->producer->inputs[1] = const_i32(g, v->producer->name + "_shape", sizes);

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 
+#include "ir/fused_activation.h"
 #include "lower/const_eval.h"
 #include "passes/passes.h"
 
@@ -194,8 +195,8 @@ void fold_channel_affine(ir::Graph& g) {
           z = z->producer->inputs[0];
       ir::Node* p = z->producer;
       if (!is_affine_producer(p) || p->get_string("fused_activation") != "NONE" || g.use_count(z) != 1 || z->quant) continue;
-      // Like fuse_activation, give TRANSPOSE_CONV no fused activation.
-      if (p->op == "tfl.TRANSPOSE_CONV" && n->get_string("fused_activation") != "NONE") continue;
+      // The producer takes over the op's fused activation only where its kernels apply one.
+      if (!ir::accepts_fused_activation(p->op) && n->get_string("fused_activation") != "NONE") continue;
       const int64_t cout = p->inputs[1]->shape[p->op == "tfl.DEPTHWISE_CONV_2D" ? 3 : 0].size;
       const std::vector<float> shift = per_channel(c, z == x ? x->rank() : c->rank(), cout);
       if (shift.empty() || !fold_into(g, *p, n->op, shift)) continue;

@@ -1,5 +1,7 @@
 #include "tflite/op_options.h"
 
+#include "ir/fused_activation.h"
+
 #include "util/check.h"
 
 namespace pt2tflite::tflite_writer {
@@ -13,6 +15,9 @@ tflite::ActivationFunctionType act(const ir::Node& n) {
   if (!a) return tflite::ActivationFunctionType_NONE;
   const std::string& s = std::get<std::string>(*a);
   if (s == "NONE") return tflite::ActivationFunctionType_NONE;
+  // A kernel that ignores or refuses the activation would give a wrong answer or no model.
+  PT2_CHECK(ir::accepts_fused_activation(n.op), "fused activation " << s << " on " << n.op << " (node " << n.name
+                                                                  << "), whose kernels do not apply it");
   if (s == "RELU") return tflite::ActivationFunctionType_RELU;
   if (s == "RELU6") return tflite::ActivationFunctionType_RELU6;
   if (s == "RELU_N1_TO_1") return tflite::ActivationFunctionType_RELU_N1_TO_1;

@@ -22,24 +22,27 @@ class Fn(torch.nn.Module):
 
 
 def check(module, inputs, *, atol=1e-5, rtol=1e-5, has=(), lacks=()):
-    """Asserts that LiteRT matches PyTorch eager on `inputs` within the tolerances, that every op in
-    `has` appears in the TFLite model and that none in `lacks` does. Returns the op histogram."""
+    """Asserts that LiteRT matches PyTorch eager on `inputs` within the tolerances, with XNNPACK
+    and with the builtin kernels alone (the reference semantics: a file only XNNPACK accepts can
+    hide a wrong answer), that every op in `has` appears in the TFLite model and that none in
+    `lacks` does. Returns the op histogram."""
     module = module.eval()
     inputs = tuple(inputs)
     model = pt2tflite.convert(module, inputs)
-    got = model(*inputs)
     with torch.no_grad():
         want = module(*inputs)
-    got = got if isinstance(got, tuple) else (got,)
     want = tuple(want) if isinstance(want, (tuple, list)) else (want,)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        w = w.numpy()
-        assert g.shape == w.shape, f"shape {g.shape} != {w.shape}"
-        if w.dtype == np.bool_ or np.issubdtype(w.dtype, np.integer):
-            np.testing.assert_array_equal(g, w)
-        else:
-            np.testing.assert_allclose(g, w, atol=atol, rtol=rtol)
+    builtin = pt2tflite.Model(model.tflite_bytes, xnnpack=False)
+    for runtime, got in (("XNNPACK", model(*inputs)), ("builtin kernels", builtin(*inputs))):
+        got = got if isinstance(got, tuple) else (got,)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            w = w.numpy()
+            assert g.shape == w.shape, f"{runtime}: shape {g.shape} != {w.shape}"
+            if w.dtype == np.bool_ or np.issubdtype(w.dtype, np.integer):
+                np.testing.assert_array_equal(g, w, err_msg=runtime)
+            else:
+                np.testing.assert_allclose(g, w, atol=atol, rtol=rtol, err_msg=runtime)
     hist = model.op_histogram()
     for op in has:
         assert op in hist, f"{op} missing from {hist}"
