@@ -64,10 +64,12 @@ def _decomposition_table():
     return table
 
 
-def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None, *, dynamic_shapes=None):
+def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None, *, dynamic_shapes=None,
+                   strict: bool = False):
     """torch.export + decomposition to Core ATen, as pt2tflite.convert does it.
 
-    dynamic_shapes: torch.export's `dynamic_shapes` (torch.export.Dim per dynamic dimension)."""
+    dynamic_shapes: torch.export's `dynamic_shapes` (torch.export.Dim per dynamic dimension).
+    strict: torch.export's strict (TorchDynamo) tracing; Hugging Face's static-cache wrappers need it."""
     import torch
 
     if isinstance(module_or_ep, torch.export.ExportedProgram):
@@ -82,7 +84,8 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes)
+            ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes,
+                                     strict=strict)
         except Exception as e:  # torch.export raises many types; the cause is in the message
             raise ConversionError(f"torch.export could not capture the model: {type(e).__name__}: {e}") from e
     else:

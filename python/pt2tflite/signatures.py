@@ -48,6 +48,7 @@ class _Entry:
     args: tuple
     kwargs: dict | None
     dynamic_shapes: Any
+    strict: bool
 
 
 @dataclass
@@ -57,13 +58,14 @@ class Signatures:
     entries: list[_Entry] = field(default_factory=list)
 
     def signature(self, name: str, module, sample_args, sample_kwargs: dict | None = None, *,
-                  dynamic_shapes=None) -> "Signatures":
-        """Adds an entry point `name` computing `module(*sample_args, **sample_kwargs)`."""
+                  dynamic_shapes=None, strict: bool = False) -> "Signatures":
+        """Adds an entry point `name` computing `module(*sample_args, **sample_kwargs)` (dynamic_shapes
+        and strict as in torch.export)."""
         if any(e.name == name for e in self.entries):
             raise ValueError(f"signature '{name}' is already defined")
         if not isinstance(sample_args, (tuple, list)):
             sample_args = (sample_args,)
-        self.entries.append(_Entry(name, module, tuple(sample_args), sample_kwargs, dynamic_shapes))
+        self.entries.append(_Entry(name, module, tuple(sample_args), sample_kwargs, dynamic_shapes, strict))
         return self
 
     def convert(self, *, dump_after=(), verbose: bool = False, external_buffers: bool = False,
@@ -74,7 +76,7 @@ class Signatures:
             raise ConversionError("no signatures to convert")
         sources = []
         for e in self.entries:
-            ep = export_program(e.module, e.args, e.kwargs, dynamic_shapes=e.dynamic_shapes)
+            ep = export_program(e.module, e.args, e.kwargs, dynamic_shapes=e.dynamic_shapes, strict=e.strict)
             sources.append((e.name, archive_bytes(ep), output_names(ep)))
         tflite, dumps = _core.convert_signatures(sources, list(dump_after), verbose, external_buffers, quantized_io,
                                                  float16_weights)

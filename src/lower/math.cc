@@ -34,6 +34,13 @@ void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RSQ
 void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "NEG", n.get_tensor("self")); }
 void lower_abs(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "ABS", n.get_tensor("self")); }
 
+void lower_sin(LowerCtx& ctx, const ir::Node& n) {
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIN", n.get_tensor("self"));
+}
+void lower_cos(LowerCtx& ctx, const ir::Node& n) {
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "COS", n.get_tensor("self"));
+}
+
 void lower_log1p(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   if (!check_float(ctx, x)) return;
@@ -84,6 +91,8 @@ void lower_fmod(LowerCtx& ctx, const ir::Node& n) {
 void register_math_rules(Registry& r) {
   r.add("aten.fmod.Scalar", lower_fmod, "(folded)", "constant inputs only (index math)");
   r.add("aten.exp.default", lower_exp, "EXP");
+  r.add("aten.sin.default", lower_sin, "SIN", "floating point only");
+  r.add("aten.cos.default", lower_cos, "COS", "floating point only");
   r.add("aten.log.default", lower_log, "LOG");
   r.add("aten.log1p.default", lower_log1p, "ADD, LOG",
         "LOG(1 + x): absolute error ~1e-7 for tiny x (relative accuracy is lost below ~1e-3)");
