@@ -1,7 +1,10 @@
 // The native CLI: `pt2tflite convert MODEL.pt2 -o MODEL.tflite` and `pt2tflite inspect MODEL.tflite`.
 // Exit codes: 0 success, 2 bad input or unsupported model, 1 internal error.
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -24,6 +27,8 @@ std::string usage() {
       "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
       "                    [--quantized-io] [--float16-weights]\n"
       "  pt2tflite inspect MODEL.tflite\n"
+      "  pt2tflite export-llm MODEL_DIR -o MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]\n"
+      "                    (runs `python3 -m pt2tflite export-llm`: exporting a Hugging Face model needs PyTorch)\n"
       "\n"
       "passes for --dump-after:";
   for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
@@ -56,6 +61,21 @@ int run_convert(const std::vector<std::string>& args) {
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "pt2tflite: wrote " << output << " (" << size << " bytes) in " << ms << " ms\n";
   return kExitOk;
+}
+
+// Hands `export-llm` to the Python package (torch.export runs in Python); $PT2TFLITE_PYTHON picks
+// the interpreter (default python3). Returns only if it cannot be started.
+int run_export_llm(const std::vector<std::string>& args) {
+  const char* env = std::getenv("PT2TFLITE_PYTHON");
+  std::string python = env && *env ? env : "python3";
+  std::vector<std::string> argv = {python, "-m", "pt2tflite", "export-llm"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> c_argv;
+  for (std::string& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  execvp(python.c_str(), c_argv.data());
+  std::cerr << "pt2tflite: export-llm needs Python with PyTorch; cannot run '" << python << "'\n";
+  return kExitBadInput;
 }
 
 int run_inspect(const std::vector<std::string>& args) {
@@ -100,6 +120,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "convert") return run_convert(args);
     if (cmd == "inspect") return run_inspect(args);
+    if (cmd == "export-llm") return run_export_llm(args);
     std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << usage();
     return kExitBadInput;
   } catch (const pt2tflite::ConversionError& e) {
