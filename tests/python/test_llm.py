@@ -101,6 +101,39 @@ def test_greedy_generation_matches_hf_generate(llama):
     assert got == want
 
 
+@torch.no_grad()
+def test_in_place_caches_in_compiled_model(llama):
+    """LiteRT-LM's CPU contract: one TensorBuffer per cache, bound as the input and the output of the
+    same name in every signature. A graph that read the old cache after writing it would drift here."""
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    hf, model = llama
+    steps = 12
+    seq = torch.randint(1, VOCAB, (1, PREFILL + steps))
+    want = hf(seq).logits[0].numpy()
+    cm = CompiledModel.from_buffer(model.tflite_bytes)
+    pre, dec = f"prefill_{PREFILL}", "decode"
+    caches = {n: cm.create_input_buffer_by_name(pre, n) for n in model.signatures()[pre][0] if n.startswith("kv_cache_")}
+    for buf in caches.values():
+        buf.write(np.zeros(2 * CACHE * 16, np.float32))
+
+    def run(key, tokens, positions):
+        ins = {"tokens": cm.create_input_buffer_by_name(key, "tokens"),
+               "input_pos": cm.create_input_buffer_by_name(key, "input_pos"), **caches}
+        ins["tokens"].write(tokens.astype(np.int32))
+        ins["input_pos"].write(positions.astype(np.int32))
+        logits = cm.create_output_buffer_by_name(key, "logits")
+        cm.run_by_name(key, ins, {"logits": logits, **caches})
+        return logits.read(len(positions) * VOCAB, np.float32).reshape(len(positions), VOCAB)
+
+    got = [run(pre, seq[0, :PREFILL].numpy(), np.arange(PREFILL))]
+    for p in range(PREFILL, PREFILL + steps):
+        got.append(run(dec, seq[0, p:p + 1].numpy(), np.array([p])))
+    got = np.concatenate(got)
+    rel = np.abs(got - want).max(axis=-1) / np.abs(want).max(axis=-1)
+    assert rel.max() < 1e-4, rel.max()
+
+
 def test_cli_rejects_a_missing_model_dir(tmp_path):
     env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
     r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(tmp_path / "nope"), "-o", str(tmp_path / "x.tflite")],
