@@ -425,8 +425,13 @@ class Importer {
     } else if (kind == "as_bools") out = v.get<std::vector<bool>>();
     else if (kind == "as_device") out = v.at("type").get<std::string>();
     else if (kind == "as_sym_int") {
-      if (v.contains("as_int")) out = v.at("as_int").get<int64_t>();
-      else out = ir::SymRef{v.at("as_name").get<std::string>()};
+      if (!v.contains("as_int")) {
+        // No rule computes sizes at run time yet; refusing here keeps every rule from ever
+        // meeting a symbolic integer where it expects a number.
+        why = "an argument is a size known only at run time (a dynamic dimension); this is not supported yet";
+        return false;
+      }
+      out = v.at("as_int").get<int64_t>();
     } else if (kind == "as_sym_ints") {
       std::vector<int64_t> ints;
       for (const json& s : v) {

@@ -94,3 +94,17 @@ def test_reshape_to_two_dynamic_dims_is_refused():
     b, s = Dim("b", min=2, max=8), Dim("s", min=2, max=8)
     with pytest.raises(pt2tflite.ConversionError, match="several dynamic dims"):
         pt2tflite.convert(Split().eval(), (torch.randn(2, 3, 4),), dynamic_shapes=({0: b, 1: s},))
+
+
+def test_run_time_size_argument_is_refused_clearly():
+    class SliceToLength(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("table", torch.arange(64.0))
+
+        def forward(self, x):  # [1, S]: the slice end is S, known only at run time
+            return x + self.table[: x.shape[1]]
+
+    seq = Dim("seq", min=2, max=32)
+    with pytest.raises(pt2tflite.ConversionError, match="known only at run time"):
+        pt2tflite.convert(SliceToLength().eval(), (torch.randn(1, 8),), dynamic_shapes=({1: seq},))
