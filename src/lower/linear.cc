@@ -10,13 +10,17 @@ namespace {
 
 using ir::Value;
 
-// FULLY_CONNECTED of `x` (rank >= 2, PyTorch order) with weight `w_out_in` [out, in].
+// FULLY_CONNECTED of `x` (PyTorch order) with weight `w_out_in` [out, in]. A 1-D `x` is one row:
+// FULLY_CONNECTED returns [1, out] for it, so a RESHAPE gives PyTorch's [out].
 void emit_fc(LowerCtx& ctx, const Value* x, Value* w_out_in, Value* bias, const Value* y) {
   Value* in = ctx.get(x, {});
-  Value* out = ctx.make_output(y);
+  const bool row = x->rank() == 1;
+  const int64_t cout = w_out_in->shape.at(0).size;
+  Value* out = row ? ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{1, cout})) : ctx.make_output(y);
   ir::Node* fc = ctx.emit("FULLY_CONNECTED", {in, w_out_in, bias}, {out});
   fc->set("fused_activation", std::string("NONE"));
   fc->set("keep_num_dims", x->rank() > 2);
+  if (row) ctx.bind(y, ctx.reshape(out, {cout}));
 }
 
 // A 1-D constant bias of size `cout`, or nullptr when `b` is not one.

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "lower/context.h"
+#include "lower/plant_bug.h"
 #include "lower/registry.h"
 #include "util/check.h"
 
@@ -17,6 +18,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
   std::unordered_set<std::string> reported;
   for (const Diagnostic& d : diags) reported.insert(d.node);
   LowerCtx ctx(src, *dst, diags);
+  const std::string planted = planted_bug_node();  // TEST ONLY, see lower/plant_bug.h
   // Model inputs keep PyTorch's layout: users feed the same arrays they feed PyTorch.
   for (const ir::Value* in : src.inputs) dst->inputs.push_back(ctx.make_output(in));
   for (const auto& n : src.nodes()) {
@@ -29,6 +31,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
       ctx.unsupported("no lowering for " + n->op + " (see docs/ops.md for the supported ops)");
     } else if (!failing) {
       rule->fn(ctx, *n);
+      if (!planted.empty() && n->name == planted) plant_bug(ctx, *n);  // TEST ONLY
     } else {
       // Once a node has failed no file is written, but every later node is still checked so that
       // one report lists them all. An error in a rule fed by placeholders is not the user's
