@@ -6,6 +6,7 @@
 // because DYNAMIC_UPDATE_SLICE writes a contiguous block from the first position.
 #include <optional>
 
+#include "lower/const_eval.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -22,10 +23,19 @@ struct ContiguousStart {
 
 int64_t numel_or_minus1(const Value* v) { return ir::is_fully_static(v->shape) ? ir::num_elements(v->shape) : -1; }
 
-// arange(T) written any of the ways torch.export records it (start 0, step 1, end T).
+// arange(T) written any of the ways torch.export records it (start 0, step 1, end T), or the
+// constant 0, 1, ..., T-1 that evaluate_constants computed from it.
 bool is_arange(const Value* v, int64_t count) {
+  if (v->rank() != 1 || !v->shape[0].is_static() || v->shape[0].size != count) return false;
+  if (v->is_const()) {
+    if (ir::is_floating(v->dtype) || v->dtype == ir::DType::kBool) return false;
+    const std::vector<int64_t> values = to_int_vector(*v);
+    for (int64_t i = 0; i < count; ++i)
+      if (values[i] != i) return false;
+    return true;
+  }
   const ir::Node* p = v->producer;
-  if (!p || v->rank() != 1 || !v->shape[0].is_static() || v->shape[0].size != count) return false;
+  if (!p) return false;
   auto int_arg = [&](const char* name, int64_t dflt) {
     const ir::Attr* a = p->find(name);
     if (!a || std::holds_alternative<std::monostate>(*a)) return dflt;
