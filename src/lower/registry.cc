@@ -33,6 +33,9 @@ const Registry& registry() {
     register_pad_rules(*reg);
     register_scatter_rules(*reg);
     register_quantize_rules(*reg);
+    register_sort_rules(*reg);
+    register_rearrange_rules(*reg);
+    register_sample_rules(*reg);
     return reg;
   }();
   return *r;

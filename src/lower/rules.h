@@ -21,5 +21,8 @@ void register_resize_rules(Registry& r);       // resize.cc
 void register_pad_rules(Registry& r);          // pad.cc
 void register_scatter_rules(Registry& r);      // scatter.cc
 void register_quantize_rules(Registry& r);     // quantize.cc
+void register_sort_rules(Registry& r);         // sort.cc
+void register_rearrange_rules(Registry& r);    // rearrange.cc
+void register_sample_rules(Registry& r);       // sample.cc
 
 }  // namespace pt2tflite::lower
