@@ -12,7 +12,8 @@ from pt2tflite.debug.inspect_model import inspect
 from pt2tflite.errors import ConversionError, Diagnostic
 from pt2tflite.layout import to_channel_last_io
 from pt2tflite.model import Model, load
+from pt2tflite.signatures import Signatures, signature
 
 __all__ = ["native_cli", "convert", "convert_pt2", "load", "Model", "ConversionError", "Diagnostic", "pass_names",
-           "supported_ops", "to_channel_last_io", "inspect"]
+           "supported_ops", "to_channel_last_io", "inspect", "signature", "Signatures"]
 __version__ = "0.1.0"

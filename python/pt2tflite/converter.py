@@ -99,8 +99,12 @@ def _full_stack_traces():
         tracer._filter_traceback_frames = original
 
 
-def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None):
-    """torch.export + decomposition to Core ATen, as pt2tflite.convert does it."""
+def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None, *, dynamic_shapes=None,
+                   strict: bool = False):
+    """torch.export + decomposition to Core ATen, as pt2tflite.convert does it.
+
+    dynamic_shapes: torch.export's `dynamic_shapes` (torch.export.Dim per dynamic dimension).
+    strict: torch.export's strict (TorchDynamo) tracing; Hugging Face's static-cache wrappers need it."""
     import torch
 
     if isinstance(module_or_ep, torch.export.ExportedProgram):
@@ -116,11 +120,15 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
             )
         try:
             with _full_stack_traces():
-                ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs)
+                ep = torch.export.export(
+                    module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes, strict=strict
+                )
         except Exception as e:  # torch.export raises many types; the cause is in the message
             raise export_error(e) from e
     else:
         raise TypeError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(module_or_ep).__name__}")
+    if dynamic_shapes is not None and isinstance(module_or_ep, torch.export.ExportedProgram):
+        raise ConversionError("dynamic_shapes applies to an nn.Module; an ExportedProgram already has its shapes")
     table = _decomposition_table()
     try:
         return ep.run_decompositions(table)
@@ -148,6 +156,7 @@ def convert(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    dynamic_shapes=None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
 
@@ -161,10 +170,12 @@ def convert(
         with the model's input/output scale and zero point instead of float ones.
     float16_weights: store the float weights of convolutions and linear layers as float16 (half the
         file size; dequantized once when LiteRT loads the model).
+    dynamic_shapes: torch.export `dynamic_shapes` (a torch.export.Dim per dynamic dimension); those
+        dimensions are -1 in the model's shape_signature and can be resized at run time.
     """
     if not isinstance(sample_args, (tuple, list)):
         sample_args = (sample_args,)
-    ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
+    ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
                                   float16_weights)
     if dumps:

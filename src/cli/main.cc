@@ -30,10 +30,11 @@ std::string usage() {
       "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
       "                    [--quantized-io] [--float16-weights]\n"
       "  pt2tflite inspect MODEL.tflite [--ops]\n"
-      "needing Python and PyTorch (run by `python -m pt2tflite.debug`, see docs/debugging.md):\n"
-      "  pt2tflite compare MODEL.pt2 [--tolerance=T] [--out=DIR]\n"
+      "needing Python and PyTorch (run by `python -m pt2tflite.debug` / `python -m pt2tflite`):\n"
+      "  pt2tflite compare MODEL.pt2 [--tolerance=T] [--out=DIR]          (docs/debugging.md)\n"
       "  pt2tflite find-culprits MODEL.pt2 [--out=DIR]\n"
       "  pt2tflite inspect MODEL.tflite --pt2=MODEL.pt2 [--profile]\n"
+      "  pt2tflite export-llm MODEL_DIR -o MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]  (docs/llm.md)\n"
       "\n"
       "passes for --dump-after:";
   for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
@@ -68,21 +69,23 @@ int run_convert(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-// Replaces this process by `python -m pt2tflite.debug CMD ARGS...`: the Python next to this
-// executable (a venv's bin/), else $PT2TFLITE_PYTHON, else python3 on the PATH.
-int run_in_python(const std::string& cmd, const std::vector<std::string>& args) {
+// Replaces this process by `python -m MODULE ARGS...` for the commands that need PyTorch: the
+// Python next to this executable (a venv's bin/), else $PT2TFLITE_PYTHON, else python3 on the PATH.
+// Returns only if it cannot be started.
+int run_in_python(const std::string& module, const std::string& cmd, const std::vector<std::string>& args) {
   std::string python = "python3";
   std::error_code ec;
   auto beside = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "python3";
-  if (const char* env = std::getenv("PT2TFLITE_PYTHON")) python = env;
+  if (const char* env = std::getenv("PT2TFLITE_PYTHON"); env && *env) python = env;
   else if (!ec && std::filesystem::exists(beside)) python = beside.string();
-  std::vector<std::string> argv_s = {python, "-m", "pt2tflite.debug", cmd};
+  std::vector<std::string> argv_s = {python, "-m", module, cmd};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
-  std::cerr << "pt2tflite: " << cmd << " needs Python with the pt2tflite package; could not run " << python << "\n";
+  std::cerr << "pt2tflite: " << cmd << " needs Python with the pt2tflite package and PyTorch; could not run "
+            << python << "\n";
   return kExitBadInput;
 }
 
@@ -91,7 +94,7 @@ int run_inspect(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   for (const std::string& a : args) {
     if (a == "--ops") per_op = true;
-    else if (a.rfind("--pt2", 0) == 0 || a == "--profile") return run_in_python("inspect", args);
+    else if (a.rfind("--pt2", 0) == 0 || a == "--profile") return run_in_python("pt2tflite.debug", "inspect", args);
     else files.push_back(a);
   }
   if (files.size() != 1) {
@@ -143,7 +146,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "convert") return run_convert(args);
     if (cmd == "inspect") return run_inspect(args);
-    if (cmd == "compare" || cmd == "find-culprits") return run_in_python(cmd, args);
+    if (cmd == "compare" || cmd == "find-culprits") return run_in_python("pt2tflite.debug", cmd, args);
+    if (cmd == "export-llm") return run_in_python("pt2tflite", cmd, args);
     std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << usage();
     return kExitBadInput;
   } catch (const pt2tflite::ConversionError& e) {

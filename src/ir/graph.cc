@@ -30,6 +30,10 @@ bool is_fully_static(const Shape& shape) {
   return std::all_of(shape.begin(), shape.end(), [](const Dim& d) { return d.is_static(); });
 }
 
+bool is_static_from(const Shape& shape, size_t first) {
+  return first >= shape.size() || is_fully_static(Shape(shape.begin() + first, shape.end()));
+}
+
 ConstData ConstData::borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, bool file_mapped) {
   ConstData c;
   c.owner_ = std::move(owner);

@@ -94,7 +94,7 @@ bool check_pool_input(LowerCtx& ctx, const Value* x) {
     ctx.unsupported("only 2-D pooling on 4-D (N, C, H, W) inputs is supported");
     return false;
   }
-  if (!ir::is_fully_static(x->shape)) {
+  if (!ir::is_static_from(x->shape, 1)) {  // a dynamic batch is fine
     ctx.unsupported("dynamic spatial dims are not supported yet");
     return false;
   }

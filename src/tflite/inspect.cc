@@ -67,8 +67,17 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
       for (int32_t i : *g->outputs()) s.outputs.push_back(info(i));
   }
   if (m->signature_defs())
-    for (const tflite::SignatureDef* d : *m->signature_defs())
+    for (const tflite::SignatureDef* d : *m->signature_defs()) {
       s.signatures.push_back(d->signature_key() ? d->signature_key()->str() : "");
+      ModelSummary::SignatureIo io;
+      auto names = [](const auto* maps, std::vector<std::string>& out) {
+        if (maps)
+          for (const tflite::TensorMap* t : *maps) out.push_back(t->name() ? t->name()->str() : "");
+      };
+      names(d->inputs(), io.inputs);
+      names(d->outputs(), io.outputs);
+      s.signature_io.push_back(std::move(io));
+    }
   return s;
 }
 

@@ -39,6 +39,12 @@ struct ModelSummary {
   std::vector<TensorInfo> inputs, outputs;  // of subgraph 0
   std::vector<std::string> signatures;
   std::vector<OpInfo> ops;  // every operator of every subgraph, in order
+  // Per signature, in file order: its input and output names in SignatureDef order (LiteRT's
+  // Python API returns them sorted by name, which loses the order callers pass them in).
+  struct SignatureIo {
+    std::vector<std::string> inputs, outputs;
+  };
+  std::vector<SignatureIo> signature_io;
 };
 
 // Throws ConversionError if `bytes` is not a valid TFLite flatbuffer.

@@ -81,6 +81,25 @@ def convert_program(ep) -> bytes:
     return tflite
 
 
+def _real_value(node, values):
+    """The node's value as real numbers (float64 numpy): the output of a PT2E quantize node is
+    integer codes, which the file stores as an int8 tensor that litert_values dequantizes."""
+    value = _as_numpy(values.get(node.name))
+    target = str(node.target)
+    if value is None or "quantized_decomposed.quantize_per_" not in target:
+        return value
+
+    def arg(a):
+        return _as_numpy(values.get(a.name)) if hasattr(a, "name") else np.asarray(a, np.float64)
+
+    scale, zero = arg(node.args[1]), arg(node.args[2])
+    if "per_channel" in target:
+        shape = [1] * value.ndim
+        shape[int(node.args[3])] = -1
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return (value - zero) * scale
+
+
 def _as_numpy(value):
     import torch
 
@@ -121,7 +140,7 @@ def compare_program(ep, args: tuple, tflite: bytes, *, tolerance: float = DEFAUL
     for node in ep.graph.nodes:
         if node.op != "call_function":
             continue
-        want = _as_numpy(ref.get(node.name))
+        want = _real_value(node, ref)
         got = tfl_values.get(node.name)
         aligned = align(want, got) if want is not None and got is not None else None
         if aligned is None:

@@ -10,7 +10,7 @@ _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 def module_path(node) -> str:
     """The innermost nn.Module path of `node` ("layer1.0.conv1"), or "" at the top level."""
-    stack = node.meta.get("nn_module_stack") or {}
+    stack = _module_stack(node)
     if not stack:
         return ""
     path, _type = list(stack.values())[-1]
@@ -19,8 +19,18 @@ def module_path(node) -> str:
     return re.sub(r"\[(\d+)\]", r".\1", path).strip(".")
 
 
-def module_type(node) -> str:
+def _module_stack(node) -> dict:
+    """The node's nn_module_stack; a PT2E quantize / dequantize node has none and takes that of
+    the value it quantizes."""
     stack = node.meta.get("nn_module_stack") or {}
+    while not stack and "quantized_decomposed" in str(node.target) and node.args and hasattr(node.args[0], "meta"):
+        node = node.args[0]
+        stack = node.meta.get("nn_module_stack") or {}
+    return stack
+
+
+def module_type(node) -> str:
+    stack = _module_stack(node)
     if not stack:
         return ""
     _path, typ = list(stack.values())[-1]
