@@ -21,6 +21,11 @@ from difftest.program import eval_values, make_inputs, module_source, union  # n
 
 CI_SEED = 2026
 CI_COUNT = 400
+# Programs of the slice that hit a bug still open, each with its minimized xfail(strict=True) test.
+KNOWN_BUGS = {
+    "2026:20": "int8 softmax reading a value that is also an output: builtin kernels wrong "
+               "(test_quant_ops.py::test_int8_softmax_input_also_read_elsewhere)",
+}
 
 
 def test_random_programs_match_pytorch(tmp_path):
@@ -28,8 +33,10 @@ def test_random_programs_match_pytorch(tmp_path):
            str(CI_SEED), "-j", "2", "--out", str(tmp_path)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     summary = (tmp_path / "summary.md").read_text() if (tmp_path / "summary.md").exists() else r.stderr[-4000:]
-    assert r.returncode == 0, summary
+    assert (tmp_path / "summary.json").exists(), summary
     s = json.loads((tmp_path / "summary.json").read_text())
+    new = [b for b in s["bugs"] if b["name"] not in KNOWN_BUGS]
+    assert not new, summary
     # Most programs must convert, or the test would test little.
     assert s["classes"]["pass"] >= 0.85 * CI_COUNT, summary
 

@@ -3,7 +3,8 @@ reproducer (reproducer.py).
 
     python tools/difftest/minimize.py --seed 0 --index 34 [-o repro.py]
 
-Reductions, repeated until none applies: keep only one failing output; bypass a node (its readers
+Reductions, repeated until none applies: keep only one failing output; make an intermediate
+value the only output (everything after it goes); bypass a node (its readers
 read one of its same-shaped operands instead); cut a node (its value becomes a new program
 input, so everything upstream goes); halve or drop input dims (kept only when the program stays
 valid). Every candidate is checked by converting and running it, so the failure signature (class,
@@ -73,6 +74,9 @@ def candidates(p: Program):
             yield dataclasses.replace(p, outputs=[o])
     vals = eval_values(p, make_inputs(p))
     n_in = len(p.inputs)
+    for v in range(n_in, p.value_count()):  # an intermediate becomes the output: drops what follows
+        if isinstance(vals[v], torch.Tensor) and vals[v].is_floating_point() and p.outputs != [v]:
+            yield prune(dataclasses.replace(p, outputs=[v]))
     for v in range(n_in, p.value_count()):  # cut early nodes first: drops the most
         if isinstance(vals[v], torch.Tensor) and vals[v].is_floating_point() and v not in p.outputs:
             if any(v in n.args for n in p.nodes):

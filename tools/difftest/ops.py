@@ -112,13 +112,17 @@ def binary(b: Builder, v: int) -> int | None:
     r = b.rng
     op = r.choice(["+", "-", "*", "/", "+", "*"])
     shape = b.shape(v)
-    kind = r.choice(["value", "value", "const", "const", "scalar", "noop", "grow", "where"])
+    kind = r.choice(["value", "value", "const", "const", "scalar", "noop", "grow", "where", "self"])
     if b.program.int8:
         kind = r.choice(["value", "value", "const", "scalar"])
         op = r.choice(["+", "*"]) if kind != "scalar" else op
     if kind == "noop":
         expr = r.choice(["{0} * 1.0", "{0} + 0.0", "{0} - 0.0", "{0} / 1.0", "1.0 * {0}", "{0} * 1"])
         return b.add(expr, [v], tag="noop")
+    if kind == "self":  # one value read twice, as residuals and gates do: v * 2 + v, v * v - v
+        s = round(r.uniform(0.25, 2.5), 3)
+        expr = r.choice([f"{{0}} * {s!r} + {{0}}", f"{{0}} {op} {{0}}", f"{{0}} * {{0}} {op} {{0}}", f"{{0}} - {{0}} * {s!r}"])
+        return b.add(expr.replace("/ {0}", "/ ({0}.abs() + 0.5)"), [v], tag="binary")
     if kind == "scalar":
         s = round(r.choice([-1, 1]) * r.uniform(0.25, 2.5), 3)
         expr = r.choice([f"{{0}} {op} {s!r}", f"{s!r} {op} ({{0}}.abs() + 0.5)" if op == "/" else f"{s!r} {op} {{0}}"])
