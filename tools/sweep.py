@@ -46,6 +46,8 @@ TOLERANCE = zoo.TOLERANCE
 NOISE_FACTOR = 3.0
 DATA = os.path.join(HERE, "..", "docs", "coverage")
 DOC = os.path.join(HERE, "..", "docs", "coverage.md")
+# The fast CI tier's sweep models (tests/python/test_zoo_fast.py): one per family, small and quick.
+FAST = ["timm:vision_transformer_relpos/test_vit_relpos", "hf:gpt2", "yolo:yolov8n-cls"]
 TITLES = {"timm": "timm (one model per architecture module)", "hf": "Hugging Face transformers (small configs)",
           "yolo": "Ultralytics YOLO (yaml configs, no weights)"}
 
