@@ -7,7 +7,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo clean
+.PHONY: demo test test-cpp test-python deps build zoo sweep-timm sweep-hf sweep-yolo clean
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -54,3 +54,13 @@ clean:
 zoo: build
 	$(PYTHON) -m pip install -q timm
 	$(PYTHON) tools/zoo.py
+
+# The public sweeps (long; hours on a busy 2-core machine): each writes docs/coverage/<family>.json
+# and docs/coverage.md. Ultralytics goes in without its dependencies so that torch and numpy stay.
+sweep-timm: build
+	nice -n 10 $(PYTHON) tools/sweep.py timm
+sweep-hf: build
+	nice -n 10 $(PYTHON) tools/sweep.py hf
+sweep-yolo: build
+	$(PYTHON) -m pip install -q --no-deps ultralytics opencv-python-headless psutil
+	nice -n 10 $(PYTHON) tools/sweep.py yolo
