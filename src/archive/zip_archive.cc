@@ -28,6 +28,11 @@ constexpr size_t kEndOfCentralDirSize = 22;
   throw ConversionError("not a readable .pt2 archive: " + why);
 }
 
+// An entry name for an error message: names come from the file and may be 64 KiB long.
+std::string shown(const std::string& name) {
+  return name.size() <= 80 ? "'" + name + "'" : "'" + name.substr(0, 80) + "...' (" + std::to_string(name.size()) + " chars)";
+}
+
 // Bounds-checked little-endian reads from the archive bytes.
 struct Reader {
   std::span<const uint8_t> b;
@@ -113,6 +118,10 @@ void ZipArchive::parse() {
     count = r.u64(z64 + 32);
     cd_offset = r.u64(z64 + 48);
   }
+  // Each central directory record takes at least 46 bytes: a count that cannot fit is corrupt
+  // (and must not reach reserve(), which would throw std::length_error for 2^60 entries).
+  if (cd_offset > bytes_.size() || count > (bytes_.size() - cd_offset) / kCentralHeaderSize)
+    bad("the central directory claims " + std::to_string(count) + " entries, more than the file can hold");
   uint64_t off = cd_offset;
   entries_.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
@@ -139,13 +148,13 @@ void ZipArchive::parse() {
       ex += 4 + len;
     }
     if (method != 0)
-      bad("entry '" + name + "' is compressed (method " + std::to_string(method) +
+      bad("entry " + shown(name) + " is compressed (method " + std::to_string(method) +
           "); torch.export.save stores entries uncompressed");
-    if (r.u32(local) != kLocalHeaderSig) bad("corrupt local header for '" + name + "'");
+    if (r.u32(local) != kLocalHeaderSig) bad("corrupt local header for " + shown(name));
     // The data offset must come from the local header: its extra field holds the alignment padding.
     uint64_t data = local + kLocalHeaderSize + r.u16(local + 26) + r.u16(local + 28);
     if (data > bytes_.size() || usize > bytes_.size() - data)
-      bad("entry '" + name + "' is truncated: it needs bytes up to " + std::to_string(data + usize) +
+      bad("entry " + shown(name) + " is truncated: it needs bytes up to " + std::to_string(data + usize) +
           " but the archive has " + std::to_string(bytes_.size()));
     entries_.push_back(ZipEntry{std::move(name), data, usize});
     off += kCentralHeaderSize + name_len + extra_len + comment_len;

@@ -219,7 +219,9 @@ void Graph::remove_dead() {
 }
 
 std::string Graph::unique_name(std::string_view stem) {
-  return std::string(stem) + "_" + std::to_string(next_name_++);
+  // '#' never occurs in an FX node name, so a derived name cannot collide with a node's own
+  // (relu#12 next to FX node relu_12), and the part before it names the node it came from.
+  return std::string(stem.substr(0, stem.find('#'))) + "#" + std::to_string(next_name_++);
 }
 
 }  // namespace pt2tflite::ir

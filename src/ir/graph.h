@@ -146,7 +146,8 @@ class Graph {
   std::vector<Node*> users(const Value* v) const;
   // Removes nodes whose outputs are unused and values nothing refers to.
   void remove_dead();
-  // A fresh name with the given stem, unique in this graph.
+  // A fresh name "stem#N", unique in this graph; a stem that is itself "x#M" gives "x#N". Tensor
+  // names without '#' are FX node names (pt2tflite.debug matches them with PyTorch's values).
   std::string unique_name(std::string_view stem);
 
  private:

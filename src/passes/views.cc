@@ -169,7 +169,8 @@ std::optional<std::vector<int>> View::dim_permutation() const {
   std::vector<int> p(out.size(), -1);
   std::vector<bool> used(in.size(), false);
   for (size_t j = 0; j < out.size(); ++j) {
-    const auto [b, e] = out_r[j];
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const auto b = out_r[j].first, e = out_r[j].second;
     if (b == e) continue;
     const auto d = std::find_if(in_r.begin(), in_r.end(), [&](const auto& r) { return r.first == perm[b] && r.second > r.first; }) - in_r.begin();
     if (d == static_cast<std::ptrdiff_t>(in.size()) || in_r[d].second - in_r[d].first != e - b) return std::nullopt;

@@ -9,6 +9,7 @@
 #include "archive/zip_archive.h"
 #include "lower/lower.h"
 #include "pipeline/atomic_file.h"
+#include "pipeline/output_check.h"
 #include "passes/passes.h"
 #include "pt2tflite/convert.h"
 #include "tflite/writer.h"
@@ -85,6 +86,7 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
     // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
     // stay resident (any still used are read back when needed).
     zip.drop_pages();
+    stages.run(imported.module, "evaluate_constants", passes::evaluate_constants);
 
     std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
     tfl = lower::lower(imported.module, diagnostics);
@@ -119,7 +121,10 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
   }
   zip.drop_pages();
 
+  // The output contract: nothing is returned or written unless LiteRT can load it.
+  pipeline::check_lowered_module(tfl);
   tflite_writer::Flatbuffer fb = tflite_writer::write_model(tfl, options.external_buffers);
+  pipeline::check_flatbuffer(fb.head());
   stages.done("write", nullptr);
   return fb;
 }
@@ -134,7 +139,7 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 
 const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {
-      "import",          "fold_batchnorm",      "lower",           "fold_constants",  "drop_broadcasts",
+      "import",          "fold_batchnorm",      "evaluate_constants", "lower",           "fold_constants",  "drop_broadcasts",
       "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
       "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
   return names;

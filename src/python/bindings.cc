@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "ir/fused_activation.h"
 #include "lower/registry.h"
 #include "pt2tflite/convert.h"
 #include "tflite/inspect.h"
@@ -26,6 +27,33 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
   py::object cls = py::module_::import("pt2tflite.errors").attr("ConversionError");
   py::object exc = cls(e.what(), diags);
   PyErr_SetObject(cls.ptr(), exc.ptr());
+}
+
+pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std::string* dumps, bool verbose,
+                                       bool external_buffers, bool quantized_io, bool float16_weights) {
+  pt2tflite::ConvertOptions options;
+  options.dump_after = std::move(dump_after);
+  options.dump_sink = dumps;
+  options.verbose = verbose;
+  options.external_buffers = external_buffers;
+  options.quantized_io = quantized_io;
+  options.float16_weights = float16_weights;
+  return options;
+}
+
+// Converts the archive file at `path` (memory-mapped, not read into Python).
+py::tuple convert_file(const std::string& path, std::vector<std::string> dump_after, bool verbose,
+                       bool external_buffers, bool quantized_io, bool float16_weights) {
+  std::string dumps;
+  pt2tflite::ConvertOptions options =
+      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  pt2tflite::ConvertResult result;
+  {
+    py::gil_scoped_release release;
+    result = pt2tflite::convert_file(path, options);
+  }
+  py::bytes out(reinterpret_cast<const char*>(result.tflite.data()), result.tflite.size());
+  return py::make_tuple(out, dumps);
 }
 
 py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
@@ -65,12 +93,30 @@ py::dict inspect(py::bytes model) {
   }
   d["xnnpack"] = xnnpack;
   d["signatures"] = s.signatures;
+  py::list ops;
+  for (const auto& o : s.ops) {
+    py::dict entry;
+    entry["subgraph"] = o.subgraph;
+    entry["index"] = o.index;
+    entry["op"] = o.name;
+    entry["inputs"] = o.inputs;
+    entry["outputs"] = o.outputs;
+    entry["xnnpack_refusal"] = o.xnnpack_refusal;
+    ops.append(entry);
+  }
+  d["ops"] = ops;
   return d;
 }
 
 py::list supported_ops() {
   py::list out;
   for (const auto& r : pt2tflite::lower::registry().rules()) out.append(py::make_tuple(r.op, r.emits, r.notes));
+  return out;
+}
+
+py::list fused_activation_ops() {
+  py::list out;
+  for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
   return out;
 }
 
@@ -91,7 +137,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
         py::arg("float16_weights") = false,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
+  m.def("convert_file", &convert_file, py::arg("path"), py::arg("dump_after") = std::vector<std::string>{},
+        py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
+        py::arg("float16_weights") = false,
+        "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
+  m.def("fused_activation_ops", &fused_activation_ops,
+        "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
 }

@@ -27,6 +27,8 @@ class Flatbuffer {
 
   // Bytes of the whole file.
   uint64_t size() const { return size_; }
+  // The flatbuffer itself (constants not filled in yet), for the Verifier.
+  std::span<const uint8_t> head() const { return head_; }
   // Hands the file to `sink` in order, in pieces. Each constant is released once written (its
   // memory freed when nothing else holds it, its mapped pages dropped). Call at most once.
   void stream(const std::function<void(std::span<const uint8_t>)>& sink);

@@ -1,0 +1,30 @@
+// libFuzzer harness: a whole .pt2 archive → .tflite flatbuffer (convert_bytes: reader,
+// validation, lowering, passes, writer and its output check). On success the output must pass
+// the flatbuffers Verifier (the pipeline checks it too; this catches a check that was skipped).
+#include <cstdint>
+#include <cstring>
+
+#include "fuzz_common.h"
+#include "json_mutator.h"
+#include "pipeline/output_check.h"
+
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  pt2tflite::fuzz::expect_clean([&] {
+    pt2tflite::ConvertResult r = pt2tflite::convert_bytes({data, size});
+    if (!pt2tflite::pipeline::flatbuffer_verifies(r.tflite)) {
+      std::cerr << "exit 0 with a flatbuffer the Verifier refuses\n";
+      std::abort();
+    }
+  });
+  return 0;
+}
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+  // Mostly structure-aware (the archive stays a valid zip, model.json valid JSON); sometimes raw
+  // bytes, which exercises the zip reader and the JSON syntax checks.
+  if (seed % 5 != 0)
+    if (size_t n = pt2tflite::fuzz::mutate_archive(data, size, max_size, seed)) return n;
+  return LLVMFuzzerMutate(data, size, max_size);
+}

@@ -1,0 +1,48 @@
+// The argument schema of every op pt2tflite lowers (generated from torch's operator schemas into
+// op_schemas.inc by tools/gen_op_schemas.py), and the check of an imported node against it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace pt2tflite::archive {
+
+enum class ArgKind {
+  kTensor, kOptTensor, kTensors, kOptTensors,
+  kInt, kOptInt, kInts, kOptInts,
+  kFloat, kOptFloat, kOptFloats,
+  kBool, kOptBool, kScalar, kOptScalar,
+  kString, kOptString, kDevice, kOptDevice,
+};
+
+struct ArgSpec {
+  const char* name;
+  ArgKind kind;
+  bool required;
+  ir::Attr default_value;  // when not required
+};
+
+struct OpSchema {
+  std::string_view op;
+  std::vector<ArgSpec> args;
+  int outputs;  // number of outputs; -1 for a list of tensors
+};
+
+// The schema of `op`, or nullptr for an op pt2tflite does not lower (lowering reports those).
+const OpSchema* op_schema(std::string_view op);
+
+// Checks `node` (an ATen node straight from the archive) against its op's schema and fills in
+// omitted arguments from the schema defaults. Returns an empty string when the node is well
+// formed, else what is wrong (argument name and kind). `diagnosed` lists arguments the reader
+// already reported as unrepresentable (skipped here). Symbolic integers (SymRef) where the
+// schema takes an int are reported as unsupported, not malformed.
+struct SchemaProblem {
+  std::string message;
+  bool unsupported = false;  // well formed, but something we cannot lower yet (diagnostic)
+};
+std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vector<std::string>& diagnosed);
+
+}  // namespace pt2tflite::archive

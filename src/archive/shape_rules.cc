@@ -1,0 +1,495 @@
+#include "archive/shape_rules.h"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+
+#include "archive/json_checks.h"
+
+namespace pt2tflite::archive {
+namespace {
+
+using ir::Node;
+using ir::Value;
+using Sizes = std::vector<int64_t>;
+
+// Integer arguments that feed shape arithmetic (strides, pads, kernel sizes, view sizes) are
+// bounded like dims, so the arithmetic below cannot overflow int64.
+constexpr int64_t kMaxArg = INT32_MAX;
+
+struct Invalid {
+  std::string why;
+};
+[[noreturn]] void invalid(const std::string& why) { throw Invalid{why}; }
+
+std::string str(const Sizes& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+bool is_static(const Value* v) { return v && ir::is_fully_static(v->shape); }
+
+// Shape context of one node; every accessor validates what it returns.
+struct Ctx {
+  const Node& n;
+
+  const Value* tensor(std::string_view arg) const { return n.get_tensor(arg); }
+  Sizes sizes(const Value* v) const { return ir::sizes_of(v->shape); }
+  int rank(std::string_view arg) const { return tensor(arg)->rank(); }
+  bool has(std::string_view arg) const { return n.find(arg) && !n.is_none(arg); }
+  // The argument is a (non-null) tensor: some overloads take a scalar in the same place.
+  bool has_tensor(std::string_view arg) const {
+    const ir::Attr* a = n.find(arg);
+    return a && std::holds_alternative<Value*>(*a) && std::get<Value*>(*a);
+  }
+
+  int64_t bounded(int64_t v, std::string_view what, int64_t lo = -kMaxArg) const {
+    if (v < lo || v > kMaxArg) invalid(std::string(what) + " " + std::to_string(v) + " is out of range");
+    return v;
+  }
+  Sizes ints(std::string_view arg, int64_t lo = -kMaxArg) const {
+    Sizes out = n.get_ints(arg);
+    for (int64_t v : out) bounded(v, arg, lo);
+    return out;
+  }
+  // A dim index for a tensor of `rank`, normalized to [0, rank).
+  int64_t dim(int64_t d, int rank, std::string_view what = "dim") const {
+    int r = std::max(rank, 1);
+    if (d < -r || d >= r) invalid(std::string(what) + " " + std::to_string(d) + " is out of range for rank " + std::to_string(rank));
+    return d < 0 ? d + r : d;
+  }
+  // Per-spatial-dim values from a list of 1 (broadcast) or `n` entries.
+  Sizes spatial(std::string_view arg, size_t count, int64_t lo, const Sizes& if_empty = {}) const {
+    Sizes v = ints(arg, lo);
+    if (v.empty() && !if_empty.empty()) return if_empty;
+    if (v.size() == 1) v.assign(count, v[0]);
+    if (v.size() != count) invalid(std::string(arg) + " has " + std::to_string(v.size()) + " entries, expected " + std::to_string(count));
+    return v;
+  }
+};
+
+std::optional<Sizes> broadcast(const Sizes& a, const Sizes& b) {
+  Sizes out(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t x = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    int64_t y = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    if (x != y && x != 1 && y != 1) return std::nullopt;
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+int64_t numel(const Sizes& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;  // ≤ kMaxTensorBytes: checked when the values were declared
+  return n;
+}
+
+const std::unordered_set<std::string_view>& unary_ops() {
+  static const std::unordered_set<std::string_view> s = {
+      "relu", "relu6", "tanh", "sigmoid", "gelu", "hardtanh", "hardswish", "hardsigmoid", "silu", "elu",
+      "leaky_relu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "clone", "_to_copy", "erf",
+      "reciprocal", "floor", "ceil", "round", "sign", "logical_not", "bitwise_not", "softplus", "alias",
+      "detach", "clamp", "clamp_min", "clamp_max", "mish", "log1p", "expm1", "square", "_prelu_kernel",
+      "quantize_per_tensor", "dequantize_per_tensor", "dequantize_per_channel", "pow", "add", "sub", "mul",
+      "div", "rsub", "remainder", "fmod", "eq", "ne", "lt", "le", "gt", "ge", "isnan", "trunc"};
+  return s;
+}
+
+const std::unordered_set<std::string_view>& binary_ops() {
+  static const std::unordered_set<std::string_view> s = {
+      "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+      "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "rsub", "remainder", "fmod", "atan2", "floor_divide"};
+  return s;
+}
+
+// Output size of a pooling/conv window along one dim (PyTorch's formula).
+int64_t window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  if (span < 0) invalid("the window (kernel " + std::to_string(k) + ", dilation " + std::to_string(d) +
+                        ") is larger than the padded input " + std::to_string(in + 2 * p));
+  int64_t out = (ceil_mode ? span + s - 1 : span) / s + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+// The output shape of `n` computed from its inputs, or nullopt for ops without a rule here.
+std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_view overload) {
+  const Node& n = c.n;
+  auto in_sizes = [&](std::string_view a) { return c.sizes(c.tensor(a)); };
+  if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
+    auto b = broadcast(in_sizes("self"), in_sizes("other"));
+    if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes("other")) + " do not broadcast");
+    return b;
+  }
+  if (base == "where" && overload == "self") {
+    auto b = broadcast(in_sizes("condition"), in_sizes("self"));
+    if (b) b = broadcast(*b, in_sizes("other"));
+    if (!b) invalid("operands do not broadcast");
+    return b;
+  }
+  if (unary_ops().count(base) && c.has_tensor("self")) return in_sizes("self");
+  if (base == "_softmax" || base == "_log_softmax" || base == "_safe_softmax" || base == "cumsum") {
+    c.dim(n.get_int("dim"), c.rank("self"));
+    return in_sizes("self");
+  }
+  if (base == "convolution") {
+    Sizes x = in_sizes("input"), w = in_sizes("weight");
+    if (x.size() != 3 && x.size() != 4) invalid("input must be 3-D or 4-D, is " + str(x));
+    if (w.size() != x.size()) invalid("weight " + str(w) + " and input " + str(x) + " differ in rank");
+    size_t sp = x.size() - 2;
+    Sizes stride = c.spatial("stride", sp, 1), pad = c.spatial("padding", sp, 0), dil = c.spatial("dilation", sp, 1);
+    int64_t groups = c.bounded(n.get_int("groups"), "groups", 1);
+    bool transposed = n.get_bool("transposed");
+    int64_t out_ch;
+    Sizes out = {x[0]};
+    if (!transposed) {
+      if (x[1] != w[1] * groups || w[0] % groups != 0)
+        invalid("input channels " + std::to_string(x[1]) + " do not match weight " + str(w) + " with groups " + std::to_string(groups));
+      out_ch = w[0];
+      out.push_back(out_ch);
+      for (size_t i = 0; i < sp; ++i) out.push_back(window(x[2 + i], w[2 + i], stride[i], pad[i], dil[i], false));
+    } else {
+      if (x[1] != w[0] || w[0] % groups != 0) invalid("input channels do not match the transposed weight " + str(w));
+      Sizes opad = c.spatial("output_padding", sp, 0);
+      out_ch = w[1] * groups;
+      out.push_back(out_ch);
+      for (size_t i = 0; i < sp; ++i) {
+        if (opad[i] >= std::max(stride[i], dil[i])) invalid("output_padding must be smaller than stride or dilation");
+        int64_t o = (x[2 + i] - 1) * stride[i] - 2 * pad[i] + dil[i] * (w[2 + i] - 1) + opad[i] + 1;
+        if (o < 1) invalid("empty output");
+        out.push_back(o);
+      }
+    }
+    if (const Value* b = c.tensor("bias"); b && (b->rank() != 1 || b->shape[0].size != out_ch))
+      invalid("bias " + ir::shape_to_string(b->shape) + " does not match " + std::to_string(out_ch) + " output channels");
+    return out;
+  }
+  if (base == "max_pool2d_with_indices" || base == "avg_pool2d" || base == "max_pool2d") {
+    Sizes x = in_sizes("self");
+    if (x.size() != 3 && x.size() != 4) invalid("input must be 3-D or 4-D, is " + str(x));
+    Sizes k = c.spatial("kernel_size", 2, 1);
+    Sizes s = c.spatial("stride", 2, 1, k);
+    Sizes p = c.spatial("padding", 2, 0);
+    Sizes d = n.find("dilation") ? c.spatial("dilation", 2, 1) : Sizes{1, 1};
+    bool ceil_mode = n.get_bool("ceil_mode");
+    Sizes out(x.begin(), x.end() - 2);
+    for (int i = 0; i < 2; ++i) {
+      if (p[i] > k[i] / 2) invalid("padding must be at most half the kernel size");
+      out.push_back(window(x[x.size() - 2 + i], k[i], s[i], p[i], d[i], ceil_mode));
+    }
+    if (base == "avg_pool2d" && c.has("divisor_override") && n.get_int("divisor_override") == 0) invalid("divisor_override is 0");
+    return out;
+  }
+  if (base == "_adaptive_avg_pool2d" || base == "adaptive_avg_pool2d") {
+    Sizes x = in_sizes("self");
+    if (x.size() != 3 && x.size() != 4) invalid("input must be 3-D or 4-D");
+    Sizes o = c.spatial("output_size", 2, 1);
+    Sizes out(x.begin(), x.end() - 2);
+    out.insert(out.end(), o.begin(), o.end());
+    return out;
+  }
+  if (base == "linear") {
+    Sizes x = in_sizes("input"), w = in_sizes("weight");
+    if (x.empty() || w.size() != 2 || x.back() != w[1]) invalid("input " + str(x) + " does not match weight " + str(w));
+    if (const Value* b = c.tensor("bias"); b && (b->rank() > 1 || numel(c.sizes(b)) != w[0]))
+      invalid("bias does not match the weight's " + std::to_string(w[0]) + " units");
+    x.back() = w[0];
+    return x;
+  }
+  if (base == "mm" || base == "addmm") {
+    Sizes a = in_sizes(base == "addmm" ? "mat1" : "self"), b = in_sizes("mat2");
+    if (a.size() != 2 || b.size() != 2 || a[1] != b[0]) invalid("matrices " + str(a) + " and " + str(b) + " do not multiply");
+    if (base == "addmm" && !broadcast(in_sizes("self"), Sizes{a[0], b[1]})) invalid("bias does not broadcast");
+    return Sizes{a[0], b[1]};
+  }
+  if (base == "bmm") {
+    Sizes a = in_sizes("self"), b = in_sizes("mat2");
+    if (a.size() != 3 || b.size() != 3 || a[0] != b[0] || a[2] != b[1]) invalid("batches " + str(a) + " and " + str(b) + " do not multiply");
+    return Sizes{a[0], a[1], b[2]};
+  }
+  if ((base == "mean" || base == "sum") && overload == "default") return Sizes{};
+  if (base == "mean" || base == "sum" || base == "amax" || base == "amin" || base == "any" || base == "all" ||
+      base == "argmax" || base == "var" || base == "linalg_vector_norm") {
+    Sizes x = in_sizes("self");
+    Sizes dims;
+    if (n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim"))) dims = {n.get_int("dim")};
+    else if (c.has("dim")) dims = n.get_ints("dim");
+    if (!c.has("dim") || dims.empty()) {  // all dims
+      for (size_t i = 0; i < x.size(); ++i) dims.push_back(static_cast<int64_t>(i));
+    }
+    std::vector<bool> reduced(x.size(), false);
+    for (int64_t d : dims) {
+      int64_t k = c.dim(d, static_cast<int>(x.size()));
+      if (x.empty()) continue;
+      if (reduced[k]) invalid("dim " + std::to_string(d) + " is reduced twice");
+      reduced[k] = true;
+    }
+    bool keep = n.find("keepdim") && n.get_bool("keepdim");
+    Sizes out;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!reduced[i]) out.push_back(x[i]);
+      else if (keep) out.push_back(1);
+    return out;
+  }
+  if (base == "permute") {
+    Sizes x = in_sizes("self"), dims = n.get_ints("dims"), out;
+    if (dims.size() != x.size()) invalid("dims has " + std::to_string(dims.size()) + " entries for rank " + std::to_string(x.size()));
+    std::vector<bool> seen(x.size(), false);
+    for (int64_t d : dims) {
+      int64_t k = c.dim(d, static_cast<int>(x.size()), "dims entry");
+      if (seen[k]) invalid("dims is not a permutation");
+      seen[k] = true;
+      out.push_back(x[k]);
+    }
+    return out;
+  }
+  if (base == "transpose") {
+    Sizes x = in_sizes("self");
+    int64_t a = c.dim(n.get_int("dim0"), static_cast<int>(x.size())), b = c.dim(n.get_int("dim1"), static_cast<int>(x.size()));
+    if (!x.empty()) std::swap(x[a], x[b]);
+    return x;
+  }
+  if (base == "view" || base == "_unsafe_view" || base == "reshape") {
+    Sizes x = in_sizes("self"), size = c.ints(n.find("size") ? "size" : "shape", -1);
+    int64_t known = 1, infer = -1;
+    for (size_t i = 0; i < size.size(); ++i) {
+      if (size[i] == -1) {
+        if (infer >= 0) invalid("more than one -1 in the view size");
+        infer = static_cast<int64_t>(i);
+      } else {
+        if (size[i] == 0) invalid("a view size of 0");
+        known *= size[i];
+        if (known > numel(x)) invalid("view size " + str(size) + " does not fit " + str(x));
+      }
+    }
+    if (infer >= 0) {
+      if (numel(x) % known != 0) invalid("view size " + str(size) + " does not divide " + str(x));
+      size[infer] = numel(x) / known;
+    } else if (known != numel(x)) {
+      invalid("view size " + str(size) + " has another element count than " + str(x));
+    }
+    return size;
+  }
+  if (base == "unsqueeze") {
+    Sizes x = in_sizes("self");
+    x.insert(x.begin() + c.dim(n.get_int("dim"), static_cast<int>(x.size()) + 1), 1);
+    return x;
+  }
+  if (base == "squeeze" && c.has("dim")) {
+    Sizes x = in_sizes("self");
+    Sizes dims = n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim")) ? Sizes{n.get_int("dim")} : n.get_ints("dim");
+    std::vector<bool> drop(x.size(), false);
+    for (int64_t d : dims) {
+      int64_t k = c.dim(d, static_cast<int>(x.size()));
+      if (!x.empty() && x[k] == 1) drop[k] = true;
+    }
+    Sizes out;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!drop[i]) out.push_back(x[i]);
+    return out;
+  }
+  if (base == "select") {
+    Sizes x = in_sizes("self");
+    if (x.empty()) invalid("select on a 0-d tensor");
+    int64_t d = c.dim(n.get_int("dim"), static_cast<int>(x.size()));
+    int64_t i = n.get_int("index");
+    if (i < -x[d] || i >= x[d]) invalid("index " + std::to_string(i) + " is out of range");
+    x.erase(x.begin() + d);
+    return x;
+  }
+  if (base == "slice" || base == "slice_scatter") {
+    Sizes x = in_sizes("self");
+    if (x.empty()) invalid("slice of a 0-d tensor");
+    int64_t d = c.dim(n.get_int("dim"), static_cast<int>(x.size()));
+    int64_t step = n.get_int("step");
+    if (step < 1 || step > kMaxArg) invalid("step " + std::to_string(step) + " must be positive");
+    if (base == "slice_scatter") return x;
+    auto clampi = [&](const char* a, int64_t dflt) {
+      if (!c.has(a)) return dflt;
+      int64_t v = n.get_int(a);  // any int64: PyTorch clamps; no arithmetic on it before clamping
+      if (v < 0) v = v < -x[d] ? 0 : v + x[d];
+      return std::min(v, x[d]);
+    };
+    int64_t start = clampi("start", 0), end = clampi("end", x[d]);
+    x[d] = end > start ? (end - start + step - 1) / step : 0;  // may be empty: see the zero-size rule in pt2_reader
+    return x;
+  }
+  if (base == "cat") {
+    const auto& ts = n.get_tensors("tensors");
+    if (ts.empty()) invalid("cat of no tensors");
+    Sizes out = c.sizes(ts[0]);
+    int64_t d = c.dim(n.get_int("dim"), static_cast<int>(out.size()));
+    for (size_t i = 1; i < ts.size(); ++i) {
+      Sizes s = c.sizes(ts[i]);
+      if (s.size() != out.size()) invalid("tensors of different ranks");
+      for (size_t k = 0; k < s.size(); ++k)
+        if (static_cast<int64_t>(k) != d && s[k] != out[k]) invalid("tensors differ outside the cat dim");
+      if (!out.empty()) out[d] += s[d];
+    }
+    if (!out.empty() && out[d] > kMaxArg) invalid("the result is too large");
+    return out;
+  }
+  if (base == "_native_batch_norm_legit_no_training") {
+    Sizes x = in_sizes("input");
+    if (x.size() < 2) invalid("input must have a channel dim");
+    for (const char* a : {"weight", "bias", "running_mean", "running_var"})
+      if (const Value* v = c.tensor(a); v && (v->rank() != 1 || v->shape[0].size != x[1]))
+        invalid(std::string(a) + " does not have " + std::to_string(x[1]) + " channels");
+    return x;
+  }
+  if (base == "native_layer_norm") {
+    Sizes x = in_sizes("input"), shape = c.ints("normalized_shape", 1);
+    if (shape.empty() || shape.size() > x.size() || !std::equal(shape.begin(), shape.end(), x.end() - shape.size()))
+      invalid("normalized_shape " + str(shape) + " is not the trailing dims of " + str(x));
+    for (const char* a : {"weight", "bias"})
+      if (const Value* v = c.tensor(a); v && c.sizes(v) != shape) invalid(std::string(a) + " does not have the normalized shape");
+    return x;
+  }
+  if (base == "native_group_norm") {
+    Sizes x = in_sizes("input");
+    int64_t g = c.bounded(n.get_int("group"), "group", 1);
+    if (x.size() < 2 || x[1] % g != 0) invalid("channels are not divisible by the groups");
+    return x;
+  }
+  if (base == "upsample_bilinear2d" || base == "upsample_nearest2d") {
+    Sizes x = in_sizes(c.has_tensor("input") ? "input" : "self");
+    if (x.size() != 4) invalid("input must be 4-D");
+    if (c.has("output_size")) {
+      Sizes o = c.spatial("output_size", 2, 1);
+      return Sizes{x[0], x[1], o[0], o[1]};
+    }
+    if (const ir::Attr* a = n.find("scale_factors"); a && std::holds_alternative<std::vector<double>>(*a)) {
+      const auto& s = std::get<std::vector<double>>(*a);
+      if (s.size() != 2) invalid("scale_factors must have 2 entries");
+      Sizes out = {x[0], x[1]};
+      for (int i = 0; i < 2; ++i) {
+        if (!(s[i] > 0) || !(s[i] * static_cast<double>(x[2 + i]) < static_cast<double>(kMaxArg)))
+          invalid("scale factor out of range");
+        out.push_back(static_cast<int64_t>(static_cast<double>(x[2 + i]) * s[i]));
+        if (out.back() < 1) invalid("empty output");
+      }
+      return out;
+    }
+    invalid("neither output_size nor scale_factors is given");
+  }
+  if (base == "constant_pad_nd") {
+    Sizes x = in_sizes("self"), pad = c.ints("pad");
+    if (pad.size() % 2 != 0 || pad.size() > 2 * x.size()) invalid("pad has " + std::to_string(pad.size()) + " entries for rank " + std::to_string(x.size()));
+    for (size_t i = 0; i < pad.size() / 2; ++i) {
+      int64_t& d = x[x.size() - 1 - i];
+      d += pad[2 * i] + pad[2 * i + 1];
+      if (d < 1 || d > kMaxArg) invalid("padding gives an empty or oversized dim");
+    }
+    return x;
+  }
+  if (base == "expand") {
+    Sizes x = in_sizes("self"), size = c.ints("size", -1);
+    if (size.size() < x.size()) invalid("expand to fewer dims");
+    size_t lead = size.size() - x.size();
+    for (size_t i = 0; i < size.size(); ++i) {
+      if (size[i] == -1) {
+        if (i < lead) invalid("-1 in a new leading dim");
+        size[i] = x[i - lead];
+      } else if (size[i] < 1) {
+        invalid("expand size must be positive");
+      } else if (i >= lead && x[i - lead] != 1 && x[i - lead] != size[i]) {
+        invalid("cannot expand " + str(x) + " to " + str(size));
+      }
+    }
+    return size;
+  }
+  return std::nullopt;
+}
+
+const std::unordered_set<std::string_view>& dtype_preserving_ops() {
+  static const std::unordered_set<std::string_view> s = {
+      "relu", "relu6", "tanh", "sigmoid", "gelu", "hardtanh", "hardswish", "hardsigmoid", "silu", "elu",
+      "leaky_relu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "clone", "erf", "reciprocal",
+      "floor", "ceil", "round", "sign", "softplus", "alias", "detach", "mish", "log1p", "expm1", "square",
+      "_prelu_kernel", "_softmax", "_log_softmax", "_safe_softmax", "convolution", "max_pool2d_with_indices",
+      "max_pool2d", "avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool2d", "linear", "mm", "addmm", "bmm",
+      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
+      "slice_scatter", "_native_batch_norm_legit_no_training", "native_layer_norm", "native_group_norm",
+      "upsample_bilinear2d", "upsample_nearest2d", "constant_pad_nd", "expand", "amax", "amin", "trunc"};
+  return s;
+}
+
+const std::unordered_set<std::string_view>& predicate_ops() {
+  static const std::unordered_set<std::string_view> s = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+                                                         "logical_or", "logical_xor", "logical_not", "isnan"};
+  return s;
+}
+
+bool is_integral(ir::DType t) { return !ir::is_floating(t); }  // bool counts as integral here
+
+// The output dtype against the inputs', for the ops where PyTorch fixes it: a lowering emits
+// kernels for the declared dtypes, and LiteRT refuses a model whose dtypes do not line up.
+void check_dtype(const Ctx& c, std::string_view base) {
+  const Node& n = c.n;
+  const Value* out = n.outputs.empty() ? nullptr : n.outputs[0];
+  if (!out) return;
+  const Value* first = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
+  if (predicate_ops().count(base)) {
+    if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
+    return;
+  }
+  if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
+    ir::DType a = n.get_tensor("self")->dtype, b = n.get_tensor("other")->dtype;
+    if (is_integral(out->dtype) && (!is_integral(a) || !is_integral(b)))
+      invalid("declares an integer output dtype " + name(out->dtype) + " for float operands");
+    if (out->dtype == ir::DType::kBool && (a != ir::DType::kBool || b != ir::DType::kBool))
+      invalid("declares a bool output for non-bool operands");
+    return;
+  }
+  if (binary_ops().count(base) || unary_ops().count(base)) {
+    // With a number as the other operand, a float tensor keeps its dtype (f32 * 2.0 is f32).
+    if (first && ir::is_floating(first->dtype) && out->dtype != first->dtype && base != "_to_copy" &&
+        !base.starts_with("quantize") && !base.starts_with("dequantize"))
+      invalid("declares output dtype " + name(out->dtype) + " for a " + name(first->dtype) + " operand and a number");
+  }
+  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype)
+    invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
+}
+
+// Generic argument checks for ops without a full rule: named dim arguments in range.
+void check_dims(const Ctx& c) {
+  const Node& n = c.n;
+  const Value* x = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  if (!x) return;
+  for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
+    const ir::Attr* v = n.find(a);
+    if (v && std::holds_alternative<int64_t>(*v)) c.dim(std::get<int64_t>(*v), x->rank(), a);
+    if (v && std::holds_alternative<Sizes>(*v))
+      for (int64_t d : std::get<Sizes>(*v)) c.dim(d, x->rank(), a);
+  }
+}
+
+}  // namespace
+
+std::string check_node_shapes(const ir::Node& node) {
+  // "aten.add.Tensor" → base "add", overload "Tensor".
+  std::string_view op = node.op;
+  size_t first = op.find('.'), last = op.rfind('.');
+  if (first == std::string_view::npos || first == last) return {};
+  std::string_view base = op.substr(first + 1, last - first - 1), overload = op.substr(last + 1);
+  Ctx c{node};
+  try {
+    for (const Value* v : node.operands())
+      if (!is_static(v)) return {};  // symbolic dims: only their hints are known
+    if (base != "unsqueeze") check_dims(c);  // unsqueeze's dim ranges over rank + 1 (its own rule checks it)
+    check_dtype(c, base);
+    std::optional<Sizes> want = expected(c, base, overload);
+    const Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
+    if (want && out && is_static(out) && *want != ir::sizes_of(out->shape))
+      invalid("declared output shape " + ir::shape_to_string(out->shape) + " differs from the computed " + str(*want));
+  } catch (const Invalid& e) {
+    return e.why;
+  }
+  return {};
+}
+
+}  // namespace pt2tflite::archive

@@ -1,0 +1,17 @@
+// Shape and dtype checks of the validation boundary: for the ops pt2tflite lowers, the ranks, list lengths
+// and integer arguments (dims, strides, kernel sizes, pads, permutations, view sizes) each op's
+// lowering relies on, and the output shape the op computes from its inputs against the one the
+// archive declares. An archive that fails them is inconsistent (edited or corrupt): torch.export
+// never writes one. Lowering rules may then index dims and divide by strides without checking.
+#pragma once
+
+#include <string>
+
+#include "ir/graph.h"
+
+namespace pt2tflite::archive {
+
+// Empty when `node` (already checked against its op schema) is consistent; else what is wrong.
+std::string check_node_shapes(const ir::Node& node);
+
+}  // namespace pt2tflite::archive

@@ -1,0 +1,209 @@
+#include "pipeline/output_check.h"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+
+#include "pt2tflite/convert.h"
+#include "schema_generated.h"
+#include "util/check.h"
+
+namespace pt2tflite::pipeline {
+namespace {
+
+using ir::Node;
+using ir::Value;
+using Sizes = std::vector<int64_t>;
+
+constexpr int64_t kMaxDim = INT32_MAX;
+
+std::string sizes_str(const Sizes& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+[[noreturn]] void refuse(const Node& n, const std::string& why) {
+  throw ConversionError("the converted model would not load in LiteRT: " + n.op + " (node '" +
+                        n.name.substr(0, 80) + "'): " + why +
+                        ". The archive's declared shapes contradict its ops (if it came from "
+                        "torch.export unchanged, please report this as a pt2tflite bug)");
+}
+
+bool is_static(const Value* v) { return v && ir::is_fully_static(v->shape); }
+
+// A constant integer operand (perm, paddings, axes), or nullopt.
+std::optional<Sizes> const_ints(const Value* v) {
+  if (!v || !v->is_const()) return std::nullopt;
+  Sizes out;
+  if (v->dtype == ir::DType::kInt32)
+    for (int32_t x : v->data->as<int32_t>()) out.push_back(x);
+  else if (v->dtype == ir::DType::kInt64)
+    for (int64_t x : v->data->as<int64_t>()) out.push_back(x);
+  else
+    return std::nullopt;
+  return out;
+}
+
+std::optional<Sizes> broadcast(const Sizes& a, const Sizes& b) {
+  Sizes out(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t x = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    int64_t y = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    if (x != y && x != 1 && y != 1) return std::nullopt;
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+// Output size of a window op over one spatial dim, as the TFLite kernels compute it.
+int64_t window_out(const Node& n, int64_t in, int64_t filter, int64_t stride, int64_t dilation) {
+  if (stride < 1 || dilation < 1 || filter < 1) refuse(n, "non-positive stride, dilation or filter size");
+  int64_t effective = (filter - 1) * dilation + 1;
+  if (n.get_string("padding") == "SAME") return (in + stride - 1) / stride;
+  if (in < effective) refuse(n, "the window is larger than the input");
+  return (in - effective) / stride + 1;
+}
+
+constexpr std::string_view kSameShapeOps[] = {
+    "tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1", "tfl.LOGISTIC", "tfl.TANH", "tfl.EXP", "tfl.LOG", "tfl.SQRT",
+    "tfl.RSQRT", "tfl.ABS", "tfl.NEG", "tfl.HARD_SWISH", "tfl.SOFTMAX", "tfl.LOG_SOFTMAX", "tfl.GELU",
+    "tfl.CAST", "tfl.DEQUANTIZE", "tfl.QUANTIZE", "tfl.LEAKY_RELU", "tfl.ELU", "tfl.SIN", "tfl.COS",
+    "tfl.FLOOR", "tfl.CEIL", "tfl.ROUND", "tfl.SQUARE", "tfl.LOGICAL_NOT", "tfl.SIGN"};
+constexpr std::string_view kBroadcastOps[] = {
+    "tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM", "tfl.POW", "tfl.SQUARED_DIFFERENCE",
+    "tfl.EQUAL", "tfl.NOT_EQUAL", "tfl.LESS", "tfl.LESS_EQUAL", "tfl.GREATER", "tfl.GREATER_EQUAL",
+    "tfl.LOGICAL_AND", "tfl.LOGICAL_OR", "tfl.FLOOR_DIV", "tfl.FLOOR_MOD"};
+
+bool in(std::string_view op, std::span<const std::string_view> ops) {
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+// The output shape LiteRT computes for `n`, for the ops whose rule is simple enough to restate;
+// nullopt for the others (and whenever a dim is symbolic).
+std::optional<Sizes> computed_shape(const Node& n) {
+  for (const Value* v : n.inputs)
+    if (v && !is_static(v)) return std::nullopt;
+  auto input = [&](size_t i) -> const Value* { return i < n.inputs.size() ? n.inputs[i] : nullptr; };
+  auto sizes = [&](size_t i) { return ir::sizes_of(input(i)->shape); };
+  if (!input(0)) return std::nullopt;
+  if (in(n.op, kSameShapeOps)) return sizes(0);
+  if (in(n.op, kBroadcastOps) && input(1)) {
+    auto b = broadcast(sizes(0), sizes(1));
+    if (!b) refuse(n, "operands " + sizes_str(sizes(0)) + " and " + sizes_str(sizes(1)) + " do not broadcast");
+    return b;
+  }
+  if (n.op == "tfl.TRANSPOSE") {
+    auto perm = const_ints(input(1));
+    if (!perm) return std::nullopt;
+    Sizes s = sizes(0), out;
+    if (perm->size() != s.size()) refuse(n, "permutation of the wrong length");
+    for (int64_t p : *perm) {
+      if (p < 0 || p >= static_cast<int64_t>(s.size())) refuse(n, "permutation index out of range");
+      out.push_back(s[p]);
+    }
+    return out;
+  }
+  if (n.op == "tfl.PAD" || n.op == "tfl.PADV2" || n.op == "tfl.MIRROR_PAD") {
+    auto pads = const_ints(input(1));
+    if (!pads) return std::nullopt;
+    Sizes s = sizes(0);
+    if (pads->size() != 2 * s.size()) refuse(n, "paddings of the wrong shape");
+    for (size_t i = 0; i < s.size(); ++i) {
+      if ((*pads)[2 * i] < 0 || (*pads)[2 * i + 1] < 0) refuse(n, "negative padding");
+      s[i] += (*pads)[2 * i] + (*pads)[2 * i + 1];
+    }
+    return s;
+  }
+  if (n.op == "tfl.RESHAPE") {
+    if (ir::num_elements(input(0)->shape) != ir::num_elements(n.outputs[0]->shape))
+      refuse(n, "reshapes " + sizes_str(sizes(0)) + " to " + ir::shape_to_string(n.outputs[0]->shape));
+    return std::nullopt;
+  }
+  if (n.op == "tfl.CONCATENATION") {
+    Sizes out = sizes(0);
+    int64_t axis = n.get_int("axis");
+    if (axis < 0) axis += static_cast<int64_t>(out.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(out.size())) refuse(n, "axis out of range");
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      Sizes s = sizes(i);
+      if (s.size() != out.size()) refuse(n, "inputs of different ranks");
+      for (size_t d = 0; d < s.size(); ++d)
+        if (static_cast<int64_t>(d) != axis && s[d] != out[d]) refuse(n, "inputs differ outside the axis");
+      out[axis] += s[axis];
+    }
+    return out;
+  }
+  if ((n.op == "tfl.CONV_2D" || n.op == "tfl.DEPTHWISE_CONV_2D") && input(1)) {
+    Sizes x = sizes(0), w = sizes(1);
+    if (x.size() != 4 || w.size() != 4) refuse(n, "input and filter must be 4-D");
+    int64_t oc = n.op == "tfl.CONV_2D" ? w[0] : w[3];
+    if (n.op == "tfl.CONV_2D" && (w[3] < 1 || x[3] % w[3] != 0)) refuse(n, "input channels do not match the filter");
+    if (n.op == "tfl.DEPTHWISE_CONV_2D" && (w[0] != 1 || x[3] < 1 || oc % x[3] != 0))
+      refuse(n, "depthwise filter does not match the input channels");
+    if (const Value* b = input(2); b && (b->rank() != 1 || b->shape[0].size != oc)) refuse(n, "bias size differs from the output channels");
+    return Sizes{x[0], window_out(n, x[1], w[1], n.get_int("stride_h"), n.get_int("dilation_h")),
+                 window_out(n, x[2], w[2], n.get_int("stride_w"), n.get_int("dilation_w")), oc};
+  }
+  if (n.op == "tfl.MAX_POOL_2D" || n.op == "tfl.AVERAGE_POOL_2D") {
+    Sizes x = sizes(0);
+    if (x.size() != 4) refuse(n, "input must be 4-D");
+    return Sizes{x[0], window_out(n, x[1], n.get_int("filter_h"), n.get_int("stride_h"), 1),
+                 window_out(n, x[2], n.get_int("filter_w"), n.get_int("stride_w"), 1), x[3]};
+  }
+  if (n.op == "tfl.FULLY_CONNECTED" && input(1)) {
+    Sizes x = sizes(0), w = sizes(1);
+    if (w.size() != 2 || w[1] < 1) refuse(n, "weights must be 2-D");
+    // The kernel flattens the input to [-1, w[1]] (drop_fc_flatten relies on it).
+    if (ir::num_elements(input(0)->shape) % w[1] != 0)
+      refuse(n, "input " + sizes_str(x) + " does not flatten to rows of the weights' " + std::to_string(w[1]));
+    if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0]) refuse(n, "bias size differs from the units");
+    return std::nullopt;  // keep_num_dims decides the rank; the element count is checked below
+  }
+  return std::nullopt;
+}
+
+void check_graph(const ir::Graph& g) {
+  for (const auto& v : g.values()) {
+    for (const ir::Dim& d : v->shape)
+      if (d.size < 0 || d.size > kMaxDim)
+        throw ConversionError("the converted model would not load in LiteRT: tensor '" + v->name.substr(0, 80) +
+                              "' has a dim out of range " + ir::shape_to_string(v->shape));
+    if (v->is_const() && is_static(v.get())) {
+      uint64_t want;
+      if (__builtin_mul_overflow(static_cast<uint64_t>(ir::num_elements(v->shape)), ir::dtype_size(v->dtype), &want) ||
+          want != v->data->bytes().size())
+        throw ConversionError("the converted model would not load in LiteRT: constant '" + v->name.substr(0, 80) +
+                              "' has " + std::to_string(v->data->bytes().size()) + " bytes for shape " +
+                              ir::shape_to_string(v->shape));
+    }
+  }
+  for (const auto& n : g.nodes()) {
+    if (n->outputs.empty() || !n->outputs[0]) continue;
+    std::optional<Sizes> want = computed_shape(*n);
+    const Value* out = n->outputs[0];
+    if (want && is_static(out) && *want != ir::sizes_of(out->shape))
+      refuse(*n, "declared output shape " + ir::shape_to_string(out->shape) + " differs from the computed " +
+                     sizes_str(*want));
+  }
+}
+
+}  // namespace
+
+void check_lowered_module(const ir::Module& module) {
+  for (const auto& g : module.subgraphs) check_graph(*g);
+}
+
+bool flatbuffer_verifies(std::span<const uint8_t> bytes) {
+  if (bytes.size() < 8 || !tflite::ModelBufferHasIdentifier(bytes.data())) return false;
+  // Constants stored after the flatbuffer (external buffers) are outside what the Verifier walks.
+  const size_t size = std::min<size_t>(bytes.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
+  flatbuffers::Verifier verifier(bytes.data(), size, /*max_depth=*/128, /*max_tables=*/100000000);
+  return tflite::VerifyModelBuffer(verifier);
+}
+
+void check_flatbuffer(std::span<const uint8_t> head) {
+  PT2_CHECK(flatbuffer_verifies(head), "the written flatbuffer does not pass the flatbuffers Verifier");
+}
+
+}  // namespace pt2tflite::pipeline
