@@ -228,7 +228,9 @@ def render() -> str:
         if not data:
             continue
         rows = [data["rows"][k] for k in data["order"] if k in data["rows"]]
-        lines.append(f"## {TITLES[family]}\n\n{data['generated']}\n\n**{summary(family, rows)}**\n\n")
+        partial = "" if len(rows) == len(data["order"]) else (
+            f" **Partial: {len(rows)} of {len(data['order'])} models run so far** (the rest have no row yet).")
+        lines.append(f"## {TITLES[family]}\n\n{data['generated']}{partial}\n\n**{summary(family, rows)}**\n\n")
         reasons = refusal_reasons(rows)
         if reasons:
             lines.append("Why the others fail (models per reason): " +
