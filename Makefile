@@ -7,7 +7,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke
+.PHONY: demo test test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -87,3 +87,13 @@ SEED ?= 0
 START ?= 0
 difftest: build
 	nice -n 10 $(PYTHON) tools/difftest/run.py -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest
+
+# The public sweeps (long; hours on a busy 2-core machine): each writes docs/coverage/<family>.json
+# and docs/coverage.md. Ultralytics goes in without its dependencies so that torch and numpy stay.
+sweep-timm: build
+	nice -n 10 $(PYTHON) tools/sweep.py timm
+sweep-hf: build
+	nice -n 10 $(PYTHON) tools/sweep.py hf
+sweep-yolo: build
+	$(PYTHON) -m pip install -q --no-deps ultralytics opencv-python-headless psutil
+	nice -n 10 $(PYTHON) tools/sweep.py yolo

@@ -120,8 +120,9 @@ HF = {
                    dict(TEXT, embedding_size=32, intra_bottleneck_size=32, true_hidden_size=32), IDS, False),
     "mpnet": ("MPNetConfig", "MPNetModel", TEXT, IDS, False),
     "deberta_v2": ("DebertaV2Config", "DebertaV2Model", TEXT, IDS, False),
-    "modernbert": ("ModernBertConfig", "ModernBertModel", dict(TEXT, global_attn_every_n_layers=2,
-                                                               local_attention=8), IDS, False),
+    "modernbert": ("ModernBertConfig", "ModernBertModel",
+                   dict(TEXT, global_attn_every_n_layers=2, local_attention=8, pad_token_id=0, bos_token_id=1,
+                        eos_token_id=2, cls_token_id=1, sep_token_id=2), IDS, False),
     "bert_classifier": ("BertConfig", "BertForSequenceClassification", TEXT, IDS, True),
     # decoder-only language models (logits)
     "llama": ("LlamaConfig", "LlamaForCausalLM", LM, IDS, True),

@@ -5,8 +5,10 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
+#include <optional>
 
 #include "lower/const_eval.h"
+#include "lower/elementwise.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -155,29 +157,24 @@ void lower_embedding(LowerCtx& ctx, const ir::Node& n) {
   emit_gather(ctx, ctx.get(w, {}), 0, indices, ctx.make_output(y));
 }
 
-// x[..., i0, i1, ...]: k > 1 index tensors on adjacent dims [d0, d0 + k), broadcast together to
-// shape B. The indexed dims are moved to the front (a TRANSPOSE unless they lead already), one
-// GATHER_ND with [B..., k] coordinates reads [B..., other dims...], and the result is bound with
-// the layout that says so (PyTorch puts B in place of the indexed dims).
-void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
-  const Value* x = n.get_tensor("self");
-  const Value* y = n.outputs.at(0);
-  const auto& indices = n.get_tensors("indices");
-  const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return ctx.unsupported("index needs static shapes");
-  const int b_rank = y->rank() - (rank - k);
-  std::vector<int64_t> bshape;
-  for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
+// The [B..., k] int32 coordinates of index tensors indices[d0 .. d0 + k) into x's dims
+// [d0, d0 + k), broadcast together to `bshape` (PyTorch aligns trailing dims); a constant when every
+// index is one, else a CONCATENATION of the (broadcast) run-time indices. nullptr after a diagnostic.
+Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*>& indices, int d0, int k,
+                         const std::vector<int64_t>& bshape) {
+  const int b_rank = static_cast<int>(bshape.size());
   const int64_t count = std::accumulate(bshape.begin(), bshape.end(), int64_t{1}, std::multiplies<>());
   std::vector<int64_t> one = bshape;
   one.push_back(1);
   std::vector<Value*> parts;
   for (int j = 0; j < k; ++j) {
     const Value* idx = indices[d0 + j];
-    if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
-      return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+    if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8) {
+      ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+      return nullptr;
+    }
     Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);  // PyTorch order
-    std::vector<int64_t> full(b_rank - idx->rank(), 1);  // trailing dims aligned, as PyTorch broadcasts
+    std::vector<int64_t> full(b_rank - idx->rank(), 1);
     for (const ir::Dim& d : idx->shape) full.push_back(d.size);
     v = ctx.reshape(v, full);
     if (full != bshape) {
@@ -198,31 +195,153 @@ void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   }
   std::vector<int64_t> cshape = bshape;
   cshape.push_back(k);
-  Value* coords = nullptr;
   if (std::all_of(parts.begin(), parts.end(), [](const Value* v) { return v->is_const(); })) {
     std::vector<int32_t> c(count * k);
     for (int j = 0; j < k; ++j) {
       const auto vals = to_int_vector(*parts[j]);
       for (int64_t e = 0; e < count; ++e) c[e * k + j] = static_cast<int32_t>(vals[e]);
     }
-    coords = ctx.const_i32(c, cshape);
-  } else {
-    coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
-    ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
-    cat->set("axis", static_cast<int64_t>(b_rank));
-    cat->set("fused_activation", std::string("NONE"));
+    return ctx.const_i32(c, cshape);
   }
-  // Indexed dims first, then the others in order.
+  Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
+  ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
+  cat->set("axis", static_cast<int64_t>(b_rank));
+  cat->set("fused_activation", std::string("NONE"));
+  return coords;
+}
+
+// x's dims [d0, d0 + k) first, then the others in order.
+Perm indexed_dims_first(int rank, int d0, int k) {
   Perm front;
   for (int j = 0; j < k; ++j) front.push_back(d0 + j);
   for (int d = 0; d < rank; ++d)
     if (d < d0 || d >= d0 + k) front.push_back(d);
-  // Stored result [B..., pre..., post...] holds output logical dims [d0..d0+b, 0..d0, d0+b..].
+  return front;
+}
+
+// The layout of a tensor stored [B..., pre..., post...] whose logical order is [pre, B, post] (the
+// result of indexing dims [d0, ..) with b-dimensional indices).
+Perm indexed_result_layout(int rank, int d0, int b_rank) {
   Perm layout;
   for (int i = 0; i < b_rank; ++i) layout.push_back(d0 + i);
   for (int d = 0; d < d0; ++d) layout.push_back(d);
-  for (int d = d0 + b_rank; d < y->rank(); ++d) layout.push_back(d);
-  ctx.emit("GATHER_ND", {ctx.get(x, front), coords}, {ctx.make_output(y, layout)});
+  for (int d = d0 + b_rank; d < rank; ++d) layout.push_back(d);
+  return layout;
+}
+
+// The index tensors of `n` as (first indexed dim, count), or nullopt after a diagnostic: several
+// index tensors must sit on adjacent dims (otherwise PyTorch moves the indexed dims first).
+std::optional<std::pair<int, int>> indexed_dims(LowerCtx& ctx, const std::vector<Value*>& indices) {
+  int dim = -1, count = 0, last = -1;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (!indices[i]) continue;
+    if (dim < 0) dim = static_cast<int>(i);
+    if (last >= 0 && static_cast<int>(i) != last + 1) {
+      ctx.unsupported("index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
+      return std::nullopt;
+    }
+    last = static_cast<int>(i);
+    ++count;
+  }
+  if (dim < 0) {
+    ctx.unsupported("index with no index tensor");
+    return std::nullopt;
+  }
+  return std::make_pair(dim, count);
+}
+
+// x[..., i0, i1, ...]: k > 1 index tensors on adjacent dims [d0, d0 + k), broadcast together to
+// shape B. The indexed dims are moved to the front (a TRANSPOSE unless they lead already), one
+// GATHER_ND with [B..., k] coordinates reads [B..., other dims...], and the result is bound with
+// the layout that says so (PyTorch puts B in place of the indexed dims).
+void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return ctx.unsupported("index needs static shapes");
+  const int b_rank = y->rank() - (rank - k);
+  std::vector<int64_t> bshape;
+  for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
+  Value* coords = index_coordinates(ctx, x, n.get_tensors("indices"), d0, k, bshape);
+  if (!coords) return;
+  ctx.emit("GATHER_ND", {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+           {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
+}
+
+// index_put(self, indices, values, accumulate): x[idx...] = values (+= with accumulate). With x's
+// indexed dims stored first, SCATTER_ND writes the values (broadcast to [B..., other dims...]) into
+// zeros, summing repeated positions: accumulate adds that to x; otherwise a convert-time mask of the
+// written positions selects them (SELECT_V2), which needs constant indices without repeats (PyTorch
+// leaves the winner among repeats unspecified).
+void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* vals = n.get_tensor("values");
+  const Value* y = n.outputs.at(0);
+  const auto& indices = n.get_tensors("indices");
+  const bool accumulate = n.find("accumulate") && n.get_bool("accumulate");
+  const int rank = x->rank();
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(vals->shape)) return ctx.unsupported("index_put needs static shapes");
+  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt32) return ctx.unsupported("index_put on float32 / int32 only");
+  const auto dims = indexed_dims(ctx, indices);
+  if (!dims) return;
+  const auto [d0, k] = *dims;
+  // B: the index tensors' broadcast shape.
+  std::vector<int64_t> bshape;
+  for (int j = 0; j < k; ++j) {
+    const Value* idx = indices[d0 + j];
+    if (!ir::is_fully_static(idx->shape)) return ctx.unsupported("index_put needs static index shapes");
+    std::vector<int64_t> s = ir::sizes_of(idx->shape);
+    if (s.size() > bshape.size()) bshape.insert(bshape.begin(), s.size() - bshape.size(), 1);
+    for (size_t i = 0; i < s.size(); ++i) {
+      int64_t& b = bshape[bshape.size() - s.size() + i];
+      b = b == 1 ? s[i] : b;
+    }
+  }
+  const int b_rank = static_cast<int>(bshape.size());
+  Value* coords = index_coordinates(ctx, x, indices, d0, k, bshape);
+  if (!coords) return;
+  if (!accumulate && !coords->is_const())
+    return ctx.unsupported("index_put without accumulate needs constant indices (repeated run-time positions have no defined winner)");
+  // The updates, [pre, B, post] in PyTorch order broadcast from `values`, stored [B, pre, post].
+  std::vector<int64_t> logical;
+  for (int d = 0; d < d0; ++d) logical.push_back(x->shape[d].size);
+  logical.insert(logical.end(), bshape.begin(), bshape.end());
+  for (int d = d0 + k; d < rank; ++d) logical.push_back(x->shape[d].size);
+  Value* v = ctx.cast(ctx.get(vals, {}), x->dtype);
+  std::vector<int64_t> vfull(logical.size() - vals->rank(), 1);
+  for (const ir::Dim& d : vals->shape) vfull.push_back(d.size);
+  v = ctx.reshape(v, vfull);
+  if (vfull != logical) {
+    std::vector<int32_t> shape(logical.begin(), logical.end());
+    Value* b = ctx.make_temp(x->dtype, ir::static_shape(logical));
+    ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {b});
+    v = b;
+  }
+  Perm to_stored;
+  for (int d : indexed_result_layout(static_cast<int>(logical.size()), d0, b_rank)) to_stored.push_back(d);
+  Value* updates = ctx.transpose(v, to_stored);
+  const Perm front = indexed_dims_first(rank, d0, k);
+  Value* xt = ctx.get(x, front);
+  std::vector<int32_t> xshape;
+  for (const ir::Dim& d : xt->shape) xshape.push_back(static_cast<int32_t>(d.size));
+  Value* scattered = ctx.make_temp(x->dtype, xt->shape);
+  ctx.emit("SCATTER_ND", {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
+  if (accumulate) return void(emit_elementwise(ctx, "ADD", {xt, scattered}, ctx.make_output(y, front)));
+  // Convert-time mask of the written positions of xt ([K..., rest...], row-major).
+  const auto c = to_int_vector(*coords);
+  const int64_t positions = static_cast<int64_t>(c.size()) / k;
+  int64_t inner = 1, outer = 1;
+  for (int d = k; d < rank; ++d) inner *= xt->shape[d].size;
+  for (int d = 0; d < k; ++d) outer *= xt->shape[d].size;
+  std::vector<uint8_t> mask(outer * inner, 0);
+  for (int64_t p = 0; p < positions; ++p) {
+    int64_t at = 0;
+    for (int j = 0; j < k; ++j) at = at * xt->shape[j].size + c[p * k + j];
+    if (mask[at * inner]) return ctx.unsupported("index_put without accumulate writes one position twice");
+    std::fill(mask.begin() + at * inner, mask.begin() + (at + 1) * inner, 1);
+  }
+  Value* m = ctx.new_const(ir::DType::kBool, xt->shape, std::move(mask));
+  ctx.emit("SELECT_V2", {m, scattered, xt}, {ctx.make_output(y, front)});
 }
 
 // x[..., idx, ...]: one integer index tensor after some full slices (None entries); several on
@@ -231,17 +350,10 @@ void lower_index(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const auto& indices = n.get_tensors("indices");
-  int dim = -1, count = 0, last = -1;
-  for (size_t i = 0; i < indices.size(); ++i) {
-    if (!indices[i]) continue;
-    if (dim < 0) dim = static_cast<int>(i);
-    if (last >= 0 && static_cast<int>(i) != last + 1)
-      return ctx.unsupported("index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
-    last = static_cast<int>(i);
-    ++count;
-  }
-  if (count > 1) return lower_index_several(ctx, n, dim, count);
-  if (dim < 0) return ctx.unsupported("index with no index tensor");
+  const auto dims = indexed_dims(ctx, indices);
+  if (!dims) return;
+  if (dims->second > 1) return lower_index_several(ctx, n, dims->first, dims->second);
+  const int dim = dims->first;
   const Value* idx = indices[dim];
   if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
     return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
@@ -358,6 +470,9 @@ void register_index_rules(Registry& r) {
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
   r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
+  r.add("aten.index_put.default", lower_index_put, "SCATTER_ND + ADD / SELECT_V2",
+        "index tensors on adjacent dims; accumulate → ADD of the scattered values; otherwise constant indices "
+        "without repeats and a convert-time mask (SELECT_V2); float32 / int32; not delegated to XNNPACK");
   r.add("aten.index.Tensor", lower_index, "GATHER, GATHER_ND",
         "one integer index tensor (leading full slices allowed) → GATHER; several on adjacent dims → GATHER_ND of "
         "the indexed dims moved first (not delegated to XNNPACK); constant negative indices wrapped, run-time "

@@ -32,7 +32,12 @@ void lower_log(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "LOG",
 void lower_sqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "SQRT", n.get_tensor("self")); }
 void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RSQRT", n.get_tensor("self")); }
 void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "NEG", n.get_tensor("self")); }
-void lower_abs(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "ABS", n.get_tensor("self")); }
+void lower_abs(LowerCtx& ctx, const ir::Node& n) {
+  // LiteRT's ABS kernel takes float32, int8, int16 and int32: an int64 ABS would not even load.
+  if (n.get_tensor("self")->dtype == ir::DType::kInt64)
+    return ctx.unsupported("abs of a run-time int64 tensor (TFLite ABS has no int64 kernel)");
+  lower_unary_op(ctx, n, "ABS", n.get_tensor("self"));
+}
 
 void lower_sin(LowerCtx& ctx, const ir::Node& n) {
   if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIN", n.get_tensor("self"));
@@ -124,7 +129,7 @@ void register_math_rules(Registry& r) {
   r.add("aten.ceil.default", lower_ceil, "CEIL", "integer tensors: no-op");
   r.add("aten.round.default", lower_round, "ROUND", "half to even, as PyTorch; integer tensors: no-op");
   r.add("aten.reciprocal.default", lower_reciprocal, "DIV", "1 / x; floating point only");
-  r.add("aten.abs.default", lower_abs, "ABS");
+  r.add("aten.abs.default", lower_abs, "ABS", "not on run-time int64 tensors (no LiteRT kernel)");
   r.add("aten.pow.Tensor_Scalar", lower_pow_scalar, "MUL, SQRT, RSQRT, DIV, POW",
         "x^2 → MUL(x, x), x^0.5 → SQRT, x^-0.5 → RSQRT, x^-1 → DIV, x^1 → nothing; other exponents → POW "
         "(not delegated to XNNPACK); integer tensors only with exponent 1 or 2");

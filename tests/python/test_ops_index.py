@@ -233,3 +233,38 @@ def test_slice_scatter_step(size, start, step):
         return y * 1.0
 
     check(Fn(fn), (torch.randn(2, size, 3),))
+
+
+# ---- index_put (issue 10): SCATTER_ND.
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("where", ["dim1", "two_dims", "broadcast_values"])
+def test_index_put_constant_indices(where, accumulate):
+    # x[:, idx] = v leaves index_put with a None entry after functionalization.
+    def fn(x, v):
+        x = x.clone()
+        if where == "two_dims":
+            i, j = torch.tensor([1, 0]), torch.tensor([3, 1])
+            x = torch.index_put(x, (i, j), v[0], accumulate=accumulate)
+        elif accumulate:
+            x[:, torch.tensor([0, 2])] += v if where == "dim1" else v[0, 0, 0]
+        else:
+            x[:, torch.tensor([0, 2])] = v if where == "dim1" else v[0, 0, 0]
+        return x * 1.0
+
+    check(Fn(fn), (torch.randn(2, 4, 3), torch.randn(2, 2, 3)))
+
+
+def test_index_put_accumulate_run_time_indices_with_repeats():
+    def fn(x, i, v):
+        return torch.index_put(x, (i,), v, accumulate=True)
+
+    check(Fn(fn), (torch.randn(5, 3), torch.tensor([0, 3, 0, 4]), torch.randn(4, 3)))
+
+
+def test_index_put_without_accumulate_refuses_run_time_indices():
+    def fn(x, i, v):
+        return torch.index_put(x, (i,), v)
+
+    with pytest.raises(pt2tflite.ConversionError, match="constant indices"):
+        pt2tflite.convert(Fn(fn).eval(), (torch.randn(5, 3), torch.tensor([0, 3]), torch.randn(2, 3)))

@@ -86,3 +86,12 @@ def test_sin_cos_of_conv_output_nhwc():
 
 def test_integer_floor_is_identity():
     check(Fn(lambda x: torch.floor(x) + 1), (torch.arange(12).reshape(3, 4).int(),))
+
+
+def test_abs_of_run_time_int64_is_refused_not_a_file_litert_rejects():
+    # MPNet's relative-position buckets took abs of an int64 tensor: the file did not load in LiteRT.
+    import pt2tflite
+
+    with pytest.raises(pt2tflite.ConversionError, match="int64"):
+        pt2tflite.convert(Fn(lambda x: torch.abs(x) + 1).eval(), (torch.arange(-3, 3),))
+    check(Fn(lambda x: torch.abs(x) + 1), (torch.arange(-3, 3).int(),))
