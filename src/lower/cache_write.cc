@@ -6,6 +6,7 @@
 // because DYNAMIC_UPDATE_SLICE writes a contiguous block from the first position.
 #include <optional>
 
+#include "lower/cache_write.h"
 #include "lower/const_eval.h"
 #include "lower/rules.h"
 
@@ -111,28 +112,34 @@ constexpr const char* kNotContiguous =
     "arange(T) + start (e.g. cache.index_copy_(dim, torch.arange(T) + input_pos[0], new)) becomes "
     "DYNAMIC_UPDATE_SLICE, a scatter to arbitrary rows is not supported";
 
+}  // namespace
+
 // index_put(x, [None, ..., idx], values): idx on one dim, the dims before it taken whole.
-void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
+bool lower_index_put_block_write(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* values = n.get_tensor("values");
-  if (n.get_bool("accumulate")) return ctx.unsupported("index_put with accumulate=True is not supported");
+  if (n.find("accumulate") && n.get_bool("accumulate")) return false;
   const auto& indices = n.get_tensors("indices");
   int axis = -1;
   for (size_t d = 0; d < indices.size(); ++d) {
     if (!indices[d]) continue;
-    if (axis >= 0) return ctx.unsupported("index_put with indices on several dims is not supported");
+    if (axis >= 0) return false;
     axis = static_cast<int>(d);
   }
-  if (axis < 0) return ctx.unsupported("index_put without an index tensor is not supported");
-  const Value* idx = indices[axis];
-  if (idx->rank() != 1 || !check_block(ctx, x, values, axis)) {
-    if (idx->rank() != 1) ctx.unsupported("index_put with a multi-dimensional index is not supported");
-    return;
-  }
-  const std::optional<ContiguousStart> start = contiguous_start(idx, values->shape[axis].size);
-  if (!start) return ctx.unsupported(kNotContiguous);
+  if (axis < 0 || indices[axis]->rank() != 1 || !ir::is_fully_static(x->shape) || !ir::is_fully_static(values->shape) ||
+      values->rank() != x->rank())
+    return false;
+  for (int d = 0; d < x->rank(); ++d)
+    if (d != axis && values->shape[d].size != x->shape[d].size) return false;
+  const std::optional<ContiguousStart> start = contiguous_start(indices[axis], values->shape[axis].size);
+  if (!start) return false;
   emit_block_write(ctx, x, values, axis, *start, n.outputs.at(0));
+  return true;
 }
+
+const char* const kStateWriteNotContiguous = kNotContiguous;
+
+namespace {
 
 void lower_index_copy(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -148,8 +155,6 @@ void lower_index_copy(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_cache_write_rules(Registry& r) {
-  r.add("aten.index_put.default", lower_index_put, "DYNAMIC_UPDATE_SLICE (+PAD, CAST)",
-        "a block of consecutive rows at arange(T) + start on one dim (KV-cache writes); no scatter");
   r.add("aten.index_copy.default", lower_index_copy, "DYNAMIC_UPDATE_SLICE (+PAD, CAST)",
         "a block of consecutive rows at arange(T) + start (KV-cache writes); no scatter");
 }

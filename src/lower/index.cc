@@ -7,6 +7,7 @@
 #include <numeric>
 #include <optional>
 
+#include "lower/cache_write.h"
 #include "lower/const_eval.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
@@ -275,6 +276,10 @@ void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
 // leaves the winner among repeats unspecified).
 void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
+  if (lower_index_put_block_write(ctx, n)) return;
+  // Model state (a KV cache) is bound to one buffer for input and output: only a block write may
+  // update it, never a scatter that reads the old value around the written rows.
+  if (!x->is_const() && !x->producer) return ctx.unsupported(kStateWriteNotContiguous);
   const Value* vals = n.get_tensor("values");
   const Value* y = n.outputs.at(0);
   const auto& indices = n.get_tensors("indices");
@@ -470,8 +475,9 @@ void register_index_rules(Registry& r) {
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
   r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
-  r.add("aten.index_put.default", lower_index_put, "SCATTER_ND + ADD / SELECT_V2",
-        "index tensors on adjacent dims; accumulate → ADD of the scattered values; otherwise constant indices "
+  r.add("aten.index_put.default", lower_index_put, "DYNAMIC_UPDATE_SLICE, or SCATTER_ND + ADD / SELECT_V2",
+        "a block of consecutive rows at arange(T) + start on one dim → DYNAMIC_UPDATE_SLICE (KV-cache writes; "
+        "the only write allowed into a model input); otherwise index tensors on adjacent dims; accumulate → ADD of the scattered values; otherwise constant indices "
         "without repeats and a convert-time mask (SELECT_V2); float32 / int32; not delegated to XNNPACK");
   r.add("aten.index.Tensor", lower_index, "GATHER, GATHER_ND",
         "one integer index tensor (leading full slices allowed) → GATHER; several on adjacent dims → GATHER_ND of "
