@@ -452,7 +452,13 @@ void check_dtype(const Ctx& c, std::string_view base) {
         !base.starts_with("quantize") && !base.starts_with("dequantize"))
       invalid("declares output dtype " + name(out->dtype) + " for a " + name(first->dtype) + " operand and a number");
   }
-  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype)
+  // Views and data movement keep any dtype; math ops keep a float dtype (an integer input may be
+  // promoted: torch.exp of an int64 tensor is float).
+  static const std::unordered_set<std::string_view> moves = {
+      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
+      "slice_scatter", "expand", "constant_pad_nd", "clone", "alias", "detach", "amax", "amin", "max_pool2d_with_indices"};
+  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
+      (moves.count(base) || ir::is_floating(first->dtype)))
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
 }
 
