@@ -462,9 +462,11 @@ void check_dtype(const Ctx& c, std::string_view base) {
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
 }
 
-// Generic argument checks for ops without a full rule: named dim arguments in range.
-void check_dims(const Ctx& c) {
+// Generic argument checks: named dim arguments in range of the input's rank. (unsqueeze also
+// takes dim == rank; its own rule checks it.)
+void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
+  if (base == "unsqueeze") return;
   const Value* x = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
   if (!x) return;
   for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
@@ -487,7 +489,7 @@ std::string check_node_shapes(const ir::Node& node) {
   try {
     for (const Value* v : node.operands())
       if (!is_static(v)) return {};  // symbolic dims: only their hints are known
-    check_dims(c);
+    check_dims(c, base);
     check_dtype(c, base);
     std::optional<Sizes> want = expected(c, base, overload);
     const Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
