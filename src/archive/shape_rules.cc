@@ -124,6 +124,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes("other")) + " do not broadcast");
     return b;
   }
+  if (binary_ops().count(base) && !c.has_tensor("self") && c.has_tensor("other")) return in_sizes("other");
   if (base == "where" && overload == "self") {
     auto b = broadcast(in_sizes("condition"), in_sizes("self"));
     if (b) b = broadcast(*b, in_sizes("other"));
@@ -432,7 +433,10 @@ void check_dtype(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
   const Value* out = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!out) return;
-  const Value* first = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  const Value* first = c.has_tensor("self")    ? n.get_tensor("self")
+                      : c.has_tensor("input") ? n.get_tensor("input")
+                      : c.has_tensor("other") ? n.get_tensor("other")
+                                              : nullptr;
   auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
   if (predicate_ops().count(base)) {
     if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
