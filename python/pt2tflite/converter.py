@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from typing import Any
 
 from pt2tflite import _core
 from pt2tflite.errors import ConversionError
+from pt2tflite.export_errors import decomposition_error, export_error
 from pt2tflite.model import Model
 
 # Ops that PyTorch's default decomposition table would split into many small ops (into gathers
@@ -65,8 +67,44 @@ def _decomposition_table():
     return table
 
 
-def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None):
-    """torch.export + decomposition to Core ATen, as pt2tflite.convert does it."""
+@contextlib.contextmanager
+def _full_stack_traces():
+    """While exporting, record each node's whole Python stack, not only its `forward` frames.
+
+    torch.export keeps only the frames of functions named `forward`, so a node made in a helper
+    (Hugging Face's apply_rotary_pos_emb, T5's _relative_position_bucket) would point at the
+    forward line that called the helper. Diagnostics name the innermost line of the user's code
+    instead. This reaches into a private hook of torch.fx; when it is absent, nothing changes.
+    """
+    from torch.fx import proxy
+
+    tracer = getattr(proxy, "TracerBase", None)
+    original = getattr(tracer, "_filter_traceback_frames", None)
+    if original is None:
+        yield
+        return
+
+    def every_frame_from_forward(self, summary):
+        saved = getattr(self, "_record_forward_stack_traces_only", False)
+        self._record_forward_stack_traces_only = False
+        try:
+            return original(self, summary)
+        finally:
+            self._record_forward_stack_traces_only = saved
+
+    tracer._filter_traceback_frames = every_frame_from_forward
+    try:
+        yield
+    finally:
+        tracer._filter_traceback_frames = original
+
+
+def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None, *, dynamic_shapes=None,
+                   strict: bool = False):
+    """torch.export + decomposition to Core ATen, as pt2tflite.convert does it.
+
+    dynamic_shapes: torch.export's `dynamic_shapes` (torch.export.Dim per dynamic dimension).
+    strict: torch.export's strict (TorchDynamo) tracing; Hugging Face's static-cache wrappers need it."""
     import torch
 
     if isinstance(module_or_ep, torch.export.ExportedProgram):
@@ -81,12 +119,21 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            ep = torch.export.export(module_or_ep, tuple(sample_args), sample_kwargs)
+            with _full_stack_traces():
+                ep = torch.export.export(
+                    module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes, strict=strict
+                )
         except Exception as e:  # torch.export raises many types; the cause is in the message
-            raise ConversionError(f"torch.export could not capture the model: {type(e).__name__}: {e}") from e
+            raise export_error(e) from e
     else:
         raise TypeError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(module_or_ep).__name__}")
-    return ep.run_decompositions(_decomposition_table())
+    if dynamic_shapes is not None and isinstance(module_or_ep, torch.export.ExportedProgram):
+        raise ConversionError("dynamic_shapes applies to an nn.Module; an ExportedProgram already has its shapes")
+    table = _decomposition_table()
+    try:
+        return ep.run_decompositions(table)
+    except Exception as e:  # a decomposition raised: name the node it came from
+        raise decomposition_error(ep, table, e) from e
 
 
 def archive_bytes(ep) -> bytes:
@@ -109,6 +156,7 @@ def convert(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    dynamic_shapes=None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
 
@@ -122,10 +170,12 @@ def convert(
         with the model's input/output scale and zero point instead of float ones.
     float16_weights: store the float weights of convolutions and linear layers as float16 (half the
         file size; dequantized once when LiteRT loads the model).
+    dynamic_shapes: torch.export `dynamic_shapes` (a torch.export.Dim per dynamic dimension); those
+        dimensions are -1 in the model's shape_signature and can be resized at run time.
     """
     if not isinstance(sample_args, (tuple, list)):
         sample_args = (sample_args,)
-    ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs)
+    ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
                                   float16_weights)
     if dumps:

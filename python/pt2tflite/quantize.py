@@ -281,7 +281,8 @@ class PT2EQuantizer(Quantizer):
         first = tensors[0]
         inputs = {first: config.input_activation}
         for t in tensors[1:]:
-            inputs[t] = SharedQuantizationSpec((first, node))
+            if t not in inputs:  # cat([x, x, y]): x keeps its own spec (sharing with itself recurses)
+                inputs[t] = SharedQuantizationSpec((first, node))
         self._set(node, inputs, SharedQuantizationSpec((first, node)))
 
     def _annotate_shared(self, node: Node, config: QuantizationConfig) -> None:

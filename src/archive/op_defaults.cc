@@ -15,6 +15,7 @@ constexpr std::monostate kNone{};
 const std::unordered_map<std::string_view, Defaults>& table() {
   static const auto* t = new std::unordered_map<std::string_view, Defaults>{
       {"aten.add.Tensor", {{"alpha", int64_t{1}}}},
+      {"aten.index_put.default", {{"accumulate", false}}},
       {"aten.add.Scalar", {{"alpha", int64_t{1}}}},
       {"aten.sub.Tensor", {{"alpha", int64_t{1}}}},
       {"aten.sub.Scalar", {{"alpha", int64_t{1}}}},

@@ -11,6 +11,9 @@
 // and dims in range, every node's arguments of its schema's kinds (op_schema.h), every operand
 // produced by exactly one earlier node (or an input or constant), constants inside their entries.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,6 +33,14 @@ using ir::Value;
 
 constexpr int kSupportedSchemaMajors[] = {8, 9};
 const Where kModel("models/model.json");
+
+// Ops whose size argument only restates their output's shape, which their lowering reads instead
+// (with its dynamic dims). A symbolic size argument there is kept as its example sizes; anywhere
+// else it is refused, so no rule ever reads an example size as if it were the size.
+bool sizes_restate_output(std::string_view op) {
+  return op == "aten.view.default" || op == "aten._unsafe_view.default" || op == "aten.reshape.default" ||
+         op == "aten.expand.default";
+}
 
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
 
@@ -65,11 +76,14 @@ class Importer {
     const Where g_at = gm_at.key("graph");
     declare_values(g, g_at);
     const json& sig = field(gm, "signature", gm_at);
+    collect_buffer_mutations(field(sig, "output_specs", gm_at.key("signature")), gm_at.key("signature.output_specs"));
     bind_inputs(field(sig, "input_specs", gm_at.key("signature")), gm_at.key("signature.input_specs"));
     const json& nodes = array_at(field(g, "nodes", g_at), g_at.key("nodes"));
     if (nodes.size() > kMaxNodes) g_at.key("nodes").fail("more than " + std::to_string(kMaxNodes) + " nodes");
     for (size_t i = 0; i < nodes.size(); ++i) import_node(nodes[i], g_at.key("nodes").index(i));
+    classify_mutated_buffers();
     bind_outputs(field(sig, "output_specs", gm_at.key("signature")), gm_at.key("signature.output_specs"));
+    if (graph_->outputs.empty()) bad("the model returns no tensor (every output is None)");
     result_.module.subgraphs.push_back(std::move(graph));
     result_.module.signatures.push_back(signature_);
     return std::move(result_);
@@ -209,6 +223,12 @@ class Importer {
   void load_constant(Value* v, const std::string& fqn, const std::unordered_map<std::string, Payload>& cfg,
                      const char* dir, const Where& spec_at) {
     bind_once(v, spec_at);
+    load_payload(v, fqn, cfg, dir, spec_at);
+  }
+
+  // Gives the bound input `v` the payload stored for `fqn`.
+  void load_payload(Value* v, const std::string& fqn, const std::unordered_map<std::string, Payload>& cfg,
+                    const char* dir, const Where& spec_at) {
     auto it = cfg.find(fqn);
     if (it == cfg.end())
       spec_at.fail("the archive has no payload for " + quote(fqn) + " (missing from the " + dir + " config)");
@@ -256,9 +276,17 @@ class Importer {
       } else if (kind == "buffer") {
         bool persistent = true;
         if (const json* p = optional_field(body, "persistent")) persistent = bool_of(*p, bat.key("persistent"));
-        load_constant(named(field(body, "arg", bat), bat.key("arg")),
-                      string_of(field(body, "buffer_name", bat), bat.key("buffer_name")),
-                      persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants", bat);
+        Value* v = named(field(body, "arg", bat), bat.key("arg"));
+        const std::string fqn = string_of(field(body, "buffer_name", bat), bat.key("buffer_name"));
+        if (auto it = mutated_.find(fqn); it != mutated_.end()) {
+          // Loaded or made a state input once its uses are known (classify_mutated_buffers).
+          bind_once(v, bat);
+          it->second.input = v;
+          it->second.persistent = persistent;
+          it->second.at = bat;
+          continue;
+        }
+        load_constant(v, fqn, persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants", bat);
       } else if (kind == "tensor_constant") {
         load_constant(named(field(body, "arg", bat), bat.key("arg")),
                       string_of(field(body, "tensor_constant_name", bat), bat.key("tensor_constant_name")),
@@ -284,22 +312,124 @@ class Importer {
       const Where bat = sat.key(kind);
       if (kind == "user_output") {
         const json& arg = object_at(field(object_at(body, bat), "arg", bat), bat.key("arg"));
+        // A None output (e.g. an optional attention map) carries nothing: it is dropped, and the
+        // outputs after it move up one place.
+        if (arg.contains("as_none")) continue;
         if (!arg.contains("as_tensor")) {
           std::string what = arg.empty() ? "empty" : quote(arg.begin().key());
-          bat.key("arg").fail("a non-tensor model output (" + what + ") is not supported");
+          bat.key("arg").fail("a non-tensor model output (" + what + ") is not supported; return tensors only");
         }
         Value* v = as_tensor(arg, bat.key("arg"));
         if (!available(v)) bat.key("arg").fail("output tensor " + quote(v->name) + " is not produced by any node");
         if (has_zero_dim(v)) bat.fail("model output " + quote(v->name) + " has a zero-size dim (not supported)");
         graph_->outputs.push_back(v);
-        signature_.output_names.push_back("output_" + std::to_string(i));
-      } else if (kind == "buffer_mutation" || kind == "user_input_mutation" || kind == "parameter_mutation") {
+        signature_.output_names.push_back("output_" + std::to_string(graph_->outputs.size() - 1));
+      } else if (kind == "buffer_mutation") {
+        // Every buffer_mutation was collected from these specs before the inputs were bound.
+        const MutatedBuffer& m =
+            mutated_.at(string_of(field(body, "buffer_name", bat), bat.key("buffer_name")));
+        if (!m.is_state) continue;
+        Value* v = named(field(body, "arg", bat), bat.key("arg"));
+        if (!available(v)) bat.key("arg").fail("state output " + quote(v->name) + " is not produced by any node");
+        state_outputs_.push_back({v, m.state_name});
+      } else if (kind == "user_input_mutation" || kind == "parameter_mutation") {
         bad("the model mutates state in forward (" + kind + "); TFLite models are stateless here. "
             "Remove in-place buffer updates (e.g. BatchNorm in training mode: call model.eval())");
       } else {
         sat.fail("unsupported graph output kind " + quote(kind) + " (is the model in training mode?)");
       }
     }
+    // The new state after the user outputs, named like the state inputs: the runtime binds an
+    // input and the output of the same name to one buffer.
+    for (const auto& [v, name] : state_outputs_) {
+      graph_->outputs.push_back(v);
+      signature_.output_names.push_back(name);
+    }
+  }
+
+  // --- Mutated buffers (model state such as a KV cache) -------------------------------------
+  //
+  // torch.export returns a buffer's new value as a `buffer_mutation` output. Two kinds are taken:
+  //  - derived: every read of the old value is the `self` of aten.copy (it is overwritten from
+  //    the inputs before use, like Hugging Face's cumulative_length); the old value never matters,
+  //    so the buffer stays a constant and its new value is dropped;
+  //  - state: the old value is read only by one block write (index_put / index_copy), which the
+  //    lowering turns into DYNAMIC_UPDATE_SLICE. The buffer becomes an input and its new value an
+  //    output with the same name. Nothing else may read the old value: LiteRT-LM binds the input
+  //    and the output to one buffer, so a later read would see the new rows.
+  // Any other mutation is refused.
+
+  struct MutatedBuffer {
+    Value* input = nullptr;
+    bool persistent = true;
+    Where at = kModel;  // its input spec
+    bool is_state = false;
+    std::string state_name;
+  };
+
+  void collect_buffer_mutations(const json& specs, const Where& at) {
+    array_at(specs, at);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto [kind, body] = union_of(specs[i], at.index(i));
+      if (kind != "buffer_mutation") continue;
+      const Where bat = at.index(i).key(kind);
+      std::string fqn = string_of(field(body, "buffer_name", bat), bat.key("buffer_name"));
+      if (!mutated_.emplace(std::move(fqn), MutatedBuffer{}).second) bat.fail("a buffer is mutated twice");
+    }
+  }
+
+  static bool is_block_write_of(const ir::Node& n, const Value* v) {
+    if (n.op != "aten.index_put.default" && n.op != "aten.index_copy.default") return false;
+    return n.get_tensor("self") == v;
+  }
+
+  [[noreturn]] void bad_state(const std::string& fqn, const ir::Node* n, const std::string& why) {
+    std::vector<Diagnostic> d{Diagnostic{n ? n->op : "buffer_mutation", n ? n->name : fqn,
+                                         n ? n->source.module_path : "", n ? n->source.location : "",
+                                         "buffer '" + fqn + "' " + why}};
+    throw ConversionError(std::move(d));
+  }
+
+  void classify_mutated_buffers() {
+    std::vector<std::pair<std::string, MutatedBuffer*>> ordered;  // in input order: deterministic
+    for (auto& [fqn, m] : mutated_) {
+      if (!m.input) bad("models/model.json mutates buffer '" + fqn + "', which is not a graph input");
+      ordered.emplace_back(fqn, &m);
+    }
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second->input->id < b.second->input->id; });
+    for (auto& [fqn, m] : ordered) {
+      const std::vector<ir::Node*> users = graph_->users(m->input);
+      const bool derived = std::all_of(users.begin(), users.end(), [&](const ir::Node* n) {
+        return n->op == "aten.copy.default" && n->get_tensor("self") == m->input && n->get_tensor("src") != m->input;
+      });
+      if (derived) {
+        load_payload(m->input, fqn, m->persistent ? weights_ : constants_, m->persistent ? "data/weights" : "data/constants",
+                     m->at);  // bound when its input spec was read
+        continue;
+      }
+      if (users.size() != 1 || !is_block_write_of(*users[0], m->input)) {
+        for (const ir::Node* n : users)
+          if (!is_block_write_of(*n, m->input))
+            bad_state(fqn, n,
+                      users.size() > 1 && std::any_of(users.begin(), users.end(), [&](const ir::Node* u) { return is_block_write_of(*u, m->input); })
+                          ? "is read here besides the block write that updates it; read the updated value instead "
+                            "(the runtime binds a state's input and output to one buffer, so the old value is gone)"
+                          : "is mutated in a way other than a block write of consecutive rows (index_copy_ / "
+                            "index_put_ at arange(T) + start); only such KV-cache updates are supported");
+        bad_state(fqn, nullptr, "is read by several block writes; update it once per call");
+      }
+      m->is_state = true;
+      m->state_name = state_name(fqn);
+      m->input->name = m->state_name;
+      graph_->inputs.push_back(m->input);
+      signature_.input_names.push_back(m->state_name);
+    }
+  }
+
+  // The I/O name of a state buffer: its FQN with '.' as '_' (e.g. "layers_0_k_cache").
+  static std::string state_name(std::string fqn) {
+    std::replace(fqn.begin(), fqn.end(), '.', '_');
+    return fqn;
   }
 
   static bool has_zero_dim(const Value* v) {
@@ -310,7 +440,7 @@ class Importer {
   bool available(const Value* v) const { return v->producer || v->is_const() || bound_.count(v); }
 
   // Converts one serialized Argument; returns false (and a reason) for kinds we do not model.
-  bool to_attr(const json& arg, Attr& out, std::string& why, const Where& at) {
+  bool to_attr(const json& arg, Attr& out, std::string& why, const Where& at, std::string_view op) {
     const auto [kind, v] = union_of(arg, at);
     const Where vat = at.key(kind);
     if (kind == "as_none") out = std::monostate{};
@@ -350,13 +480,23 @@ class Importer {
       out = std::move(bs);
     } else if (kind == "as_device") out = string_of(field(v, "type", vat), vat.key("type"));
     else if (kind == "as_sym_int") {
-      if (const json* i = optional_field(v, "as_int")) out = int_of(*i, vat);
-      else out = ir::SymRef{string_of(field(v, "as_name", vat), vat.key("as_name"))};
+      if (const json* i = optional_field(v, "as_int")) {
+        out = int_of(*i, vat);
+      } else {
+        // No rule computes sizes at run time yet; refusing here keeps every rule from ever
+        // meeting a symbolic integer where it expects a number.
+        why = "an argument is a size known only at run time (a dynamic dimension); this is not supported yet";
+        return false;
+      }
     } else if (kind == "as_sym_ints") {
       std::vector<int64_t> ints;
       array_at(v, vat);
       for (size_t i = 0; i < v.size(); ++i) {
         const json* s = optional_field(v[i], "as_int");
+        if (!s && sizes_restate_output(op)) {
+          ints.push_back(-1);  // the lowering takes this size from the output's shape
+          continue;
+        }
         if (!s) {
           why = "a shape argument depends on a dynamic dimension; dynamic shapes are not supported yet";
           return false;
@@ -424,7 +564,7 @@ class Importer {
       std::string arg_name = string_of(field(inputs[i], "name", iat), iat.key("name"), 256);
       Attr attr;
       std::string why;
-      if (!to_attr(field(inputs[i], "arg", iat), attr, why, iat.key("arg"))) {
+      if (!to_attr(field(inputs[i], "arg", iat), attr, why, iat.key("arg"), node->op)) {
         diagnose(*node, why);
         diagnosed.push_back(arg_name);
         attr = std::monostate{};
@@ -438,16 +578,20 @@ class Importer {
       else node_at.fail(p.message);
     }
     // Topological order: every operand exists before this node runs. Zero-size tensors are
-    // refused where they would be computed with (lowering divides by dims).
+    // refused where they would be computed with (lowering divides by dims); torch.cat skips them
+    // (Phi-3's q[..., rotary_dim:] when the rotary part is the whole head), and so does
+    // evaluate_constants, so a cat may read them.
+    const bool skips_empty = node->op == "aten.cat.default";
     for (Value* v : node->operands()) {
       if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
-      if (has_zero_dim(v)) node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
+      if (has_zero_dim(v) && !skips_empty)
+        node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
       if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
         diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
                             std::to_string(it->second) + ")");
     }
-    if (!node->outputs.empty() && node->outputs[0] && has_zero_dim(node->outputs[0]))
-      node_at.fail("produces the zero-size tensor " + quote(node->outputs[0]->name) + " (not supported)");
+    // A node producing a zero-size tensor is refused where that tensor is read (above), or
+    // dropped with it when nothing does.
     // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
     if (diagnosed.empty())
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
@@ -469,22 +613,47 @@ class Importer {
   uint64_t synthesized_bytes_ = 0;
   ir::Graph* graph_ = nullptr;
   ir::Signature signature_;
+  std::unordered_map<std::string, MutatedBuffer> mutated_;  // by buffer FQN
+  std::vector<std::pair<Value*, std::string>> state_outputs_;
   ImportResult result_;
 };
 
 }  // namespace
 
+// A frame of the user's code: not torch itself, not the Python standard library (functools and
+// contextlib wrappers), not generated code ("<eval_with_key>.3", "<frozen ...>").
+static bool is_user_frame(const std::string& file) {
+  if (file.empty() || file.front() == '<') return false;
+  if (file.find("/torch/") != std::string::npos) return false;
+  const size_t lib = file.find("/lib/python3");
+  const bool stdlib = lib != std::string::npos && file.find("-packages/", lib) == std::string::npos;
+  return !stdlib;
+}
+
 ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, const std::string& stack_trace) {
   ir::SourceInfo info;
-  // nn_module_stack: "key,orig_path,type_str" entries joined by ';' — the innermost module is last.
+  // nn_module_stack: "key,orig_path,type_str" entries joined by ';', the innermost module last.
+  // Module names may hold commas (add_module("a,b", ...), Ultralytics), and then so do both the
+  // key and the path ("L__self__a,b,a,b,torch.nn.ReLU"); a path may also hold commas inside
+  // brackets (getattr(L['self'].model, '22')). The type never has one: it follows the last
+  // comma. The key and the path are spelled from the same names, so they hold as many commas:
+  // the path starts after the middle comma at bracket depth 0.
   if (!nn_module_stack.empty()) {
-    std::string last = nn_module_stack.substr(nn_module_stack.rfind(';') == std::string::npos
-                                                  ? 0
-                                                  : nn_module_stack.rfind(';') + 1);
-    size_t c1 = last.find(','), c2 = last.rfind(',');
-    if (c1 != std::string::npos && c2 != std::string::npos && c2 > c1) {
-      info.module_path = last.substr(c1 + 1, c2 - c1 - 1);
-      info.module_type = last.substr(c2 + 1);
+    const size_t semi = nn_module_stack.rfind(';');
+    const std::string last = nn_module_stack.substr(semi == std::string::npos ? 0 : semi + 1);
+    const size_t type_comma = last.rfind(',');
+    if (type_comma != std::string::npos) {
+      info.module_type = last.substr(type_comma + 1);
+      const std::string key_and_path = last.substr(0, type_comma);
+      std::vector<size_t> commas;
+      int depth = 0;
+      for (size_t i = 0; i < key_and_path.size(); ++i) {
+        const char ch = key_and_path[i];
+        if (ch == '[' || ch == '(') ++depth;
+        else if (ch == ']' || ch == ')') --depth;
+        else if (ch == ',' && depth == 0) commas.push_back(i);
+      }
+      if (!commas.empty()) info.module_path = key_and_path.substr(commas[commas.size() / 2] + 1);
     }
   }
   // stack_trace: Python frames 'File "f", line N, in fn'. The user's line is the innermost frame
@@ -499,7 +668,7 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
     std::string file = stack_trace.substr(fstart, fend - fstart);
     std::string loc = file + ":" + stack_trace.substr(lpos + 5, lend - lpos - 5);
     fallback = loc;
-    if (file.find("/torch/") == std::string::npos) info.location = loc;
+    if (is_user_frame(file)) info.location = loc;
     pos = fend;
   }
   if (info.location.empty()) info.location = fallback;

@@ -81,6 +81,17 @@ std::optional<Sizes> broadcast(const Sizes& a, const Sizes& b) {
   return out;
 }
 
+// True when `a` and `b` differ, but only by dims of size 1 (the same elements in the same order).
+bool same_but_unit_dims(const Sizes& a, const Sizes& b) {
+  if (a == b) return false;
+  Sizes x, y;
+  for (int64_t d : a)
+    if (d != 1) x.push_back(d);
+  for (int64_t d : b)
+    if (d != 1) y.push_back(d);
+  return x == y;
+}
+
 int64_t numel(const Sizes& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;  // ≤ kMaxTensorBytes: checked when the values were declared
@@ -315,8 +326,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
       return std::min(v, x[d]);
     };
     int64_t start = clampi("start", 0), end = clampi("end", x[d]);
-    x[d] = end > start ? (end - start + step - 1) / step : 0;
-    if (x[d] == 0) invalid("the slice is empty (zero-size tensors are not supported)");
+    x[d] = end > start ? (end - start + step - 1) / step : 0;  // may be empty: see the zero-size rule in pt2_reader
     return x;
   }
   if (base == "cat") {
@@ -496,7 +506,13 @@ std::string check_node_shapes(const ir::Node& node) {
     check_dims(c, base);
     check_dtype(c, base);
     std::optional<Sizes> want = expected(c, base, overload);
-    const Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
+    Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
+    if (want && out && is_static(out) && same_but_unit_dims(*want, ir::sizes_of(out->shape))) {
+      // torch.export declares a functionalized `buffer.copy_(scalar)` reader with the buffer's
+      // shape ([1]) while its operand is the scalar ([]). The values are the same; the computed
+      // shape is the one every kernel will produce, so the graph carries that one from here on.
+      out->shape = ir::static_shape(*want);
+    }
     if (want && out && is_static(out) && *want != ir::sizes_of(out->shape))
       invalid("declared output shape " + ir::shape_to_string(out->shape) + " differs from the computed " + str(*want));
   } catch (const Invalid& e) {

@@ -1,7 +1,12 @@
 // The native CLI: `pt2tflite convert MODEL.pt2 -o MODEL.tflite` and `pt2tflite inspect MODEL.tflite`.
+// The debugging commands need PyTorch, so they run in Python (python/pt2tflite/debug/cli.py).
 // Exit codes: 0 success, 2 bad input or unsupported model, 1 internal error.
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -24,7 +29,12 @@ std::string usage() {
       "usage:\n"
       "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
       "                    [--quantized-io] [--float16-weights]\n"
-      "  pt2tflite inspect MODEL.tflite\n"
+      "  pt2tflite inspect MODEL.tflite [--ops]\n"
+      "needing Python and PyTorch (run by `python -m pt2tflite.debug` / `python -m pt2tflite`):\n"
+      "  pt2tflite compare MODEL.pt2 [--tolerance=T] [--out=DIR]          (docs/debugging.md)\n"
+      "  pt2tflite find-culprits MODEL.pt2 [--out=DIR]\n"
+      "  pt2tflite inspect MODEL.tflite --pt2=MODEL.pt2 [--profile]\n"
+      "  pt2tflite export-llm MODEL_DIR -o MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]  (docs/llm.md)\n"
       "\n"
       "passes for --dump-after:";
   for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
@@ -59,13 +69,40 @@ int run_convert(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Replaces this process by `python -m MODULE ARGS...` for the commands that need PyTorch: the
+// Python next to this executable (a venv's bin/), else $PT2TFLITE_PYTHON, else python3 on the PATH.
+// Returns only if it cannot be started.
+int run_in_python(const std::string& module, const std::string& cmd, const std::vector<std::string>& args) {
+  std::string python = "python3";
+  std::error_code ec;
+  auto beside = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "python3";
+  if (const char* env = std::getenv("PT2TFLITE_PYTHON"); env && *env) python = env;
+  else if (!ec && std::filesystem::exists(beside)) python = beside.string();
+  std::vector<std::string> argv_s = {python, "-m", module, cmd};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  std::cerr << "pt2tflite: " << cmd << " needs Python with the pt2tflite package and PyTorch; could not run "
+            << python << "\n";
+  return kExitBadInput;
+}
+
 int run_inspect(const std::vector<std::string>& args) {
-  if (args.size() != 1) {
+  bool per_op = false;
+  std::vector<std::string> files;
+  for (const std::string& a : args) {
+    if (a == "--ops") per_op = true;
+    else if (a.rfind("--pt2", 0) == 0 || a == "--profile") return run_in_python("pt2tflite.debug", "inspect", args);
+    else files.push_back(a);
+  }
+  if (files.size() != 1) {
     std::cerr << usage();
     return kExitBadInput;
   }
-  std::ifstream f(args[0], std::ios::binary);
-  if (!f) throw pt2tflite::ConversionError("cannot open '" + args[0] + "'");
+  std::ifstream f(files[0], std::ios::binary);
+  if (!f) throw pt2tflite::ConversionError("cannot open '" + files[0] + "'");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   auto s = pt2tflite::tflite_writer::summarize_model(bytes);
   auto shape = [](const std::vector<int32_t>& v) {
@@ -73,7 +110,7 @@ int run_inspect(const std::vector<std::string>& args) {
     for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
     return out + "]";
   };
-  std::cout << args[0] << ": " << s.file_bytes << " bytes (" << s.constant_bytes << " in constants), " << s.op_count
+  std::cout << files[0] << ": " << s.file_bytes << " bytes (" << s.constant_bytes << " in constants), " << s.op_count
             << " ops\n";
   for (const auto& t : s.inputs) std::cout << "  input  " << t.name << " " << t.dtype << shape(t.shape) << "\n";
   for (const auto& t : s.outputs) std::cout << "  output " << t.name << " " << t.dtype << shape(t.shape) << "\n";
@@ -84,6 +121,14 @@ int run_inspect(const std::vector<std::string>& args) {
     const auto& x = s.xnnpack.at(name);
     std::cout << "    " << name << " " << count << "  xnnpack " << x.delegated << "/" << count << "\n";
     for (const auto& [why, n] : x.refused) std::cout << "      not delegated (" << n << "): " << why << "\n";
+  }
+  if (!per_op) return kExitOk;
+  // Per op: its output tensors (named after the FX nodes they come from) and XNNPACK's verdict.
+  std::cout << "  per op (subgraph:index op -> outputs, XNNPACK):\n";
+  for (const auto& o : s.ops) {
+    std::cout << "    " << o.subgraph << ":" << o.index << " " << o.name << " ->";
+    for (const std::string& t : o.outputs) std::cout << " " << t;
+    std::cout << (o.xnnpack_refusal.empty() ? "  xnnpack" : "  NOT xnnpack: " + o.xnnpack_refusal) << "\n";
   }
   return kExitOk;
 }
@@ -101,6 +146,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "convert") return run_convert(args);
     if (cmd == "inspect") return run_inspect(args);
+    if (cmd == "compare" || cmd == "find-culprits") return run_in_python("pt2tflite.debug", cmd, args);
+    if (cmd == "export-llm") return run_in_python("pt2tflite", cmd, args);
     std::cerr << "pt2tflite: unknown command '" << cmd << "'\n" << usage();
     return kExitBadInput;
   } catch (const pt2tflite::ConversionError& e) {

@@ -24,6 +24,8 @@ bool accepts_fused_activation(std::string_view op) {
   return std::find(kAcceptsFusedActivation.begin(), kAcceptsFusedActivation.end(), op) != kAcceptsFusedActivation.end();
 }
 
+std::span<const std::string_view> ops_accepting_fused_activation() { return kAcceptsFusedActivation; }
+
 bool is_fusable_activation(std::string_view op) {
   return std::find(kFusableActivations.begin(), kFusableActivations.end(), op) != kFusableActivations.end();
 }

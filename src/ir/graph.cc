@@ -30,6 +30,10 @@ bool is_fully_static(const Shape& shape) {
   return std::all_of(shape.begin(), shape.end(), [](const Dim& d) { return d.is_static(); });
 }
 
+bool is_static_from(const Shape& shape, size_t first) {
+  return first >= shape.size() || is_fully_static(Shape(shape.begin() + first, shape.end()));
+}
+
 ConstData ConstData::borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, bool file_mapped) {
   ConstData c;
   c.owner_ = std::move(owner);
@@ -219,7 +223,9 @@ void Graph::remove_dead() {
 }
 
 std::string Graph::unique_name(std::string_view stem) {
-  return std::string(stem) + "_" + std::to_string(next_name_++);
+  // '#' never occurs in an FX node name, so a derived name cannot collide with a node's own
+  // (relu#12 next to FX node relu_12), and the part before it names the node it came from.
+  return std::string(stem.substr(0, stem.find('#'))) + "#" + std::to_string(next_name_++);
 }
 
 }  // namespace pt2tflite::ir

@@ -31,6 +31,8 @@ Shape static_shape(std::span<const int64_t> sizes);
 std::vector<int64_t> sizes_of(const Shape& shape);
 int64_t num_elements(const Shape& shape);
 bool is_fully_static(const Shape& shape);
+// True when every dim from `first` on is static (e.g. 1: only the batch may be dynamic).
+bool is_static_from(const Shape& shape, size_t first);
 
 // Affine quantization: real = scale * (q - zero_point); per-tensor when scale has one entry.
 struct QuantParams {
@@ -146,7 +148,8 @@ class Graph {
   std::vector<Node*> users(const Value* v) const;
   // Removes nodes whose outputs are unused and values nothing refers to.
   void remove_dead();
-  // A fresh name with the given stem, unique in this graph.
+  // A fresh name "stem#N", unique in this graph; a stem that is itself "x#M" gives "x#N". Tensor
+  // names without '#' are FX node names (pt2tflite.debug matches them with PyTorch's values).
   std::string unique_name(std::string_view stem);
 
  private:

@@ -121,6 +121,13 @@ ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
 }
 
 ir::Value* LowerCtx::reshape(ir::Value* v, const std::vector<int64_t>& shape) {
+  // Static sizes would bake a dynamic dim's example size into the file: refuse instead (the
+  // rules that handle dynamic shapes emit their RESHAPE with -1 themselves).
+  if (!ir::is_fully_static(v->shape)) {
+    unsupported("this op reshapes a tensor with a dynamic shape (" + ir::shape_to_string(v->shape) +
+                "), which is not supported yet");
+    return v;
+  }
   if (ir::sizes_of(v->shape) == shape) return v;
   if (v->is_const()) {
     // Same bytes, new shape: share the data instead of copying it.

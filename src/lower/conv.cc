@@ -36,7 +36,9 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   if (rank != 3 && rank != 4)
     return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " +
                            std::to_string(rank) + ")");
-  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
+  // A dynamic batch is fine for a 2-D convolution: nothing below bakes the batch into the file.
+  if (!ir::is_static_from(x->shape, rank == 4 ? 1 : 0))
+    return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
   // Weights computed in the graph (weight norm, e.g. Wav2Vec2's positional conv) are permuted at
   // run time: correct, but XNNPACK only delegates convolutions with constant weights.
   Value* wc = ctx.constant(w);
@@ -85,7 +87,7 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
 
   const int64_t oh = torch_window_out(H, kh, stride[0], pad[0], dil[0]);
   const int64_t ow = torch_window_out(W, kw, stride[1], pad[1], dil[1]);
-  Value* out4 = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{x->shape[0].size, oh, ow, cout}));
+  Value* out4 = ctx.make_temp(y->dtype, ir::Shape{x->shape[0], {oh, {}}, {ow, {}}, {cout, {}}});
   ir::Node* op = ctx.emit(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D", {in, filter, bias}, {out4});
   op->set("padding", padding);
   op->set("stride_h", stride[0]);

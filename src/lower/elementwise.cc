@@ -1,5 +1,5 @@
-// add / sub / mul / div (tensor and scalar forms) → ADD / SUB / MUL / DIV; a constant tensor with a
-// scalar is folded at convert time.
+// add / sub / mul / div (tensor and scalar forms) → ADD / SUB / MUL / DIV, maximum / minimum, and
+// div with a rounding mode; a constant tensor with a scalar is folded at convert time.
 #include "lower/elementwise.h"
 
 #include <optional>
@@ -60,6 +60,7 @@ bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, cons
   const auto* ta = std::get_if<Value*>(&a);
   Value* ca = ta ? ctx.constant(*ta) : nullptr;
   const std::optional<double> sb = scalar_value(ctx, b);
+  if (op != "ADD" && op != "SUB" && op != "MUL" && op != "DIV") return false;  // apply() knows only these
   if (!ca || !sb || ca->shape != y->shape) return false;
   auto apply = [&](auto x, auto s) -> decltype(x) {
     if (op == "ADD") return x + s;
@@ -110,16 +111,27 @@ ir::Node* lower_unary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op
 
 namespace {
 
-// add/sub with alpha: self ± alpha·other. alpha is folded into a scalar or constant operand.
+// add/sub with alpha: self ± alpha·other. alpha is folded into a scalar operand; a tensor
+// operand is scaled by one MUL first.
 void lower_add_sub(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
   ir::Attr other = *n.find("other");
+  const ir::Attr& self = *n.find("self");
   const double alpha = n.get_float("alpha");
   if (alpha != 1.0) {
     if (const auto* i = std::get_if<int64_t>(&other)) other = static_cast<double>(*i) * alpha;
     else if (const auto* d = std::get_if<double>(&other)) other = *d * alpha;
-    else return ctx.unsupported("add/sub with alpha != 1 on a tensor operand is not supported yet");
+    else {
+      const Value* y = n.outputs.at(0);
+      if (!ir::is_floating(y->dtype) && alpha != static_cast<double>(static_cast<int64_t>(alpha)))
+        return ctx.unsupported("a fractional alpha on an integer add/sub");
+      const Perm layout = elementwise_layout(ctx, y, {&self, &other});
+      Value* lhs = elementwise_operand(ctx, self, y->dtype, y->rank(), layout);
+      Value* rhs = elementwise_operand(ctx, other, y->dtype, y->rank(), layout);
+      Value* scaled = emit_elementwise(ctx, "MUL", {rhs, ctx.scalar(y->dtype, alpha)});
+      return void(emit_elementwise(ctx, op, {lhs, scaled}, ctx.make_output(y, layout)));
+    }
   }
-  lower_binary_op(ctx, n, op, *n.find("self"), other);
+  lower_binary_op(ctx, n, op, self, other);
 }
 
 void lower_add(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, "ADD"); }
@@ -129,6 +141,40 @@ void lower_div(LowerCtx& ctx, const ir::Node& n) {
   if (!ir::is_floating(n.outputs.at(0)->dtype)) return ctx.unsupported("integer division is not supported yet");
   lower_binary_op(ctx, n, "DIV", *n.find("self"), *n.find("other"));
 }
+void lower_maximum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MAXIMUM", *n.find("self"), *n.find("other")); }
+void lower_minimum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MINIMUM", *n.find("self"), *n.find("other")); }
+
+// div with rounding_mode. floor follows PyTorch's div_floor, which is not FLOOR(a / b) (1 // 0.1
+// is 9, while 1 / 0.1 rounds to 10): (a - mod(a, b)) / b with FLOOR_MOD's exact remainder,
+// rounded to the integer it lies next to. trunc is trunc(a / b) = FLOOR(|q|)·SIGN(q). Integers:
+// FLOOR_DIV and DIV (C++ truncation), int32 only.
+void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
+  if (n.is_none("rounding_mode")) return lower_div(ctx, n);
+  const std::string& mode = n.get_string("rounding_mode");
+  const ir::Attr& a = *n.find("self");
+  const ir::Attr& b = *n.find("other");
+  const Value* y = n.outputs.at(0);
+  const Perm layout = elementwise_layout(ctx, y, {&a, &b});
+  Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
+  Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
+  Value* out = ctx.make_output(y, layout);
+  const bool full_lhs = lhs->shape == out->shape;
+  if (!ir::is_floating(y->dtype)) {
+    if (y->dtype != ir::DType::kInt32) return ctx.unsupported("integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV)");
+    if (mode == "floor") return void(ctx.emit("FLOOR_DIV", {lhs, rhs}, {out}));
+    return void(emit_elementwise(ctx, "DIV", {lhs, rhs}, out));
+  }
+  if (mode == "trunc") {
+    Value* q = emit_elementwise(ctx, "DIV", {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
+    Value* mag = emit_elementwise(ctx, "FLOOR", {emit_elementwise(ctx, "ABS", {q})});
+    return void(emit_elementwise(ctx, "MUL", {mag, emit_elementwise(ctx, "SIGN", {q})}, out));
+  }
+  if (mode != "floor") return ctx.unsupported("unknown rounding_mode '" + mode + "'");
+  Value* mod = emit_elementwise(ctx, "FLOOR_MOD", {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
+  Value* q = emit_elementwise(ctx, "DIV", {emit_elementwise(ctx, "SUB", {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
+  emit_elementwise(ctx, "ROUND", {q}, out);
+}
+
 void lower_rsub(LowerCtx& ctx, const ir::Node& n) {  // other - alpha·self
   if (n.get_float("alpha") != 1.0) return ctx.unsupported("rsub with alpha != 1 is not supported yet");
   lower_binary_op(ctx, n, "SUB", *n.find("other"), *n.find("self"));
@@ -138,15 +184,21 @@ void lower_rsub(LowerCtx& ctx, const ir::Node& n) {  // other - alpha·self
 
 void register_elementwise_rules(Registry& r) {
   const char* bcast = "PyTorch broadcasting; scalars become rank-0 constants; operands follow the activation layout";
-  r.add("aten.add.Tensor", lower_add, "ADD", bcast);
+  r.add("aten.add.Tensor", lower_add, "ADD (MUL + ADD for alpha != 1)", bcast);
   r.add("aten.add.Scalar", lower_add, "ADD", bcast);
-  r.add("aten.sub.Tensor", lower_sub, "SUB", bcast);
+  r.add("aten.sub.Tensor", lower_sub, "SUB (MUL + SUB for alpha != 1)", bcast);
   r.add("aten.sub.Scalar", lower_sub, "SUB", bcast);
   r.add("aten.rsub.Scalar", lower_rsub, "SUB", bcast);
   r.add("aten.mul.Tensor", lower_mul, "MUL", bcast);
   r.add("aten.mul.Scalar", lower_mul, "MUL", bcast);
   r.add("aten.div.Tensor", lower_div, "DIV", "floating point only; " + std::string(bcast));
   r.add("aten.div.Scalar", lower_div, "DIV", "floating point only; " + std::string(bcast));
+  r.add("aten.div.Tensor_mode", lower_div_mode, "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
+        "floor: (a - mod(a, b)) / b rounded, as PyTorch computes it (1 // 0.1 = 9); trunc: FLOOR(|a/b|)·SIGN(a/b); "
+        "b = 0 gives NaN where PyTorch gives ±inf; integers: int32 only (FLOOR_DIV / DIV); FLOOR_MOD and SIGN are not "
+        "delegated to XNNPACK");
+  r.add("aten.maximum.default", lower_maximum, "MAXIMUM", bcast);
+  r.add("aten.minimum.default", lower_minimum, "MINIMUM", bcast);
 }
 
 }  // namespace pt2tflite::lower

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <numeric>
 
 #include "lower/const_eval.h"
 #include "lower/rules.h"
@@ -154,17 +155,92 @@ void lower_embedding(LowerCtx& ctx, const ir::Node& n) {
   emit_gather(ctx, ctx.get(w, {}), 0, indices, ctx.make_output(y));
 }
 
-// x[..., idx, ...]: one integer index tensor after some full slices (None entries).
+// x[..., i0, i1, ...]: k > 1 index tensors on adjacent dims [d0, d0 + k), broadcast together to
+// shape B. The indexed dims are moved to the front (a TRANSPOSE unless they lead already), one
+// GATHER_ND with [B..., k] coordinates reads [B..., other dims...], and the result is bound with
+// the layout that says so (PyTorch puts B in place of the indexed dims).
+void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const auto& indices = n.get_tensors("indices");
+  const int rank = x->rank();
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return ctx.unsupported("index needs static shapes");
+  const int b_rank = y->rank() - (rank - k);
+  std::vector<int64_t> bshape;
+  for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
+  const int64_t count = std::accumulate(bshape.begin(), bshape.end(), int64_t{1}, std::multiplies<>());
+  std::vector<int64_t> one = bshape;
+  one.push_back(1);
+  std::vector<Value*> parts;
+  for (int j = 0; j < k; ++j) {
+    const Value* idx = indices[d0 + j];
+    if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
+      return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+    Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);  // PyTorch order
+    std::vector<int64_t> full(b_rank - idx->rank(), 1);  // trailing dims aligned, as PyTorch broadcasts
+    for (const ir::Dim& d : idx->shape) full.push_back(d.size);
+    v = ctx.reshape(v, full);
+    if (full != bshape) {
+      if (v->is_const()) {
+        const auto vals = to_int_vector(*v);
+        const auto offsets = broadcast_offsets(full, bshape);
+        std::vector<int32_t> b(offsets.size());
+        for (size_t e = 0; e < offsets.size(); ++e) b[e] = static_cast<int32_t>(vals[offsets[e]]);
+        v = ctx.const_i32(b, bshape);
+      } else {
+        std::vector<int32_t> shape(bshape.begin(), bshape.end());
+        Value* out = ctx.make_temp(ir::DType::kInt32, ir::static_shape(bshape));
+        ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {b_rank})}, {out});
+        v = out;
+      }
+    }
+    parts.push_back(ctx.reshape(v, one));
+  }
+  std::vector<int64_t> cshape = bshape;
+  cshape.push_back(k);
+  Value* coords = nullptr;
+  if (std::all_of(parts.begin(), parts.end(), [](const Value* v) { return v->is_const(); })) {
+    std::vector<int32_t> c(count * k);
+    for (int j = 0; j < k; ++j) {
+      const auto vals = to_int_vector(*parts[j]);
+      for (int64_t e = 0; e < count; ++e) c[e * k + j] = static_cast<int32_t>(vals[e]);
+    }
+    coords = ctx.const_i32(c, cshape);
+  } else {
+    coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
+    ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
+    cat->set("axis", static_cast<int64_t>(b_rank));
+    cat->set("fused_activation", std::string("NONE"));
+  }
+  // Indexed dims first, then the others in order.
+  Perm front;
+  for (int j = 0; j < k; ++j) front.push_back(d0 + j);
+  for (int d = 0; d < rank; ++d)
+    if (d < d0 || d >= d0 + k) front.push_back(d);
+  // Stored result [B..., pre..., post...] holds output logical dims [d0..d0+b, 0..d0, d0+b..].
+  Perm layout;
+  for (int i = 0; i < b_rank; ++i) layout.push_back(d0 + i);
+  for (int d = 0; d < d0; ++d) layout.push_back(d);
+  for (int d = d0 + b_rank; d < y->rank(); ++d) layout.push_back(d);
+  ctx.emit("GATHER_ND", {ctx.get(x, front), coords}, {ctx.make_output(y, layout)});
+}
+
+// x[..., idx, ...]: one integer index tensor after some full slices (None entries); several on
+// adjacent dims go to lower_index_several.
 void lower_index(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const auto& indices = n.get_tensors("indices");
-  int dim = -1;
+  int dim = -1, count = 0, last = -1;
   for (size_t i = 0; i < indices.size(); ++i) {
     if (!indices[i]) continue;
-    if (dim >= 0) return ctx.unsupported("indexing with more than one index tensor is not supported yet");
-    dim = static_cast<int>(i);
+    if (dim < 0) dim = static_cast<int>(i);
+    if (last >= 0 && static_cast<int>(i) != last + 1)
+      return ctx.unsupported("index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
+    last = static_cast<int>(i);
+    ++count;
   }
+  if (count > 1) return lower_index_several(ctx, n, dim, count);
   if (dim < 0) return ctx.unsupported("index with no index tensor");
   const Value* idx = indices[dim];
   if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
@@ -282,9 +358,10 @@ void register_index_rules(Registry& r) {
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
   r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
-  r.add("aten.index.Tensor", lower_index, "GATHER",
-        "one integer index tensor (leading full slices allowed); constant negative indices wrapped, "
-        "run-time negative indices are rejected by TFLite GATHER");
+  r.add("aten.index.Tensor", lower_index, "GATHER, GATHER_ND",
+        "one integer index tensor (leading full slices allowed) → GATHER; several on adjacent dims → GATHER_ND of "
+        "the indexed dims moved first (not delegated to XNNPACK); constant negative indices wrapped, run-time "
+        "negative indices are rejected by TFLite");
 }
 
 }  // namespace pt2tflite::lower

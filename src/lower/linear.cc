@@ -1,5 +1,6 @@
-// Matrix products: addmm / mm / linear with constant weights → FULLY_CONNECTED; otherwise
-// BATCH_MATMUL.
+// Matrix products: addmm / mm / linear → FULLY_CONNECTED (with a constant weight, or with the
+// run-time tensor when the weight is computed in forward, e.g. nn.MultiheadAttention's in-projection
+// for distinct query / key / value); other products → BATCH_MATMUL.
 #include "lower/const_eval.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
@@ -9,13 +10,17 @@ namespace {
 
 using ir::Value;
 
-// FULLY_CONNECTED of `x` (rank >= 2, PyTorch order) with weight `w_out_in` [out, in].
+// FULLY_CONNECTED of `x` (PyTorch order) with weight `w_out_in` [out, in]. A 1-D `x` is one row:
+// FULLY_CONNECTED returns [1, out] for it, so a RESHAPE gives PyTorch's [out].
 void emit_fc(LowerCtx& ctx, const Value* x, Value* w_out_in, Value* bias, const Value* y) {
   Value* in = ctx.get(x, {});
-  Value* out = ctx.make_output(y);
+  const bool row = x->rank() == 1;
+  const int64_t cout = w_out_in->shape.at(0).size;
+  Value* out = row ? ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{1, cout})) : ctx.make_output(y);
   ir::Node* fc = ctx.emit("FULLY_CONNECTED", {in, w_out_in, bias}, {out});
   fc->set("fused_activation", std::string("NONE"));
   fc->set("keep_num_dims", x->rank() > 2);
+  if (row) ctx.bind(y, ctx.reshape(out, {cout}));
 }
 
 // A 1-D constant bias of size `cout`, or nullptr when `b` is not one.
@@ -46,6 +51,12 @@ void lower_matmul_generic(LowerCtx& ctx, const Value* a, const Value* b, const V
   mm->set("adj_y", adj_y);
 }
 
+// A run-time FC bias: `b` as a float 1-D tensor of size `cout`, or nullptr when it has another shape.
+Value* runtime_fc_bias(LowerCtx& ctx, const Value* b, int64_t cout) {
+  if (ir::num_elements(b->shape) != cout || !ir::is_fully_static(b->shape)) return nullptr;
+  return ctx.reshape(ctx.cast(ctx.get(b, {}), ir::DType::kFloat32), {cout});
+}
+
 // addmm(self, mat1, mat2, beta, alpha) = beta·self + alpha·(mat1 @ mat2)
 void lower_addmm(LowerCtx& ctx, const ir::Node& n) {
   const Value* bias = n.get_tensor("self");
@@ -54,11 +65,13 @@ void lower_addmm(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   if (n.get_float("alpha") != 1.0 || n.get_float("beta") != 1.0)
     return ctx.unsupported("addmm with alpha or beta != 1 is not supported yet");
-  Value* wc = ctx.constant(w);
   const int64_t cout = y->shape.at(1).size;
-  Value* fb = fc_bias(ctx, bias, cout);
-  if (!wc || !fb) return ctx.unsupported("addmm needs a constant weight and a constant 1-D bias");
-  emit_fc(ctx, a, ctx.transpose(ctx.cast(wc, ir::DType::kFloat32), {1, 0}), fb, y);
+  Value* fb = ctx.constant(bias) ? fc_bias(ctx, bias, cout) : runtime_fc_bias(ctx, bias, cout);
+  if (!fb) return ctx.unsupported("addmm needs a 1-D bias of the output's width");
+  Value* wc = ctx.constant(w);
+  // A run-time [in, out] weight: TRANSPOSE to the [out, in] FULLY_CONNECTED reads.
+  Value* w_out_in = wc ? ctx.transpose(ctx.cast(wc, ir::DType::kFloat32), {1, 0}) : ctx.get(w, {1, 0});
+  emit_fc(ctx, a, w_out_in, fb, y);
 }
 
 void lower_mm(LowerCtx& ctx, const ir::Node& n) {
@@ -79,20 +92,26 @@ void lower_linear(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("input");
   const Value* w = n.get_tensor("weight");
   const Value* b = n.get_tensor("bias");
+  if (w->rank() != 2) return ctx.unsupported("linear needs a 2-D weight");
+  const int64_t cout = w->shape[0].size;
+  Value* fb = nullptr;
+  if (b) {
+    fb = ctx.constant(b) ? fc_bias(ctx, b, cout) : runtime_fc_bias(ctx, b, cout);
+    if (!fb) return ctx.unsupported("linear needs a 1-D bias of the output's width");
+  }
+  // A weight computed in forward is read as a run-time tensor: FULLY_CONNECTED takes it as is.
   Value* wc = ctx.constant(w);
-  if (!wc) return ctx.unsupported("linear needs a constant weight");
-  Value* fb = b ? fc_bias(ctx, b, wc->shape[0].size) : nullptr;
-  if (b && !fb) return ctx.unsupported("linear needs a constant bias");
-  emit_fc(ctx, x, ctx.cast(wc, ir::DType::kFloat32), fb, n.outputs.at(0));
+  emit_fc(ctx, x, wc ? ctx.cast(wc, ir::DType::kFloat32) : ctx.cast(ctx.get(w, {}), ir::DType::kFloat32), fb,
+          n.outputs.at(0));
 }
 
 }  // namespace
 
 void register_linear_rules(Registry& r) {
-  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight (transposed at convert time) and bias");
+  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
   r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
   r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL", "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
-  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs");
+  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time");
 }
 
 }  // namespace pt2tflite::lower

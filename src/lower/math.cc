@@ -1,5 +1,5 @@
-// Unary math: exp / log / log1p / sqrt / rsqrt / neg / abs and pow with a scalar exponent. Each
-// keeps its input's layout.
+// Unary math: exp / log / log1p / sqrt / rsqrt / neg / abs / sin / cos / sign / floor / ceil / round /
+// reciprocal and pow with a scalar exponent. Each keeps its input's layout.
 #include "lower/math.h"
 
 #include <cmath>
@@ -33,6 +33,33 @@ void lower_sqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "SQRT
 void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RSQRT", n.get_tensor("self")); }
 void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "NEG", n.get_tensor("self")); }
 void lower_abs(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "ABS", n.get_tensor("self")); }
+
+void lower_sin(LowerCtx& ctx, const ir::Node& n) {
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIN", n.get_tensor("self"));
+}
+void lower_cos(LowerCtx& ctx, const ir::Node& n) {
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "COS", n.get_tensor("self"));
+}
+void lower_sign(LowerCtx& ctx, const ir::Node& n) {
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIGN", n.get_tensor("self"));
+}
+
+// floor / ceil / round of an integer tensor is the tensor itself.
+void lower_rounding(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  const Value* x = n.get_tensor("self");
+  if (!ir::is_floating(x->dtype)) return ctx.bind(n.outputs.at(0), ctx.get_any(x), ctx.layout_of(x));
+  lower_unary_op(ctx, n, op, x);
+}
+void lower_floor(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "FLOOR"); }
+void lower_ceil(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "CEIL"); }
+void lower_round(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "ROUND"); }
+
+void lower_reciprocal(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  if (!check_float(ctx, x) || y->dtype != x->dtype) return;
+  emit_elementwise(ctx, "DIV", {ctx.scalar(y->dtype, 1.0), ctx.get_any(x)}, ctx.make_output(y, ctx.layout_of(x)));
+}
 
 void lower_log1p(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -90,6 +117,13 @@ void register_math_rules(Registry& r) {
   r.add("aten.sqrt.default", lower_sqrt, "SQRT");
   r.add("aten.rsqrt.default", lower_rsqrt, "RSQRT");
   r.add("aten.neg.default", lower_neg, "NEG");
+  r.add("aten.sin.default", lower_sin, "SIN", "floating point only");
+  r.add("aten.cos.default", lower_cos, "COS", "floating point only");
+  r.add("aten.sign.default", lower_sign, "SIGN", "floating point only; not delegated to XNNPACK");
+  r.add("aten.floor.default", lower_floor, "FLOOR", "integer tensors: no-op");
+  r.add("aten.ceil.default", lower_ceil, "CEIL", "integer tensors: no-op");
+  r.add("aten.round.default", lower_round, "ROUND", "half to even, as PyTorch; integer tensors: no-op");
+  r.add("aten.reciprocal.default", lower_reciprocal, "DIV", "1 / x; floating point only");
   r.add("aten.abs.default", lower_abs, "ABS");
   r.add("aten.pow.Tensor_Scalar", lower_pow_scalar, "MUL, SQRT, RSQRT, DIV, POW",
         "x^2 → MUL(x, x), x^0.5 → SQRT, x^-0.5 → RSQRT, x^-1 → DIV, x^1 → nothing; other exponents → POW "

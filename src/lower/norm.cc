@@ -129,9 +129,39 @@ void lower_group_norm(LowerCtx& ctx, const ir::Node& n) {
   bind_affine(ctx, normed, param("weight"), param("bias"), y, layout);
 }
 
+// _native_batch_norm_legit.no_stats(input, weight?, bias?, training, momentum, eps): batch norm
+// with statistics of the input itself (training mode without running statistics, as in weight
+// standardization): normalized over every logical dim but the channel dim 1, in the stored layout.
+void lower_batch_norm_no_stats(LowerCtx& ctx, const ir::Node& n) {
+  if (stats_used(ctx, n)) return;
+  const Value* x = n.get_tensor("input");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  if (!ir::is_floating(x->dtype) || rank < 2 || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("batch norm with input statistics needs a static float [N, C, ...] tensor");
+  const Perm layout = ctx.layout_of(x);
+  const Perm full = layout.empty() ? identity_perm(rank) : layout;
+  std::vector<int32_t> axes;
+  std::vector<int64_t> channel_shape(rank, 1);
+  for (int p = 0; p < rank; ++p) {
+    if (full[p] != 1) axes.push_back(p);
+    else channel_shape[p] = x->shape[1].size;
+  }
+  Value* normed = normalize(ctx, ctx.get_any(x), axes, n.get_float("eps"));
+  auto param = [&](const char* name) -> Value* {
+    const Value* p = n.get_tensor(name);
+    if (!p) return nullptr;
+    return ctx.reshape(ctx.cast(ctx.get(p, {}), y->dtype), channel_shape);
+  };
+  bind_affine(ctx, normed, param("weight"), param("bias"), y, layout);
+}
+
 }  // namespace
 
 void register_norm_rules(Registry& r) {
+  r.add("aten._native_batch_norm_legit.no_stats", lower_batch_norm_no_stats, "MEAN, SUB, MUL, ADD, RSQRT",
+        "statistics of the input over every dim but 1 (weight standardization, training-mode batch norm); "
+        "mean/rstd outputs must be unused; static shapes");
   r.add("aten._native_batch_norm_legit_no_training.default", lower_batch_norm, "(folded into conv) / MUL + ADD",
         "eval-mode batch norm; folded into a preceding convolution by the fold_batchnorm pass; after a "
         "linear or transposed convolution its MUL + ADD fold into that op (fold_channel_affine)");

@@ -1,4 +1,4 @@
-// Explicit padding ops (F.pad): constant_pad_nd → PAD / PADV2, reflection_pad → MIRROR_PAD
+// Explicit padding ops (F.pad): constant_pad_nd → PAD / PADV2 (SLICE for negative pads), reflection_pad → MIRROR_PAD
 // (REFLECT excludes the edge, as PyTorch does), replication_pad → SLICE + CONCATENATION. Pads are
 // given for the last logical dims and mapped through the stored layout. (lower/padding.h is the
 // other kind: conv and pool windows vs SAME / VALID.)
@@ -39,21 +39,33 @@ bool check_pads(LowerCtx& ctx, const std::vector<int64_t>& pad) {
   return true;
 }
 
+// Negative pads crop: one SLICE per cropped stored axis first, then PAD / PADV2 with the rest.
 void lower_constant_pad(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const auto& pad = n.get_ints("pad");
-  if (!check_pads(ctx, pad)) return;
   const Perm layout = ctx.layout_of(x);
+  Value* in = ctx.get_any(x);
+  auto pads = stored_pads(pad, x->rank(), layout);
+  for (int axis = 0; axis < in->rank(); ++axis) {
+    auto& [lo, hi] = pads[axis];
+    if (lo >= 0 && hi >= 0) continue;
+    if (!in->shape[axis].is_static()) return ctx.unsupported("negative padding of a dynamic dim");
+    const int64_t begin = std::max<int64_t>(-lo, 0), end = in->shape[axis].size - std::max<int64_t>(-hi, 0);
+    if (end - begin <= 0) return ctx.unsupported("negative padding that crops a dim to nothing");
+    in = ctx.slice(in, axis, begin, end - begin);
+    lo = std::max<int64_t>(lo, 0);
+    hi = std::max<int64_t>(hi, 0);
+  }
   // Padding by nothing (Swin pads to a multiple of the window size, often by 0) is the input.
-  if (std::all_of(pad.begin(), pad.end(), [](int64_t p) { return p == 0; })) return ctx.bind(y, ctx.get_any(x), layout);
-  Value* pads = pads_const(ctx, stored_pads(pad, x->rank(), layout));
+  if (std::all_of(pads.begin(), pads.end(), [](auto p) { return p.first == 0 && p.second == 0; }))
+    return ctx.bind(y, in, layout);
   const double value = n.get_float("value");
   Value* out = ctx.make_output(y, layout);
   if (value == 0.0)
-    ctx.emit("PAD", {ctx.get_any(x), pads}, {out});
+    ctx.emit("PAD", {in, pads_const(ctx, pads)}, {out});
   else  // PADV2 is not delegated to XNNPACK
-    ctx.emit("PADV2", {ctx.get_any(x), pads, ctx.scalar(y->dtype, value)}, {out});
+    ctx.emit("PADV2", {in, pads_const(ctx, pads), ctx.scalar(y->dtype, value)}, {out});
 }
 
 void lower_reflection_pad(LowerCtx& ctx, const ir::Node& n) {
@@ -100,8 +112,9 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
 
 void register_pad_rules(Registry& r) {
   const char* note = "pads mapped through the stored layout; no negative pads";
-  r.add("aten.constant_pad_nd.default", lower_constant_pad, "(none), PAD, PADV2",
-        std::string(note) + "; all-zero pads are free; a non-zero value → PADV2 (not delegated to XNNPACK)");
+  r.add("aten.constant_pad_nd.default", lower_constant_pad, "(none), PAD, PADV2 (+SLICE)",
+        "pads mapped through the stored layout; negative pads crop with SLICE; all-zero pads are free; a non-zero "
+        "value → PADV2 (not delegated to XNNPACK)");
   for (const char* d : {"1d", "2d", "3d"}) {
     r.add(std::string("aten.reflection_pad") + d + ".default", lower_reflection_pad, "MIRROR_PAD (REFLECT)",
           std::string(note) + "; kept whole; not delegated to XNNPACK");

@@ -1,6 +1,7 @@
 // Pooling: max/avg pool and adaptive avg pool → MAX_POOL_2D / AVERAGE_POOL_2D / MEAN, in NHWC.
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "lower/padding.h"
@@ -93,7 +94,7 @@ bool check_pool_input(LowerCtx& ctx, const Value* x) {
     ctx.unsupported("only 2-D pooling on 4-D (N, C, H, W) inputs is supported");
     return false;
   }
-  if (!ir::is_fully_static(x->shape)) {
+  if (!ir::is_static_from(x->shape, 1)) {  // a dynamic batch is fine
     ctx.unsupported("dynamic spatial dims are not supported yet");
     return false;
   }
@@ -128,10 +129,50 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
   emit_pool(ctx, "MAX_POOL_2D", in, w, padding, n.outputs[0]);
 }
 
+// The general average pool: PAD with zeros so that every window lies inside the padded tensor,
+// AVERAGE_POOL_2D VALID (then every tap is in bounds: it divides by kh·kw), and one MUL by a
+// convert-time map kh·kw / divisor per output position, the divisor being PyTorch's (taps inside
+// the padded input for count_include_pad, inside the input otherwise, or divisor_override).
+void emit_avg_pool_rescaled(LowerCtx& ctx, const ir::Node& n, Value* in, const Window& w, int64_t oh, int64_t ow,
+                            bool include_pad) {
+  const int64_t H = in->shape[1].size, W = in->shape[2].size;
+  const int64_t bottom = std::max<int64_t>((oh - 1) * w.sh + w.kh - H - w.ph, 0);
+  const int64_t right = std::max<int64_t>((ow - 1) * w.sw + w.kw - W - w.pw, 0);
+  const std::optional<int64_t> override_div =
+      n.is_none("divisor_override") ? std::nullopt : std::optional<int64_t>(n.get_int("divisor_override"));
+  std::vector<float> scale(oh * ow);
+  bool all_one = true;
+  for (int64_t i = 0; i < oh; ++i)
+    for (int64_t j = 0; j < ow; ++j) {
+      int64_t h0 = i * w.sh - w.ph, w0 = j * w.sw - w.pw;
+      int64_t h1 = std::min(h0 + w.kh, H + w.ph), w1 = std::min(w0 + w.kw, W + w.pw);
+      const int64_t padded = (h1 - h0) * (w1 - w0);
+      h0 = std::max<int64_t>(h0, 0), w0 = std::max<int64_t>(w0, 0), h1 = std::min(h1, H), w1 = std::min(w1, W);
+      const int64_t div = override_div ? *override_div : include_pad ? padded : (h1 - h0) * (w1 - w0);
+      scale[i * ow + j] = static_cast<float>(static_cast<double>(w.kh * w.kw) / static_cast<double>(div));
+      all_one = all_one && scale[i * ow + j] == 1.0f;
+    }
+  if (w.ph || w.pw || bottom || right) in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, 0.0f);
+  if (all_one) return void(emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]));
+  ir::Shape pooled = in->shape;
+  pooled[1].size = oh;
+  pooled[2].size = ow;
+  Value* avg = ctx.make_temp(in->dtype, pooled);
+  ir::Node* p = ctx.emit("AVERAGE_POOL_2D", {in}, {avg});
+  p->set("padding", std::string("VALID"));
+  p->set("stride_h", w.sh);
+  p->set("stride_w", w.sw);
+  p->set("filter_h", w.kh);
+  p->set("filter_w", w.kw);
+  p->set("fused_activation", std::string("NONE"));
+  Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
+  ctx.emit("MUL", {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out})->set("fused_activation", std::string("NONE"));
+}
+
 void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   if (!check_pool_input(ctx, x)) return;
-  if (!n.is_none("divisor_override")) return ctx.unsupported("avg_pool2d with divisor_override is not supported");
+  if (!ir::is_floating(x->dtype)) return ctx.unsupported("avg_pool2d of a non-float tensor");
   const Window w = window_of(n);
   const bool ceil = n.get_bool("ceil_mode");
   const bool include_pad = n.get_bool("count_include_pad");
@@ -143,6 +184,10 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   // AVERAGE_POOL_2D divides by in-bounds taps only, which matches count_include_pad=False.
   const int64_t bottom = std::max<int64_t>((oh - 1) * w.sh + w.kh - H - w.ph, 0);
   const int64_t right = std::max<int64_t>((ow - 1) * w.sw + w.kw - W - w.pw, 0);
+  if (!n.is_none("divisor_override") || in->quant) {
+    if (in->quant) return ctx.unsupported("int8 avg_pool2d with divisor_override is not supported");
+    return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
+  }
   std::string padding = "VALID";
   if (w.ph == 0 && w.pw == 0 && bottom == 0 && right == 0) {
     padding = "VALID";
@@ -153,9 +198,37 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     // Every window lies inside the zero-padded input, so dividing by k·k matches PyTorch.
     in = pad_nhwc(ctx, in, w.ph, w.ph, w.pw, w.pw, 0.0f);  // zeros count, as in PyTorch
   } else {
-    return ctx.unsupported("avg_pool2d with this padding/ceil_mode/count_include_pad combination is not supported yet");
+    if (in->quant) return ctx.unsupported("int8 avg_pool2d with windows past the padded input is not supported");
+    return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
   }
   emit_pool(ctx, "AVERAGE_POOL_2D", in, w, padding, n.outputs[0]);
+}
+
+// Adaptive pooling whose windows differ in size (output i covers [floor(i·H/OH), ceil((i+1)·H/OH))):
+// one BATCH_MATMUL of a convert-time [OH·OW, H·W] averaging matrix with the NHWC input seen as
+// [N, H·W, C]. No TRANSPOSE: the spatial dims are already together in the stored order.
+void lower_adaptive_by_matmul(LowerCtx& ctx, const ir::Node& n, Value* in, int64_t oh, int64_t ow) {
+  const int64_t N = in->shape[0].size, H = in->shape[1].size, W = in->shape[2].size, C = in->shape[3].size;
+  if (in->quant || in->dtype != ir::DType::kFloat32) return ctx.unsupported("adaptive avg pool with uneven windows: float32 only");
+  if (oh * ow * H * W > (int64_t{1} << 22))
+    return ctx.unsupported("adaptive avg pool with uneven windows and a large input: the averaging matrix would exceed 16 MB");
+  std::vector<float> m(oh * ow * H * W, 0.0f);
+  for (int64_t i = 0; i < oh; ++i) {
+    const int64_t h0 = i * H / oh, h1 = ((i + 1) * H + oh - 1) / oh;
+    for (int64_t j = 0; j < ow; ++j) {
+      const int64_t w0 = j * W / ow, w1 = ((j + 1) * W + ow - 1) / ow;
+      const float a = static_cast<float>(1.0 / static_cast<double>((h1 - h0) * (w1 - w0)));
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w) m[((i * ow + j) * H + h) * W + w] = a;
+    }
+  }
+  Value* flat = ctx.reshape(in, {N, H * W, C});
+  const std::vector<int64_t> pooled_shape{N, oh * ow, C};
+  Value* pooled = ctx.make_temp(in->dtype, ir::static_shape(pooled_shape));
+  ir::Node* mm = ctx.emit("BATCH_MATMUL", {ctx.const_f32(m, {1, oh * ow, H * W}), flat}, {pooled});
+  mm->set("adj_x", false);
+  mm->set("adj_y", false);
+  ctx.bind(n.outputs[0], ctx.reshape(pooled, {N, oh, ow, C}), channels_last_perm(4));
 }
 
 void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
@@ -172,10 +245,7 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     m->set("keep_dims", true);
     return;
   }
-  if (H % out_size[0] != 0 || W % out_size[1] != 0)
-    return ctx.unsupported("adaptive avg pool with an output size that does not divide the input (" +
-                           std::to_string(H) + "x" + std::to_string(W) + " → " + std::to_string(out_size[0]) +
-                           "x" + std::to_string(out_size[1]) + ") is not supported");
+  if (H % out_size[0] != 0 || W % out_size[1] != 0) return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
   const Window w{H / out_size[0], W / out_size[1], H / out_size[0], W / out_size[1], 0, 0};
   emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]);
 }
@@ -186,11 +256,13 @@ void register_pool_rules(Registry& r) {
   r.add("aten.max_pool2d_with_indices.default", lower_max_pool, "MAX_POOL_2D (+PAD / PADV2)",
         "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode handled; "
         "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
-  r.add("aten.avg_pool2d.default", lower_avg_pool, "AVERAGE_POOL_2D (+PAD)",
-        "count_include_pad=False → SAME when equivalent; True → PAD(0) + VALID; no divisor_override; "
-        "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
-  r.add("aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "MEAN, AVERAGE_POOL_2D",
-        "output 1x1 → MEAN over H, W; otherwise the output size must divide the input");
+  r.add("aten.avg_pool2d.default", lower_avg_pool, "AVERAGE_POOL_2D (+PAD, MUL)",
+        "count_include_pad=False → SAME when equivalent; windows inside the zero-padded input → PAD(0) + VALID; "
+        "otherwise (ceil_mode windows past the edge, divisor_override) PAD(0) + VALID + MUL by a convert-time map of "
+        "k·k / PyTorch's divisor; 1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
+  r.add("aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "MEAN, AVERAGE_POOL_2D, BATCH_MATMUL",
+        "output 1x1 → MEAN over H, W; an output size that divides the input → AVERAGE_POOL_2D; otherwise one "
+        "BATCH_MATMUL with a convert-time averaging matrix (float32, at most 4M entries)");
 }
 
 }  // namespace pt2tflite::lower

@@ -1,5 +1,5 @@
 // Reductions over dims: mean / sum / amax / amin → MEAN / SUM / REDUCE_MAX / REDUCE_MIN, var from
-// MEANs, and the cumsum scan → CUMSUM, computed in the input's stored layout (the reduced axes
+// MEANs, argmax / argmin / max.dim / min.dim → ARG_MAX / ARG_MIN, and the cumsum scan → CUMSUM, computed in the input's stored layout (the reduced axes
 // are mapped through it).
 #include <algorithm>
 
@@ -111,6 +111,71 @@ void lower_cumsum(LowerCtx& ctx, const ir::Node& n) {
   c->set("reverse", false);
 }
 
+// ARG_MAX / ARG_MIN of stored tensor `in` over stored `axis` into ATen value `y` (int64), keeping
+// the reduced dim as size 1 when `keepdim`; `layout` is the input's. Ties give the first index,
+// as in PyTorch.
+void lower_arg_into(LowerCtx& ctx, const std::string& op, Value* in, int32_t axis, bool keepdim, const Perm& layout,
+                    int64_t dim, const Value* y) {
+  if (!y || ctx.uses(y) == 0) return;
+  const int rank = in->rank();
+  ir::Shape reduced = in->shape;
+  reduced.erase(reduced.begin() + axis);
+  Value* idx = keepdim ? ctx.make_temp(ir::DType::kInt64, reduced) : ctx.make_output(y, reduced_layout({dim}, layout, rank, false));
+  ir::Node* a = ctx.emit(op, {in, ctx.const_i32(std::span(&axis, 1), {1})}, {idx});
+  a->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
+  if (!keepdim) return;
+  std::vector<int64_t> kept = ir::sizes_of(in->shape);
+  kept[axis] = 1;
+  ctx.bind(y, ctx.reshape(idx, kept), layout);
+}
+
+// argmax / argmin (dim None: over the flattened tensor in PyTorch order).
+void lower_arg(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const bool keepdim = n.find("keepdim") ? n.get_bool("keepdim") : false;
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("argmax/argmin needs static shapes");
+  if (x->dtype == ir::DType::kBool) return ctx.unsupported("argmax/argmin of a bool tensor is not supported");
+  if (n.is_none("dim") || x->rank() == 0) {
+    Value* flat = ctx.reshape(ctx.get(x, {}), {ir::num_elements(x->shape)});
+    Value* idx = keepdim || x->rank() == 0 ? ctx.make_temp(ir::DType::kInt64, {}) : ctx.make_output(y);
+    const int32_t axis = 0;
+    ctx.emit(op, {flat, ctx.const_i32(std::span(&axis, 1), {1})}, {idx})->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
+    if (keepdim || x->rank() == 0) ctx.bind(y, ctx.reshape(idx, ir::sizes_of(y->shape)));
+    return;
+  }
+  const int rank = x->rank();
+  int64_t dim = n.get_int("dim");
+  if (dim < 0) dim += rank;
+  const Perm layout = ctx.layout_of(x);
+  const int32_t axis = stored_axes({dim}, layout, rank).at(0);
+  lower_arg_into(ctx, op, ctx.get_any(x), axis, keepdim, layout, dim, y);
+}
+
+void lower_argmax(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, "ARG_MAX"); }
+void lower_argmin(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, "ARG_MIN"); }
+
+// max.dim / min.dim: (values, indices) = REDUCE_MAX / REDUCE_MIN and ARG_MAX / ARG_MIN.
+void lower_max_min_dim(LowerCtx& ctx, const ir::Node& n, const std::string& reduce, const std::string& arg) {
+  const Value* x = n.get_tensor("self");
+  if (!ir::is_fully_static(x->shape)) return ctx.unsupported("max.dim/min.dim needs static shapes");
+  const int rank = x->rank();
+  int64_t dim = n.get_int("dim");
+  if (dim < 0) dim += rank;
+  const bool keepdim = n.find("keepdim") ? n.get_bool("keepdim") : false;
+  const Perm layout = ctx.layout_of(x);
+  Value* in = ctx.get_any(x);
+  const int32_t axis = stored_axes({dim}, layout, rank).at(0);
+  if (const Value* values = n.outputs.at(0); values && ctx.uses(values) > 0) {
+    Value* out = ctx.make_output(values, reduced_layout({dim}, layout, rank, keepdim));
+    emit_reduce(ctx, reduce, in, {axis}, keepdim, out);
+  }
+  if (n.outputs.size() > 1) lower_arg_into(ctx, arg, in, axis, keepdim, layout, dim, n.outputs[1]);
+}
+
+void lower_max_dim(LowerCtx& ctx, const ir::Node& n) { lower_max_min_dim(ctx, n, "REDUCE_MAX", "ARG_MAX"); }
+void lower_min_dim(LowerCtx& ctx, const ir::Node& n) { lower_max_min_dim(ctx, n, "REDUCE_MIN", "ARG_MIN"); }
+
 void lower_mean(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "MEAN"); }
 void lower_sum(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "SUM"); }
 void lower_amax(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "REDUCE_MAX"); }
@@ -126,6 +191,10 @@ void register_reduce_rules(Registry& r) {
   r.add("aten.sum.default", lower_sum, "SUM", "all dims");
   r.add("aten.amax.default", lower_amax, "REDUCE_MAX", note);
   r.add("aten.amin.default", lower_amin, "REDUCE_MIN", note);
+  r.add("aten.argmax.default", lower_argmax, "ARG_MAX", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.argmin.default", lower_argmin, "ARG_MIN", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.max.dim", lower_max_dim, "REDUCE_MAX + ARG_MAX", "indices only when used; " + std::string(note));
+  r.add("aten.min.dim", lower_min_dim, "REDUCE_MIN + ARG_MIN", "indices only when used; " + std::string(note));
   r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL", "two MEANs, rescaled by N / (N - correction); static shapes");
   r.add("aten.cumsum.default", lower_cumsum, "CUMSUM", "axis mapped through the stored layout; not delegated to XNNPACK");
 }

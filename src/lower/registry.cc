@@ -1,10 +1,14 @@
 #include "lower/registry.h"
 
+#include "util/check.h"
+
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
 
 void Registry::add(std::string op, LowerFn fn, std::string emits, std::string notes) {
+  // Two rules for one overload would leave the second silently unused (merges have done this).
+  PT2_CHECK(!find(op), "two lowering rules are registered for " << op);
   rules_.push_back(Rule{std::move(op), fn, std::move(emits), std::move(notes)});
 }
 
@@ -32,7 +36,11 @@ const Registry& registry() {
     register_resize_rules(*reg);
     register_pad_rules(*reg);
     register_scatter_rules(*reg);
+    register_cache_write_rules(*reg);
     register_quantize_rules(*reg);
+    register_sort_rules(*reg);
+    register_rearrange_rules(*reg);
+    register_sample_rules(*reg);
     return reg;
   }();
   return *r;

@@ -20,6 +20,10 @@ void register_index_rules(Registry& r);        // index.cc
 void register_resize_rules(Registry& r);       // resize.cc
 void register_pad_rules(Registry& r);          // pad.cc
 void register_scatter_rules(Registry& r);      // scatter.cc
+void register_cache_write_rules(Registry& r);  // cache_write.cc
 void register_quantize_rules(Registry& r);     // quantize.cc
+void register_sort_rules(Registry& r);         // sort.cc
+void register_rearrange_rules(Registry& r);    // rearrange.cc
+void register_sample_rules(Registry& r);       // sample.cc
 
 }  // namespace pt2tflite::lower

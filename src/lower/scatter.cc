@@ -1,6 +1,7 @@
 // Writes into tensors, as functionalization leaves them: slice_scatter (x[..., a:b] = src) and
 // copy (x.copy_(src)). Swin's shifted-window masks are built this way, from constants, so the
-// constant case folds at convert time; a run-time slice_scatter with step 1 is a CONCATENATION.
+// constant case folds at convert time; a run-time slice_scatter is a CONCATENATION (with a
+// RESHAPE regrouping for step > 1, as in YOLO's pose head y[:, 2::3] = ...sigmoid()).
 #include <algorithm>
 #include <cstring>
 
@@ -11,6 +12,41 @@ namespace pt2tflite::lower {
 namespace {
 
 using ir::Value;
+
+void concat(LowerCtx& ctx, const std::vector<Value*>& parts, int axis, Value* out) {
+  ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
+  c->set("axis", static_cast<int64_t>(axis));
+  c->set("fused_activation", std::string("NONE"));
+}
+
+// `region` (rows start .. start + span of x along `dim`) with rows 0, step, 2·step, ... replaced by
+// the `count` rows of `src`: the region, padded to count·step rows, seen as [.., count, step, ..]
+// has src at position 0 of the step axis. SLICE, RESHAPE, PAD and CONCATENATION only (XNNPACK
+// takes them all).
+Value* interleave_rows(LowerCtx& ctx, Value* region, Value* src, int dim, int64_t count, int64_t step) {
+  const int64_t span = region->shape[dim].size, full = count * step;
+  if (span < full) {  // the last group is cut short: pad it (the padding is cut off again below)
+    std::vector<int32_t> pads(2 * region->rank(), 0);
+    pads[2 * dim + 1] = static_cast<int32_t>(full - span);
+    ir::Shape s = region->shape;
+    s[dim].size = full;
+    Value* padded = ctx.make_temp(region->dtype, s);
+    ctx.emit("PAD", {region, ctx.const_i32(pads, {region->rank(), 2})}, {padded});
+    region = padded;
+  }
+  std::vector<int64_t> grouped = ir::sizes_of(region->shape);
+  grouped[dim] = step;
+  grouped.insert(grouped.begin() + dim, count);
+  std::vector<int64_t> src_grouped = grouped;
+  src_grouped[dim + 1] = 1;
+  Value* rest = ctx.slice(ctx.reshape(region, grouped), dim + 1, 1, step - 1);
+  ir::Shape merged_shape = rest->shape;
+  merged_shape[dim + 1].size = step;
+  Value* merged = ctx.make_temp(region->dtype, merged_shape);
+  concat(ctx, {ctx.reshape(src, src_grouped), rest}, dim + 1, merged);
+  Value* rows = ctx.reshape(merged, ir::sizes_of(region->shape));
+  return span < full ? ctx.slice(rows, dim, 0, span) : rows;
+}
 
 void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -43,17 +79,18 @@ void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
                     inner * es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(out)));
   }
-  if (step != 1) return ctx.unsupported("slice_scatter with step != 1 on run-time tensors is not supported yet");
-  // [x before start | src | x after start + count], concatenated in PyTorch order.
+  if (count == 0) return ctx.bind(y, ctx.get_any(x), ctx.layout_of(x));
+  // [x before start | the written region | x after it], concatenated in PyTorch order.
   Value* xv = ctx.get(x, {});
+  const int d = static_cast<int>(dim);
+  Value* written = ctx.cast(ctx.get(src, {}), x->dtype);
+  const int64_t span = step == 1 ? count : std::min(count * step, size - start);
+  if (step > 1) written = interleave_rows(ctx, ctx.slice(xv, d, start, span), written, d, count, step);
   std::vector<Value*> parts;
-  if (start > 0) parts.push_back(ctx.slice(xv, static_cast<int>(dim), 0, start));
-  parts.push_back(ctx.cast(ctx.get(src, {}), x->dtype));
-  if (start + count < size) parts.push_back(ctx.slice(xv, static_cast<int>(dim), start + count, size - start - count));
-  Value* out = ctx.make_output(y);
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
-  c->set("axis", dim);
-  c->set("fused_activation", std::string("NONE"));
+  if (start > 0) parts.push_back(ctx.slice(xv, d, 0, start));
+  parts.push_back(written);
+  if (start + span < size) parts.push_back(ctx.slice(xv, d, start + span, size - start - span));
+  concat(ctx, parts, d, ctx.make_output(y));
 }
 
 // copy(self, src): src broadcast to self's shape, in self's dtype.
@@ -81,8 +118,9 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_scatter_rules(Registry& r) {
-  r.add("aten.slice_scatter.default", lower_slice_scatter, "(folded) / SLICE + CONCATENATION",
-        "folded when both tensors are constants; at run time step 1 only");
+  r.add("aten.slice_scatter.default", lower_slice_scatter, "(folded) / SLICE + CONCATENATION (+RESHAPE, PAD)",
+        "folded when both tensors are constants; at run time the written rows are concatenated in (step > 1: "
+        "the region regrouped as [count, step] with src as position 0 of each group); PyTorch order");
   r.add("aten.copy.default", lower_copy, "(none) / CAST / BROADCAST_TO", "constants broadcast at convert time");
 }
 

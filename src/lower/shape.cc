@@ -18,11 +18,26 @@ void lower_identity(LowerCtx& ctx, const ir::Node& n, const Value* x) {
   ctx.bind(n.outputs.at(0), ctx.get_any(x), ctx.layout_of(x));
 }
 
+// A reshape whose result has one dynamic dim: RESHAPE with -1 there, which the kernel infers from
+// the input's element count at run time (the static dims are exact, so the -1 is that dim).
+void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
+  std::vector<int32_t> shape;
+  int dynamic = 0;
+  for (const ir::Dim& d : y->shape) {
+    shape.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
+    dynamic += !d.is_static();
+  }
+  if (dynamic > 1)
+    return ctx.unsupported("reshape to a shape with several dynamic dims (" + ir::shape_to_string(y->shape) +
+                           ") is not supported yet");
+  ctx.emit("RESHAPE", {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y)});
+}
+
 // Any op whose output is the input with another shape (same elements in PyTorch order).
 void lower_reshape_to(LowerCtx& ctx, const ir::Node& n, const Value* x) {
   const Value* y = n.outputs.at(0);
-  if (!ir::is_fully_static(y->shape)) return ctx.unsupported("reshape to a dynamic shape is not supported yet");
   if (x->shape == y->shape) return lower_identity(ctx, n, x);  // a no-op view keeps the layout as it is
+  if (!ir::is_fully_static(y->shape) || !ir::is_fully_static(x->shape)) return lower_dynamic_reshape(ctx, x, y);
   // Reshape the stored tensor directly when the merged and split dims lie together in it (the
   // result keeps a layout); otherwise restore PyTorch's order first.
   const std::vector<int64_t> out = ir::sizes_of(y->shape);

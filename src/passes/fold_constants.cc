@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "lower/const_eval.h"
+#include "passes/fold_limits.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -469,6 +470,14 @@ Value* identity_operand(const ir::Node& n) {
   return nullptr;
 }
 
+// True when every reader of `v` has only constants (or `v`) as inputs, so it folds next.
+bool only_feeds_constant_ops(const ir::Graph& g, const Value* v) {
+  for (const ir::Node* u : g.users(v))
+    for (const Value* in : u->inputs)
+      if (in && in != v && (!in->is_const() || in->quant)) return false;
+  return std::find(g.outputs.begin(), g.outputs.end(), v) == g.outputs.end();
+}
+
 }  // namespace
 
 void fold_constants(ir::Graph& g) {
@@ -485,6 +494,14 @@ void fold_constants(ir::Graph& g) {
     }
     if (!std::all_of(n->inputs.begin(), n->inputs.end(), [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
       continue;
+    int64_t operand_bytes = 0;
+    for (const Value* v : n->inputs)
+      if (v) operand_bytes += static_cast<int64_t>(v->data->bytes().size());
+    const int64_t result_bytes = ir::num_elements(y->shape) * static_cast<int64_t>(ir::dtype_size(y->dtype));
+    if (!worth_storing(result_bytes, operand_bytes)) continue;
+    // A broadcast of a constant read at run time stays a run-time broadcast: its readers mostly
+    // broadcast by themselves (drop_broadcasts), and a stored copy would only grow the file.
+    if (n->op == "tfl.BROADCAST_TO" && result_bytes > operand_bytes && !only_feeds_constant_ops(g, y)) continue;
     std::optional<Bytes> bytes = evaluate(*n);
     if (!bytes) continue;
     Value* c = g.add_const(g.unique_name(y->name), y->dtype, y->shape, ir::ConstData::own(std::move(*bytes)));

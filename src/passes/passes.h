@@ -11,13 +11,21 @@ namespace pt2tflite::passes {
 // rescaled at convert time) when the convolution output has no other reader.
 void fold_batchnorm(ir::Graph& aten);
 
+// ATen level: computes at convert time every node whose operands are all constants and whose
+// shapes are static (rotary tables, position buckets, masks, biases built from parameters), in
+// float64 rounded to each node's dtype, and stores the values run-time nodes read as constants.
+// A result bigger than 1 MiB and than its operands is not stored (its node stays), nor is one of
+// an op that only moves or broadcasts elements: the lowering folds those into its layouts.
+void evaluate_constants(ir::Graph& aten);
+
 // TFLite level: fuses RELU / RELU6 / RELU_N1_TO_1 into the op that produces their input when
 // that op supports a fused activation and nothing else reads its output.
 void fuse_activation(ir::Graph& tfl);
 
 // TFLite level: evaluates ops whose inputs are all constants (reshape, transpose, cast, gather,
 // gather_nd, broadcast, slice, pad, concatenation, binary arithmetic, compares and selects, float
-// unary math, reductions, batch matmul, fully connected) at convert time.
+// unary math, reductions, batch matmul, fully connected) at convert time, unless the result is
+// over 1 MiB and bigger than its operands. A BROADCAST_TO of a constant stays a run-time broadcast.
 void fold_constants(ir::Graph& tfl);
 
 // TFLite level: merges TRANSPOSE∘TRANSPOSE and RESHAPE∘RESHAPE chains, turns TRANSPOSEs that move

@@ -72,28 +72,32 @@ class Stages {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Runs every stage up to the writer. The returned flatbuffer holds the constants it still needs;
-// both IR modules are gone by then, so a constant that nothing else holds (a pass's result) is
-// freed as soon as it has been written out.
-tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options,
-                                          Stages& stages) {
-  ir::Module tfl;
-  {
-    archive::ImportResult imported = archive::read_pt2(zip);
-    stages.done("import", &imported.module);
+// Reads one archive and lowers it to TFLite ops: import, fold_batchnorm, lower. Its constants
+// still borrow the archive's bytes.
+ir::Module import_and_lower(const archive::ZipArchive& zip, Stages& stages) {
+  archive::ImportResult imported = archive::read_pt2(zip);
+  stages.done("import", &imported.module);
 
-    stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
-    // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
-    // stay resident (any still used are read back when needed).
-    zip.drop_pages();
+  stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
+  // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
+  // stay resident (any still used are read back when needed).
+  zip.drop_pages();
+  stages.run(imported.module, "evaluate_constants", passes::evaluate_constants);
 
-    std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
-    tfl = lower::lower(imported.module, diagnostics);
-    if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
-  }  // The ATen module goes: weights the lowering permuted or copied exist only in `tfl` now.
+  std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
+  ir::Module tfl = lower::lower(imported.module, diagnostics);
+  if (!diagnostics.empty()) throw ConversionError(std::move(diagnostics));
+  // The ATen module goes: weights the lowering permuted or copied exist only in `tfl` now.
   zip.drop_pages();
   stages.done("lower", &tfl);
+  return tfl;
+}
 
+// Runs the TFLite-level passes and the writer. The returned flatbuffer holds the constants it still
+// needs; the IR module is gone by then, so a constant that nothing else holds (a pass's result) is
+// freed as soon as it has been written out.
+tflite_writer::Flatbuffer optimize_and_write(ir::Module tfl, std::span<const archive::ZipArchive* const> zips,
+                                             const ConvertOptions& options, Stages& stages) {
   stages.run(tfl, "fold_constants", passes::fold_constants);
   // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
   stages.run(tfl, "drop_broadcasts", passes::drop_broadcasts);
@@ -118,7 +122,7 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
   if (options.quantized_io) {
     stages.run(tfl, "quantized_io", passes::quantized_io);
   }
-  zip.drop_pages();
+  for (const archive::ZipArchive* zip : zips) zip->drop_pages();
 
   // The output contract: nothing is returned or written unless LiteRT can load it.
   pipeline::check_lowered_module(tfl);
@@ -126,6 +130,38 @@ tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const 
   pipeline::check_flatbuffer(fb.head());
   stages.done("write", nullptr);
   return fb;
+}
+
+// Runs every stage up to the writer for a single-signature model.
+tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options,
+                                          Stages& stages) {
+  const archive::ZipArchive* zips[] = {&zip};
+  return optimize_and_write(import_and_lower(zip, stages), zips, options, stages);
+}
+
+// Moves the lowered subgraph of `part` into `into` as the entry point `source.key`.
+void add_signature(ir::Module& into, ir::Module part, const SignatureSource& source) {
+  PT2_CHECK(part.subgraphs.size() == 1 && part.signatures.size() == 1, "an archive lowers to one subgraph");
+  ir::Signature sig = std::move(part.signatures.front());
+  // The names are those of the user outputs, which come first; state outputs keep their names.
+  if (source.output_names.size() > sig.output_names.size())
+    throw ConversionError("signature '" + source.key + "' has " + std::to_string(sig.output_names.size()) +
+                          " outputs but " + std::to_string(source.output_names.size()) + " output names were given");
+  std::copy(source.output_names.begin(), source.output_names.end(), sig.output_names.begin());
+  sig.key = source.key;
+  sig.subgraph = static_cast<int>(into.subgraphs.size());
+  part.subgraphs.front()->name = source.key;
+  into.subgraphs.push_back(std::move(part.subgraphs.front()));
+  into.signatures.push_back(std::move(sig));
+}
+
+void check_signature_keys(std::span<const SignatureSource> sources) {
+  if (sources.empty()) throw ConversionError("no signatures to convert");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (sources[i].key.empty()) throw ConversionError("a signature key must not be empty");
+    for (size_t j = 0; j < i; ++j)
+      if (sources[j].key == sources[i].key) throw ConversionError("two signatures are named '" + sources[i].key + "'");
+  }
 }
 
 ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
@@ -138,7 +174,7 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 
 const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {
-      "import",          "fold_batchnorm",      "lower",           "fold_constants",  "drop_broadcasts",
+      "import",          "fold_batchnorm",      "evaluate_constants", "lower",           "fold_constants",  "drop_broadcasts",
       "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
       "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
   return names;
@@ -188,6 +224,22 @@ ConvertResult convert_bytes(std::span<const uint8_t> bytes, const ConvertOptions
   // The caller's bytes outlive the call; constants borrow them only until they are copied out.
   Stages stages(options);
   return in_memory(convert_archive(archive::ZipArchive::open_bytes(nullptr, bytes), options, stages), stages);
+}
+
+ConvertResult convert_signatures(std::span<const SignatureSource> sources, const ConvertOptions& options) {
+  check_signature_keys(sources);
+  Stages stages(options);
+  // Every archive stays open until the writer has placed the constants borrowed from it.
+  std::vector<archive::ZipArchive> zips;
+  zips.reserve(sources.size());
+  ir::Module merged;
+  for (const SignatureSource& source : sources) {
+    zips.push_back(archive::ZipArchive::open_bytes(nullptr, source.archive));
+    add_signature(merged, import_and_lower(zips.back(), stages), source);
+  }
+  std::vector<const archive::ZipArchive*> zip_ptrs;
+  for (const auto& z : zips) zip_ptrs.push_back(&z);
+  return in_memory(optimize_and_write(std::move(merged), zip_ptrs, options, stages), stages);
 }
 
 }  // namespace pt2tflite

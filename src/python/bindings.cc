@@ -2,6 +2,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <tuple>
+
+#include "ir/fused_activation.h"
 #include "lower/registry.h"
 #include "pt2tflite/convert.h"
 #include "tflite/inspect.h"
@@ -40,6 +43,10 @@ pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std:
   return options;
 }
 
+std::span<const uint8_t> bytes_of(std::string_view view) {
+  return {reinterpret_cast<const uint8_t*>(view.data()), view.size()};
+}
+
 // Converts the archive file at `path` (memory-mapped, not read into Python).
 py::tuple convert_file(const std::string& path, std::vector<std::string> dump_after, bool verbose,
                        bool external_buffers, bool quantized_io, bool float16_weights) {
@@ -59,17 +66,31 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
                   bool quantized_io, bool float16_weights) {
   std::string_view view = archive;
   std::string dumps;
-  pt2tflite::ConvertOptions options;
-  options.dump_after = std::move(dump_after);
-  options.dump_sink = &dumps;
-  options.verbose = verbose;
-  options.external_buffers = external_buffers;
-  options.quantized_io = quantized_io;
-  options.float16_weights = float16_weights;
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
-    result = pt2tflite::convert_bytes({reinterpret_cast<const uint8_t*>(view.data()), view.size()}, options);
+    result = pt2tflite::convert_bytes(bytes_of(view), options);
+  }
+  py::bytes out(reinterpret_cast<const char*>(result.tflite.data()), result.tflite.size());
+  return py::make_tuple(out, dumps);
+}
+
+// signatures: [(key, archive bytes, output names)], one subgraph each, weights shared.
+py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes, std::vector<std::string>>>& signatures,
+                             std::vector<std::string> dump_after, bool verbose, bool external_buffers,
+                             bool quantized_io, bool float16_weights) {
+  std::string dumps;
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  std::vector<pt2tflite::SignatureSource> sources;
+  for (const auto& [key, archive, output_names] : signatures) {
+    std::string_view view = archive;  // the bytes objects live in `signatures` for the whole call
+    sources.push_back(pt2tflite::SignatureSource{key, bytes_of(view), output_names});
+  }
+  pt2tflite::ConvertResult result;
+  {
+    py::gil_scoped_release release;
+    result = pt2tflite::convert_signatures(sources, options);
   }
   py::bytes out(reinterpret_cast<const char*>(result.tflite.data()), result.tflite.size());
   return py::make_tuple(out, dumps);
@@ -92,12 +113,33 @@ py::dict inspect(py::bytes model) {
   }
   d["xnnpack"] = xnnpack;
   d["signatures"] = s.signatures;
+  py::list ops;
+  for (const auto& o : s.ops) {
+    py::dict entry;
+    entry["subgraph"] = o.subgraph;
+    entry["index"] = o.index;
+    entry["op"] = o.name;
+    entry["inputs"] = o.inputs;
+    entry["outputs"] = o.outputs;
+    entry["xnnpack_refusal"] = o.xnnpack_refusal;
+    ops.append(entry);
+  }
+  d["ops"] = ops;
+  py::list io;
+  for (const auto& sig : s.signature_io) io.append(py::make_tuple(sig.inputs, sig.outputs));
+  d["signature_io"] = io;
   return d;
 }
 
 py::list supported_ops() {
   py::list out;
   for (const auto& r : pt2tflite::lower::registry().rules()) out.append(py::make_tuple(r.op, r.emits, r.notes));
+  return out;
+}
+
+py::list fused_activation_ops() {
+  py::list out;
+  for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
   return out;
 }
 
@@ -122,7 +164,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
         py::arg("float16_weights") = false,
         "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
+  m.def("convert_signatures", &convert_signatures, py::arg("signatures"),
+        py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
+        py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
+        "Converts [(key, archive bytes, output names)] into one multi-signature model; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
+  m.def("fused_activation_ops", &fused_activation_ops,
+        "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
 }

@@ -23,19 +23,34 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
     const tflite::OperatorCode* c = m->operator_codes()->Get(opcode);
     return std::max<int>(c->builtin_code(), c->deprecated_builtin_code());
   };
-  if (m->subgraphs())
-    for (const tflite::SubGraph* g : *m->subgraphs())
-      if (g->operators())
-        for (const tflite::Operator* op : *g->operators()) {
-          auto code = static_cast<tflite::BuiltinOperator>(code_of(op->opcode_index()));
-          const char* name = tflite::EnumNameBuiltinOperator(code);
-          const std::string key = *name ? name : "BUILTIN_" + std::to_string(code);
-          s.op_histogram[key]++;
-          s.op_count++;
-          const std::string why = xnnpack_refusal(*m, *g, *op);
-          if (why.empty()) s.xnnpack[key].delegated++;
-          else s.xnnpack[key].refused[why]++;
+  auto tensor_names = [](const tflite::SubGraph& g, const flatbuffers::Vector<int32_t>* ids) {
+    std::vector<std::string> names;
+    if (ids)
+      for (int32_t i : *ids)
+        if (i >= 0 && g.tensors() && static_cast<uint32_t>(i) < g.tensors()->size()) {
+          const tflite::Tensor* t = g.tensors()->Get(i);
+          names.push_back(t->name() ? t->name()->str() : "");
         }
+    return names;
+  };
+  if (m->subgraphs())
+    for (uint32_t gi = 0; gi < m->subgraphs()->size(); ++gi) {
+      const tflite::SubGraph* g = m->subgraphs()->Get(gi);
+      if (!g->operators()) continue;
+      for (uint32_t oi = 0; oi < g->operators()->size(); ++oi) {
+        const tflite::Operator* op = g->operators()->Get(oi);
+        auto code = static_cast<tflite::BuiltinOperator>(code_of(op->opcode_index()));
+        const char* name = tflite::EnumNameBuiltinOperator(code);
+        const std::string key = *name ? name : "BUILTIN_" + std::to_string(code);
+        s.op_histogram[key]++;
+        s.op_count++;
+        const std::string why = xnnpack_refusal(*m, *g, *op);
+        if (why.empty()) s.xnnpack[key].delegated++;
+        else s.xnnpack[key].refused[why]++;
+        s.ops.push_back(OpInfo{static_cast<int>(gi), static_cast<int>(oi), key, tensor_names(*g, op->inputs()),
+                               tensor_names(*g, op->outputs()), why});
+      }
+    }
   if (m->subgraphs() && m->subgraphs()->size() > 0) {
     const tflite::SubGraph* g = m->subgraphs()->Get(0);
     auto info = [&](int32_t i) {
@@ -52,8 +67,17 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
       for (int32_t i : *g->outputs()) s.outputs.push_back(info(i));
   }
   if (m->signature_defs())
-    for (const tflite::SignatureDef* d : *m->signature_defs())
+    for (const tflite::SignatureDef* d : *m->signature_defs()) {
       s.signatures.push_back(d->signature_key() ? d->signature_key()->str() : "");
+      ModelSummary::SignatureIo io;
+      auto names = [](const auto* maps, std::vector<std::string>& out) {
+        if (maps)
+          for (const tflite::TensorMap* t : *maps) out.push_back(t->name() ? t->name()->str() : "");
+      };
+      names(d->inputs(), io.inputs);
+      names(d->outputs(), io.outputs);
+      s.signature_io.push_back(std::move(io));
+    }
   return s;
 }
 

@@ -21,6 +21,15 @@ struct XnnpackOps {
   std::map<std::string, int> refused;  // why it refuses the others → how many
 };
 
+// One operator, in execution order, with the names of the tensors it reads and writes.
+struct OpInfo {
+  int subgraph = 0;
+  int index = 0;  // position in its subgraph
+  std::string name;  // builtin name, e.g. "CONV_2D"
+  std::vector<std::string> inputs, outputs;  // tensor names (omitted optional inputs left out)
+  std::string xnnpack_refusal;  // empty when XNNPACK takes it (see xnnpack_rules.h)
+};
+
 struct ModelSummary {
   size_t file_bytes = 0;
   size_t constant_bytes = 0;
@@ -29,6 +38,13 @@ struct ModelSummary {
   std::map<std::string, XnnpackOps> xnnpack;  // builtin name → delegation verdicts
   std::vector<TensorInfo> inputs, outputs;  // of subgraph 0
   std::vector<std::string> signatures;
+  std::vector<OpInfo> ops;  // every operator of every subgraph, in order
+  // Per signature, in file order: its input and output names in SignatureDef order (LiteRT's
+  // Python API returns them sorted by name, which loses the order callers pass them in).
+  struct SignatureIo {
+    std::vector<std::string> inputs, outputs;
+  };
+  std::vector<SignatureIo> signature_io;
 };
 
 // Throws ConversionError if `bytes` is not a valid TFLite flatbuffer.

@@ -90,6 +90,8 @@ PT2_EMPTY_OPTIONS(BroadcastToOptions)
 PT2_EMPTY_OPTIONS(DequantizeOptions)
 PT2_EMPTY_OPTIONS(EqualOptions)
 PT2_EMPTY_OPTIONS(ExpOptions)
+PT2_EMPTY_OPTIONS(FloorDivOptions)
+PT2_EMPTY_OPTIONS(FloorModOptions)
 PT2_EMPTY_OPTIONS(GatherNdOptions)
 PT2_EMPTY_OPTIONS(GreaterEqualOptions)
 PT2_EMPTY_OPTIONS(GreaterOptions)
@@ -107,8 +109,11 @@ PT2_EMPTY_OPTIONS(PadOptions)
 PT2_EMPTY_OPTIONS(PadV2Options)
 PT2_EMPTY_OPTIONS(PowOptions)
 PT2_EMPTY_OPTIONS(QuantizeOptions)
+PT2_EMPTY_OPTIONS(ReverseV2Options)
 PT2_EMPTY_OPTIONS(SelectV2Options)
 PT2_EMPTY_OPTIONS(SliceOptions)
+PT2_EMPTY_OPTIONS(TileOptions)
+PT2_EMPTY_OPTIONS(TopKV2Options)
 PT2_EMPTY_OPTIONS(TransposeOptions)
 #undef PT2_EMPTY_OPTIONS
 Offset<void> build_ReshapeOptions(FlatBufferBuilder& b, const ir::Node&) {
@@ -116,6 +121,12 @@ Offset<void> build_ReshapeOptions(FlatBufferBuilder& b, const ir::Node&) {
 }
 Offset<void> build_LeakyReluOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateLeakyReluOptions(b, static_cast<float>(n.get_float("alpha"))).Union();
+}
+Offset<void> build_ArgMaxOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateArgMaxOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("output_type")))).Union();
+}
+Offset<void> build_ArgMinOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateArgMinOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("output_type")))).Union();
 }
 Offset<void> build_GatherOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateGatherOptions(b, i32(n, "axis"), 0).Union();

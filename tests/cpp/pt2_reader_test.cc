@@ -187,5 +187,25 @@ TEST(Pt2Reader, SourceInfoFallsBackToInnermostFrame) {
   EXPECT_EQ(info.location, "/x/torch/nn/functional.py:7");
 }
 
+TEST(Pt2Reader, ModulePathsMayHoldCommas) {
+  // add_module("a,b", ...): the key and the path both hold the comma; the type follows the last one.
+  auto info = source_info_from_metadata("L__self__,,M;L__self__a,b.1,a,b.1,torch.nn.modules.activation.ReLU", "");
+  EXPECT_EQ(info.module_path, "a,b.1");
+  EXPECT_EQ(info.module_type, "torch.nn.modules.activation.ReLU");
+  // A comma inside brackets is part of the path.
+  info = source_info_from_metadata("k,getattr(L['self'].model, '22'),ultralytics.nn.modules.head.Detect", "");
+  EXPECT_EQ(info.module_path, "getattr(L['self'].model, '22')");
+  EXPECT_EQ(info.module_type, "ultralytics.nn.modules.head.Detect");
+}
+
+TEST(Pt2Reader, SourceLineIsTheInnermostUserFrame) {
+  const std::string trace =
+      "File \"/home/u/model.py\", line 10, in forward\n"
+      "File \"/home/u/blocks.py\", line 42, in forward\n"
+      "File \"/usr/lib/python3.11/contextlib.py\", line 81, in inner\n"
+      "File \"/usr/lib/python3.11/site-packages/torch/nn/functional.py\", line 7, in relu\n";
+  EXPECT_EQ(source_info_from_metadata("", trace).location, "/home/u/blocks.py:42");
+}
+
 }  // namespace
 }  // namespace pt2tflite::archive

@@ -9,6 +9,8 @@ import torch.nn as nn
 
 import pt2tflite
 
+from parity import Fn
+
 
 class TwoUnsupported(nn.Module):
     def __init__(self):
@@ -98,13 +100,13 @@ def test_dump_after_prints_ir(capfd):
 
 def test_every_pass_name_can_be_dumped_and_others_are_refused(capfd):
     names = pt2tflite.pass_names()
-    assert names[:3] == ["import", "fold_batchnorm", "lower"] and "fold_qdq" in names
+    assert names[:4] == ["import", "fold_batchnorm", "evaluate_constants", "lower"] and "fold_qdq" in names
     pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=names)
     err = capfd.readouterr().err
     # float16_weights and quantized_io run only when asked for; every other stage prints its IR.
     for name in names:
         assert (f"// IR after {name}\n" in err) == (name not in ("float16_weights", "quantized_io")), name
-    with pytest.raises(pt2tflite.ConversionError, match="unknown pass 'lowr'.*fold_batchnorm, lower"):
+    with pytest.raises(pt2tflite.ConversionError, match="unknown pass 'lowr'.*fold_batchnorm, evaluate_constants, lower"):
         pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=["lowr"])
 
 
@@ -158,3 +160,86 @@ def test_external_buffers_run_in_litert_and_match_inline():
     assert outside.op_histogram() == inline.op_histogram()
     np.testing.assert_array_equal(outside(x), inline(x))
     np.testing.assert_allclose(outside(x), model(x).detach().numpy(), atol=1e-5)
+
+
+def test_nodes_after_an_unsupported_node_are_checked_too():
+    def f(x):
+        y = torch.special.bessel_j0(x)  # unsupported
+        y = torch.relu(y) * 2  # supported, fed by the failure
+        return torch.special.bessel_j1(y)  # unsupported, downstream of the first
+
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(Fn(f).eval(), (torch.randn(4),))
+    ops = [d.op for d in info.value.diagnostics]
+    assert ops == ["aten.special_bessel_j0.default", "aten.special_bessel_j1.default"], ops
+    src = open(__file__).read().splitlines()
+    for d in info.value.diagnostics:
+        file, line = d.source.rsplit(":", 1)
+        assert file == __file__ and "bessel" in src[int(line) - 1], d.source
+
+
+def test_module_paths_with_commas_are_read_whole():
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.add_module("a,b", nn.Sequential(nn.Identity(), _Bessel()))
+
+        def forward(self, x):
+            return getattr(self, "a,b")(x)
+
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(Outer().eval(), (torch.randn(3),))
+    assert [d.module_path for d in info.value.diagnostics] == ["a,b.1"]
+
+
+class _Bessel(nn.Module):
+    def forward(self, x):
+        return torch.special.bessel_j0(x)
+
+
+def test_a_none_output_is_dropped():
+    class WithNone(nn.Module):
+        def forward(self, x):
+            return x * 2, None, x + 1
+
+    x = torch.randn(2, 3)
+    model = pt2tflite.convert(WithNone().eval(), (x,))
+    a, b = model(x)
+    np.testing.assert_allclose(a, (x * 2).numpy())
+    np.testing.assert_allclose(b, (x + 1).numpy())
+
+
+def test_a_failing_decomposition_names_the_op_and_line(monkeypatch):
+    from pt2tflite import converter
+
+    def broken(x):
+        raise RuntimeError("this decomposition is broken")
+
+    real = converter._decomposition_table
+    monkeypatch.setattr(converter, "_decomposition_table",
+                        lambda: {**real(), torch.ops.aten.sin.default: broken})
+
+    def f(x):
+        return torch.sin(x) + 1  # the node whose decomposition fails
+
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(Fn(f).eval(), (torch.randn(3),))
+    (d,) = info.value.diagnostics
+    assert d.op == "aten.sin.default" and "this decomposition is broken" in d.message
+    file, line = d.source.rsplit(":", 1)
+    assert file == __file__ and "torch.sin" in open(__file__).read().splitlines()[int(line) - 1]
+
+
+def test_export_failure_names_the_line_and_what_to_try():
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # the line that breaks the trace
+                return x
+            return -x
+
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert(DataDependent().eval(), (torch.randn(3),))
+    msg = str(info.value)
+    file, line = info.value.diagnostics[0].source.rsplit(":", 1)
+    assert file == __file__ and "the line that breaks" in open(__file__).read().splitlines()[int(line) - 1]
+    assert "data-dependent" in msg and "torch.where" in msg

@@ -195,3 +195,41 @@ def test_slice_scatter_at_run_time(start, end):
         return a * 1.0
 
     check(Fn(write), (torch.randn(3, 5), torch.randn(3, 5)), has=("CONCATENATION",))
+
+
+# ---- several index tensors (issue 10): GATHER_ND with the indexed dims moved first.
+
+@pytest.mark.parametrize("make_index", [
+    lambda x: x[torch.tensor([0, 1, 1]), torch.tensor([1, 1, 2])],
+    lambda x: x[:, torch.tensor([[0], [2]]), torch.tensor([1, -1, 3])],
+    lambda x: x[:, :, torch.tensor([3, 0]), torch.tensor([1, 4])],
+    lambda x: x[torch.tensor([1]), torch.tensor([0, 2]), torch.tensor([[3], [0]])],
+])
+def test_index_several_constant_indices(make_index):
+    check(Fn(lambda x: make_index(x) * 2), (torch.randn(2, 3, 4, 5),))
+
+
+def test_index_several_run_time_indices():
+    def fn(x, i, j):
+        return x[:, i, j]
+
+    i = torch.tensor([[0, 2], [1, 1]])
+    j = torch.tensor([3, 0])
+    check(Fn(fn), (torch.randn(2, 3, 4), i, j))
+
+
+def test_unfold_functional_im2col():
+    # F.unfold decomposes into index.Tensor with two constant index tensors on H and W.
+    check(Fn(lambda x: torch.nn.functional.unfold(x, 2, stride=1)), (torch.randn(1, 3, 5, 4),))
+
+
+# ---- run-time slice_scatter with step > 1 (YOLO pose head: y[:, 2::3] = y[:, 2::3].sigmoid()).
+
+@pytest.mark.parametrize("size, start, step", [(9, 2, 3), (10, 2, 3), (8, 0, 2), (7, 1, 4), (6, 5, 2)])
+def test_slice_scatter_step(size, start, step):
+    def fn(x):
+        y = x.clone()
+        y[:, start::step] = y[:, start::step].sigmoid()
+        return y * 1.0
+
+    check(Fn(fn), (torch.randn(2, size, 3),))

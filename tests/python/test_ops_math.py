@@ -51,3 +51,38 @@ def test_pow_one_is_free():
 
 def test_pow_square_of_integers():
     check(Fn(lambda x: x**2), (torch.randint(-50, 50, (3, 4), dtype=torch.int32),), has=["MUL"])
+
+
+# ---- sin / cos / sign / rounding / reciprocal (issue 10): XNNPACK and the builtin kernels.
+
+@pytest.mark.parametrize("shape", [(7,), (1, 3, 4, 4)])
+@pytest.mark.parametrize(
+    "fn, op, atol",
+    [
+        (torch.sin, "SIN", 2e-6),
+        (torch.cos, "COS", 2e-6),
+        (torch.sign, "SIGN", 0),
+        (torch.floor, "FLOOR", 0),
+        (torch.ceil, "CEIL", 0),
+        (torch.round, "ROUND", 0),
+        (torch.reciprocal, "DIV", 1e-6),
+    ],
+)
+def test_unary_issue10(shape, fn, op, atol):
+    x = torch.randn(shape) * 4
+    x.view(-1)[:4] = torch.tensor([2.5, -1.5, 0.0, 0.5])[: x.numel()]  # ties round to even
+    if fn is torch.reciprocal:
+        x = x.abs() + 0.1
+    check(Fn(fn), (x,), atol=atol, rtol=1e-6, has=[op])
+
+
+def test_sin_cos_of_conv_output_nhwc():
+    # The YOLO-OBB angle head: sin/cos of an activation stored NHWC, no TRANSPOSE for them.
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    hist = check(Fn(lambda x: torch.cat([torch.sin(conv(x)), torch.cos(conv(x))], 1)), (torch.randn(1, 3, 8, 8),),
+                 atol=2e-6, rtol=1e-5, has=["SIN", "COS"])
+    assert hist.get("TRANSPOSE", 0) <= 2
+
+
+def test_integer_floor_is_identity():
+    check(Fn(lambda x: torch.floor(x) + 1), (torch.arange(12).reshape(3, 4).int(),))

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from parity import Fn, check
 
@@ -44,3 +45,29 @@ def test_group_norm(shape, groups, affine):
 def test_rms_norm(shape):
     m = randomize(nn.RMSNorm(shape[-1]))
     check(m, (torch.randn(shape),), atol=2e-5, has=["MEAN", "RSQRT", "MUL"], lacks=["POW"])
+
+
+# ---- batch norm with the input's own statistics (weight standardization, issue 10).
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_batch_norm_no_stats(affine):
+    w = torch.randn(5) if affine else None
+    b = torch.randn(5) if affine else None
+    check(Fn(lambda x: F.batch_norm(x, None, None, w, b, training=True, eps=1e-5)), (torch.randn(2, 5, 4, 3) * 3 + 1,),
+          atol=1e-5, rtol=1e-5)
+
+
+def test_batch_norm_no_stats_of_activation():
+    conv = torch.nn.Conv2d(3, 4, 3)
+    check(Fn(lambda x: F.batch_norm(conv(x), None, None, training=True)), (torch.randn(2, 3, 6, 6),), atol=2e-5)
+
+
+def test_weight_standardized_conv():
+    # timm's StdConv2d: the weight is normalized per output channel in the graph.
+    class StdConv(torch.nn.Conv2d):
+        def forward(self, x):
+            w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                             momentum=0.0, eps=1e-6).reshape_as(self.weight)
+            return F.conv2d(x, w, self.bias, self.stride, self.padding)
+
+    check(StdConv(3, 8, 3, padding=1), (torch.randn(1, 3, 8, 8),), atol=1e-4, rtol=1e-4)

@@ -42,3 +42,17 @@ def test_pad_after_conv_maps_through_nhwc(mode):
     conv = nn.Conv2d(3, 4, 1)
     hist = check(Fn(lambda x: F.pad(conv(x), (1, 2, 2, 0), mode=mode)), (torch.randn(1, 3, 4, 5),), atol=1e-5)
     assert hist["TRANSPOSE"] == 2
+
+
+# ---- negative pads crop (issue 10).
+
+@pytest.mark.parametrize("pad, value", [((-1, 2), 0.0), ((1, -2, -1, 0), 0.0), ((-1, -1, -2, -1), 0.0),
+                                        ((2, -1, 0, 0, -1, 1), 1.5)])
+def test_constant_pad_negative(pad, value):
+    check(Fn(lambda x: F.pad(x, pad, value=value)), (torch.randn(2, 3, 5, 6),))
+
+
+def test_constant_pad_negative_on_nhwc_activation():
+    conv = nn.Conv2d(3, 4, 3)
+    hist = check(Fn(lambda x: F.pad(conv(x), (-1, 1, 1, -1))), (torch.randn(1, 3, 8, 8),))
+    assert hist.get("TRANSPOSE", 0) == 2, hist

@@ -128,3 +128,10 @@ def test_unquantized_op_stays_float_between_dequantize_and_quantize():
     m = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 1), torch.nn.GELU(), torch.nn.Conv2d(8, 8, 1))
     hist, _, _ = check_int8(m, X, has=["CONV_2D", "GELU"])
     assert hist["QUANTIZE"] == 2 and hist["DEQUANTIZE"] == 2, hist
+
+
+def test_cat_reading_one_tensor_twice():
+    """difftest 0:32: cat([x, x, y]) made the quantizer share x's parameters with x itself, and
+    prepare_pt2e recursed until RecursionError."""
+    check_int8(Fn(lambda x, y: torch.cat([x, x, y], -2)), (torch.randn(1, 7, 1, 10), torch.randn(1, 7, 1, 10)),
+               has=("CONCATENATION",))

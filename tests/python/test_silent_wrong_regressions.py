@@ -92,3 +92,10 @@ def test_softmax_over_merged_dims_whose_input_is_read_again():
         return x - y
 
     check(Fn(f), (torch.randn(2, 3, 4),))
+
+
+def test_linear_of_a_1d_input_keeps_its_shape():
+    """difftest 0:34: FULLY_CONNECTED returns [1, out] for a 1-D input; PyTorch's linear returns
+    [out]. The model's output had the wrong shape."""
+    check(torch.nn.Linear(8, 16), (torch.randn(8),))
+    check(Fn(lambda x: torch.relu(torch.nn.functional.linear(x, torch.ones(3, 5))) + x.sum()), (torch.randn(5),))

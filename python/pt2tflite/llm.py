@@ -1,0 +1,95 @@
+"""LLM export: a Hugging Face causal LM → one .tflite with `prefill_{T}` and `decode` signatures in
+the form LiteRT-LM runs (docs/llm.md):
+
+    tokens      int32 [1, T]      input
+    input_pos   int32 [T]         input; the rows are input_pos[0] .. input_pos[0] + T - 1
+    kv_cache_k_{i}, kv_cache_v_{i} float32 [1, K, S, H]  input and output of the same name
+    logits      float32 [1, T, V] output
+
+The model is exported as it is, through Hugging Face's own static cache
+(transformers.integrations.executorch): its cache buffers become the kv_cache state, its cache
+write a DYNAMIC_UPDATE_SLICE at input_pos[0], and its cumulative_length buffer folds away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pt2tflite.model import Model
+from pt2tflite.signatures import Signatures
+
+
+def _signature_module(hf_model, cache_length: int):
+    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}."""
+    import torch
+    from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
+
+    class LiteRtLmSignature(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lm = TorchExportableModuleWithStaticCache(hf_model, batch_size=1, max_cache_len=cache_length)
+            # Move the cache tensors to LiteRT-LM's names; the static cache still uses the same tensors.
+            for i, _layer in enumerate(self.lm.static_cache.layers):
+                self.register_buffer(f"kv_cache_k_{i}", self.lm._buffers.pop(f"key_cache_{i}"), persistent=False)
+                self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
+
+        def forward(self, tokens, input_pos):
+            logits = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            return {"logits": logits}
+
+    return LiteRtLmSignature().eval()
+
+
+def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
+               num_threads: int | None = None) -> Model:
+    """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
+
+    prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
+    cache_length: S, the KV cache length (the longest context).
+    """
+    import torch
+
+    hf_model = hf_model.eval()
+    hf_model.generation_config.cache_implementation = "static"
+    for t in prefill_lengths:
+        if not 1 <= t <= cache_length:
+            raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
+    sigs = Signatures()
+    for t in prefill_lengths:
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length),
+                       (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
+    sigs.signature("decode", _signature_module(hf_model, cache_length),
+                   (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
+    with torch.no_grad():
+        return sigs.convert(verbose=verbose, num_threads=num_threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pt2tflite.llm MODEL_DIR -o out.tflite` (also `pt2tflite export-llm ...`)."""
+    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0])
+    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights)")
+    p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
+    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args(argv)
+    from transformers import AutoModelForCausalLM
+
+    from pt2tflite.errors import ConversionError
+
+    try:
+        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, torch_dtype="float32")
+        model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
+                           cache_length=args.cache_length, verbose=args.verbose)
+    except (ConversionError, ValueError, OSError) as e:
+        print(f"pt2tflite: error: {e}", file=sys.stderr)
+        return 2
+    model.export(args.output)
+    print(f"pt2tflite: wrote {args.output} ({len(model.tflite_bytes)} bytes), signatures "
+          f"{', '.join(model.signatures())}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Dynamic shapes: torch.export Dims become -1 in shape_signature, and the model gives PyTorch's
+answer at several run-time sizes after resize_tensor_input + allocate_tensors, with XNNPACK and
+with the builtin kernels alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from torch.export import Dim
+
+import pt2tflite
+
+RESOLVERS = [OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES]
+
+
+def run_at_sizes(model, module, make_input, sizes, resolver, rtol):
+    itp = Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver)
+    detail = itp.get_input_details()[0]
+    for n in sizes:
+        x = make_input(n)
+        itp.resize_tensor_input(detail["index"], list(x.shape))
+        itp.allocate_tensors()
+        itp.set_tensor(detail["index"], x.numpy())
+        itp.invoke()
+        got = itp.get_tensor(itp.get_output_details()[0]["index"])
+        with torch.no_grad():
+            want = module(x).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=rtol * np.abs(want).max())
+    return detail
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_cnn_dynamic_batch(resolver):
+    net = torchvision.models.resnet18(num_classes=10).eval()
+    batch = Dim("batch", min=1, max=8)
+    model = pt2tflite.convert(net, (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
+    detail = run_at_sizes(model, net, lambda n: torch.randn(n, 3, 32, 32), [1, 3, 5], resolver, 1e-5)
+    assert list(detail["shape_signature"]) == [-1, 3, 32, 32]
+
+
+class TokenMlp(torch.nn.Module):
+    """Per-token layers and a head split with a dynamic sequence length."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(32)
+        self.fc1 = torch.nn.Linear(32, 64)
+        self.fc2 = torch.nn.Linear(64, 32)
+
+    def forward(self, x):  # [1, S, 32]
+        h = self.fc2(torch.nn.functional.gelu(self.fc1(self.norm(x))))
+        heads = h.view(1, x.shape[1], 4, 8).softmax(-1)
+        return heads.reshape(1, x.shape[1], 32) + x
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_dynamic_sequence_length(resolver):
+    net = TokenMlp().eval()
+    seq = Dim("seq", min=2, max=64)
+    model = pt2tflite.convert(net, (torch.randn(1, 8, 32),), dynamic_shapes=({1: seq},))
+    detail = run_at_sizes(model, net, lambda n: torch.randn(1, n, 32), [2, 7, 33], resolver, 1e-5)
+    assert list(detail["shape_signature"]) == [1, -1, 32]
+
+
+class Merge(torch.nn.Module):
+    def forward(self, x):  # [B, S, 4] -> [B·S, 4]: one dynamic dim in the result, RESHAPE with -1
+        return x.reshape(-1, 4).relu()
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_reshape_merging_two_dynamic_dims(resolver):
+    b, s = Dim("b", min=2, max=8), Dim("s", min=2, max=8)
+    model = pt2tflite.convert(Merge().eval(), (torch.randn(2, 3, 4),), dynamic_shapes=({0: b, 1: s},))
+    itp = Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver)
+    detail = itp.get_input_details()[0]
+    for shape in [(2, 2, 4), (5, 3, 4), (3, 7, 4)]:
+        x = torch.randn(shape)
+        itp.resize_tensor_input(detail["index"], list(shape))
+        itp.allocate_tensors()
+        itp.set_tensor(detail["index"], x.numpy())
+        itp.invoke()
+        np.testing.assert_array_equal(itp.get_tensor(itp.get_output_details()[0]["index"]), Merge()(x).numpy())
+
+
+def test_reshape_to_two_dynamic_dims_is_refused():
+    class Split(torch.nn.Module):
+        def forward(self, x):  # [B, S, 4] -> [B, S·2, 2]: two run-time sizes in the result
+            return x.reshape(x.shape[0], -1, 2).relu()
+
+    b, s = Dim("b", min=2, max=8), Dim("s", min=2, max=8)
+    with pytest.raises(pt2tflite.ConversionError, match="several dynamic dims"):
+        pt2tflite.convert(Split().eval(), (torch.randn(2, 3, 4),), dynamic_shapes=({0: b, 1: s},))
+
+
+def test_run_time_size_argument_is_refused_clearly():
+    class SliceToLength(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("table", torch.arange(64.0))
+
+        def forward(self, x):  # [1, S]: the slice end is S, known only at run time
+            return x + self.table[: x.shape[1]]
+
+    seq = Dim("seq", min=2, max=32)
+    with pytest.raises(pt2tflite.ConversionError, match="known only at run time"):
+        pt2tflite.convert(SliceToLength().eval(), (torch.randn(1, 8),), dynamic_shapes=({1: seq},))

@@ -1,0 +1,142 @@
+"""LLM export of a Hugging Face causal LM as it is (a small random Llama with grouped-query
+attention), through the CLI `pt2tflite export-llm`: LiteRT-LM's signatures and names, teacher-forced
+logits over prefill + 32 decode steps against Hugging Face in float64, and greedy generation
+identical to Hugging Face generate() with a static cache. About 40 s (one export)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+import pt2tflite
+
+PREFILL, CACHE, VOCAB = 8, 48, 128
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    hf = LlamaForCausalLM(cfg).eval()
+    d = tmp_path_factory.mktemp("llama")
+    hf.save_pretrained(d / "model")
+    out = d / "llama.tflite"
+    env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
+    r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(d / "model"), "-o", str(out), "--prefill-lengths",
+                        str(PREFILL), "--cache-length", str(CACHE)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return hf, pt2tflite.load(out)
+
+
+def _runners(model, resolver=OpResolverType.AUTO):
+    itp = Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver)
+    prefill, decode = itp.get_signature_runner(f"prefill_{PREFILL}"), itp.get_signature_runner("decode")
+    caches = {n: np.zeros(d["shape"], np.float32) for n, d in prefill.get_input_details().items()
+              if n.startswith("kv_cache_")}
+    return prefill, decode, caches
+
+
+def test_litert_lm_contract(llama):
+    _, model = llama
+    sigs = model.signatures()
+    assert set(sigs) == {f"prefill_{PREFILL}", "decode"}
+    caches = [f"kv_cache_{kv}_{i}" for kv in "kv" for i in range(2)]
+    for key, (inputs, outputs) in sigs.items():
+        assert inputs[:2] == ["tokens", "input_pos"] and sorted(inputs[2:]) == caches
+        assert outputs[0] == "logits" and sorted(outputs[1:]) == caches
+    prefill, decode, _ = _runners(model)
+    d = decode.get_input_details()
+    assert d["tokens"]["dtype"] == np.int32 and list(d["tokens"]["shape"]) == [1, 1]
+    assert d["input_pos"]["dtype"] == np.int32 and list(d["input_pos"]["shape"]) == [1]
+    assert list(prefill.get_input_details()["tokens"]["shape"]) == [1, PREFILL]
+    assert list(d["kv_cache_k_0"]["shape"]) == [1, 2, CACHE, 16]  # [1, K, S, H]: sequence on axis 2
+    assert list(decode.get_output_details()["logits"]["shape"]) == [1, 1, VOCAB]
+    assert model.op_histogram()["DYNAMIC_UPDATE_SLICE"] == 8  # K and V of 2 layers, in 2 signatures
+
+
+@pytest.mark.parametrize("resolver", [OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES])
+@torch.no_grad()
+def test_teacher_forced_logits_match_hf(llama, resolver):
+    hf, model = llama
+    steps = 32
+    seq = torch.randint(1, VOCAB, (1, PREFILL + steps))
+    want = hf.double()(seq).logits[0].numpy()
+    hf.float()
+    prefill, decode, caches = _runners(model, resolver)
+    out = prefill(tokens=seq[:, :PREFILL].numpy().astype(np.int32), input_pos=np.arange(PREFILL, dtype=np.int32), **caches)
+    got = [out["logits"][0]]
+    for p in range(PREFILL, PREFILL + steps):
+        caches = {n: out[n] for n in caches}
+        out = decode(tokens=seq[:, p:p + 1].numpy().astype(np.int32), input_pos=np.array([p], np.int32), **caches)
+        got.append(out["logits"][0])
+    got = np.concatenate(got)
+    rel = np.abs(got - want).max(axis=-1) / np.abs(want).max(axis=-1)
+    assert rel.max() < 1e-4, rel.max()
+
+
+@torch.no_grad()
+def test_greedy_generation_matches_hf_generate(llama):
+    hf, model = llama
+    prompt = torch.randint(1, VOCAB, (1, 5))
+    want = hf.generate(prompt, max_new_tokens=32, do_sample=False, cache_implementation="static",
+                       pad_token_id=0)[0, 5:].tolist()
+    prefill, decode, caches = _runners(model)
+    tokens = np.zeros((1, PREFILL), np.int32)  # padded like LiteRT-LM: token 0 at positions past the prompt
+    tokens[0, :5] = prompt[0].numpy()
+    out = prefill(tokens=tokens, input_pos=np.arange(PREFILL, dtype=np.int32), **caches)
+    got = [int(out["logits"][0, 4].argmax())]
+    for p in range(5, 5 + 31):
+        caches = {n: out[n] for n in caches}
+        out = decode(tokens=np.array([[got[-1]]], np.int32), input_pos=np.array([p], np.int32), **caches)
+        got.append(int(out["logits"][0, 0].argmax()))
+    assert got == want
+
+
+@torch.no_grad()
+def test_in_place_caches_in_compiled_model(llama):
+    """LiteRT-LM's CPU contract: one TensorBuffer per cache, bound as the input and the output of the
+    same name in every signature. A graph that read the old cache after writing it would drift here."""
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    hf, model = llama
+    steps = 12
+    seq = torch.randint(1, VOCAB, (1, PREFILL + steps))
+    want = hf(seq).logits[0].numpy()
+    cm = CompiledModel.from_buffer(model.tflite_bytes)
+    pre, dec = f"prefill_{PREFILL}", "decode"
+    caches = {n: cm.create_input_buffer_by_name(pre, n) for n in model.signatures()[pre][0] if n.startswith("kv_cache_")}
+    for buf in caches.values():
+        buf.write(np.zeros(2 * CACHE * 16, np.float32))
+
+    def run(key, tokens, positions):
+        ins = {"tokens": cm.create_input_buffer_by_name(key, "tokens"),
+               "input_pos": cm.create_input_buffer_by_name(key, "input_pos"), **caches}
+        ins["tokens"].write(tokens.astype(np.int32))
+        ins["input_pos"].write(positions.astype(np.int32))
+        logits = cm.create_output_buffer_by_name(key, "logits")
+        cm.run_by_name(key, ins, {"logits": logits, **caches})
+        return logits.read(len(positions) * VOCAB, np.float32).reshape(len(positions), VOCAB)
+
+    got = [run(pre, seq[0, :PREFILL].numpy(), np.arange(PREFILL))]
+    for p in range(PREFILL, PREFILL + steps):
+        got.append(run(dec, seq[0, p:p + 1].numpy(), np.array([p])))
+    got = np.concatenate(got)
+    rel = np.abs(got - want).max(axis=-1) / np.abs(want).max(axis=-1)
+    assert rel.max() < 1e-4, rel.max()
+
+
+def test_cli_rejects_a_missing_model_dir(tmp_path):
+    env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
+    r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(tmp_path / "nope"), "-o", str(tmp_path / "x.tflite")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "error" in r.stderr
+    assert not (tmp_path / "x.tflite").exists()

@@ -1,0 +1,48 @@
+"""avg_pool2d in every padding / ceil_mode / count_include_pad / divisor_override combination, and
+adaptive_avg_pool2d with uneven windows (issue 10), on XNNPACK and the builtin kernels. TFLite's
+AVERAGE_POOL_2D divides by in-bounds taps only; PyTorch's divisor is different in most of these."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from parity import Fn, check
+
+CASES = [  # (H, W, kernel, stride, padding)
+    (7, 7, 3, 2, 1), (8, 8, 3, 2, 1), (6, 9, 2, 2, 0), (5, 5, 3, 2, 0), (9, 6, (3, 2), (2, 1), (1, 0)),
+    (10, 10, 4, 3, 2),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("ceil_mode, include_pad", list(itertools.product([False, True], [False, True])))
+def test_avg_pool2d(case, ceil_mode, include_pad):
+    h, w, k, s, p = case
+    fn = Fn(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=ceil_mode, count_include_pad=include_pad))
+    check(fn, (torch.randn(2, 3, h, w),), atol=1e-6)
+
+
+@pytest.mark.parametrize("divisor", [1, 5])
+def test_avg_pool2d_divisor_override(divisor):
+    fn = Fn(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, divisor_override=divisor))
+    check(fn, (torch.randn(1, 4, 7, 7),), atol=1e-5)
+
+
+def test_avg_pool2d_op_choice():
+    # timm's ResNet-D downsample (ceil_mode, count_include_pad=False) on odd sizes is SAME padding.
+    hist = check(Fn(lambda x: F.avg_pool2d(x, 2, 2, ceil_mode=True, count_include_pad=False)),
+                 (torch.randn(1, 4, 7, 7),), atol=1e-6)
+    assert hist == {"AVERAGE_POOL_2D": 1, "TRANSPOSE": 2}, hist
+    # count_include_pad with a ceil_mode window past the padded input: PAD + VALID + one MUL.
+    hist = check(Fn(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True)),
+                 (torch.randn(1, 4, 8, 8),), atol=1e-6)
+    assert hist == {"PAD": 1, "AVERAGE_POOL_2D": 1, "MUL": 1, "TRANSPOSE": 2}, hist
+
+
+@pytest.mark.parametrize("hw, out", [((5, 6), 3), ((7, 7), (3, 2)), ((10, 9), 4), ((14, 14), (5, 7)), ((6, 6), 4)])
+def test_adaptive_avg_pool2d_uneven(hw, out):
+    conv = torch.nn.Conv2d(3, 4, 1)
+    hist = check(Fn(lambda x: F.adaptive_avg_pool2d(conv(x), out)), (torch.randn(2, 3, *hw),), atol=1e-5)
+    assert hist.get("TRANSPOSE", 0) == 2, hist  # the model's input and output only

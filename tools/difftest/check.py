@@ -1,0 +1,169 @@
+"""Checks one program: convert it with pt2tflite.convert, run the result in LiteRT with XNNPACK
+(the default) and with the builtin kernels only, and compare both with PyTorch.
+
+Float programs are compared with the module run in float64 on float64 inputs: an output passes
+when max|diff| <= 1e-4·max|ref| + 1e-6, or, where PyTorch's own float32 result is far from float64
+(an ill-conditioned output), when max|diff| <= 3× that distance. Int8 programs are compared with
+their PT2E reference (convert_pt2e) in PyTorch, within INT8_LSB steps of the coarsest int8 tensor
+each output depends on.
+
+Classes: pass; refused (ConversionError: fine); invalid (the float64 reference is not finite:
+the generator's fault, not a converter bug); load_failure (a runtime refuses the file: a bug, the
+builtin kernels are the specification); mismatch (a silent wrong answer: a bug); crash (convert
+or pt2tflite's PT2E quantizer raised something other than ConversionError, or the process died:
+a bug)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import traceback
+
+import numpy as np
+import torch
+
+from difftest.program import Program, build_module, make_inputs
+
+REL_TOL = 1e-4
+ABS_FLOOR = 1e-6
+COND_FACTOR = 3.0
+INT8_LSB = 3.0  # requantization rounds differently (half-even vs half-away); steps add up along a chain
+RUNTIMES = ("xnnpack", "builtin")
+BUGS = ("load_failure", "mismatch", "crash")
+
+
+@dataclasses.dataclass
+class Outcome:
+    cls: str
+    detail: str = ""
+    runtime: str = ""
+    failed_outputs: list = dataclasses.field(default_factory=list)  # indices into program.outputs
+    worst: float = 0.0  # max over outputs and runtimes of err / tolerance
+
+
+def interpreter(tflite: bytes, runtime: str):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if runtime == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    itp = Interpreter(model_content=tflite, num_threads=1, experimental_op_resolver_type=resolver)
+    itp.allocate_tensors()
+    return itp
+
+
+def run_tflite(itp, inputs) -> list:
+    details = itp.get_input_details()
+    if len(details) != len(inputs):
+        raise RuntimeError(f"the model takes {len(details)} inputs, the program {len(inputs)}")
+    for d, x in zip(details, inputs):
+        itp.set_tensor(d["index"], np.ascontiguousarray(x.numpy().astype(d["dtype"])))
+    itp.invoke()
+    return [itp.get_tensor(d["index"]).copy() for d in itp.get_output_details()]
+
+
+def _as_list(out) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def float_tolerances(module, inputs) -> tuple[list, list]:
+    """(float64 references, tolerance per output)."""
+    m64 = copy.deepcopy(module).double()
+    with torch.no_grad():
+        ref64 = [t.numpy() for t in _as_list(m64(*[x.double() for x in inputs]))]
+        ref32 = [t.numpy() for t in _as_list(module(*inputs))]
+    tols = []
+    for r64, r32 in zip(ref64, ref32):
+        scale = float(np.abs(r64).max()) if r64.size else 0.0
+        e32 = float(np.abs(r32.astype(np.float64) - r64).max()) if r64.size else 0.0
+        tols.append(max(REL_TOL * scale + ABS_FLOOR, COND_FACTOR * e32))
+    return ref64, tols
+
+
+def int8_reference(p: Program, module, inputs):
+    """(PT2E reference module, its outputs, tolerance per output: INT8_LSB output steps, or for
+    an output left in float, 1% of max|ref|)."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
+
+    m = torch.export.export(module, tuple(inputs)).module()
+    m = prepare_pt2e(m, PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True)))
+    for salt in range(4):
+        m(*make_inputs(p, salt))
+    ref = convert_pt2e(m)
+    with torch.no_grad():
+        want = [t.detach().numpy().astype(np.float64) for t in _as_list(ref(*inputs))]
+    out_node = next(n for n in ref.graph.nodes if n.op == "output")
+    tols = []
+    for n, w in zip(_as_list(out_node.args[0]), want):
+        step = _largest_step_upstream(n)
+        tols.append(INT8_LSB * step * (1 + 1e-6) if step else 1e-2 * float(np.abs(w).max()) + ABS_FLOOR)
+    return ref, want, tols
+
+
+def _largest_step_upstream(node) -> float:
+    """The largest quantization step among the int8 tensors `node` depends on. One step of a
+    coarse intermediate (a rounding difference, within spec) can be many steps of a finer output:
+    relu(a*b) with step 0.031 then hardtanh(-1, 1) with step 0.0039 turns 1 LSB into 8."""
+    dq = torch.ops.quantized_decomposed.dequantize_per_tensor.default
+    seen, stack, step = set(), [node], 0.0
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, torch.fx.Node) or n in seen:
+            continue
+        seen.add(n)
+        if n.target == dq:
+            step = max(step, float(n.args[1]))
+        stack.extend(n.all_input_nodes)
+    return step
+
+
+def check(p: Program) -> Outcome:
+    import pt2tflite
+
+    module = build_module(p)
+    inputs = make_inputs(p)
+    try:
+        if p.int8:
+            module, want, tols = int8_reference(p, module, inputs)
+        else:
+            want, tols = float_tolerances(module, inputs)
+    except Exception as e:
+        # PT2E with pt2tflite's quantizer must handle every valid program; float references
+        # are evaluated by the generator already, so a failure there is the harness's own.
+        cls = "crash" if p.int8 else "invalid"
+        return Outcome(cls, f"reference: {type(e).__name__}: {e}".splitlines()[0][:500])
+    if not all(np.isfinite(w).all() for w in want):
+        return Outcome("invalid", "reference is not finite")
+    try:
+        tflite = pt2tflite.convert(module, inputs, num_threads=1).tflite_bytes
+    except pt2tflite.ConversionError as e:
+        return Outcome("refused", str(e).strip()[:2000])
+    except Exception as e:
+        return Outcome("crash", f"convert raised {type(e).__name__}: {e}".strip()[:500] + "\n" + traceback.format_exc()[-1500:])
+    worst, failed, fail_rt, detail = 0.0, set(), "", []
+    for rt in RUNTIMES:
+        try:
+            got = run_tflite(interpreter(tflite, rt), inputs)
+        except Exception as e:
+            return Outcome("load_failure", f"{rt}: {e}".strip().replace("\n", " ")[:400], rt)
+        if len(got) != len(want):
+            return Outcome("mismatch", f"{rt}: {len(got)} outputs, expected {len(want)}", rt, list(range(len(want))), np.inf)
+        for k, (g, w, tol) in enumerate(zip(got, want, tols)):
+            if tuple(g.shape) != tuple(w.shape):
+                err = np.inf
+                detail.append(f"{rt} output {k}: shape {tuple(g.shape)} != {tuple(w.shape)}")
+            else:
+                err = float(np.abs(g.astype(np.float64) - w).max()) if w.size else 0.0
+                if not np.isfinite(err):
+                    err = np.inf
+            ratio = err / tol if tol > 0 else (0.0 if err == 0 else np.inf)
+            worst = max(worst, ratio)
+            if ratio > 1.0:
+                failed.add(k)
+                fail_rt = fail_rt if fail_rt in ("", rt) else "both"
+                fail_rt = fail_rt or rt
+                scale = float(np.abs(w).max()) if w.size else 0.0
+                detail.append(f"{rt} output {k}: max|diff| {err:.3g} (tolerance {tol:.3g}, max|ref| {scale:.3g})")
+    if failed:
+        return Outcome("mismatch", "; ".join(detail), fail_rt, sorted(failed), worst)
+    return Outcome("pass", worst=worst)
