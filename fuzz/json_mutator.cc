@@ -144,7 +144,11 @@ bool mutate_json_text(std::string& text, uint32_t seed) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return false;
   int rounds = 1 + static_cast<int>(rng() % 3);
-  for (int i = 0; i < rounds; ++i) mutate(doc, rng);
+  try {
+    for (int i = 0; i < rounds; ++i) mutate(doc, rng);
+  } catch (const json::exception&) {
+    return false;  // an earlier round left a node that is not an object; mutate bytes instead
+  }
   text = doc.dump();
   if (rng() % 64 == 0) {  // very deep nesting somewhere in the document
     size_t at = text.find('[');

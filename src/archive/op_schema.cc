@@ -80,7 +80,7 @@ bool is_none(const Attr& a) { return is<std::monostate>(a) || (is<ir::Value*>(a)
 
 // Whether `a` has the kind the schema asks for. Normalizes the few spellings torch uses for the
 // same thing (an empty list serialized as a tensor list, an int where a float is expected).
-bool matches(ArgKind kind, Attr& a, std::string_view name) {
+bool matches(ArgKind kind, Attr& a, bool number_ok) {
   const bool none = is_none(a);
   if (is<std::vector<ir::Value*>>(a) && std::get<std::vector<ir::Value*>>(a).empty() &&
       (kind == ArgKind::kInts || kind == ArgKind::kOptInts)) {
@@ -88,9 +88,7 @@ bool matches(ArgKind kind, Attr& a, std::string_view name) {
     return true;
   }
   switch (kind) {
-    // torch.export writes `x * 2.0` as mul.Tensor with a number for `other`; the elementwise
-    // rules take either.
-    case ArgKind::kTensor: return (is<ir::Value*>(a) && !none) || (name == "other" && (is<int64_t>(a) || is<double>(a) || is<bool>(a)));
+    case ArgKind::kTensor: return (is<ir::Value*>(a) && !none) || (number_ok && (is<int64_t>(a) || is<double>(a) || is<bool>(a)));
     case ArgKind::kOptTensor: return is<ir::Value*>(a) || none;
     case ArgKind::kTensors: {
       if (!is<std::vector<ir::Value*>>(a)) return false;
@@ -141,6 +139,18 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
     for (size_t k = 0; k < i; ++k)
       if (node.args[k].first == name) problems.push_back({"argument " + quote(name) + " is given twice"});
   }
+  // torch.export writes `x * 2.0` as mul.Tensor with a number for `other`, and `2.0 - x` as
+  // sub.Tensor with a number for `self`: the binary elementwise rules take a number for either
+  // operand, as long as the other one is a tensor.
+  const ArgSpec* self_spec = spec_of("self");
+  const ArgSpec* other_spec = spec_of("other");
+  const bool binary = self_spec && other_spec && self_spec->kind == ArgKind::kTensor && other_spec->kind == ArgKind::kTensor;
+  auto tensor_arg = [&](const char* name) {
+    const Attr* a = node.find(name);
+    return a && is<ir::Value*>(*a) && std::get<ir::Value*>(*a);
+  };
+  if (binary && !tensor_arg("self") && !tensor_arg("other"))
+    problems.push_back({"neither 'self' nor 'other' is a tensor"});
   for (const ArgSpec& s : schema->args) {
     if (std::find(diagnosed.begin(), diagnosed.end(), s.name) != diagnosed.end()) continue;
     Attr* a = nullptr;
@@ -160,7 +170,8 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
                           /*unsupported=*/true});
       continue;
     }
-    if (!matches(s.kind, *a, s.name))
+    const bool number_ok = binary && (s.name == std::string_view("self") || s.name == std::string_view("other"));
+    if (!matches(s.kind, *a, number_ok))
       problems.push_back({"argument '" + std::string(s.name) + "' must be " + kind_name(s.kind)});
   }
   // Outputs: the schema's count (a list output may have any length). The first one must exist:

@@ -135,6 +135,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes("other")) + " do not broadcast");
     return b;
   }
+  if (binary_ops().count(base) && !c.has_tensor("self") && c.has_tensor("other")) return in_sizes("other");
   if (base == "where" && overload == "self") {
     auto b = broadcast(in_sizes("condition"), in_sizes("self"));
     if (b) b = broadcast(*b, in_sizes("other"));
@@ -442,7 +443,10 @@ void check_dtype(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
   const Value* out = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!out) return;
-  const Value* first = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  const Value* first = c.has_tensor("self")    ? n.get_tensor("self")
+                      : c.has_tensor("input") ? n.get_tensor("input")
+                      : c.has_tensor("other") ? n.get_tensor("other")
+                                              : nullptr;
   auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
   if (predicate_ops().count(base)) {
     if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
@@ -462,13 +466,21 @@ void check_dtype(const Ctx& c, std::string_view base) {
         !base.starts_with("quantize") && !base.starts_with("dequantize"))
       invalid("declares output dtype " + name(out->dtype) + " for a " + name(first->dtype) + " operand and a number");
   }
-  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype)
+  // Views and data movement keep any dtype; math ops keep a float dtype (an integer input may be
+  // promoted: torch.exp of an int64 tensor is float).
+  static const std::unordered_set<std::string_view> moves = {
+      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
+      "slice_scatter", "expand", "constant_pad_nd", "clone", "alias", "detach", "amax", "amin", "max_pool2d_with_indices"};
+  if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
+      (moves.count(base) || ir::is_floating(first->dtype)))
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
 }
 
-// Generic argument checks for ops without a full rule: named dim arguments in range.
-void check_dims(const Ctx& c) {
+// Generic argument checks: named dim arguments in range of the input's rank. (unsqueeze also
+// takes dim == rank; its own rule checks it.)
+void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
+  if (base == "unsqueeze") return;
   const Value* x = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
   if (!x) return;
   for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
@@ -491,7 +503,7 @@ std::string check_node_shapes(const ir::Node& node) {
   try {
     for (const Value* v : node.operands())
       if (!is_static(v)) return {};  // symbolic dims: only their hints are known
-    if (base != "unsqueeze") check_dims(c);  // unsqueeze's dim ranges over rank + 1 (its own rule checks it)
+    check_dims(c, base);
     check_dtype(c, base);
     std::optional<Sizes> want = expected(c, base, overload);
     Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
