@@ -397,7 +397,10 @@ class Importer {
       ordered.emplace_back(fqn, &m);
     }
     std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second->input->id < b.second->input->id; });
-    for (auto& [fqn, m] : ordered) {
+    for (auto& entry : ordered) {
+      // Named copies, not a structured binding: clang 14 cannot capture those in the lambdas below.
+      const std::string& fqn = entry.first;
+      MutatedBuffer* m = entry.second;
       const std::vector<ir::Node*> users = graph_->users(m->input);
       const bool derived = std::all_of(users.begin(), users.end(), [&](const ir::Node* n) {
         return n->op == "aten.copy.default" && n->get_tensor("self") == m->input && n->get_tensor("src") != m->input;
