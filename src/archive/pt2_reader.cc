@@ -424,6 +424,7 @@ class Importer {
       m->is_state = true;
       m->state_name = state_name(fqn);
       m->input->name = m->state_name;
+      m->input->is_state = true;
       graph_->inputs.push_back(m->input);
       signature_.input_names.push_back(m->state_name);
     }

@@ -75,6 +75,8 @@ struct Value {
   std::optional<ConstData> data;  // set for constants
   std::optional<QuantParams> quant;
   Node* producer = nullptr;
+  // A model-state input (a KV cache): the runtime binds it and its updated output to one buffer.
+  bool is_state = false;
 
   bool is_const() const { return data.has_value(); }
   int rank() const { return static_cast<int>(shape.size()); }

@@ -279,7 +279,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   if (lower_index_put_block_write(ctx, n)) return;
   // Model state (a KV cache) is bound to one buffer for input and output: only a block write may
   // update it, never a scatter that reads the old value around the written rows.
-  if (!x->is_const() && !x->producer) return ctx.unsupported(kStateWriteNotContiguous);
+  if (x->is_state) return ctx.unsupported(kStateWriteNotContiguous);
   const Value* vals = n.get_tensor("values");
   const Value* y = n.outputs.at(0);
   const auto& indices = n.get_tensors("indices");
