@@ -70,17 +70,6 @@ struct Ctx {
   }
 };
 
-std::optional<Sizes> broadcast(const Sizes& a, const Sizes& b) {
-  Sizes out(std::max(a.size(), b.size()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    int64_t x = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
-    int64_t y = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
-    if (x != y && x != 1 && y != 1) return std::nullopt;
-    out[i] = x == 1 ? y : x;
-  }
-  return out;
-}
-
 // True when `a` and `b` differ, but only by dims of size 1 (the same elements in the same order).
 bool same_but_unit_dims(const Sizes& a, const Sizes& b) {
   if (a == b) return false;
@@ -131,14 +120,14 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   const Node& n = c.n;
   auto in_sizes = [&](std::string_view a) { return c.sizes(c.tensor(a)); };
   if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
-    auto b = broadcast(in_sizes("self"), in_sizes("other"));
+    auto b = ir::broadcast_sizes(in_sizes("self"), in_sizes("other"));
     if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes("other")) + " do not broadcast");
     return b;
   }
   if (binary_ops().count(base) && !c.has_tensor("self") && c.has_tensor("other")) return in_sizes("other");
   if (base == "where" && overload == "self") {
-    auto b = broadcast(in_sizes("condition"), in_sizes("self"));
-    if (b) b = broadcast(*b, in_sizes("other"));
+    auto b = ir::broadcast_sizes(in_sizes("condition"), in_sizes("self"));
+    if (b) b = ir::broadcast_sizes(*b, in_sizes("other"));
     if (!b) invalid("operands do not broadcast");
     return b;
   }
@@ -214,7 +203,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   if (base == "mm" || base == "addmm") {
     Sizes a = in_sizes(base == "addmm" ? "mat1" : "self"), b = in_sizes("mat2");
     if (a.size() != 2 || b.size() != 2 || a[1] != b[0]) invalid("matrices " + str(a) + " and " + str(b) + " do not multiply");
-    if (base == "addmm" && !broadcast(in_sizes("self"), Sizes{a[0], b[1]})) invalid("bias does not broadcast");
+    if (base == "addmm" && !ir::broadcast_sizes(in_sizes("self"), Sizes{a[0], b[1]})) invalid("bias does not broadcast");
     return Sizes{a[0], b[1]};
   }
   if (base == "bmm") {

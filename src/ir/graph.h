@@ -31,6 +31,8 @@ Shape static_shape(std::span<const int64_t> sizes);
 std::vector<int64_t> sizes_of(const Shape& shape);
 int64_t num_elements(const Shape& shape);
 bool is_fully_static(const Shape& shape);
+// The shape two operands of these sizes broadcast to (NumPy rules), or nullopt when they do not.
+std::optional<std::vector<int64_t>> broadcast_sizes(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 // True when every dim from `first` on is static (e.g. 1: only the batch may be dynamic).
 bool is_static_from(const Shape& shape, size_t first);
 

@@ -45,17 +45,6 @@ std::optional<Sizes> const_ints(const Value* v) {
   return out;
 }
 
-std::optional<Sizes> broadcast(const Sizes& a, const Sizes& b) {
-  Sizes out(std::max(a.size(), b.size()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    int64_t x = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
-    int64_t y = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
-    if (x != y && x != 1 && y != 1) return std::nullopt;
-    out[i] = x == 1 ? y : x;
-  }
-  return out;
-}
-
 // Output size of a window op over one spatial dim, as the TFLite kernels compute it.
 int64_t window_out(const Node& n, int64_t in, int64_t filter, int64_t stride, int64_t dilation) {
   if (stride < 1 || dilation < 1 || filter < 1) refuse(n, "non-positive stride, dilation or filter size");
@@ -89,7 +78,7 @@ std::optional<Sizes> computed_shape(const Node& n) {
   if (!input(0)) return std::nullopt;
   if (in(n.op, kSameShapeOps)) return sizes(0);
   if (in(n.op, kBroadcastOps) && input(1)) {
-    auto b = broadcast(sizes(0), sizes(1));
+    auto b = ir::broadcast_sizes(sizes(0), sizes(1));
     if (!b) refuse(n, "operands " + sizes_str(sizes(0)) + " and " + sizes_str(sizes(1)) + " do not broadcast");
     return b;
   }
