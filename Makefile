@@ -72,7 +72,7 @@ fuzz-build: $(STAMPS)/apt $(STAMPS)/fuzz-apt
 	  "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -gline-tables-only" >/dev/null
 	cmake --build build/fuzz
 
-# ~40 s per harness from a fixed seed (CI); fails on any crash, sanitizer report or escaped exception.
+# A fixed run count per harness from a fixed seed, ~40 s each (CI); fails on any crash, sanitizer report or escaped exception.
 fuzz-smoke: fuzz-build
 	fuzz/run.sh smoke
 

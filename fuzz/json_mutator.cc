@@ -101,9 +101,11 @@ void mutate(json& doc, std::mt19937& rng) {
     }
     default:  // a numeric tweak nearby: off by one, negated, doubled
       if (s.value->is_number_integer()) {
-        int64_t v = s.value->get<int64_t>();
-        int64_t d[] = {v + 1, v - 1, -v, v * 2, 0};
-        *s.value = d[rng() % std::size(d)];
+        // Wrapping arithmetic on purpose (INT64_MAX + 1 is a useful input), done unsigned so
+        // that the mutator itself has no signed overflow for UBSan to report.
+        uint64_t v = static_cast<uint64_t>(s.value->get<int64_t>());
+        uint64_t d[] = {v + 1, v - 1, 0 - v, v * 2, 0};
+        *s.value = static_cast<int64_t>(d[rng() % std::size(d)]);
       } else if (s.parent) {
         *s.value = extreme(rng);
       }
