@@ -1,5 +1,5 @@
 """LLM export: a Hugging Face causal LM → one .tflite with `prefill_{T}` and `decode` signatures in
-the form LiteRT-LM runs (docs/llm.md):
+the form LiteRT-LM runs, alone or inside a .litertlm bundle with the tokenizer (docs/llm.md):
 
     tokens      int32 [1, T]      input
     input_pos   int32 [T]         input; the rows are input_pos[0] .. input_pos[0] + T - 1
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from pt2tflite import litertlm as _litertlm
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
@@ -42,12 +44,34 @@ def _signature_module(hf_model, cache_length: int):
 
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-               num_threads: int | None = None) -> Model:
+               num_threads: int | None = None, output=None, tokenizer=None) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
     cache_length: S, the KV cache length (the longest context).
+    output: also write the result there: `*.litertlm` is the LiteRT-LM bundle (model + tokenizer +
+      LlmMetadata, pt2tflite.litertlm), any other name the bare .tflite.
+    tokenizer: for a .litertlm, the tokenizer (a directory or a transformers tokenizer); default
+      the directory the model was loaded from.
     """
+    if output is not None and Path(output).suffix == ".litertlm":
+        if tokenizer is None:
+            tokenizer = getattr(hf_model, "name_or_path", "") or None
+            if tokenizer is None or not Path(tokenizer).is_dir():
+                raise ValueError("a .litertlm bundles the tokenizer: pass tokenizer= (a directory or a "
+                                 "transformers tokenizer); the model was not loaded from a local directory")
+        tokenizer = _litertlm.load_tokenizer(tokenizer)  # fail before the conversion, not after
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads)
+    if output is not None:
+        if Path(output).suffix == ".litertlm":
+            _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
+                                     generation_config=hf_model.generation_config, cache_length=cache_length)
+        else:
+            model.export(output)
+    return model
+
+
+def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads) -> Model:
     import torch
 
     hf_model = hf_model.eval()
@@ -65,13 +89,31 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
         return sigs.convert(verbose=verbose, num_threads=num_threads)
 
 
+_CLI_EPILOG = """\
+output:
+  OUT.litertlm  the LiteRT-LM bundle (needs `pip install litert-lm-builder`): the model, the
+                tokenizer of MODEL_DIR (tokenizer.json) and LlmMetadata (BOS/EOS, chat template,
+                max_num_tokens = --cache-length). Runs as it is in LiteRT-LM, e.g. with
+                `pip install litert-lm-api`:
+                  import litert_lm
+                  engine = litert_lm.Engine("OUT.litertlm")
+                  session = engine.create_session(apply_prompt_template=False)
+                  session.run_prefill(["Once upon a time"]); print(session.run_decode().texts[0])
+  OUT.tflite    the model alone (signatures prefill_{T} and decode, for LiteRT's signature runners)
+
+example:
+  pt2tflite export-llm ./my-llama -o my-llama.litertlm --prefill-lengths 32,128 --cache-length 1024
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pt2tflite.llm MODEL_DIR -o out.tflite` (also `pt2tflite export-llm ...`)."""
-    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights)")
-    p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    """`python -m pt2tflite.llm MODEL_DIR -o out.litertlm` (also `pt2tflite export-llm ...`)."""
+    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0],
+                                epilog=_CLI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights; tokenizer for .litertlm)")
+    p.add_argument("-o", "--output", required=True, help="OUT.litertlm (LiteRT-LM bundle) or OUT.tflite (model only)")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
-    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
+    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S = longest context (default 64)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -79,15 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     from pt2tflite.errors import ConversionError
 
     try:
-        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, torch_dtype="float32")
+        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
         model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                           cache_length=args.cache_length, verbose=args.verbose)
+                           cache_length=args.cache_length, verbose=args.verbose, output=args.output,
+                           tokenizer=args.model_dir if args.output.endswith(".litertlm") else None)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
-    model.export(args.output)
-    print(f"pt2tflite: wrote {args.output} ({len(model.tflite_bytes)} bytes), signatures "
-          f"{', '.join(model.signatures())}", file=sys.stderr)
+    what = "LiteRT-LM bundle (model, tokenizer, LlmMetadata)" if args.output.endswith(".litertlm") else "model"
+    print(f"pt2tflite: wrote {args.output}: {what}, {Path(args.output).stat().st_size} bytes; signatures "
+          f"{', '.join(model.signatures())}; KV cache {args.cache_length} tokens", file=sys.stderr)
     return 0
 
 
