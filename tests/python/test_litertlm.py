@@ -122,14 +122,15 @@ def test_greedy_generation_matches_hf_generate(bundle, engine, prompt):
     assert ids[0] == BOS
     want = hf.generate(torch.tensor([ids]), max_new_tokens=steps, do_sample=False, eos_token_id=EOS,
                        pad_token_id=0)[0, len(ids):].tolist()
-    # Compared as text (the engine returns text); ASCII tokens decode one-to-one, and a special token
-    # other than the final EOS would be rendered differently, so the fixture must not produce one.
-    assert not set(want[:-1]) & {0, BOS, EOS}, want
+    if want[-1] == EOS:  # the engine stops there and does not print the stop token
+        want = want[:-1]
+    # Compared as text (the engine returns text): every token is ASCII, and the engine prints other
+    # special tokens as they are spelled ("<s>").
     session = engine.create_session(apply_prompt_template=False, max_output_tokens=steps)
     session.run_prefill([prompt])
     got = session.run_decode().texts[0]
     session.close()
-    assert got == hf_tok.decode(want, skip_special_tokens=True)
+    assert got == hf_tok.decode(want, skip_special_tokens=False)
 
 
 def _decode_log_softmax(tflite: bytes, seq: list[int]) -> np.ndarray:
