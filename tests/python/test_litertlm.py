@@ -24,7 +24,10 @@ builder = pytest.importorskip("litert_lm_builder.litertlm_builder", reason="pip 
 
 PREFILL, CACHE = 8, 64
 BOS, EOS = 1, 2
-CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}"
+# The engine hands the template each message's content as a list of parts
+# ([{"type": "text", "text": ...}]); Hugging Face as a string. A template must take both.
+CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
+                 "{% else %}{% for part in m['content'] %}{{ part['text'] }}{% endfor %}{% endif %}</s>\n{% endfor %}"
                  "{% if add_generation_prompt %}<s>assistant\n{% endif %}")
 # Prompts of 1 to 13 tokens: no prefill at all, one padded prefill_8 chunk, a full chunk plus a padded one.
 PROMPTS = ["a", "the model runs", "a small model runs on the phone and the cache grows"]
@@ -131,6 +134,33 @@ def test_greedy_generation_matches_hf_generate(bundle, engine, prompt):
     got = session.run_decode().texts[0]
     session.close()
     assert got == hf_tok.decode(want, skip_special_tokens=False)
+
+
+def test_chat_template_renders_like_hf(bundle, engine):
+    _, hf_tok, _, _ = bundle
+    conversation = engine.create_conversation()
+    message = {"role": "user", "content": PROMPTS[1]}
+    assert conversation.render_message_to_string(message) == hf_tok.apply_chat_template(
+        [message], add_generation_prompt=True, tokenize=False)
+
+
+@torch.no_grad()
+def test_conversation_matches_hf_generate_on_the_chat_template(bundle, engine):
+    """The Conversation API: the rendered template, tokenized, after the start token. The engine
+    prepends start_token to the rendered text even when the template spells BOS itself, as this
+    one does: the model sees <s><s>user... (Hugging Face's apply_chat_template gives one <s>)."""
+    hf, hf_tok, _, _ = bundle
+    steps = 12
+    messages = [{"role": "user", "content": PROMPTS[1]}]
+    ids = [BOS] + list(hf_tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=True)["input_ids"])
+    want = hf.generate(torch.tensor([ids]), max_new_tokens=steps, do_sample=False, eos_token_id=EOS,
+                       pad_token_id=0)[0, len(ids):].tolist()
+    if want[-1] == EOS:
+        want = want[:-1]
+    conversation = engine.create_conversation(sampler_config=litert_lm.SamplerConfig(top_k=1), max_output_tokens=steps)
+    reply = conversation.send_message(PROMPTS[1])
+    assert reply.contents[0].text == hf_tok.decode(want, skip_special_tokens=False)
 
 
 def _decode_log_softmax(tflite: bytes, seq: list[int]) -> np.ndarray:
