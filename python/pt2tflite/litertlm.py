@@ -72,7 +72,9 @@ def llm_metadata(tokenizer, generation_config, cache_length: int):
         md.stop_tokens.add().token_ids.ids.append(stop)
     if getattr(tokenizer, "chat_template", None):
         template = tokenizer.chat_template
-        md.jinja_prompt_template = _runtime_chat_template(template if isinstance(template, str) else template["default"])
+        if not isinstance(template, str):  # several named templates: LiteRT-LM takes one
+            template = template.get("default") or next(iter(template.values()))
+        md.jinja_prompt_template = _runtime_chat_template(template)
     md.max_num_tokens = int(cache_length)
     md.llm_model_type.generic_model.SetInParent()
     return md

@@ -238,3 +238,46 @@ def test_litertlm_needs_a_tokenizer(tmp_path):
     with pytest.raises(ValueError, match="no tokenizer"):
         export_llm(hf, output=tmp_path / "x.litertlm", tokenizer=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def _tiny_tokenizer(prepend_bos: bool, chat_template: str | None = None):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([_training_text()[:1000]], trainers.BpeTrainer(vocab_size=60, special_tokens=["<s>", "</s>", "<|im_end|>"]))
+    if prepend_bos:
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>")
+    hf_tok.chat_template = chat_template
+    return hf_tok
+
+
+def test_metadata_start_token_only_when_the_tokenizer_prepends_bos():
+    from transformers import GenerationConfig
+
+    from pt2tflite.litertlm import llm_metadata
+
+    gen = GenerationConfig(eos_token_id=[2, 1])  # Qwen-style: several EOS, the tokenizer's among them
+    md = llm_metadata(_tiny_tokenizer(prepend_bos=False), gen, cache_length=256)
+    assert not md.HasField("start_token")
+    assert [list(s.token_ids.ids) for s in md.stop_tokens] == [[2], [1]]
+    assert md.max_num_tokens == 256 and not md.jinja_prompt_template
+    md = llm_metadata(_tiny_tokenizer(prepend_bos=True), GenerationConfig(), cache_length=64)
+    assert list(md.start_token.token_ids.ids) == [0]
+    assert [list(s.token_ids.ids) for s in md.stop_tokens] == [[1]]
+
+
+def test_metadata_chat_template_in_the_engines_jinja():
+    """{% generation %} markers (a training-time extension) go, .get('k') becomes ['k']."""
+    from transformers import GenerationConfig
+
+    from pt2tflite.litertlm import llm_metadata
+
+    template = ("{% for m in messages %}{{ m.get('role') }}:{% if m['role'] == 'assistant' %}{% generation %}"
+                "{{ m['content'] }}{% endgeneration %}{% else %}{{ m['content'] }}{% endif %}\n{% endfor %}")
+    md = llm_metadata(_tiny_tokenizer(True, template), GenerationConfig(), cache_length=64)
+    assert md.jinja_prompt_template == ("{% for m in messages %}{{ m['role'] }}:{% if m['role'] == 'assistant' %}"
+                                        "{{ m['content'] }}{% else %}{{ m['content'] }}{% endif %}\n{% endfor %}")
