@@ -32,6 +32,11 @@ def _builder():
     return litertlm_builder, llm_metadata_pb2
 
 
+def require_builder() -> None:
+    """Raises BundleError when litert-lm-builder is not installed."""
+    _builder()
+
+
 def _as_id_list(x) -> list[int]:
     if x is None:
         return []

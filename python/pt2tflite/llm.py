@@ -60,7 +60,8 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
             if tokenizer is None or not Path(tokenizer).is_dir():
                 raise ValueError("a .litertlm bundles the tokenizer: pass tokenizer= (a directory or a "
                                  "transformers tokenizer); the model was not loaded from a local directory")
-        tokenizer = _litertlm.load_tokenizer(tokenizer)  # fail before the conversion, not after
+        _litertlm.require_builder()  # fail before the conversion, not after
+        tokenizer = _litertlm.load_tokenizer(tokenizer)
     model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads)
     if output is not None:
         if Path(output).suffix == ".litertlm":
