@@ -22,8 +22,10 @@ from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int):
-    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}."""
+def _signature_module(hf_model, cache_length: int, logits: bool = True):
+    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
+
+    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -37,18 +39,22 @@ def _signature_module(hf_model, cache_length: int):
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
         def forward(self, tokens, input_pos):
-            logits = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
-            return {"logits": logits}
+            out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
 
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-               num_threads: int | None = None, output=None, tokenizer=None) -> Model:
+               num_threads: int | None = None, output=None, tokenizer=None,
+               prefill_logits: bool | None = None) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
     cache_length: S, the KV cache length (the longest context).
+    prefill_logits: False drops `logits` from the prefill signatures, and with it all the work only
+      they need (the LM head, the last layer's attention and MLP): LiteRT-LM never reads them, it
+      samples from decode. Default: False for a .litertlm, True otherwise.
     output: also write the result there: `*.litertlm` is the LiteRT-LM bundle (model + tokenizer +
       LlmMetadata, pt2tflite.litertlm), any other name the bare .tflite.
     tokenizer: for a .litertlm, the tokenizer (a directory or a transformers tokenizer); default
@@ -62,7 +68,9 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
                                  "transformers tokenizer); the model was not loaded from a local directory")
         _litertlm.require_builder()  # fail before the conversion, not after
         tokenizer = _litertlm.load_tokenizer(tokenizer)
-    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads)
+    if prefill_logits is None:
+        prefill_logits = output is None or Path(output).suffix != ".litertlm"
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits)
     if output is not None:
         if Path(output).suffix == ".litertlm":
             _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
@@ -72,7 +80,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     return model
 
 
-def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads) -> Model:
+def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool) -> Model:
     import torch
 
     hf_model = hf_model.eval()
@@ -82,7 +90,7 @@ def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_th
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length),
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, logits=prefill_logits),
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
@@ -115,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", required=True, help="OUT.litertlm (LiteRT-LM bundle) or OUT.tflite (model only)")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
     p.add_argument("--cache-length", type=int, default=64, help="KV cache length S = longest context (default 64)")
+    p.add_argument("--prefill-logits", action=argparse.BooleanOptionalAction, default=None,
+                   help="logits output on the prefill signatures (default: yes for .tflite, no for .litertlm: "
+                        "LiteRT-LM never reads them, and without them prefill skips the LM head)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -125,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
         model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
                            cache_length=args.cache_length, verbose=args.verbose, output=args.output,
+                           prefill_logits=args.prefill_logits,
                            tokenizer=args.model_dir if args.output.endswith(".litertlm") else None)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)

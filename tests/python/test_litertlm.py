@@ -95,6 +95,11 @@ def test_bundle_holds_model_tokenizer_and_metadata(bundle):
     tflite = _section(unpacked, "_tf_lite_prefill_decode.tflite").read_bytes()
     sigs = Interpreter(model_content=tflite).get_signature_list()
     assert set(sigs) == {f"prefill_{PREFILL}", "decode"}
+    # A .litertlm drops the prefill logits (LiteRT-LM samples from decode only), and with them the
+    # LM head and the last layer's attention and MLP: the prefill keeps that layer's K/V projections.
+    assert "logits" not in sigs[f"prefill_{PREFILL}"]["outputs"] and "logits" in sigs["decode"]["outputs"]
+    # FULLY_CONNECTED: decode 2 layers x (q, k, v, o, gate, up, down) + LM head = 15; prefill 7 + 2.
+    assert pt2tflite.model.Model(tflite).op_histogram()["FULLY_CONNECTED"] == 15 + 9
 
     raw = _section(unpacked, "HF_Tokenizer_Zlib.zlib").read_bytes()
     tok_json = zlib.decompress(raw[8:])
