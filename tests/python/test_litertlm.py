@@ -286,3 +286,15 @@ def test_metadata_chat_template_in_the_engines_jinja():
     md = llm_metadata(_tiny_tokenizer(True, template), GenerationConfig(), cache_length=64)
     assert md.jinja_prompt_template == ("{% for m in messages %}{{ m['role'] }}:{% if m['role'] == 'assistant' %}"
                                         "{{ m['content'] }}{% else %}{{ m['content'] }}{% endif %}\n{% endfor %}")
+
+
+def test_cli_litertlm_without_a_tokenizer_exits_2(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1)).save_pretrained(tmp_path / "model")
+    env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
+    r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(tmp_path / "model"), "-o", str(tmp_path / "x.litertlm")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "no tokenizer" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "x.litertlm").exists()
