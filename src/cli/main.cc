@@ -34,7 +34,7 @@ std::string usage() {
       "  pt2tflite compare MODEL.pt2 [--tolerance=T] [--out=DIR]          (docs/debugging.md)\n"
       "  pt2tflite find-culprits MODEL.pt2 [--out=DIR]\n"
       "  pt2tflite inspect MODEL.tflite --pt2=MODEL.pt2 [--profile]\n"
-      "  pt2tflite export-llm MODEL_DIR -o MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]  (docs/llm.md)\n"
+      "  pt2tflite export-llm MODEL_DIR -o MODEL.litertlm|MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]  (docs/llm.md)\n"
       "\n"
       "passes for --dump-after:";
   for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
