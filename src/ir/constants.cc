@@ -32,7 +32,6 @@ std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
   return out;
 }
 
-namespace {
 uint16_t f32_to_f16(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
@@ -83,6 +82,8 @@ float bf16_to_f32(uint16_t h) {
   std::memcpy(&f, &x, 4);
   return f;
 }
+
+namespace {
 // real = scale · (q - zero_point), with the parameters of the element's channel along `q.axis`.
 void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, const std::vector<int64_t>& sizes) {
   int64_t inner = 1;

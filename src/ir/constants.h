@@ -25,6 +25,12 @@ std::vector<int64_t> to_int_vector(const Value& v);
 std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtype);
 std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtype);
 
+// IEEE half and bfloat16 bit patterns <-> float (round to nearest even; exact both ways for a
+// value the narrow type can hold).
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
+float bf16_to_f32(uint16_t h);
+
 template <typename T>
 std::vector<uint8_t> to_bytes(std::span<const T> values) {
   std::vector<uint8_t> out(values.size() * sizeof(T));

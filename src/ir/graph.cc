@@ -1,6 +1,8 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <unordered_set>
 
 #include "util/check.h"
@@ -237,6 +239,15 @@ std::string Graph::unique_name(std::string_view stem) {
   // '#' never occurs in an FX node name, so a derived name cannot collide with a node's own
   // (relu#12 next to FX node relu_12), and the part before it names the node it came from.
   return std::string(stem.substr(0, stem.find('#'))) + "#" + std::to_string(next_name_++);
+}
+
+void Graph::reserve_name(std::string_view name) {
+  size_t hash = name.find('#');
+  if (hash == std::string_view::npos) return;
+  int n = 0;
+  auto digits = name.substr(hash + 1);
+  auto r = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (r.ec == std::errc() && n >= next_name_ && n < INT32_MAX) next_name_ = n + 1;
 }
 
 }  // namespace pt2tflite::ir

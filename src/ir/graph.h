@@ -155,6 +155,8 @@ class Graph {
   // A fresh name "stem#N", unique in this graph; a stem that is itself "x#M" gives "x#N". Tensor
   // names without '#' are FX node names (pt2tflite.debug matches them with PyTorch's values).
   std::string unique_name(std::string_view stem);
+  // Keeps later unique_name() results from repeating `name` (a "x#N" name read from IR text).
+  void reserve_name(std::string_view name);
 
  private:
   std::vector<std::unique_ptr<Value>> values_;
