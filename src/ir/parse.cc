@@ -385,7 +385,13 @@ class Parser {
   void parse_const(const Token& at, const std::string& name) {
     Type t = parse_type();
     if (!is_fully_static(t.shape)) Lexer::fail_at(at, "constant %" + name + " has a symbolic dim");
-    const int64_t n = num_elements(t.shape);
+    int64_t n = 1;
+    for (const Dim& d : t.shape) {
+      // Constants the parser allocates stay well below any overflow of the element count.
+      if (d.size > (int64_t{1} << 28) || n * d.size > (int64_t{1} << 28))
+        Lexer::fail_at(at, "constant %" + name + " is too large for IR text (over 2^28 elements)");
+      n *= d.size;
+    }
     expect_punct('=');
     std::vector<uint8_t> bytes;
     if (is_punct('<')) {
@@ -459,7 +465,8 @@ class Parser {
       for (size_t i = 0; i < words.size(); ++i) {
         double x = 0;
         float y = 0;
-        if (!parse_number(words[i], x) || !parse_number(words[i], y))
+        const bool ok = dtype == DType::kFloat64 ? parse_number(words[i], x) : parse_number(words[i], y);
+        if (!ok)
           Lexer::fail_at(where[i], "expected a float, got '" + words[i] + "'");
         d.push_back(x);
         f.push_back(y);

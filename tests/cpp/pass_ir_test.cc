@@ -1,0 +1,285 @@
+// Pass tests as IR in → pass → FileCheck of the dumped IR (ir/parse.h, filecheck.h). Each test
+// checks what the pass must change and, with CHECK-NOT, what must disappear or must not appear.
+#include <gtest/gtest.h>
+
+#include "filecheck.h"
+#include "ir/graph.h"
+#include "ir/parse.h"
+#include "passes/passes.h"
+
+namespace pt2tflite::passes {
+namespace {
+
+using pt2tflite::testing::FileCheck;
+
+std::string run(void (*pass)(ir::Graph&), const std::string& text) {
+  ir::Module m = ir::parse(text);
+  pass(m.main());
+  return ir::dump(m);
+}
+
+// --- fuse_activation
+
+TEST(FuseActivation, FusesReluIntoConvAndRelu6IntoAdd) {
+  std::string out = run(fuse_activation, R"(graph main(%x: f32[1,4,4,3], %z: f32[1,4,4,2]) {
+  %w = const f32[2,1,1,3] = [1, 2, 3, 4, 5, 6]
+  %b = const f32[2] = [0.5, -0.5]
+  %conv = tfl.CONV_2D(%x, %w, %b, padding="SAME", stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, fused_activation="NONE") : f32[1,4,4,2]
+  %relu = tfl.RELU(%conv) : f32[1,4,4,2]
+  %add = tfl.ADD(%relu, %z, fused_activation="NONE") : f32[1,4,4,2]
+  %relu6 = tfl.RELU6(%add) : f32[1,4,4,2]
+  return %relu6
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %relu = tfl.CONV_2D(%x, %w, %b, padding="SAME"
+CHECK-NEXT: %relu6 = tfl.ADD(%relu, %z, fused_activation="RELU6") : f32[1,4,4,2]
+CHECK-NOT: tfl.RELU
+CHECK-NEXT: return %relu6
+)")) << out;
+  EXPECT_TRUE(FileCheck(out, "CHECK: fused_activation=\"RELU\") : f32[1,4,4,2]\nCHECK-NOT: fused_activation=\"NONE\""));
+}
+
+TEST(FuseActivation, NeverFusesIntoConcatenation) {
+  // CONCATENATION's fused activation is not applied by every kernel: fusing there was a silent
+  // wrong answer.
+  std::string out = run(fuse_activation, R"(graph main(%x: f32[1,2], %y: f32[1,2]) {
+  %cat = tfl.CONCATENATION(%x, %y, axis=1, fused_activation="NONE") : f32[1,4]
+  %relu = tfl.RELU(%cat) : f32[1,4]
+  return %relu
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %cat = tfl.CONCATENATION(%x, %y, axis=1, fused_activation="NONE")
+CHECK-NEXT: %relu = tfl.RELU(%cat)
+CHECK-NOT: fused_activation="RELU"
+)")) << out;
+}
+
+TEST(FuseActivation, KeepsTheActivationWhenTheProducerHasAnotherReader) {
+  std::string out = run(fuse_activation, R"(graph main(%x: f32[2], %y: f32[2]) {
+  %add = tfl.ADD(%x, %y, fused_activation="NONE") : f32[2]
+  %relu = tfl.RELU(%add) : f32[2]
+  %mul = tfl.MUL(%add, %relu, fused_activation="NONE") : f32[2]
+  return %mul
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: "RELU"
+CHECK: %add = tfl.ADD(%x, %y, fused_activation="NONE")
+CHECK-NEXT: %relu = tfl.RELU(%add)
+)")) << out;
+}
+
+// --- drop_broadcasts
+
+TEST(DropBroadcasts, DropsABroadcastTheAddDoesItself) {
+  std::string out = run(drop_broadcasts, R"(graph main(%x: f32[1,4], %y: f32[3,4]) {
+  %shape = const i32[2] = [3, 4]
+  %bc = tfl.BROADCAST_TO(%x, %shape) : f32[3,4]
+  %add = tfl.ADD(%y, %bc, fused_activation="NONE") : f32[3,4]
+  return %add
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: BROADCAST_TO
+CHECK: %add = tfl.ADD(%y, %x, fused_activation="NONE") : f32[3,4]
+)")) << out;
+}
+
+TEST(DropBroadcasts, KeepsABroadcastWhoseOtherOperandDerivesFromIt) {
+  // (b·2) + b with b = broadcast(x): dropping b would shrink both sides and lose the broadcast
+  // dims (a silent wrong answer before).
+  std::string out = run(drop_broadcasts, R"(graph main(%x: f32[1,4]) {
+  %shape = const i32[2] = [3, 4]
+  %two = const f32[] = [2]
+  %bc = tfl.BROADCAST_TO(%x, %shape) : f32[3,4]
+  %mul = tfl.MUL(%bc, %two, fused_activation="NONE") : f32[3,4]
+  %add = tfl.ADD(%mul, %bc, fused_activation="NONE") : f32[3,4]
+  return %add
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %bc = tfl.BROADCAST_TO(%x, %shape) : f32[3,4]
+CHECK-NEXT: %mul = tfl.MUL(%bc, %two, fused_activation="NONE") : f32[3,4]
+CHECK-NEXT: %add = tfl.ADD(%mul, %bc, fused_activation="NONE") : f32[3,4]
+CHECK-NOT: f32[1,4]
+)")) << out;
+}
+
+// --- simplify_transposes
+
+TEST(SimplifyTransposes, CancelsAnInversePairOfTransposes) {
+  std::string out = run(simplify_transposes, R"(graph main(%x: f32[1,2,3,4]) {
+  %to_nhwc = const i32[4] = [0, 2, 3, 1]
+  %to_nchw = const i32[4] = [0, 3, 1, 2]
+  %t1 = tfl.TRANSPOSE(%x, %to_nhwc) : f32[1,3,4,2]
+  %t2 = tfl.TRANSPOSE(%t1, %to_nchw) : f32[1,2,3,4]
+  %relu = tfl.RELU(%t2) : f32[1,2,3,4]
+  return %relu
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: TRANSPOSE
+CHECK: %relu = tfl.RELU(%x) : f32[1,2,3,4]
+CHECK-NOT: TRANSPOSE
+)")) << out;
+}
+
+TEST(SimplifyTransposes, MergesTwoTransposesIntoOne) {
+  std::string out = run(simplify_transposes, R"(graph main(%x: f32[2,3,4]) {
+  %p = const i32[3] = [1, 2, 0]
+  %t1 = tfl.TRANSPOSE(%x, %p) : f32[3,4,2]
+  %t2 = tfl.TRANSPOSE(%t1, %p) : f32[4,2,3]
+  %relu = tfl.RELU(%t2) : f32[4,2,3]
+  return %relu
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const i32[3] = [2, 0, 1]
+CHECK: tfl.TRANSPOSE(%x,
+CHECK-NOT: TRANSPOSE
+CHECK: tfl.RELU(
+)")) << out;
+}
+
+// --- fold_constants
+
+TEST(FoldConstants, EvaluatesArithmeticOnConstants) {
+  std::string out = run(fold_constants, R"(graph main(%x: f32[2]) {
+  %a = const f32[2] = [1, 2]
+  %b = const f32[2] = [0.5, 0.25]
+  %s = tfl.ADD(%a, %b, fused_activation="NONE") : f32[2]
+  %y = tfl.MUL(%x, %s, fused_activation="NONE") : f32[2]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[2] = [1.5, 2.25]
+CHECK-NOT: tfl.ADD
+CHECK: tfl.MUL(%x,
+)")) << out;
+}
+
+TEST(FoldConstants, LeavesRunTimeOperandsAlone) {
+  std::string out = run(fold_constants, R"(graph main(%x: f32[2]) {
+  %a = const f32[2] = [1, 2]
+  %s = tfl.ADD(%a, %x, fused_activation="NONE") : f32[2]
+  return %s
+}
+)");
+  EXPECT_TRUE(FileCheck(out, "CHECK: %s = tfl.ADD(%a, %x, fused_activation=\"NONE\")")) << out;
+}
+
+TEST(FoldConstants, FoldsTransposeOfAConstant) {
+  std::string out = run(fold_constants, R"(graph main(%x: f32[3,2]) {
+  %c = const f32[2,3] = [1, 2, 3, 4, 5, 6]
+  %p = const i32[2] = [1, 0]
+  %t = tfl.TRANSPOSE(%c, %p) : f32[3,2]
+  %y = tfl.ADD(%x, %t, fused_activation="NONE") : f32[3,2]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[3,2] = [1, 4, 2, 5, 3, 6]
+CHECK-NOT: TRANSPOSE
+CHECK: tfl.ADD(%x,
+)")) << out;
+}
+
+// --- matmul_to_fc
+
+TEST(MatmulToFc, TurnsAMatmulByAConstantMatrixIntoFullyConnected) {
+  std::string out = run(matmul_to_fc, R"(graph main(%x: f32[2,3,4]) {
+  %c = const f32[4,2] = [1, 2, 3, 4, 5, 6, 7, 8]
+  %y = tfl.BATCH_MATMUL(%x, %c, adj_x=false, adj_y=false) : f32[2,3,2]
+  return %y
+}
+)");
+  // The weights are the transposed matrix ([units, inputs]), no bias.
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[2,4] = [1, 3, 5, 7, 2, 4, 6, 8]
+CHECK-NOT: BATCH_MATMUL
+CHECK: %y = tfl.FULLY_CONNECTED(%x, %y_weights#0, _, fused_activation="NONE", keep_num_dims=true) : f32[2,3,2]
+)")) << out;
+}
+
+TEST(MatmulToFc, KeepsAMatmulWithATransposedLeftOperand) {
+  std::string out = run(matmul_to_fc, R"(graph main(%x: f32[2,4,3]) {
+  %c = const f32[4,2] = [1, 2, 3, 4, 5, 6, 7, 8]
+  %y = tfl.BATCH_MATMUL(%x, %c, adj_x=true, adj_y=false) : f32[2,3,2]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, "CHECK-NOT: FULLY_CONNECTED\nCHECK: %y = tfl.BATCH_MATMUL(%x, %c, adj_x=true")) << out;
+}
+
+// --- fold_pad_into_same
+
+constexpr const char* kPadConv = R"(graph main(%x: f32[1,4,4,1]) {
+  %pads = const i32[4,2] = [0, 0, PH, 1, 1, 1, 0, 0]
+  %w = const f32[1,3,3,1] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+  %b = const f32[1] = [0]
+  %pad = tfl.PAD(%x, %pads) : f32[1,H,6,1]
+  %conv = tfl.CONV_2D(%pad, %w, %b, padding="VALID", stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, fused_activation="NONE") : f32[1,O,4,1]
+  return %conv
+}
+)";
+
+std::string pad_conv(int top) {
+  std::string s = kPadConv;
+  s.replace(s.find("PH"), 2, std::to_string(top));
+  s.replace(s.find("H,6"), 1, std::to_string(4 + top + 1));
+  s.replace(s.find("O,4"), 1, std::to_string(4 + top + 1 - 2));
+  return s;
+}
+
+TEST(FoldPadIntoSame, TurnsZeroPadPlusValidIntoSame) {
+  std::string out = run(fold_pad_into_same, pad_conv(1));
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: tfl.PAD
+CHECK: %conv = tfl.CONV_2D(%x, %w, %b, padding="SAME"
+CHECK-NOT: VALID
+)")) << out;
+}
+
+TEST(FoldPadIntoSame, KeepsAPadThatIsNotSamePadding) {
+  std::string out = run(fold_pad_into_same, pad_conv(2));
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %pad = tfl.PAD(%x, %pads) : f32[1,7,6,1]
+CHECK-NEXT: %conv = tfl.CONV_2D(%pad, %w, %b, padding="VALID"
+CHECK-NOT: SAME
+)")) << out;
+}
+
+// --- drop_fc_flatten
+
+TEST(DropFcFlatten, DropsTheFlattenInFrontOfAFullyConnected) {
+  std::string out = run(drop_fc_flatten, R"(graph main(%x: f32[2,2,3]) {
+  %shape = const i32[2] = [4, 3]
+  %w = const f32[1,3] = [1, 2, 3]
+  %flat = tfl.RESHAPE(%x, %shape) : f32[4,3]
+  %fc = tfl.FULLY_CONNECTED(%flat, %w, _, fused_activation="NONE", keep_num_dims=false) : f32[4,1]
+  return %fc
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: RESHAPE
+CHECK: %fc = tfl.FULLY_CONNECTED(%x, %w, _, fused_activation="NONE", keep_num_dims=false) : f32[4,1]
+)")) << out;
+}
+
+TEST(DropFcFlatten, KeepsTheReshapeWhenTheFcKeepsDims) {
+  std::string out = run(drop_fc_flatten, R"(graph main(%x: f32[2,2,3]) {
+  %shape = const i32[2] = [4, 3]
+  %w = const f32[1,3] = [1, 2, 3]
+  %flat = tfl.RESHAPE(%x, %shape) : f32[4,3]
+  %fc = tfl.FULLY_CONNECTED(%flat, %w, _, fused_activation="NONE", keep_num_dims=true) : f32[4,1]
+  return %fc
+}
+)");
+  EXPECT_TRUE(FileCheck(out, "CHECK: tfl.RESHAPE(%x, %shape)\nCHECK-NEXT: tfl.FULLY_CONNECTED(%flat,")) << out;
+}
+
+}  // namespace
+}  // namespace pt2tflite::passes
