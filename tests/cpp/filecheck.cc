@@ -8,7 +8,7 @@
 namespace pt2tflite::testing {
 namespace {
 
-enum class Kind { kCheck, kNext, kNot };
+enum class Kind { kCheck, kNext, kSame, kNot };
 
 struct Check {
   Kind kind;
@@ -44,6 +44,9 @@ std::string parse_checks(std::string_view checks, std::vector<Check>& out) {
       out.push_back(c);
     } else if (kind == "-NEXT") {
       c.kind = Kind::kNext;
+      out.push_back(c);
+    } else if (kind == "-SAME") {
+      c.kind = Kind::kSame;
       out.push_back(c);
     } else if (kind == "-NOT") {
       c.kind = Kind::kNot;
@@ -118,6 +121,12 @@ std::string context(std::string_view text, size_t pos) {
       if (!last_match || at < next_line || (next_eol != std::string_view::npos && at > next_eol))
         return ::testing::AssertionFailure() << "check line " << c.line << " failed: " << c.source
                                              << "\n  not on the next line;" << context(text, next_line);
+    }
+    if (c.kind == Kind::kSame) {
+      size_t eol = text.find('\n', pos);
+      if (!last_match || (eol != std::string_view::npos && at > eol))
+        return ::testing::AssertionFailure() << "check line " << c.line << " failed: " << c.source
+                                             << "\n  not on the same line after the previous match;" << context(text, pos);
     }
     if (auto f = check_nots(pos, at)) return *f;
     last_match = at;

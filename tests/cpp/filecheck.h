@@ -1,6 +1,7 @@
 // A small FileCheck (as in LLVM/MLIR tests) for checking IR dumps: the check text holds lines
 //   CHECK: s          s occurs after the previous match
 //   CHECK-NEXT: s     s occurs on the line right after the previous match's line
+//   CHECK-SAME: s     s occurs on the previous match's line, after it
 //   CHECK-NOT: s      s does not occur between the previous match and the next one (or the end)
 //   CHECK-COUNT-n: s  s occurs n times in a row, each after the previous
 // Patterns are plain substrings (surrounding spaces trimmed); other lines are ignored.

@@ -18,7 +18,7 @@ TEST(Graph, DumpIsStableText) {
   n->set("max", std::monostate{});
   EXPECT_EQ(dump(g),
             "graph main(%x: f32[s0,4]) {\n"
-            "  %y = aten.clamp.default(self=%x, min=0, max=None) : f32[1,4]\n"
+            "  %y = aten.clamp.default(self=%x, min=0.0, max=None) : f32[1,4]\n"
             "  return %y\n"
             "}\n");
 }

@@ -169,6 +169,8 @@ TEST(FileCheck, MatchesInOrderNextNotAndCount) {
   const char* text = "a 1\nb 2\nc 3\nb 4\n";
   EXPECT_TRUE(FileCheck(text, "CHECK: a\nCHECK-NEXT: b 2\nCHECK-NOT: x\nCHECK: c"));
   EXPECT_TRUE(FileCheck(text, "CHECK-COUNT-2: b"));
+  EXPECT_TRUE(FileCheck(text, "CHECK: b\nCHECK-SAME: 2\nCHECK-NEXT: c"));
+  EXPECT_FALSE(FileCheck(text, "CHECK: b 2\nCHECK-SAME: 4"));  // on a later line
   EXPECT_FALSE(FileCheck(text, "CHECK: c\nCHECK: a"));          // order
   EXPECT_FALSE(FileCheck(text, "CHECK: a\nCHECK-NEXT: c"));     // not the next line
   EXPECT_FALSE(FileCheck(text, "CHECK: a\nCHECK-NOT: b\nCHECK: c"));  // b lies between

@@ -281,5 +281,62 @@ TEST(DropFcFlatten, KeepsTheReshapeWhenTheFcKeepsDims) {
   EXPECT_TRUE(FileCheck(out, "CHECK: tfl.RESHAPE(%x, %shape)\nCHECK-NEXT: tfl.FULLY_CONNECTED(%flat,")) << out;
 }
 
+// --- fold_channel_affine
+
+TEST(FoldChannelAffine, FoldsAPerChannelAddIntoTheConvBias) {
+  std::string out = run(fold_channel_affine, R"(graph main(%x: f32[1,4,4,3]) {
+  %w = const f32[2,1,1,3] = [1, 2, 3, 4, 5, 6]
+  %b = const f32[2] = [0.5, -0.5]
+  %c = const f32[2] = [1, 2]
+  %conv = tfl.CONV_2D(%x, %w, %b, padding="SAME", stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, fused_activation="NONE") : f32[1,4,4,2]
+  %add = tfl.ADD(%conv, %c, fused_activation="NONE") : f32[1,4,4,2]
+  return %add
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[2] = [1.5, 1.5]
+CHECK-NOT: tfl.ADD
+CHECK: tfl.CONV_2D(%x, %w,
+CHECK-NOT: tfl.ADD
+)")) << out;
+}
+
+TEST(FoldChannelAffine, KeepsAnAddWhoseConvHasAnotherReader) {
+  std::string out = run(fold_channel_affine, R"(graph main(%x: f32[1,4,4,3]) {
+  %w = const f32[2,1,1,3] = [1, 2, 3, 4, 5, 6]
+  %b = const f32[2] = [0.5, -0.5]
+  %c = const f32[2] = [1, 2]
+  %conv = tfl.CONV_2D(%x, %w, %b, padding="SAME", stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, fused_activation="NONE") : f32[1,4,4,2]
+  %add = tfl.ADD(%conv, %c, fused_activation="NONE") : f32[1,4,4,2]
+  %mul = tfl.MUL(%add, %conv, fused_activation="NONE") : f32[1,4,4,2]
+  return %mul
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %conv = tfl.CONV_2D(%x, %w, %b,
+CHECK-NEXT: %add = tfl.ADD(%conv, %c,
+)")) << out;
+}
+
+// --- float16_weights
+
+TEST(Float16Weights, StoresConvWeightsAsFloat16BehindADequantize) {
+  std::string out = run(float16_weights, R"(graph main(%x: f32[1,4,4,3]) {
+  %w = const f32[2,1,1,3] = [1, 0.1, 3, 4, 5, 6]
+  %b = const f32[2] = [0.5, -0.5]
+  %conv = tfl.CONV_2D(%x, %w, %b, padding="SAME", stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, fused_activation="NONE") : f32[1,4,4,2]
+  return %conv
+}
+)");
+  // 0.1 rounds to the nearest half.
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: const f32[2,1,1,3]
+CHECK: const f16[2,1,1,3] = [1, 0.099975586, 3, 4, 5, 6]
+CHECK: tfl.DEQUANTIZE(%w#
+CHECK-NEXT: %conv = tfl.CONV_2D(%x, %w#
+CHECK-SAME: , %b,
+)")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
