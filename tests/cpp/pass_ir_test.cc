@@ -338,5 +338,98 @@ CHECK-SAME: , %b,
 )")) << out;
 }
 
+// --- reassociate_broadcasts
+
+TEST(ReassociateBroadcasts, CombinesTheSmallScalesBeforeTheFullSizeMul) {
+  // (x·v)·c → x·(v·c): v and c meet first, at their own small shape.
+  std::string out = run(reassociate_broadcasts, R"(graph main(%x: f32[2,3,4], %v: f32[1,1,4]) {
+  %c = const f32[4] = [1, 2, 3, 4]
+  %xv = tfl.MUL(%x, %v, fused_activation="NONE") : f32[2,3,4]
+  %y = tfl.MUL(%xv, %c, fused_activation="NONE") : f32[2,3,4]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: %xv
+CHECK: = tfl.MUL(%v, %c, fused_activation="NONE") : f32[1,1,4]
+CHECK-NEXT: %y = tfl.MUL(%x, %y_small#
+CHECK-SAME: : f32[2,3,4]
+CHECK-NOT: %xv
+)")) << out;
+}
+
+TEST(ReassociateBroadcasts, TurnsAScaledResidualIntoOneMul) {
+  // (x·s) + x → x·(s + 1), s a constant.
+  std::string out = run(reassociate_broadcasts, R"(graph main(%x: f32[2,3]) {
+  %s = const f32[3] = [0.5, 1, -1]
+  %xs = tfl.MUL(%x, %s, fused_activation="NONE") : f32[2,3]
+  %y = tfl.ADD(%xs, %x, fused_activation="NONE") : f32[2,3]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[3] = [1.5, 2, 0]
+CHECK-NOT: tfl.ADD
+CHECK: %y = tfl.MUL(%x, %y_scale#
+CHECK-NOT: tfl.ADD
+)")) << out;
+}
+
+TEST(ReassociateBroadcasts, LeavesAMulWhoseInnerResultHasAnotherReader) {
+  // (x·v) is also a graph output: regrouping would compute it twice.
+  std::string out = run(reassociate_broadcasts, R"(graph main(%x: f32[2,3,4], %v: f32[1,1,4]) {
+  %c = const f32[4] = [1, 2, 3, 4]
+  %xv = tfl.MUL(%x, %v, fused_activation="NONE") : f32[2,3,4]
+  %y = tfl.MUL(%xv, %c, fused_activation="NONE") : f32[2,3,4]
+  return %y, %xv
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %xv = tfl.MUL(%x, %v,
+CHECK-NEXT: %y = tfl.MUL(%xv, %c,
+CHECK-NOT: f32[1,1,4]
+)")) << out;
+}
+
+// --- fold_batchnorm (ATen level: tensors are named args)
+
+constexpr const char* kConvBatchNorm = R"(graph main(%x: f32[1,1,3,3]) {
+  %w = const f32[2,1,1,1] = [4, 6]
+  %b = const f32[2] = [0.5, -1]
+  %gamma = const f32[2] = [2, 1]
+  %beta = const f32[2] = [0.25, 1]
+  %mean = const f32[2] = [0.5, 1]
+  %var = const f32[2] = [3, 3]
+  %conv = aten.convolution.default(input=%x, weight=%w, bias=%b, stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1) : f32[1,2,3,3]
+  %bn, %bn_mean, %bn_rstd = aten._native_batch_norm_legit_no_training.default(input=%conv, weight=%gamma, bias=%beta, running_mean=%mean, running_var=%var, momentum=0.1, eps=1.0) : f32[1,2,3,3] f32[0] f32[0]
+  %relu = aten.relu.default(self=%bn) : f32[1,2,3,3]
+  return %relu
+}
+)";
+
+TEST(FoldBatchnorm, ScalesTheConvWeightsAndBias) {
+  // scale = gamma / sqrt(var + eps) = [1, 0.5]; bias = (b - mean) * scale + beta.
+  std::string out = run(fold_batchnorm, kConvBatchNorm);
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %w_bn = const f32[2,1,1,1] = [4, 3]
+CHECK-NEXT: %bn_bias = const f32[2] = [0.25, 0]
+CHECK: %conv = aten.convolution.default(input=%x, weight=%w_bn, bias=%bn_bias,
+CHECK-NOT: batch_norm
+CHECK: %relu = aten.relu.default(self=%conv)
+)")) << out;
+}
+
+TEST(FoldBatchnorm, KeepsABatchNormAfterAConvWithAnotherReader) {
+  std::string text = kConvBatchNorm;
+  text.replace(text.find("(self=%bn)"), 10, "(self=%conv)");
+  text.replace(text.find("return %relu"), 12, "return %relu, %bn");
+  std::string out = run(fold_batchnorm, text);
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: _bn
+CHECK: weight=%w, bias=%b,
+CHECK-NEXT: aten._native_batch_norm_legit_no_training.default(input=%conv,
+)")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
