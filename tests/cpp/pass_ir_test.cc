@@ -431,5 +431,66 @@ CHECK-NEXT: aten._native_batch_norm_legit_no_training.default(input=%conv,
 )")) << out;
 }
 
+// --- evaluate_constants (ATen level)
+
+TEST(EvaluateConstants, StoresTheResultOfANodeOnConstants) {
+  std::string out = run(evaluate_constants, R"(graph main(%x: f32[2]) {
+  %a = const f32[2] = [1, 2]
+  %b = const f32[2] = [0.5, 0.25]
+  %s = aten.add.Tensor(self=%a, other=%b, alpha=2) : f32[2]
+  %y = aten.mul.Tensor(self=%x, other=%s) : f32[2]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: const f32[2] = [2, 2.5]
+CHECK-NOT: aten.add
+CHECK: aten.mul.Tensor(self=%x, other=%
+)")) << out;
+}
+
+TEST(EvaluateConstants, LeavesNodesOnRunTimeValues) {
+  std::string out = run(evaluate_constants, R"(graph main(%x: f32[2]) {
+  %b = const f32[2] = [0.5, 0.25]
+  %s = aten.add.Tensor(self=%x, other=%b, alpha=2) : f32[2]
+  return %s
+}
+)");
+  EXPECT_TRUE(FileCheck(out, "CHECK: %s = aten.add.Tensor(self=%x, other=%b, alpha=2) : f32[2]")) << out;
+}
+
+// --- quantized_io
+
+TEST(QuantizedIo, MakesTheBoundaryInt8) {
+  std::string out = run(quantized_io, R"(graph main(%x: f32[1,4]) {
+  %xq = tfl.QUANTIZE(%x) : i8[1,4]{q:s=0.5,zp=-1}
+  %r = tfl.RELU(%xq) : i8[1,4]{q:s=0.5,zp=-1}
+  %y = tfl.DEQUANTIZE(%r) : f32[1,4]
+  return %y
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: graph main(%x: i8[1,4]{q:s=0.5,zp=-1}) {
+CHECK-NOT: QUANTIZE
+CHECK-NEXT: %y = tfl.RELU(%x) : i8[1,4]{q:s=0.5,zp=-1}
+CHECK-NEXT: return %y
+)")) << out;
+}
+
+TEST(QuantizedIo, KeepsAFloatInputThatIsNotOnlyQuantized) {
+  std::string out = run(quantized_io, R"(graph main(%x: f32[1,4]) {
+  %xq = tfl.QUANTIZE(%x) : i8[1,4]{q:s=0.5,zp=-1}
+  %y = tfl.DEQUANTIZE(%xq) : f32[1,4]
+  %z = tfl.ADD(%y, %x, fused_activation="NONE") : f32[1,4]
+  return %z
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: graph main(%x: f32[1,4]) {
+CHECK-NEXT: tfl.QUANTIZE(%x)
+CHECK-NEXT: tfl.DEQUANTIZE(%xq)
+)")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
