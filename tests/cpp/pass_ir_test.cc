@@ -492,5 +492,38 @@ CHECK-NEXT: tfl.DEQUANTIZE(%xq)
 )")) << out;
 }
 
+// --- fold_qdq
+
+TEST(FoldQdq, RunsADequantizeAddQuantizeIslandInInt8) {
+  std::string out = run(fold_qdq, R"(graph main(%a: i8[1,4]{q:s=0.5,zp=0}, %b: i8[1,4]{q:s=0.25,zp=1}) {
+  %da = tfl.DEQUANTIZE(%a) : f32[1,4]
+  %db = tfl.DEQUANTIZE(%b) : f32[1,4]
+  %s = tfl.ADD(%da, %db, fused_activation="NONE") : f32[1,4]
+  %q = tfl.QUANTIZE(%s) : i8[1,4]{q:s=0.75,zp=-2}
+  return %q
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: QUANTIZE
+CHECK: tfl.ADD(%a, %b, fused_activation="NONE") : i8[1,4]{q:s=0.75,zp=-2}
+CHECK-NOT: f32
+)")) << out;
+}
+
+TEST(FoldQdq, LeavesAnIslandWhoseFloatResultHasAnotherReader) {
+  std::string out = run(fold_qdq, R"(graph main(%a: i8[1,4]{q:s=0.5,zp=0}, %b: i8[1,4]{q:s=0.25,zp=1}) {
+  %da = tfl.DEQUANTIZE(%a) : f32[1,4]
+  %db = tfl.DEQUANTIZE(%b) : f32[1,4]
+  %s = tfl.ADD(%da, %db, fused_activation="NONE") : f32[1,4]
+  %q = tfl.QUANTIZE(%s) : i8[1,4]{q:s=0.75,zp=-2}
+  return %q, %s
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %s = tfl.ADD(%da, %db, fused_activation="NONE") : f32[1,4]
+CHECK-NEXT: %q = tfl.QUANTIZE(%s)
+)")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
