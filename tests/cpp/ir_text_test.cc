@@ -157,7 +157,7 @@ TEST(IrText, MalformedTextGivesLineColumnAndWhatWasExpected) {
 TEST(IrText, TruncatedTextNeverCrashes) {
   // Every prefix of a valid dump is either valid or a ConversionError.
   const std::string text = kLoweredModel;
-  for (size_t n = 0; n < text.size(); n += 5) {
+  for (size_t n = 0; n < text.size(); n += 11) {
     try {
       parse(text.substr(0, n));
     } catch (const ConversionError&) {
