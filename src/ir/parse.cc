@@ -20,6 +20,7 @@ struct Token {
   Tok kind = Tok::kEnd;
   std::string text;  // the word, the unescaped string, or the punctuation character
   int line = 1, col = 1;
+  size_t offset = 0;
 };
 
 bool is_word_char(char c) {
@@ -35,6 +36,7 @@ class Lexer {
     Token t;
     t.line = line_;
     t.col = col_;
+    t.offset = pos_;
     if (pos_ >= text_.size()) return t;
     char c = text_[pos_];
     if (c == '-' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '>') {
@@ -69,6 +71,35 @@ class Lexer {
       advance(1);
     }
     return t;
+  }
+
+  // A symbolic dim is the exporter's expression text ("s0", "2*s0 + 1", "Symbol('s1', positive=True)"):
+  // everything from `t` up to a ',' or ']' outside parentheses and quotes. Leaves the lexer after it.
+  std::string dim_expression(const Token& t) {
+    pos_ = t.offset;
+    line_ = t.line;
+    col_ = t.col;
+    int depth = 0;
+    char quote = 0;
+    size_t start = pos_;
+    while (pos_ < text_.size()) {
+      char c = text_[pos_];
+      if (c == '\n') break;
+      if (quote) {
+        if (c == quote) quote = 0;
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        if (depth == 0) break;
+        --depth;
+      } else if (depth == 0 && (c == ',' || c == ']')) {
+        break;
+      }
+      advance(1);
+    }
+    return std::string(text_.substr(start, pos_ - start));
   }
 
   [[noreturn]] static void fail_at(const Token& t, const std::string& what) {
@@ -224,15 +255,18 @@ class Parser {
     expect_punct('[');
     while (!is_punct(']')) {
       if (!t.shape.empty()) expect_punct(',');
-      if (tok_.kind != Tok::kWord) fail("expected a dim (a size or a symbol)");
+      if (tok_.kind == Tok::kEnd || is_punct(',') || is_punct(']')) fail("expected a dim (a size or a symbol)");
+      const Token at = tok_;
+      std::string expr = lex_.dim_expression(tok_);
+      while (!expr.empty() && expr.back() == ' ') expr.pop_back();
+      tok_ = lex_.next();
       int64_t size;
-      if (parse_number(tok_.text, size)) {
-        if (size < 0) fail("expected a size >= 0");
+      if (parse_number(expr, size)) {
+        if (size < 0) Lexer::fail_at(at, "expected a size >= 0, got " + expr);
         t.shape.push_back(Dim{size, {}});
       } else {
-        t.shape.push_back(Dim{1, tok_.text});
+        t.shape.push_back(Dim{1, expr});
       }
-      take();
     }
     take();
     if (is_punct('{')) t.quant = parse_quant();

@@ -46,6 +46,32 @@ signature serving_default -> main (x) -> (output_0)
 
 TEST(IrText, RoundTripsALoweredModel) { expect_round_trip(kLoweredModel); }
 
+TEST(IrText, RoundTripsALoweredModelWithADynamicBatch) {
+  // Linear(8, 4) → GELU → LayerNorm(4) exported with a dynamic batch, after fuse_activation.
+  expect_round_trip(R"(graph main(%input: f32[Symbol('s31', positive=True, integer=True),8]) {
+  %p_0_bias = const f32[4] = [0.25645074, -0.025776464, -0.20460424, -0.3101159]
+  %addmm_const#1 = const f32[4,8] = <32 elements>
+  %native_layer_norm_const#4 = const i32[1] = [1]
+  %native_layer_norm_const#13 = const f32[] = [1e-05]
+  %p_2_bias#20 = const f32[1,4] = [0, 0, 0, 0]
+  %p_2_weight#21 = const f32[1,4] = [1, 1, 1, 1]
+  %addmm = tfl.FULLY_CONNECTED(%input, %addmm_const#1, %p_0_bias, fused_activation="NONE", keep_num_dims=false) : f32[Symbol('s31', positive=True, integer=True),4]
+  %gelu = tfl.GELU(%addmm, approximate=false) : f32[Symbol('s31', positive=True, integer=True),4]
+  %native_layer_norm#5 = tfl.MEAN(%gelu, %native_layer_norm_const#4, keep_dims=true) : f32[Symbol('s31', positive=True, integer=True),1]
+  %native_layer_norm#7 = tfl.SUB(%gelu, %native_layer_norm#5, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),4]
+  %native_layer_norm#9 = tfl.MUL(%native_layer_norm#7, %native_layer_norm#7, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),4]
+  %native_layer_norm#11 = tfl.MEAN(%native_layer_norm#9, %native_layer_norm_const#4, keep_dims=true) : f32[Symbol('s31', positive=True, integer=True),1]
+  %native_layer_norm#14 = tfl.ADD(%native_layer_norm#11, %native_layer_norm_const#13, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),1]
+  %native_layer_norm#16 = tfl.RSQRT(%native_layer_norm#14) : f32[Symbol('s31', positive=True, integer=True),1]
+  %native_layer_norm#18 = tfl.MUL(%native_layer_norm#7, %native_layer_norm#16, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),4]
+  %native_layer_norm#22 = tfl.MUL(%native_layer_norm#18, %p_2_weight#21, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),4]
+  %getitem = tfl.ADD(%native_layer_norm#22, %p_2_bias#20, fused_activation="NONE") : f32[Symbol('s31', positive=True, integer=True),4]
+  return %getitem
+}
+signature serving_default -> main (input) -> (output_0)
+)");
+}
+
 TEST(IrText, RoundTripsAtenNodesWithEveryAttrKind) {
   expect_round_trip(R"(graph main(%x: f32[s0,4], %n: i64[]) {
   %y, _ = aten.demo.default(self=%x, none=None, flag=true, i=-3, f=1.0, g=1e-05, h=-0.1, s="a \"q\"\\", ints=[1,-2], floats=[0.5,2.0], bools=[true,false], t=%x, absent=_, ts=[%x,_,%n], n=$s0, empty=[]) : f32[s0,4]
@@ -85,6 +111,15 @@ graph decode(%token: i32[1,1]) {
 }
 signature prefill -> prefill (tokens, kv) -> (q, kv_out)
 signature decode -> decode (token) -> (token_out)
+)");
+}
+
+TEST(IrText, RoundTripsSymbolicDimExpressions) {
+  // The archive's expr_str is free text: sympy reprs and expressions with spaces and commas.
+  expect_round_trip(R"(graph main(%input: f32[Symbol('s31', positive=True, integer=True),8]) {
+  %y = aten.view.default(self=%input, size=[-1]) : f32[8*s31 + 1]
+  return %y
+}
 )");
 }
 
