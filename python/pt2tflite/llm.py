@@ -42,11 +42,14 @@ def _signature_module(hf_model, cache_length: int):
 
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-               num_threads: int | None = None) -> Model:
+               num_threads: int | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
     cache_length: S, the KV cache length (the longest context).
+    quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
+        linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
+        weight_quant (docs/llm.md).
     """
     import torch
 
@@ -62,7 +65,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
     with torch.no_grad():
-        return sigs.convert(verbose=verbose, num_threads=num_threads)
+        return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
     p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
+    p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
+    p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -81,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hf = AutoModelForCausalLM.from_pretrained(args.model_dir, torch_dtype="float32")
         model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                           cache_length=args.cache_length, verbose=args.verbose)
+                           cache_length=args.cache_length, verbose=args.verbose, quantize=args.quantize,
+                           block_size=args.block_size)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2

@@ -32,7 +32,6 @@ std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
   return out;
 }
 
-namespace {
 uint16_t f32_to_f16(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
@@ -77,6 +76,7 @@ float f16_to_f32(uint16_t h) {
   return f;
 }
 
+namespace {
 float bf16_to_f32(uint16_t h) {
   uint32_t x = static_cast<uint32_t>(h) << 16;
   float f;

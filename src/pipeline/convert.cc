@@ -2,6 +2,7 @@
 // Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -32,16 +33,30 @@ bool is_pass_name(const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// The weight_quant pass's options; a ConversionError for values the user may not give.
+passes::WeightQuantOptions weight_quant_options(const ConvertOptions& o) {
+  passes::WeightQuantOptions wq;
+  if (o.weight_quant == "int8") wq.mode = passes::WeightQuantMode::kInt8;
+  else if (o.weight_quant == "int4") wq.mode = passes::WeightQuantMode::kInt4;
+  else throw ConversionError("weight_quant must be \"int8\" or \"int4\", not \"" + o.weight_quant + "\"");
+  // XNNPACK takes blocks that are a multiple of 32; LiteRT's recipes use 32, 64 and 128.
+  if (o.block_size != 32 && o.block_size != 64 && o.block_size != 128)
+    throw ConversionError("block_size must be 32, 64 or 128, not " + std::to_string(o.block_size));
+  wq.block_size = o.block_size;
+  return wq;
+}
+
 class Stages {
  public:
   explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {
     for (const std::string& d : options_.dump_after)
       if (!is_pass_name(d))
         throw ConversionError("unknown pass '" + d + "' to dump after; the passes are: " + joined_pass_names());
+    if (!options_.weight_quant.empty()) weight_quant_options(options_);  // refuses bad values before any work
   }
 
   // Runs a graph pass over every subgraph, then reports it like any other stage.
-  void run(ir::Module& m, const std::string& name, void (*pass)(ir::Graph&)) {
+  void run(ir::Module& m, const std::string& name, const std::function<void(ir::Graph&)>& pass) {
     for (auto& g : m.subgraphs) pass(*g);
     done(name, &m);
   }
@@ -115,6 +130,13 @@ tflite_writer::Flatbuffer optimize_and_write(ir::Module tfl, std::span<const arc
   // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
   stages.run(tfl, "fold_qdq", passes::fold_qdq);
 
+  // After fold_qdq (a PT2E model's int8 weights are not float any more) and before
+  // float16_weights, which then stores the weights left float (small ones) as float16.
+  if (!options.weight_quant.empty()) {
+    const passes::WeightQuantOptions wq = weight_quant_options(options);
+    stages.run(tfl, "weight_quant", [&](ir::Graph& g) { passes::weight_quant(g, wq); });
+  }
+
   if (options.float16_weights) {
     stages.run(tfl, "float16_weights", passes::float16_weights);
   }
@@ -176,7 +198,7 @@ const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {
       "import",          "fold_batchnorm",      "evaluate_constants", "lower",           "fold_constants",  "drop_broadcasts",
       "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
-      "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
+      "fold_pad_into_same", "fold_qdq",         "weight_quant",    "float16_weights", "quantized_io"};
   return names;
 }
 
