@@ -897,6 +897,13 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
 
 bool can_evaluate(std::string_view op) { return kernels().count(op) > 0; }
 
+std::vector<std::string_view> evaluable_ops() {
+  std::vector<std::string_view> out;
+  for (const auto& [op, kernel] : kernels()) out.push_back(op);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool is_layout_op(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "aten.view.default",    "aten._unsafe_view.default", "aten.reshape.default",   "aten.alias.default",

@@ -6,6 +6,7 @@
 
 #include "ir/fused_activation.h"
 #include "lower/registry.h"
+#include "passes/aten_eval.h"
 #include "pt2tflite/convert.h"
 #include "tflite/inspect.h"
 #include "util/check.h"
@@ -144,6 +145,12 @@ py::list supported_ops() {
   return out;
 }
 
+py::list evaluable_ops() {
+  py::list out;
+  for (std::string_view op : pt2tflite::passes::evaluable_ops()) out.append(py::str(op));
+  return out;
+}
+
 py::list fused_activation_ops() {
   py::list out;
   for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
@@ -181,4 +188,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("fused_activation_ops", &fused_activation_ops,
         "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
+  m.def("evaluable_ops", &evaluable_ops, "ATen overloads evaluate_constants computes at convert time.");
 }

@@ -12,6 +12,18 @@
 namespace pt2tflite::tflite_writer {
 namespace {
 
+// The name a tensor carries in the file: the PyTorch module path of the op that makes it, as
+// '/'-separated scopes, then the IR name ("features/1/block/0/relu_1"). Model Explorer and Netron
+// fold a graph by those scopes, so the file reads as the model's module tree. The part after the
+// last '/' is the IR name, which pt2tflite.debug maps back to the FX node (IR names never hold a
+// '/'; a module path may, and then only adds a scope level).
+std::string file_tensor_name(const ir::Value& v, const std::string& module_path) {
+  if (module_path.empty()) return v.name;
+  std::string name = module_path;
+  std::replace(name.begin(), name.end(), '.', '/');
+  return name + "/" + v.name;
+}
+
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
@@ -140,15 +152,16 @@ class ModelWriter {
 
   // The FLOAT16 scales of a blockwise-quantized weight, a tensor that no op reads: the weight's
   // BlockwiseQuantization names it by index.
-  Offset<tflite::Tensor> write_block_scales(const ir::Value& weight) {
+  Offset<tflite::Tensor> write_block_scales(const ir::Value& weight, const std::string& scope) {
     const ir::BlockwiseScales& b = *weight.quant->blockwise;
     std::vector<int32_t> shape;
     for (const ir::Dim& d : b.shape) shape.push_back(static_cast<int32_t>(d.size));
     return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tflite::TensorType_FLOAT16, buffer_for(b.fp16_scales),
-                                fbb_.CreateString(weight.name + "_scales"), 0, false, 0, 0, /*has_rank=*/true);
+                                fbb_.CreateString(file_tensor_name(weight, scope) + "_scales"), 0, false, 0, 0,
+                                /*has_rank=*/true);
   }
 
-  Offset<tflite::Tensor> write_tensor(const ir::Value& v, int32_t block_scales_index) {
+  Offset<tflite::Tensor> write_tensor(const ir::Value& v, const std::string& scope, int32_t block_scales_index) {
     std::vector<int32_t> shape, signature;
     bool dynamic = false;
     for (const ir::Dim& d : v.shape) {
@@ -169,7 +182,7 @@ class ModelWriter {
     }
     uint32_t buffer = v.is_const() ? buffer_for(*v.data) : 0;
     return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tensor_type(v.dtype), buffer,
-                                fbb_.CreateString(v.name), q, false, 0,
+                                fbb_.CreateString(file_tensor_name(v, scope)), q, false, 0,
                                 dynamic ? fbb_.CreateVector(signature) : 0, /*has_rank=*/true);
   }
 
@@ -191,10 +204,15 @@ class ModelWriter {
       std::vector<int32_t> ins, outs;
     };
     std::vector<OpRecord> ops;
+    // A constant is shown inside the module of the first op that reads it.
+    std::unordered_map<const ir::Value*, const std::string*> first_reader_scope;
     for (const auto& n : g.nodes()) {
       OpRecord r{build_builtin_op(fbb_, *n), 0, {}, {}};
       r.opcode = opcode_for(r.op.code, op_version(*n, r.op.code));
-      for (const ir::Value* v : n->inputs) r.ins.push_back(id(v));
+      for (const ir::Value* v : n->inputs) {
+        r.ins.push_back(id(v));
+        if (v && v->is_const()) first_reader_scope.emplace(v, &n->source.module_path);
+      }
       for (const ir::Value* v : n->outputs) r.outs.push_back(id(v));
       ops.push_back(std::move(r));
     }
@@ -206,10 +224,16 @@ class ModelWriter {
     for (const ir::Value* v : order)
       if (v->quant && v->quant->blockwise) blockwise.push_back(v);
     std::vector<Offset<tflite::Tensor>> tensors;
+    static const std::string kNoScope;
+    auto scope_of = [&](const ir::Value* v) -> const std::string& {
+      if (v->producer) return v->producer->source.module_path;
+      if (auto it = first_reader_scope.find(v); it != first_reader_scope.end()) return *it->second;
+      return kNoScope;
+    };
     int32_t next_scales = static_cast<int32_t>(order.size());
     for (const ir::Value* v : order)
-      tensors.push_back(write_tensor(*v, v->quant && v->quant->blockwise ? next_scales++ : -1));
-    for (const ir::Value* v : blockwise) tensors.push_back(write_block_scales(*v));
+      tensors.push_back(write_tensor(*v, scope_of(v), v->quant && v->quant->blockwise ? next_scales++ : -1));
+    for (const ir::Value* v : blockwise) tensors.push_back(write_block_scales(*v, scope_of(v)));
     std::vector<Offset<tflite::Operator>> operators;
     for (const OpRecord& r : ops)
       operators.push_back(tflite::CreateOperator(fbb_, r.opcode, fbb_.CreateVector(r.ins), fbb_.CreateVector(r.outs),
