@@ -337,8 +337,9 @@ def decode_logits(model, seq, resolver):
 
 def test_llm_quantized_files(llamas):
     models, _ = llamas
-    size = {q: len(m.tflite_bytes) for q, m in models.items()}
-    assert size[None] / size["int8"] > 2.2 and size[None] / size["int4"] > 3.5, size  # small model: biases, norms, tables
+    # Constants only: in a model this small, tensor names and op tables are a third of the file.
+    size = {q: _core.inspect(m.tflite_bytes)["constant_bytes"] for q, m in models.items()}
+    assert size[None] / size["int8"] > 3.3 and size[None] / size["int4"] > 5.0, size
     for q in ("int8", "int4"):
         h = models[q].op_histogram()
         assert h["EMBEDDING_LOOKUP"] == 2 and "GATHER" not in h  # one per signature
