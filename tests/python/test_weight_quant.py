@@ -174,6 +174,21 @@ def test_cnn_int8(resolver):
     np.testing.assert_allclose(got, want, atol=0.05 * scale)
 
 
+@pytest.mark.parametrize("resolver", RESOLVERS, ids=["xnnpack", "builtin"])
+def test_conv_with_equal_channel_scales(resolver):
+    # Every channel's largest |w| is the same, so all per-channel scales are equal: the builtin
+    # kernel then takes its per-tensor hybrid path, which must read scale[0] (the tensor's legacy
+    # per-tensor scale is 0 for per-channel parameters).
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.sign(torch.randn_like(conv.weight)) * 0.25)
+    x = torch.randn(1, 16, 8, 8)
+    got = run(pt2tflite.convert(conv.eval(), (x,), weight_quant="int8"), [x.numpy()], resolver)
+    with torch.no_grad():
+        want = conv(x).numpy()
+    np.testing.assert_allclose(got, want, atol=0.02 * np.abs(want).max())
+
+
 # ---- embeddings: GATHER of a table → EMBEDDING_LOOKUP of a quantized table ----
 
 class TiedLM(torch.nn.Module):
