@@ -12,34 +12,6 @@ from pt2tflite.errors import ConversionError
 from pt2tflite.export_errors import decomposition_error, export_error
 from pt2tflite.model import Model
 
-# Ops that PyTorch's default decomposition table would split into many small ops (into gathers
-# for upsampling, reflect/replicate padding and roll, into selects for softplus / mish / prelu /
-# _safe_softmax) but that the core lowers better whole. They are kept whole when the core has a
-# lowering for them, so the table never keeps an op the core cannot lower.
-_KEEP_WHOLE = (
-    "aten.hardswish.default",
-    "aten.hardsigmoid.default",
-    "aten.silu.default",
-    "aten.linear.default",
-    "aten.upsample_nearest2d.vec",
-    "aten.upsample_nearest2d.default",
-    "aten.upsample_bilinear2d.vec",
-    "aten.upsample_bilinear2d.default",
-    "aten.reflection_pad1d.default",
-    "aten.reflection_pad2d.default",
-    "aten.reflection_pad3d.default",
-    "aten.replication_pad1d.default",
-    "aten.replication_pad2d.default",
-    "aten.replication_pad3d.default",
-    "aten.gelu.default",
-    "aten.pixel_shuffle.default",
-    "aten.softplus.default",
-    "aten.mish.default",
-    "aten._prelu_kernel.default",
-    "aten._safe_softmax.default",
-    "aten.roll.default",
-)
-
 
 def supported_ops() -> list[tuple[str, str, str]]:
     """(aten overload, TFLite op(s), notes) for every op the converter lowers."""
@@ -55,10 +27,8 @@ def _decomposition_table():
     import torch
 
     table = torch.export.default_decompositions()
-    supported = {op for op, _, _ in supported_ops()}
-    for name in _KEEP_WHOLE:
-        if name not in supported:
-            continue
+    # The ops whose lowering rule asks to see them whole (lower/registry.h says why).
+    for name in _core.keep_whole_ops():
         _, op, overload = name.split(".")
         packet = getattr(torch.ops.aten, op, None)
         target = getattr(packet, overload, None) if packet is not None else None

@@ -145,6 +145,13 @@ py::list supported_ops() {
   return out;
 }
 
+py::list keep_whole_ops() {
+  py::list out;
+  for (const auto& r : pt2tflite::lower::registry().rules())
+    if (r.keep_whole) out.append(r.op);
+  return out;
+}
+
 py::list evaluable_ops() {
   py::list out;
   for (std::string_view op : pt2tflite::passes::evaluable_ops()) out.append(py::str(op));
@@ -188,5 +195,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("fused_activation_ops", &fused_activation_ops,
         "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
+  m.def("keep_whole_ops", &keep_whole_ops,
+        "ATen overloads pt2tflite.convert keeps out of torch.export's decomposition table (lowered whole).");
   m.def("evaluable_ops", &evaluable_ops, "ATen overloads evaluate_constants computes at convert time.");
 }
