@@ -116,12 +116,12 @@ def test_mlp_weights_are_stored_int8_and_int4():
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS, ids=["xnnpack", "builtin"])
-@pytest.mark.parametrize("mode", ["int8", "int4"])
-def test_mlp_matches_pytorch(mode, resolver):
+@pytest.mark.parametrize("mode,block", [("int8", 32), ("int4", 32), ("int4", 128)])
+def test_mlp_matches_pytorch(mode, block, resolver):
     m, x = MLP().eval(), torch.randn(8, 128)
-    model = pt2tflite.convert(m, (x,), weight_quant=mode)
+    model = pt2tflite.convert(m, (x,), weight_quant=mode, block_size=block)
     got = run(model, [x.numpy()], resolver)
-    quantize = (lambda w, _: int8_per_channel(w, 0)) if mode == "int8" else (lambda w, _: int4_blockwise(w, 32))
+    quantize = (lambda w, _: int8_per_channel(w, 0)) if mode == "int8" else (lambda w, _: int4_blockwise(w, block))
     with torch.no_grad():
         same_weights = with_weights(m, quantize)(x).numpy()
         fp32 = m(x).numpy()
