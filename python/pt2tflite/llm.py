@@ -1,5 +1,5 @@
 """LLM export: a Hugging Face causal LM → one .tflite with `prefill_{T}` and `decode` signatures in
-the form LiteRT-LM runs (docs/llm.md):
+the form LiteRT-LM runs, alone or inside a .litertlm bundle with the tokenizer (docs/llm.md):
 
     tokens      int32 [1, T]      input
     input_pos   int32 [T]         input; the rows are input_pos[0] .. input_pos[0] + T - 1
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from pt2tflite import litertlm as _litertlm
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int):
-    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}."""
+def _signature_module(hf_model, cache_length: int, logits: bool = True):
+    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
+
+    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -35,22 +39,52 @@ def _signature_module(hf_model, cache_length: int):
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
         def forward(self, tokens, input_pos):
-            logits = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
-            return {"logits": logits}
+            out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
 
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-               num_threads: int | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
+               num_threads: int | None = None, output=None, tokenizer=None,
+               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
     cache_length: S, the KV cache length (the longest context).
+    prefill_logits: False drops `logits` from the prefill signatures, and with it all the work only
+      they need (the LM head, the last layer's attention and MLP): LiteRT-LM never reads them, it
+      samples from decode. Default: False for a .litertlm, True otherwise.
+    output: also write the result there: `*.litertlm` is the LiteRT-LM bundle (model + tokenizer +
+      LlmMetadata, pt2tflite.litertlm), any other name the bare .tflite.
+    tokenizer: for a .litertlm, the tokenizer (a directory or a transformers tokenizer); default
+      the directory the model was loaded from.
     quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
-        linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
-        weight_quant (docs/llm.md).
+      linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
+      weight_quant (docs/llm.md).
     """
+    if output is not None and Path(output).suffix == ".litertlm":
+        if tokenizer is None:
+            tokenizer = getattr(hf_model, "name_or_path", "") or None
+            if tokenizer is None or not Path(tokenizer).is_dir():
+                raise ValueError("a .litertlm bundles the tokenizer: pass tokenizer= (a directory or a "
+                                 "transformers tokenizer); the model was not loaded from a local directory")
+        _litertlm.require_builder()  # fail before the conversion, not after
+        tokenizer = _litertlm.load_tokenizer(tokenizer)
+    if prefill_logits is None:
+        prefill_logits = output is None or Path(output).suffix != ".litertlm"
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size)
+    if output is not None:
+        if Path(output).suffix == ".litertlm":
+            _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
+                                     generation_config=hf_model.generation_config, cache_length=cache_length)
+        else:
+            model.export(output)
+    return model
+
+
+def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
+             quantize: str | None, block_size: int) -> Model:
     import torch
 
     hf_model = hf_model.eval()
@@ -60,7 +94,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length),
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, logits=prefill_logits),
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
@@ -68,13 +102,34 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
         return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
+_CLI_EPILOG = """\
+output:
+  OUT.litertlm  the LiteRT-LM bundle (needs `pip install litert-lm-builder`): the model, the
+                tokenizer of MODEL_DIR (tokenizer.json) and LlmMetadata (BOS/EOS, chat template,
+                max_num_tokens = --cache-length). Runs as it is in LiteRT-LM, e.g. with
+                `pip install litert-lm-api`:
+                  import litert_lm
+                  engine = litert_lm.Engine("OUT.litertlm")
+                  session = engine.create_session(apply_prompt_template=False)
+                  session.run_prefill(["Once upon a time"]); print(session.run_decode().texts[0])
+  OUT.tflite    the model alone (signatures prefill_{T} and decode, for LiteRT's signature runners)
+
+example:
+  pt2tflite export-llm ./my-llama -o my-llama.litertlm --prefill-lengths 32,128 --cache-length 1024
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pt2tflite.llm MODEL_DIR -o out.tflite` (also `pt2tflite export-llm ...`)."""
-    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights)")
-    p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    """`python -m pt2tflite.llm MODEL_DIR -o out.litertlm` (also `pt2tflite export-llm ...`)."""
+    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0],
+                                epilog=_CLI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights; tokenizer for .litertlm)")
+    p.add_argument("-o", "--output", required=True, help="OUT.litertlm (LiteRT-LM bundle) or OUT.tflite (model only)")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
-    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
+    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S = longest context (default 64)")
+    p.add_argument("--prefill-logits", action=argparse.BooleanOptionalAction, default=None,
+                   help="logits output on the prefill signatures (default: yes for .tflite, no for .litertlm: "
+                        "LiteRT-LM never reads them, and without them prefill skips the LM head)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
     p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
     p.add_argument("--verbose", action="store_true")
@@ -84,16 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     from pt2tflite.errors import ConversionError
 
     try:
-        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, torch_dtype="float32")
+        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
         model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                           cache_length=args.cache_length, verbose=args.verbose, quantize=args.quantize,
-                           block_size=args.block_size)
+                           cache_length=args.cache_length, verbose=args.verbose, output=args.output,
+                           prefill_logits=args.prefill_logits,
+                           tokenizer=args.model_dir if args.output.endswith(".litertlm") else None,
+                           quantize=args.quantize, block_size=args.block_size)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
-    model.export(args.output)
-    print(f"pt2tflite: wrote {args.output} ({len(model.tflite_bytes)} bytes), signatures "
-          f"{', '.join(model.signatures())}", file=sys.stderr)
+    what = "LiteRT-LM bundle (model, tokenizer, LlmMetadata)" if args.output.endswith(".litertlm") else "model"
+    print(f"pt2tflite: wrote {args.output}: {what}, {Path(args.output).stat().st_size} bytes; signatures "
+          f"{', '.join(model.signatures())}; KV cache {args.cache_length} tokens", file=sys.stderr)
     return 0
 
 

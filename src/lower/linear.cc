@@ -1,7 +1,7 @@
 // Matrix products: addmm / mm / linear → FULLY_CONNECTED (with a constant weight, or with the
 // run-time tensor when the weight is computed in forward, e.g. nn.MultiheadAttention's in-projection
 // for distinct query / key / value); other products → BATCH_MATMUL.
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 

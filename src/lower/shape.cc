@@ -5,7 +5,7 @@
 #include <map>
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {

@@ -15,7 +15,7 @@
 #include <map>
 #include <tuple>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 #include "quant/weight_quant.h"
 #include "util/check.h"
@@ -49,10 +49,10 @@ class Quantizer {
     const std::vector<int64_t> sizes = ir::sizes_of(w->shape);
     int64_t inner = 1;
     for (size_t d = axis + 1; d < sizes.size(); ++d) inner *= sizes[d];
-    const std::vector<float> values = lower::to_float_vector(*w);
+    const std::vector<float> values = ir::to_float_vector(*w);
     quant::Int8PerChannel q = quant::quantize_int8_per_channel(values, sizes[axis], inner);
     Value* out = g_.add_const(g_.unique_name(w->name), DType::kInt8, w->shape,
-                              ir::ConstData::own(lower::to_bytes(std::span<const int8_t>(q.values))));
+                              ir::ConstData::own(ir::to_bytes(std::span<const int8_t>(q.values))));
     out->quant = ir::QuantParams{std::move(q.scales), std::vector<int64_t>(sizes[axis], 0), axis, nullptr};
     return done_[key] = out;
   }
@@ -62,13 +62,13 @@ class Quantizer {
     auto key = std::make_tuple(w, 0, 4);
     if (auto it = done_.find(key); it != done_.end()) return it->second;
     const int64_t rows = w->shape[0].size, cols = w->shape[1].size, block = o_.block_size;
-    std::optional<quant::Int4Blockwise> q = quant::quantize_int4_blockwise(lower::to_float_vector(*w), rows, cols, block);
+    std::optional<quant::Int4Blockwise> q = quant::quantize_int4_blockwise(ir::to_float_vector(*w), rows, cols, block);
     if (!q) return done_[key] = nullptr;
     Value* out = g_.add_const(g_.unique_name(w->name), DType::kInt4, w->shape, ir::ConstData::own(std::move(q->packed)));
     auto scales = std::make_shared<ir::BlockwiseScales>();
     scales->block_size = static_cast<int32_t>(block);
     scales->shape = ir::static_shape(std::vector<int64_t>{rows, cols / block});
-    scales->fp16_scales = ir::ConstData::own(lower::to_bytes(std::span<const uint16_t>(q->fp16_scales)));
+    scales->fp16_scales = ir::ConstData::own(ir::to_bytes(std::span<const uint16_t>(q->fp16_scales)));
     out->quant = ir::QuantParams{{}, {}, 0, std::move(scales)};
     return done_[key] = out;
   }
@@ -104,7 +104,7 @@ class Quantizer {
   Value* const_i32(const std::string& stem, const std::vector<int32_t>& values) {
     return g_.add_const(g_.unique_name(stem), DType::kInt32,
                         ir::static_shape(std::vector<int64_t>{static_cast<int64_t>(values.size())}),
-                        ir::ConstData::own(lower::to_bytes(std::span<const int32_t>(values))));
+                        ir::ConstData::own(ir::to_bytes(std::span<const int32_t>(values))));
   }
 
   bool int4_mode() const { return o_.mode == WeightQuantMode::kInt4; }

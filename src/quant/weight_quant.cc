@@ -4,7 +4,7 @@
 #include <cfloat>
 #include <cmath>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "util/check.h"
 
 namespace pt2tflite::quant {
@@ -52,11 +52,11 @@ std::optional<Int4Blockwise> quantize_int4_blockwise(std::span<const float> w, i
     const std::span<const float> values = w.subspan(b * block, block);
     float max_abs = 0.0f;
     for (float v : values) max_abs = std::max(max_abs, std::fabs(v));
-    uint16_t s = lower::f32_to_f16(max_abs / kInt4Max);
+    uint16_t s = ir::f32_to_f16(max_abs / kInt4Max);
     if (!std::isfinite(max_abs) || (s & 0x7FFF) > kLargestFp16) return std::nullopt;
     s = std::max(s, kSmallestNormalFp16);
     out.fp16_scales[b] = s;
-    const double scale = lower::f16_to_f32(s);
+    const double scale = ir::f16_to_f32(s);
     for (int64_t i = 0; i < block; ++i) q[b * block + i] = static_cast<int8_t>(quantize_one(values[i], scale, kInt4Min, kInt4Max));
   }
   out.packed = pack_int4(q);

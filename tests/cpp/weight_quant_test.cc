@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "quant/weight_quant.h"
 
 namespace pt2tflite::quant {
@@ -62,7 +62,7 @@ TEST(Int4Blockwise, ErrorIsAtMostHalfAStepWithFloat16Scales) {
   ASSERT_EQ(q->fp16_scales.size(), static_cast<size_t>(rows * cols / block));
   ASSERT_EQ(q->packed.size(), static_cast<size_t>(rows * cols / 2));
   for (int64_t i = 0; i < rows * cols; ++i) {
-    const float s = lower::f16_to_f32(q->fp16_scales[i / block]);  // row-major [rows, cols / block]
+    const float s = ir::f16_to_f32(q->fp16_scales[i / block]);  // row-major [rows, cols / block]
     const int v = unpack_int4(q->packed, i);
     EXPECT_GE(v, -8);
     EXPECT_LE(v, 7);
