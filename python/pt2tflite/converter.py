@@ -126,6 +126,8 @@ def convert(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    weight_quant: str | None = None,
+    block_size: int = 32,
     dynamic_shapes=None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
@@ -140,6 +142,10 @@ def convert(
         with the model's input/output scale and zero point instead of float ones.
     float16_weights: store the float weights of convolutions and linear layers as float16 (half the
         file size; dequantized once when LiteRT loads the model).
+    weight_quant: quantize the weights at convert time, activations staying float (docs/quantization.md):
+        "int8" stores the weights of linear layers, convolutions and embeddings as int8 with one scale
+        per output channel (dynamic-range kernels); "int4" stores linear and embedding weights as
+        blockwise int4 with a float16 scale per `block_size` elements (32, 64 or 128), the rest int8.
     dynamic_shapes: torch.export `dynamic_shapes` (a torch.export.Dim per dynamic dimension); those
         dimensions are -1 in the model's shape_signature and can be resized at run time.
     """
@@ -147,7 +153,7 @@ def convert(
         sample_args = (sample_args,)
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
-                                  float16_weights)
+                                  float16_weights, weight_quant or "", block_size)
     if dumps:
         import sys
 
@@ -164,6 +170,8 @@ def convert_pt2(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    weight_quant: str | None = None,
+    block_size: int = 32,
 ) -> Model:
     """Converts an existing .pt2 archive (written by torch.export.save) to a TFLite model.
 
@@ -172,7 +180,8 @@ def convert_pt2(
     The archive is untrusted input: a malformed or hostile file raises ConversionError, never
     crashes the Python process.
     """
-    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights)
+    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights, weight_quant or "",
+               block_size)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         tflite, dumps = _core.convert(bytes(path_or_bytes), *options)
     elif isinstance(path_or_bytes, (str, os.PathLike)):

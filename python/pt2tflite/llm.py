@@ -47,7 +47,7 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True):
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                num_threads: int | None = None, output=None, tokenizer=None,
-               prefill_logits: bool | None = None) -> Model:
+               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
@@ -59,6 +59,9 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
       LlmMetadata, pt2tflite.litertlm), any other name the bare .tflite.
     tokenizer: for a .litertlm, the tokenizer (a directory or a transformers tokenizer); default
       the directory the model was loaded from.
+    quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
+      linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
+      weight_quant (docs/llm.md).
     """
     if output is not None and Path(output).suffix == ".litertlm":
         if tokenizer is None:
@@ -70,7 +73,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
         tokenizer = _litertlm.load_tokenizer(tokenizer)
     if prefill_logits is None:
         prefill_logits = output is None or Path(output).suffix != ".litertlm"
-    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits)
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size)
     if output is not None:
         if Path(output).suffix == ".litertlm":
             _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
@@ -80,7 +83,8 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     return model
 
 
-def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool) -> Model:
+def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
+             quantize: str | None, block_size: int) -> Model:
     import torch
 
     hf_model = hf_model.eval()
@@ -95,7 +99,7 @@ def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_th
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
     with torch.no_grad():
-        return sigs.convert(verbose=verbose, num_threads=num_threads)
+        return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
 _CLI_EPILOG = """\
@@ -126,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prefill-logits", action=argparse.BooleanOptionalAction, default=None,
                    help="logits output on the prefill signatures (default: yes for .tflite, no for .litertlm: "
                         "LiteRT-LM never reads them, and without them prefill skips the LM head)")
+    p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
+    p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
                            cache_length=args.cache_length, verbose=args.verbose, output=args.output,
                            prefill_logits=args.prefill_logits,
-                           tokenizer=args.model_dir if args.output.endswith(".litertlm") else None)
+                           tokenizer=args.model_dir if args.output.endswith(".litertlm") else None,
+                           quantize=args.quantize, block_size=args.block_size)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2

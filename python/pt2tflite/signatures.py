@@ -70,7 +70,7 @@ class Signatures:
 
     def convert(self, *, dump_after=(), verbose: bool = False, external_buffers: bool = False,
                 num_threads: int | None = None, quantized_io: bool = False,
-                float16_weights: bool = False) -> Model:
+                float16_weights: bool = False, weight_quant: str | None = None, block_size: int = 32) -> Model:
         """Converts every signature into one Model (options as in `pt2tflite.convert`)."""
         if not self.entries:
             raise ConversionError("no signatures to convert")
@@ -79,7 +79,7 @@ class Signatures:
             ep = export_program(e.module, e.args, e.kwargs, dynamic_shapes=e.dynamic_shapes, strict=e.strict)
             sources.append((e.name, archive_bytes(ep), output_names(ep)))
         tflite, dumps = _core.convert_signatures(sources, list(dump_after), verbose, external_buffers, quantized_io,
-                                                 float16_weights)
+                                                 float16_weights, weight_quant or "", block_size)
         if dumps:
             import sys
 

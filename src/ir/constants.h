@@ -21,14 +21,14 @@ std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std
 std::vector<float> to_float_vector(const Value& v);
 // The constant's values as int64 (from any integer or bool dtype).
 std::vector<int64_t> to_int_vector(const Value& v);
+// IEEE float16 bits of `f`, rounded to nearest even (overflow gives infinity), and back.
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
 // Bytes of `values` converted to `dtype`.
 std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtype);
 std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtype);
 
-// IEEE half and bfloat16 bit patterns <-> float (round to nearest even; exact both ways for a
-// value the narrow type can hold).
-uint16_t f32_to_f16(float f);
-float f16_to_f32(uint16_t h);
+// bfloat16 bits → float (exact).
 float bf16_to_f32(uint16_t h);
 
 template <typename T>

@@ -54,7 +54,10 @@ static std::string type_of(const Value& v) {
   if (v.quant) {
     const QuantParams& q = *v.quant;
     os << "{q:";
-    if (q.scale.size() == 1 && q.zero_point.size() == 1 && q.axis == 0) {
+    if (q.blockwise) {
+      // The block scales print as their shape only; parse gives them a fixed fill.
+      os << "blockwise=" << q.blockwise->block_size << ",scales=" << shape_to_string(q.blockwise->shape);
+    } else if (q.scale.size() == 1 && q.zero_point.size() == 1 && q.axis == 0) {
       os << "s=" << float_to_text(q.scale[0]) << ",zp=" << q.zero_point[0];
     } else {
       os << "axis=" << q.axis << ",s=";
@@ -97,6 +100,12 @@ static std::string const_values(const Value& v) {
     case DType::kInt16: ints(d.as<int16_t>()); break;
     case DType::kInt32: ints(d.as<int32_t>()); break;
     case DType::kInt64: ints(d.as<int64_t>()); break;
+    case DType::kInt4:  // two per byte, element 2i in the low nibble
+      for (int64_t i = 0; i < n; ++i) {
+        const int nibble = (d.bytes()[i / 2] >> (4 * (i % 2))) & 0xF;
+        xs.push_back(std::to_string(nibble >= 8 ? nibble - 16 : nibble));
+      }
+      break;
   }
   std::string out = "[";
   for (size_t i = 0; i < xs.size(); ++i) out += (i ? ", " : "") + xs[i];

@@ -147,7 +147,7 @@ std::string describe(const Token& t) {
 
 std::optional<DType> dtype_from_name(std::string_view s) {
   for (DType t : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64, DType::kInt8,
-                  DType::kUInt8, DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool})
+                  DType::kUInt8, DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool, DType::kInt4})
     if (dtype_name(t) == s) return t;
   return std::nullopt;
 }
@@ -278,7 +278,31 @@ class Parser {
     expect_word("q");
     expect_punct(':');
     QuantParams q;
-    if (is_word("s")) {
+    if (is_word("blockwise")) {
+      take();
+      expect_punct('=');
+      auto b = std::make_shared<BlockwiseScales>();
+      const int64_t block = integer("a block size");
+      if (block < 1 || block > INT32_MAX) fail("expected a block size >= 1");
+      b->block_size = static_cast<int32_t>(block);
+      expect_punct(',');
+      expect_word("scales");
+      expect_punct('=');
+      Token at = tok_;
+      expect_punct('[');
+      while (!is_punct(']')) {
+        if (!b->shape.empty()) expect_punct(',');
+        const int64_t d = integer("a scales dim");
+        if (d < 0 || d > (int64_t{1} << 20)) fail("expected a scales dim in [0, 2^20]");
+        b->shape.push_back(Dim{d, {}});
+      }
+      take();
+      if (b->shape.size() > 2) Lexer::fail_at(at, "blockwise scales have at most 2 dims");
+      // The scales are not in the text: they read back as 1.0 (float16 0x3C00).
+      std::vector<uint16_t> ones(static_cast<size_t>(num_elements(b->shape)), 0x3C00);
+      b->fp16_scales = ConstData::own(to_bytes(std::span<const uint16_t>(ones)));
+      q.blockwise = std::move(b);
+    } else if (is_word("s")) {
       take();
       expect_punct('=');
       q.scale.push_back(float32("a scale"));
@@ -467,7 +491,15 @@ class Parser {
       floats.push_back(static_cast<float>(f) * 0.25f);
     }
     if (is_floating(dtype)) return typed_floats(dtype, floats, {});
+    if (dtype == DType::kInt4) return pack_int4(ints);
     return from_int_vector(ints, dtype);
+  }
+
+  // Two signed 4-bit values per byte, element 2i in the low nibble.
+  static std::vector<uint8_t> pack_int4(const std::vector<int64_t>& ints) {
+    std::vector<uint8_t> out((ints.size() + 1) / 2, 0);
+    for (size_t i = 0; i < ints.size(); ++i) out[i / 2] |= static_cast<uint8_t>((ints[i] & 0xF) << (4 * (i % 2)));
+    return out;
   }
 
   static std::vector<uint8_t> typed_floats(DType dtype, const std::vector<float>& f,
@@ -524,11 +556,13 @@ class Parser {
         case DType::kUInt8: lo = 0, hi = UINT8_MAX; break;
         case DType::kInt16: lo = INT16_MIN, hi = INT16_MAX; break;
         case DType::kInt32: lo = INT32_MIN, hi = INT32_MAX; break;
+        case DType::kInt4: lo = -8, hi = 7; break;
         default: break;
       }
       if (x < lo || x > hi) Lexer::fail_at(where[i], "value " + words[i] + " does not fit " + std::string(dtype_name(dtype)));
       ints.push_back(x);
     }
+    if (dtype == DType::kInt4) return pack_int4(ints);
     return from_int_vector(ints, dtype);
   }
 

@@ -33,7 +33,8 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
 }
 
 pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std::string* dumps, bool verbose,
-                                       bool external_buffers, bool quantized_io, bool float16_weights) {
+                                       bool external_buffers, bool quantized_io, bool float16_weights,
+                                       std::string weight_quant, int block_size) {
   pt2tflite::ConvertOptions options;
   options.dump_after = std::move(dump_after);
   options.dump_sink = dumps;
@@ -41,6 +42,8 @@ pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std:
   options.external_buffers = external_buffers;
   options.quantized_io = quantized_io;
   options.float16_weights = float16_weights;
+  options.weight_quant = std::move(weight_quant);
+  options.block_size = block_size;
   return options;
 }
 
@@ -50,10 +53,12 @@ std::span<const uint8_t> bytes_of(std::string_view view) {
 
 // Converts the archive file at `path` (memory-mapped, not read into Python).
 py::tuple convert_file(const std::string& path, std::vector<std::string> dump_after, bool verbose,
-                       bool external_buffers, bool quantized_io, bool float16_weights) {
+                       bool external_buffers, bool quantized_io, bool float16_weights, std::string weight_quant,
+                       int block_size) {
   std::string dumps;
   pt2tflite::ConvertOptions options =
-      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                   std::move(weight_quant), block_size);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -64,10 +69,11 @@ py::tuple convert_file(const std::string& path, std::vector<std::string> dump_af
 }
 
 py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                  bool quantized_io, bool float16_weights) {
+                  bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
   std::string_view view = archive;
   std::string dumps;
-  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                              std::move(weight_quant), block_size);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -80,9 +86,10 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
 // signatures: [(key, archive bytes, output names)], one subgraph each, weights shared.
 py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes, std::vector<std::string>>>& signatures,
                              std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                             bool quantized_io, bool float16_weights) {
+                             bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
   std::string dumps;
-  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                              std::move(weight_quant), block_size);
   std::vector<pt2tflite::SignatureSource> sources;
   for (const auto& [key, archive, output_names] : signatures) {
     std::string_view view = archive;  // the bytes objects live in `signatures` for the whole call
@@ -172,15 +179,16 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
-        py::arg("float16_weights") = false,
+        py::arg("float16_weights") = false, py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
   m.def("convert_file", &convert_file, py::arg("path"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
-        py::arg("float16_weights") = false,
+        py::arg("float16_weights") = false, py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
   m.def("convert_signatures", &convert_signatures, py::arg("signatures"),
         py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
         py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
+        py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts [(key, archive bytes, output names)] into one multi-signature model; returns (tflite_bytes, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");

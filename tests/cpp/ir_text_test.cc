@@ -123,6 +123,16 @@ TEST(IrText, RoundTripsSymbolicDimExpressions) {
 )");
 }
 
+TEST(IrText, RoundTripsInt4AndBlockwiseWeights) {
+  expect_round_trip(R"(graph main(%x: f32[1,64]) {
+  %w = const i4[3] = [-8, 7, -1]
+  %wb = const i4[2,64]{q:blockwise=32,scales=[2,2]} = <128 elements>
+  %y = tfl.FULLY_CONNECTED(%x, %wb, _, fused_activation="NONE", keep_num_dims=false) : f32[1,2]
+  return %y, %w
+}
+)");
+}
+
 TEST(IrText, ElidedConstantsGetADeterministicFill) {
   Module m = parse("graph main() {\n  %c = const f32[20] = <20 elements>\n  return %c\n}\n");
   const Value& c = *m.main().outputs[0];
