@@ -525,5 +525,41 @@ CHECK-NEXT: %q = tfl.QUANTIZE(%s)
 )")) << out;
 }
 
+// --- weight_quant
+
+constexpr const char* kFc = R"(graph main(%x: f32[1,K]) {
+  %w = const f32[32,K] = <N elements>
+  %y = tfl.FULLY_CONNECTED(%x, %w, _, fused_activation="NONE", keep_num_dims=false) : f32[1,32]
+  return %y
+}
+)";
+
+std::string fc_with_inputs(int k) {
+  std::string s = kFc;
+  for (size_t at; (at = s.find('K')) != std::string::npos;) s.replace(at, 1, std::to_string(k));
+  s.replace(s.find('N'), 1, std::to_string(32 * k));
+  return s;
+}
+
+void weight_quant_int8(ir::Graph& g) { weight_quant(g, {WeightQuantMode::kInt8}); }
+
+TEST(WeightQuantPass, StoresFullyConnectedWeightsAsPerRowInt8) {
+  // The elided weights read back as 0.25 * (i % 7 - 3): every row's largest magnitude is 0.75,
+  // so every row's scale is 0.75 / 127.
+  std::string out = run(weight_quant_int8, fc_with_inputs(32));
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK-NOT: const f32[32,32]
+CHECK: const i8[32,32]{q:axis=0,s=[0.0059055
+CHECK-COUNT-31: ,0.0059055
+CHECK: tfl.FULLY_CONNECTED(%x, %w
+CHECK-NOT: DEQUANTIZE
+)")) << out;
+}
+
+TEST(WeightQuantPass, LeavesSmallWeightsInFloat) {
+  std::string out = run(weight_quant_int8, fc_with_inputs(8));
+  EXPECT_TRUE(FileCheck(out, "CHECK-NOT: i8\nCHECK: %y = tfl.FULLY_CONNECTED(%x, %w, _,")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
