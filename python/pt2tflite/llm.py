@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pt2tflite.llm_attention import gqa_attention_for
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
@@ -61,7 +62,9 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
-    with torch.no_grad():
+    # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
+    # query head (llm_attention.py); the model's own attention setting is restored afterwards.
+    with torch.no_grad(), gqa_attention_for(hf_model):
         return sigs.convert(verbose=verbose, num_threads=num_threads)
 
 

@@ -63,6 +63,15 @@ def test_litert_lm_contract(llama):
     assert model.op_histogram()["DYNAMIC_UPDATE_SLICE"] == 8  # K and V of 2 layers, in 2 signatures
 
 
+def test_grouped_query_attention_does_not_repeat_kv(llama):
+    """GQA (4 query heads, 2 K/V heads) as two BATCH_MATMULs per layer over the K/V heads: no BROADCAST_TO
+    of the caches to the query heads (its builtin kernel was ~70 % of a decode step), no MUL over K."""
+    _, model = llama
+    hist = model.op_histogram()
+    assert "BROADCAST_TO" not in hist, hist
+    assert hist["BATCH_MATMUL"] == 2 * 2 * 2  # 2 per layer, 2 layers, 2 signatures
+
+
 @pytest.mark.parametrize("resolver", [OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES])
 @torch.no_grad()
 def test_teacher_forced_logits_match_hf(llama, resolver):
@@ -132,6 +141,34 @@ def test_in_place_caches_in_compiled_model(llama):
     got = np.concatenate(got)
     rel = np.abs(got - want).max(axis=-1) / np.abs(want).max(axis=-1)
     assert rel.max() < 1e-4, rel.max()
+
+
+@torch.no_grad()
+def test_gqa_attention_matches_sdpa_and_is_restored():
+    """The attention implementation export_llm switches to, against Hugging Face's sdpa in float64 (masked
+    prefill rows and a decode row over a longer cache), and the model's setting is restored afterwards."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from pt2tflite.llm_attention import gqa_attention, gqa_attention_for
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.num_key_value_groups, module.is_causal = 3, True
+    for t, s in [(5, 12), (1, 12)]:
+        q, k, v = torch.randn(1, 6, t, 8).double(), torch.randn(1, 2, s, 8).double(), torch.randn(1, 2, s, 8).double()
+        start = 4
+        mask = torch.arange(s)[None, :] <= (start + torch.arange(t))[:, None]
+        want, _ = sdpa_attention_forward(module, q, k, v, mask[None, None], scaling=0.3)
+        got, _ = gqa_attention(module, q, k, v, mask[None, None], scaling=0.3)
+        assert got.shape == want.shape == (1, t, 6, 8)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=4, num_key_value_heads=2))
+    before = hf.config._attn_implementation
+    with gqa_attention_for(hf) as switched:
+        assert switched and hf.config._attn_implementation == "pt2tflite_gqa"
+    assert hf.config._attn_implementation == before
 
 
 def test_cli_rejects_a_missing_model_dir(tmp_path):
