@@ -171,6 +171,32 @@ def test_gqa_attention_matches_sdpa_and_is_restored():
     assert hf.config._attn_implementation == before
 
 
+@torch.no_grad()
+def test_prefill_logits_last_position_only():
+    """prefill_logits="last": prefill returns [1, 1, V] for its last row (the LM head is computed for that row
+    only), matching Hugging Face; decode is unchanged. About 10 s."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from pt2tflite.llm import export_llm
+
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                      num_attention_heads=4, num_key_value_heads=2)).eval()
+    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits="last")
+    seq = torch.randint(1, 64, (1, 6))
+    want = hf.double()(seq).logits[0, -1].numpy()
+    hf.float()
+    itp = Interpreter(model_content=model.tflite_bytes)
+    prefill = itp.get_signature_runner("prefill_6")
+    caches = {n: np.zeros(d["shape"], np.float32) for n, d in prefill.get_input_details().items() if n.startswith("kv_")}
+    out = prefill(tokens=seq.numpy().astype(np.int32), input_pos=np.arange(6, dtype=np.int32), **caches)
+    assert out["logits"].shape == (1, 1, 64)
+    assert np.abs(out["logits"][0, 0] - want).max() / np.abs(want).max() < 1e-4
+    assert list(itp.get_signature_runner("decode").get_output_details()["logits"]["shape"]) == [1, 1, 64]
+    with pytest.raises(ValueError, match="prefill_logits"):
+        export_llm(hf, prefill_logits="none")
+
+
 def test_cli_rejects_a_missing_model_dir(tmp_path):
     env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
     r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(tmp_path / "nope"), "-o", str(tmp_path / "x.tflite")],
