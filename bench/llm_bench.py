@@ -201,7 +201,8 @@ def convert_both(name: str, model_dir: str, work: str, a, inc_py: str | None) ->
     ours = os.path.join(work, f"{name}_ours.tflite")
     log(f"{name}: converting with pt2tflite")
     out["ours"] = run_child([sys.executable, os.path.join(BENCH_DIR, "ours_export_llm.py"), "--out", ours, "--json",
-                             ours + ".json", "--quantize", a.quantize, *common], ours + ".json", ours + ".log",
+                             ours + ".json", "--quantize", a.quantize, "--prefill-logits", a.ours_prefill_logits,
+                             *common], ours + ".json", ours + ".log",
                             a.timeout, cap)
     out["ours"]["path"] = ours
     if inc_py:
@@ -246,26 +247,36 @@ def check_against_hf(model_dir: str, paths: dict[str, str], prefill_len: int = 8
     return out
 
 
+RUNTIMES = {"interpreter": "time_signatures", "compiled": "time_compiled"}
+
+
 def time_both(paths: dict[str, str], a) -> dict:
+    """{"<runtime> <threads>": {label: {case: {"median_ms", "pass_medians_ms"}}, "loadavg": [...]}}."""
     import llm_runtime
 
     out = {}
-    for n in a.threads:
-        passes, loads = [], [loadavg()]
-        for _ in range(a.repeats):
-            passes.append(llm_runtime.time_signatures(paths, num_threads=n, prefill_len=a.prefill_length, fills=a.fills,
-                                                      prefill_runs=a.prefill_runs, decode_runs=a.decode_runs))
-            loads.append(loadavg())
-        entry: dict = {"loadavg": loads}
-        for label in paths:
-            entry[label] = {"xnnpack_partitions": passes[0][label]["xnnpack_partitions"]}
-            for case in passes[0][label]:
-                if case == "xnnpack_partitions":
-                    continue
-                medians = [p[label][case]["median_ms"] for p in passes]
-                entry[label][case] = {"median_ms": statistics.median(medians), "pass_medians_ms": medians}
-        out[str(n)] = entry
+    for runtime in a.runtimes:
+        for n in a.threads:
+            out[f"{runtime} {n}"] = _time_passes(getattr(llm_runtime, RUNTIMES[runtime]), paths, n, a)
     return out
+
+
+def _time_passes(timer, paths: dict[str, str], n: int, a) -> dict:
+    """The median over --repeats passes of each case's median."""
+    passes, loads = [], [loadavg()]
+    for _ in range(a.repeats):
+        passes.append(timer(paths, num_threads=n, prefill_len=a.prefill_length, fills=a.fills,
+                            prefill_runs=a.prefill_runs, decode_runs=a.decode_runs))
+        loads.append(loadavg())
+    entry: dict = {"loadavg": loads}
+    for label in paths:
+        entry[label] = {}
+        for case in passes[0][label]:
+            if case == "xnnpack_partitions":
+                continue
+            medians = [p[label][case]["median_ms"] for p in passes]
+            entry[label][case] = {"median_ms": statistics.median(medians), "pass_medians_ms": medians}
+    return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +316,8 @@ def machine_and_versions(a, inc_py: str | None) -> dict:
         "ours": {"pt2tflite install commit": install_commit, "repo HEAD": _sh("git rev-parse --short=12 HEAD"),
                  "torch": _ver("torch"), "transformers": _ver("transformers"), "ai-edge-litert": _ver("ai-edge-litert")},
         "settings": {"cache_length": a.cache_length, "prefill_length": a.prefill_length, "fills": a.fills,
-                     "threads": a.threads, "repeats": a.repeats, "prefill_runs": a.prefill_runs,
+                     "ours_prefill_logits": a.ours_prefill_logits,
+                     "threads": a.threads, "runtimes": a.runtimes, "repeats": a.repeats, "prefill_runs": a.prefill_runs,
                      "decode_runs": a.decode_runs, "quantize": a.quantize,
                      "incumbent_recipe": INCUMBENT_RECIPE[a.quantize]},
     }
@@ -350,7 +362,7 @@ def render(meta: dict, results: dict) -> str:
                 continue
             T = s["prefill_length"]
             po, pi = T / t["ours"]["prefill"]["median_ms"] * 1e3, T / t["inc"]["prefill"]["median_ms"] * 1e3
-            row = [name, thr, f"{po:.0f}", f"{pi:.0f}", f"**{po / pi:.2f}**"]
+            row = [name, *thr.split(" "), f"{po:.0f}", f"{pi:.0f}", f"**{po / pi:.2f}**"]
             targets["prefill"].append(po / pi)
             for f in s["fills"]:
                 key = f"decode@{f:g}"
@@ -385,8 +397,12 @@ def render(meta: dict, results: dict) -> str:
                                    "**WRONG**" if bad else "ok"])
 
     if speed_rows:
-        L += ["## Speed (tokens/s; ai-edge-litert Interpreter, XNNPACK, same threads, invokes interleaved)", ""]
-        hdr = ["config", "threads", "prefill ours", "prefill inc", "prefill ratio"] + \
+        L += ["## Speed (tokens/s, both files in the same runtime with the same threads, invokes interleaved)", "",
+              "Runtimes: `interpreter` = ai-edge-litert Interpreter signature runners, default XNNPACK delegate, inputs set",
+              "once, Invoke() timed (composites run by the STABLEHLO_COMPOSITE kernel); `compiled` = ai-edge-litert",
+              "CompiledModel on the CPU accelerator (XNNPACK, composites inlined) with each cache's TensorBuffer bound",
+              "as input and output, run_by_name() timed: LiteRT-LM's CPU executor does this.", ""]
+        hdr = ["config", "runtime", "threads", "prefill ours", "prefill inc", "prefill ratio"] + \
               [f"decode @{int(f * 100)}% ours / inc (ratio)" for f in s["fills"]] + ["load 1 min (start → end)"]
         L += ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
         L += ["| " + " | ".join(r) + " |" for r in speed_rows] + [""]
@@ -439,7 +455,8 @@ def render(meta: dict, results: dict) -> str:
 
 NOTES = [
     "Both files follow LiteRT-LM's contract. Differences that the numbers include: export_hf's prefill returns no "
-    "logits (its default); ours returns logits for all T positions ([1,T,V]). export_hf takes an additive `mask` "
+    "logits (its default); ours returns the last row's ([1,1,V], `prefill_logits=\"last\"`; "
+    "`--ours-prefill-logits all` gives [1,T,V]). export_hf takes an additive `mask` "
     "input [1,1,T,S] (set here as LiteRT-LM does, closed at -0.7·FLT_MAX); ours builds the causal mask in the graph "
     "from `input_pos`. export_hf keeps V transposed ([1,K,H,S]); ours keeps Hugging Face's [1,K,S,H].",
     "Both attend over the whole static cache S at every step (masked), so decode cost grows with S, not with the fill.",
@@ -457,10 +474,13 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(SMALL), help=f"comma-separated, from {', '.join(CONFIGS)}")
     ap.add_argument("--big", action="store_true", help=f"also {BIG} (conversion time and RSS only)")
     ap.add_argument("--quantize", default="none", choices=sorted(INCUMBENT_RECIPE))
+    ap.add_argument("--ours-prefill-logits", default="last", choices=["all", "last"],
+                    help="our prefill's logits: last row (default; export_hf's prefill returns none) or all T rows")
     ap.add_argument("--cache-length", type=int, default=1024)
     ap.add_argument("--prefill-length", type=int, default=128)
     ap.add_argument("--fills", default="0.1,0.5,0.9", help="cache fills at which decode is timed")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runtimes", default="interpreter,compiled", help=f"comma-separated, from {', '.join(RUNTIMES)}")
     ap.add_argument("--repeats", type=int, default=3, help="timing passes (the median is reported)")
     ap.add_argument("--prefill-runs", type=int, default=10)
     ap.add_argument("--decode-runs", type=int, default=30)
@@ -474,6 +494,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="markdown path (default bench/results/llm_<date>[_<quantize>].md)")
     a = ap.parse_args(argv)
     a.fills = [float(x) for x in a.fills.split(",")]
+    a.runtimes = [x for x in a.runtimes.split(",") if x]
+    for x in a.runtimes:
+        if x not in RUNTIMES:
+            ap.error(f"unknown runtime {x!r}")
     names = [n for n in a.configs.split(",") if n]
     if a.big and BIG not in names:
         names.append(BIG)

@@ -159,3 +159,63 @@ def cache_length(interp: Interpreter) -> int:
     if "mask" in d:
         return int(d["mask"]["shape"][-1])
     return int(d["kv_cache_k_0"]["shape"][2])
+
+
+def time_compiled(paths: dict[str, str], *, num_threads: int, prefill_len: int, fills: list[float],
+                  prefill_runs: int = 10, decode_runs: int = 50, warmup: int = 3, seed: int = 0) -> dict:
+    """As time_signatures, in LiteRT-LM's way: ai-edge-litert CompiledModel on the CPU accelerator
+    (XNNPACK, composites inlined), one TensorBuffer per cache bound as the input and the output of
+    the same name (in place, as LiteRT-LM's CPU executor does), run_by_name timed whole."""
+    from ai_edge_litert.compiled_model import CompiledModel, CpuOptions, HardwareAccelerator, Options
+
+    rng = np.random.default_rng(seed)
+    models = {}
+    for label, path in paths.items():
+        options = Options(hardware_accelerators=HardwareAccelerator.CPU, cpu_options=CpuOptions(num_threads=num_threads))
+        cm = CompiledModel.from_file(path, options=options)
+        shapes = Interpreter(model_path=path)  # shapes and dtypes of every signature's tensors
+        models[label] = (cm, shapes)
+    out: dict = {label: {} for label in paths}
+    cases = [("prefill", None, prefill_runs)] + [(f"decode@{f:g}", f, decode_runs) for f in fills]
+    for case, fill, runs in cases:
+        runners = {}
+        for label, (cm, shapes) in models.items():
+            pk, dk = signature_keys(shapes)
+            key = pk if fill is None else dk
+            runner = shapes.get_signature_runner(key)
+            if fill is None:
+                t = runner.get_input_details()["tokens"]["shape"][1]
+                tokens, positions, filled = rng.integers(1, 100, t).astype(np.int32), np.arange(t), 0
+            else:
+                s = cache_length(shapes)
+                pos = min(s - 1, int(fill * s))
+                tokens, positions, filled = np.array([7], np.int32), np.array([pos]), pos
+            caches = {}
+            for name, d in runner.get_input_details().items():
+                if name.startswith("kv_cache_"):
+                    caches[name] = rng.standard_normal(d["shape"]).astype(d["dtype"]) if filled else np.zeros(d["shape"], d["dtype"])
+            feed = inputs_for(runner, tokens, positions, caches)
+            ins = {}
+            for name, value in feed.items():
+                ins[name] = cm.create_input_buffer_by_name(key, name)
+                ins[name].write(np.ascontiguousarray(value).reshape(-1))
+            outs = {name: ins[name] if name in ins else cm.create_output_buffer_by_name(key, name)
+                    for name in runner.get_output_details()}
+
+            def run(cm=cm, key=key, ins=ins, outs=outs):
+                t0 = time.perf_counter_ns()
+                cm.run_by_name(key, ins, outs)
+                return time.perf_counter_ns() - t0
+
+            runners[label] = run
+        for _ in range(warmup):
+            for run in runners.values():
+                run()
+        samples: dict[str, list[int]] = {label: [] for label in runners}
+        for _ in range(runs):
+            for label, run in runners.items():
+                samples[label].append(run())
+        for label, s in samples.items():
+            out[label][case] = _summary(s)
+        del runners
+    return out
