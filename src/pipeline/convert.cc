@@ -72,17 +72,54 @@ class Stages {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Reads one archive and lowers it to TFLite ops: import, fold_batchnorm, lower. Its constants
+// The pipeline's passes, in order, each with the option that turns it on. Both the conversion
+// and pass_names() (what --dump-after accepts) read these tables, so they cannot disagree.
+struct PassRow {
+  const char* name;
+  void (*run)(ir::Graph&);
+  bool (*enabled)(const ConvertOptions&);
+};
+bool always(const ConvertOptions&) { return true; }
+
+// On the ATen graph, between import and lowering.
+constexpr PassRow kAtenPasses[] = {
+    {"fold_batchnorm", passes::fold_batchnorm, always},
+    {"evaluate_constants", passes::evaluate_constants, always},
+};
+
+// On the TFLite graph, between lowering and the writer.
+constexpr PassRow kTflitePasses[] = {
+    {"fold_constants", passes::fold_constants, always},
+    // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
+    {"drop_broadcasts", passes::drop_broadcasts, always},
+    {"simplify_transposes", passes::simplify_transposes, always},
+    // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
+    {"matmul_to_fc", passes::matmul_to_fc, always},
+    // Before fold_channel_affine too: it moves constant ADDs next to the FC that can absorb them.
+    {"reassociate_broadcasts", passes::reassociate_broadcasts, always},
+    // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
+    {"fold_channel_affine", passes::fold_channel_affine, always},
+    {"fuse_activation", passes::fuse_activation, always},
+    {"drop_fc_flatten", passes::drop_fc_flatten, always},
+    {"fold_pad_into_same", passes::fold_pad_into_same, always},
+    // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
+    {"fold_qdq", passes::fold_qdq, always},
+    {"float16_weights", passes::float16_weights, [](const ConvertOptions& o) { return o.float16_weights; }},
+    {"quantized_io", passes::quantized_io, [](const ConvertOptions& o) { return o.quantized_io; }},
+};
+
+// Reads one archive and lowers it to TFLite ops: import, the ATen passes, lower. Its constants
 // still borrow the archive's bytes.
-ir::Module import_and_lower(const archive::ZipArchive& zip, Stages& stages) {
+ir::Module import_and_lower(const archive::ZipArchive& zip, const ConvertOptions& options, Stages& stages) {
   archive::ImportResult imported = archive::read_pt2(zip);
   stages.done("import", &imported.module);
-
-  stages.run(imported.module, "fold_batchnorm", passes::fold_batchnorm);
-  // The weights fold_batchnorm read are replaced by its results; their mapped pages need not
-  // stay resident (any still used are read back when needed).
-  zip.drop_pages();
-  stages.run(imported.module, "evaluate_constants", passes::evaluate_constants);
+  for (const PassRow& p : kAtenPasses) {
+    if (!p.enabled(options)) continue;
+    stages.run(imported.module, p.name, p.run);
+    // The weights a pass read may be replaced by its results (fold_batchnorm's); their mapped
+    // pages need not stay resident (any still used are read back when needed).
+    zip.drop_pages();
+  }
 
   std::vector<Diagnostic> diagnostics = std::move(imported.diagnostics);
   ir::Module tfl = lower::lower(imported.module, diagnostics);
@@ -98,30 +135,8 @@ ir::Module import_and_lower(const archive::ZipArchive& zip, Stages& stages) {
 // freed as soon as it has been written out.
 tflite_writer::Flatbuffer optimize_and_write(ir::Module tfl, std::span<const archive::ZipArchive* const> zips,
                                              const ConvertOptions& options, Stages& stages) {
-  stages.run(tfl, "fold_constants", passes::fold_constants);
-  // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
-  stages.run(tfl, "drop_broadcasts", passes::drop_broadcasts);
-  stages.run(tfl, "simplify_transposes", passes::simplify_transposes);
-  // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
-  stages.run(tfl, "matmul_to_fc", passes::matmul_to_fc);
-  // Before fold_channel_affine too: it moves constant ADDs next to the FC that can absorb them.
-  stages.run(tfl, "reassociate_broadcasts", passes::reassociate_broadcasts);
-  // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
-  stages.run(tfl, "fold_channel_affine", passes::fold_channel_affine);
-  stages.run(tfl, "fuse_activation", passes::fuse_activation);
-  stages.run(tfl, "drop_fc_flatten", passes::drop_fc_flatten);
-  stages.run(tfl, "fold_pad_into_same", passes::fold_pad_into_same);
-
-  // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
-  stages.run(tfl, "fold_qdq", passes::fold_qdq);
-
-  if (options.float16_weights) {
-    stages.run(tfl, "float16_weights", passes::float16_weights);
-  }
-
-  if (options.quantized_io) {
-    stages.run(tfl, "quantized_io", passes::quantized_io);
-  }
+  for (const PassRow& p : kTflitePasses)
+    if (p.enabled(options)) stages.run(tfl, p.name, p.run);
   for (const archive::ZipArchive* zip : zips) zip->drop_pages();
 
   // The output contract: nothing is returned or written unless LiteRT can load it.
@@ -136,7 +151,7 @@ tflite_writer::Flatbuffer optimize_and_write(ir::Module tfl, std::span<const arc
 tflite_writer::Flatbuffer convert_archive(const archive::ZipArchive& zip, const ConvertOptions& options,
                                           Stages& stages) {
   const archive::ZipArchive* zips[] = {&zip};
-  return optimize_and_write(import_and_lower(zip, stages), zips, options, stages);
+  return optimize_and_write(import_and_lower(zip, options, stages), zips, options, stages);
 }
 
 // Moves the lowered subgraph of `part` into `into` as the entry point `source.key`.
@@ -173,10 +188,13 @@ ConvertResult in_memory(tflite_writer::Flatbuffer fb, Stages& stages) {
 }  // namespace
 
 const std::vector<std::string>& pass_names() {
-  static const std::vector<std::string> names = {
-      "import",          "fold_batchnorm",      "evaluate_constants", "lower",           "fold_constants",  "drop_broadcasts",
-      "simplify_transposes", "matmul_to_fc",    "reassociate_broadcasts", "fold_channel_affine", "fuse_activation", "drop_fc_flatten",
-      "fold_pad_into_same", "fold_qdq",         "float16_weights", "quantized_io"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out{"import"};
+    for (const PassRow& p : kAtenPasses) out.push_back(p.name);
+    out.push_back("lower");
+    for (const PassRow& p : kTflitePasses) out.push_back(p.name);
+    return out;
+  }();
   return names;
 }
 
@@ -235,7 +253,7 @@ ConvertResult convert_signatures(std::span<const SignatureSource> sources, const
   ir::Module merged;
   for (const SignatureSource& source : sources) {
     zips.push_back(archive::ZipArchive::open_bytes(nullptr, source.archive));
-    add_signature(merged, import_and_lower(zips.back(), stages), source);
+    add_signature(merged, import_and_lower(zips.back(), options, stages), source);
   }
   std::vector<const archive::ZipArchive*> zip_ptrs;
   for (const auto& z : zips) zip_ptrs.push_back(&z);

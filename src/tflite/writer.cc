@@ -12,6 +12,18 @@
 namespace pt2tflite::tflite_writer {
 namespace {
 
+// The name a tensor carries in the file: the PyTorch module path of the op that makes it, as
+// '/'-separated scopes, then the IR name ("features/1/block/0/relu_1"). Model Explorer and Netron
+// fold a graph by those scopes, so the file reads as the model's module tree. The part after the
+// last '/' is the IR name, which pt2tflite.debug maps back to the FX node (IR names never hold a
+// '/'; a module path may, and then only adds a scope level).
+std::string file_tensor_name(const ir::Value& v, const std::string& module_path) {
+  if (module_path.empty()) return v.name;
+  std::string name = module_path;
+  std::replace(name.begin(), name.end(), '.', '/');
+  return name + "/" + v.name;
+}
+
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
@@ -134,7 +146,7 @@ class ModelWriter {
     return index;
   }
 
-  Offset<tflite::Tensor> write_tensor(const ir::Value& v) {
+  Offset<tflite::Tensor> write_tensor(const ir::Value& v, const std::string& scope) {
     std::vector<int32_t> shape, signature;
     bool dynamic = false;
     for (const ir::Dim& d : v.shape) {
@@ -150,7 +162,7 @@ class ModelWriter {
     }
     uint32_t buffer = v.is_const() ? buffer_for(v) : 0;
     return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tensor_type(v.dtype), buffer,
-                                fbb_.CreateString(v.name), q, false, 0,
+                                fbb_.CreateString(file_tensor_name(v, scope)), q, false, 0,
                                 dynamic ? fbb_.CreateVector(signature) : 0, /*has_rank=*/true);
   }
 
@@ -172,10 +184,15 @@ class ModelWriter {
       std::vector<int32_t> ins, outs;
     };
     std::vector<OpRecord> ops;
+    // A constant is shown inside the module of the first op that reads it.
+    std::unordered_map<const ir::Value*, const std::string*> first_reader_scope;
     for (const auto& n : g.nodes()) {
       OpRecord r{build_builtin_op(fbb_, *n), 0, {}, {}};
       r.opcode = opcode_for(r.op.code, op_version(*n, r.op.code));
-      for (const ir::Value* v : n->inputs) r.ins.push_back(id(v));
+      for (const ir::Value* v : n->inputs) {
+        r.ins.push_back(id(v));
+        if (v && v->is_const()) first_reader_scope.emplace(v, &n->source.module_path);
+      }
       for (const ir::Value* v : n->outputs) r.outs.push_back(id(v));
       ops.push_back(std::move(r));
     }
@@ -183,7 +200,13 @@ class ModelWriter {
     graph_tensor_index_[&g] = index;
 
     std::vector<Offset<tflite::Tensor>> tensors;
-    for (const ir::Value* v : order) tensors.push_back(write_tensor(*v));
+    static const std::string kNoScope;
+    for (const ir::Value* v : order) {
+      const std::string* scope = &kNoScope;
+      if (v->producer) scope = &v->producer->source.module_path;
+      else if (auto it = first_reader_scope.find(v); it != first_reader_scope.end()) scope = it->second;
+      tensors.push_back(write_tensor(*v, *scope));
+    }
     std::vector<Offset<tflite::Operator>> operators;
     for (const OpRecord& r : ops)
       operators.push_back(tflite::CreateOperator(fbb_, r.opcode, fbb_.CreateVector(r.ins), fbb_.CreateVector(r.outs),

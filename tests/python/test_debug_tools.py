@@ -15,6 +15,7 @@ import pt2tflite
 import pt2tflite.debug as debug
 from pt2tflite import _core
 from pt2tflite.converter import archive_bytes, export_program
+from pt2tflite.debug.inspect_model import ir_name_of
 
 PLANT = "PT2TFLITE_TEST_PLANT_BUG"
 
@@ -72,7 +73,7 @@ def test_derived_tensor_names_never_pass_for_fx_nodes():
     ep = export_program(Stack(12).eval(), (X,))
     fx_names = {n.name for n in ep.graph.nodes}
     tflite = pt2tflite.convert(Stack(12).eval(), (X,)).tflite_bytes
-    names = {t for op in _core.inspect(tflite)["ops"] for t in op["inputs"] + op["outputs"]}
+    names = {ir_name_of(t) for op in _core.inspect(tflite)["ops"] for t in op["inputs"] + op["outputs"]}
     assert all("#" in t or t in fx_names for t in names), sorted(t for t in names if "#" not in t and t not in fx_names)
 
 
@@ -143,7 +144,7 @@ def test_cli_compare_and_inspect(tmp_path, monkeypatch):
     r = subprocess.run([cli, "inspect", str(tfl), f"--pt2={pt2}"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "blocks.2" in r.stdout, r.stdout + r.stderr
     r = subprocess.run([cli, "inspect", str(tfl), "--ops"], capture_output=True, text=True)
-    assert r.returncode == 0 and "CONV_2D -> relu_2  xnnpack" in r.stdout
+    assert r.returncode == 0 and "CONV_2D -> blocks/2/conv/relu_2  xnnpack" in r.stdout
 
 
 def test_compare_points_at_a_concatenation_with_a_fused_relu():

@@ -36,9 +36,14 @@ class Inspection:
         return render(self)
 
 
+def ir_name_of(tensor_name: str) -> str:
+    """A tensor's IR name: its file name without the module scopes ("features/1/relu_1" → "relu_1")."""
+    return tensor_name.rsplit("/", 1)[-1]
+
+
 def fx_node_of(tensor_name: str) -> str:
-    """The FX node a tensor comes from: its name up to '#' (derived tensors are 'node#N')."""
-    return tensor_name.split("#", 1)[0]
+    """The FX node a tensor comes from: its IR name up to '#' (derived tensors are 'node#N')."""
+    return ir_name_of(tensor_name).split("#", 1)[0]
 
 
 def inspect(model, program=None, *, profile: bool = False) -> Inspection:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pt2tflite.debug.inspect_model import ir_name_of
+
 
 def _interpreter(tflite: bytes, *, xnnpack: bool, preserve: bool):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -42,7 +44,7 @@ def dequantized(arr: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def run_all_tensors(tflite: bytes, inputs) -> tuple[dict, list]:
-    """({tensor name: value (dequantized)} for every non-constant tensor, [outputs]), builtin kernels."""
+    """({IR tensor name: value (dequantized)} for every non-constant tensor, [outputs]), builtin kernels."""
     itp = _interpreter(tflite, xnnpack=False, preserve=True)
     _feed(itp, inputs)
     itp.invoke()
@@ -52,7 +54,7 @@ def run_all_tensors(tflite: bytes, inputs) -> tuple[dict, list]:
             arr = itp.get_tensor(detail["index"])
         except ValueError:  # a tensor without data (an omitted optional operand)
             continue
-        values.setdefault(detail["name"], dequantized(arr, detail))
+        values.setdefault(ir_name_of(detail["name"]), dequantized(arr, detail))
     outputs = [dequantized(itp.get_tensor(d["index"]), d) for d in itp.get_output_details()]
     return values, outputs
 
