@@ -20,7 +20,7 @@ JSON fields (as in bench/ours_export_llm.py):
   phase_s                 convert_s split: prefill_decode (export_text_prefill_decode_model without
                           its quantization), quantize (ai-edge-quantizer), other
   rss                     bench/rss.py PhaseMeter from the end of load_model(): RSS then (the loaded
-                          model), peak (VmHWM) and the difference, sampled peak per phase
+                          model, every weight page touched first), peak (VmHWM) and the difference, sampled peak per phase
   tflite_bytes            size of the .tflite copied to --out
 """
 
@@ -73,6 +73,17 @@ def _alias_tflite_schema() -> bool:
     return True
 
 
+def touch_weights(model) -> None:
+    """Makes every weight page resident (as bench/ours_export_llm.py does), so that the RSS after loading
+    contains the model even if from_pretrained left it memory-mapped."""
+    import torch
+
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.numel() and t.device.type != "meta":
+                t.float().sum()
+
+
 def run(args, result: dict) -> None:
     t0 = time.perf_counter()
     result["tensorflow_schema_aliased"] = _alias_tflite_schema()
@@ -99,6 +110,7 @@ def run(args, result: dict) -> None:
         artifacts = original_load(*a, **kw)
         result["load_s"] = time.perf_counter() - t
         result["weight_bytes"] = weight_bytes(artifacts.model)
+        touch_weights(artifacts.model)
         gc.collect()
         state["meter"] = PhaseMeter()
         state["meter"].mark("export_hf")

@@ -8,12 +8,13 @@ Runs in pt2tflite's environment, one conversion per fresh process (bench/llm_ben
 JSON fields (seconds are wall clock, MiB are 2**20 bytes):
   import_s, load_s        importing torch/transformers/pt2tflite; from_pretrained (fp32)
   weight_bytes            bytes of the loaded model's parameters and buffers (shared storages once)
-  convert_s               export_llm() + writing the file: what the user waits for, given the model
+  convert_s               export_llm_file(): what `pt2tflite export-llm` does once the model is loaded
+                          (the .tflite streamed to the file)
   phase_s                 convert_s split: torch_export (torch.export + run_decompositions, all
-                          signatures), pt2_archive (serializing each signature's .pt2 in memory),
-                          core (the C++ conversion), write
+                          signatures), pt2_archive (writing each signature's .pt2 to a temporary
+                          file), core (the C++ conversion, streaming the weights into the output)
   rss                     bench/rss.py PhaseMeter over convert_s: RSS when the export began (the
-                          loaded model), the kernel's peak (VmHWM, reset at the start) and the
+                          loaded model, every weight page touched first), the kernel's peak (VmHWM, reset at the start) and the
                           difference, plus the sampled peak of each phase
   tflite_bytes            size of the written file
 On failure: ok=false and the error; exit status 1.
@@ -45,6 +46,18 @@ def weight_bytes(model) -> int:
     return total
 
 
+def touch_weights(model) -> None:
+    """Makes every weight page resident. from_pretrained may leave the weights memory-mapped from the
+    safetensors file and untouched, so the RSS "after loading" would not contain them and the export,
+    which reads them, would be charged for them."""
+    import torch
+
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.numel():
+                t.float().sum()
+
+
 class _Phases:
     """Wraps the functions Signatures.convert calls, to time them and label the RSS timeline."""
 
@@ -52,15 +65,15 @@ class _Phases:
         import pt2tflite.signatures as sigmod
 
         self.meter, self.seconds, self._mod = meter, {}, sigmod
-        self._saved = {name: getattr(sigmod, name) for name in ("export_program", "archive_bytes", "_core")}
+        self._saved = {name: getattr(sigmod, name) for name in ("export_program", "save_archive", "_core")}
         sigmod.export_program = self._timed("torch_export", self._saved["export_program"])
-        sigmod.archive_bytes = self._timed("pt2_archive", self._saved["archive_bytes"])
+        sigmod.save_archive = self._timed("pt2_archive", self._saved["save_archive"])
         core = self._saved["_core"]
-        timed_convert = self._timed("core", core.convert_signatures)
+        timed_convert = self._timed("core", core.convert_signature_files)
 
         class CoreProxy:
             def __getattr__(self, name):
-                return timed_convert if name == "convert_signatures" else getattr(core, name)
+                return timed_convert if name == "convert_signature_files" else getattr(core, name)
 
         sigmod._core = CoreProxy()
 
@@ -88,7 +101,7 @@ def run(args, result: dict) -> None:
     from transformers import AutoModelForCausalLM
 
     import pt2tflite
-    from pt2tflite.llm import export_llm
+    from pt2tflite.llm import export_llm_file
 
     result["import_s"] = time.perf_counter() - t0
     result["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__,
@@ -97,12 +110,13 @@ def run(args, result: dict) -> None:
     hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.float32).eval()
     result["load_s"] = time.perf_counter() - t0
     result["weight_bytes"] = weight_bytes(hf)
+    touch_weights(hf)
 
     kwargs = {"prefill_lengths": (args.prefill_length,), "cache_length": args.cache_length}
     if args.prefill_logits != "all":
         kwargs["prefill_logits"] = args.prefill_logits
     if args.quantize != "none":
-        if "quantize" not in inspect.signature(export_llm).parameters:
+        if "quantize" not in inspect.signature(export_llm_file).parameters:
             raise RuntimeError("this pt2tflite's export_llm has no quantize= parameter (weight quantization "
                                "not merged yet)")
         kwargs["quantize"] = args.quantize
@@ -111,11 +125,8 @@ def run(args, result: dict) -> None:
     phases = _Phases(meter)
     t0 = time.perf_counter()
     try:
-        model = export_llm(hf, **kwargs)
-        meter.mark("write")
-        t1 = time.perf_counter()
-        model.export(args.out)
-        phases.seconds["write"] = time.perf_counter() - t1
+        # What `pt2tflite export-llm` does: the .tflite streamed to the file.
+        export_llm_file(hf, args.out, **kwargs)
         result["convert_s"] = time.perf_counter() - t0
     finally:
         phases.restore()

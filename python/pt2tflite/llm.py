@@ -14,6 +14,7 @@ write a DYNAMIC_UPDATE_SLICE at input_pos[0], and its cumulative_length buffer f
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pt2tflite.llm_attention import gqa_attention_for
@@ -50,16 +51,7 @@ def _signature_module(hf_model, cache_length: int, last_logits_only: bool = Fals
     return LiteRtLmSignature().eval()
 
 
-def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
-               verbose: bool = False, num_threads: int | None = None) -> Model:
-    """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
-
-    prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
-    cache_length: S, the KV cache length (the longest context).
-    prefill_logits: "all" (logits [1, T, V] for every prefill position) or "last" ([1, 1, V] for the
-        last position, the LM head computed for that row only: LiteRT-LM samples from decode and never
-        reads prefill logits, so this saves the LM head over T rows per prefill).
-    """
+def _llm_signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: str) -> Signatures:
     import torch
 
     hf_model = hf_model.eval()
@@ -75,10 +67,39 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefil
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
+    return sigs
+
+
+def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
+               verbose: bool = False, num_threads: int | None = None) -> Model:
+    """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
+
+    prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
+    cache_length: S, the KV cache length (the longest context).
+    prefill_logits: "all" (logits [1, T, V] for every prefill position) or "last" ([1, 1, V] for the
+        last position, the LM head computed for that row only: LiteRT-LM samples from decode and never
+        reads prefill logits, so this saves the LM head over T rows per prefill).
+    """
+    import torch
+
+    sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
     # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
     # query head (llm_attention.py); the model's own attention setting is restored afterwards.
     with torch.no_grad(), gqa_attention_for(hf_model):
         return sigs.convert(verbose=verbose, num_threads=num_threads)
+
+
+def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
+                    verbose: bool = False) -> list[str]:
+    """export_llm, writing the .tflite to `path` without holding it (or the .pt2 archives) in memory:
+    the weights are streamed from the archive files into the output (Signatures.export). Returns the
+    signature keys."""
+    import torch
+
+    sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    with torch.no_grad(), gqa_attention_for(hf_model):
+        sigs.export(path, verbose=verbose)
+    return [e.name for e in sigs.entries]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,16 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     from pt2tflite.errors import ConversionError
 
     try:
-        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, torch_dtype="float32")
-        model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                           cache_length=args.cache_length, prefill_logits=args.prefill_logits,
-                           verbose=args.verbose)
+        hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
+        # Streamed to the file: peak memory stays near the loaded model's.
+        keys = export_llm_file(hf, args.output, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
+                               cache_length=args.cache_length, prefill_logits=args.prefill_logits,
+                               verbose=args.verbose)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
-    model.export(args.output)
-    print(f"pt2tflite: wrote {args.output} ({len(model.tflite_bytes)} bytes), signatures "
-          f"{', '.join(model.signatures())}", file=sys.stderr)
+    print(f"pt2tflite: wrote {args.output} ({os.path.getsize(args.output)} bytes), signatures {', '.join(keys)}",
+          file=sys.stderr)
     return 0
 
 
