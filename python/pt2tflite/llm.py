@@ -14,6 +14,7 @@ write a DYNAMIC_UPDATE_SLICE at input_pos[0], and its cumulative_length buffer f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -70,6 +71,39 @@ def _llm_signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits
     return sigs
 
 
+@contextlib.contextmanager
+def _parameters_not_cloned_by_dynamo():
+    """torch.export(strict=True) runs dynamo, which in export mode keeps a clone of every real tensor it
+    meets as a graph input, parameters included (torch/_dynamo/variables/builder.py `_clone_input`,
+    for `real_value_cache`): a transient copy of all the weights (measured 1.5x the weight bytes on a
+    1.4 GB Llama). The clone protects the cached value from in-place updates made while dynamo
+    evaluates real values; a model's parameters are not updated by its inference forward (this runs
+    under no_grad, the caches are buffers and keep their clone), so parameters are cached as they are.
+    If torch moves this function, nothing is patched and the export is the same, only bigger."""
+    import torch
+
+    try:
+        from torch._dynamo.variables import builder
+    except ImportError:
+        yield
+        return
+    original = getattr(builder, "_clone_input", None)
+    if original is None:
+        yield
+        return
+
+    def clone_unless_parameter(value, fake_mode):
+        if isinstance(value, torch.nn.Parameter):
+            return value
+        return original(value, fake_mode)
+
+    builder._clone_input = clone_unless_parameter
+    try:
+        yield
+    finally:
+        builder._clone_input = original
+
+
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
                verbose: bool = False, num_threads: int | None = None) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
@@ -85,7 +119,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefil
     sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
     # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
     # query head (llm_attention.py); the model's own attention setting is restored afterwards.
-    with torch.no_grad(), gqa_attention_for(hf_model):
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
         return sigs.convert(verbose=verbose, num_threads=num_threads)
 
 
@@ -97,7 +131,7 @@ def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int =
     import torch
 
     sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
-    with torch.no_grad(), gqa_attention_for(hf_model):
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
         sigs.export(path, verbose=verbose)
     return [e.name for e in sigs.entries]
 

@@ -203,3 +203,19 @@ def test_cli_rejects_a_missing_model_dir(tmp_path):
                        capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "error" in r.stderr
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_dynamo_keeps_parameters_uncloned_only_during_the_export():
+    """The LLM export stops dynamo's export-mode clone of parameters (a transient copy of all weights) and
+    nothing else: buffers (the caches) are still cloned, and the function is restored afterwards."""
+    from torch._dynamo.variables import builder
+
+    from pt2tflite.llm import _parameters_not_cloned_by_dynamo
+
+    original = builder._clone_input
+    p, b = torch.nn.Parameter(torch.randn(4)), torch.randn(4)
+    with _parameters_not_cloned_by_dynamo():
+        assert builder._clone_input(p, None) is p
+        c = builder._clone_input(b, None)
+        assert c is not b and torch.equal(c, b)
+    assert builder._clone_input is original
