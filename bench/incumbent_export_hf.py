@@ -114,6 +114,10 @@ def run(args, result: dict) -> None:
         gc.collect()
         state["meter"] = PhaseMeter()
         state["meter"].mark("export_hf")
+        # Written now too: a conversion killed by llm_bench.py's watchdog still says where it started.
+        result["rss_at_start_mb"] = state["meter"].rss_at_start_kib / 1024
+        with open(args.json, "w") as f:
+            json.dump(result, f)
         state["t_loaded"] = time.perf_counter()
         return artifacts
 

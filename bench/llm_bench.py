@@ -203,12 +203,12 @@ def convert_both(name: str, model_dir: str, work: str, a, inc_py: str | None) ->
     common = ["--model-dir", model_dir, "--prefill-length", str(a.prefill_length), "--cache-length", str(a.cache_length)]
     cap = a.rss_cap_gb * 1024
     ours = os.path.join(work, f"{name}_ours.tflite")
-    log(f"{name}: converting with pt2tflite")
-    out["ours"] = run_child([sys.executable, os.path.join(BENCH_DIR, "ours_export_llm.py"), "--out", ours, "--json",
-                             ours + ".json", "--quantize", a.quantize, "--prefill-logits", a.ours_prefill_logits,
-                             *common], ours + ".json", ours + ".log",
-                            a.timeout, cap)
-    out["ours"]["path"] = ours
+    if not a.skip_ours:
+        log(f"{name}: converting with pt2tflite")
+        out["ours"] = run_child([sys.executable, os.path.join(BENCH_DIR, "ours_export_llm.py"), "--out", ours,
+                                 "--json", ours + ".json", "--quantize", a.quantize, "--prefill-logits",
+                                 a.ours_prefill_logits, *common], ours + ".json", ours + ".log", a.timeout, cap)
+        out["ours"]["path"] = ours
     if inc_py:
         inc = os.path.join(work, f"{name}_inc.tflite")
         log(f"{name}: converting with litert-torch export_hf (recipe {INCUMBENT_RECIPE[a.quantize]})")
@@ -380,7 +380,11 @@ def render(meta: dict, results: dict) -> str:
                 return ["–"] * 4
             if not x.get("ok"):
                 why = x.get("killed") or x.get("error", "failed")
-                return [f"failed: {why[:160]}", "–", "–", "–"]
+                above = "–"
+                if x.get("killed") and x.get("rss_at_start_mb") and x.get("weight_bytes"):
+                    mb = x["watchdog_max_rss_mb"] - x["rss_at_start_mb"]
+                    above = f"> {mb:.0f} (> {mb * MIB / x['weight_bytes']:.2f}×) when stopped"
+                return [f"failed: {why[:160]}", above, _fmt(x.get("rss_at_start_mb"), ".0f"), "–"]
             rss = x["rss"]
             return [f"{x['convert_s']:.1f}", f"{rss['peak_above_start_mb']:.0f} ({rss['peak_above_start_mb'] * MIB / x['weight_bytes']:.2f}×)",
                     f"{rss['rss_at_start_mb']:.0f}", f"{x['tflite_bytes'] / MIB:.1f}"]
@@ -490,10 +494,14 @@ def main(argv=None) -> int:
     ap.add_argument("--decode-runs", type=int, default=30)
     ap.add_argument("--no-speed", action="store_true", help="conversion only")
     ap.add_argument("--skip-incumbent", action="store_true")
+    ap.add_argument("--skip-ours", action="store_true", help="the incumbent alone (e.g. to repeat its 1B run)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per conversion of ours")
     ap.add_argument("--incumbent-timeout", type=float, default=1200, help="seconds per export_hf conversion (20 min)")
     ap.add_argument("--rss-cap-gb", type=float, default=14.0,
                     help="kill a conversion child above this RSS (protects the shared machine; reported as such)")
+    ap.add_argument("--include", action="append", default=[],
+                    help="a .json of an earlier run of this script whose configs go into this report too (e.g. the "
+                         "1B's, measured apart); the note says when and under what load")
     ap.add_argument("--workdir", help="keep the models and files here (default: a temporary directory, removed)")
     ap.add_argument("--out", help="markdown path (default bench/results/llm_<date>[_<quantize>].md)")
     a = ap.parse_args(argv)
@@ -522,6 +530,14 @@ def main(argv=None) -> int:
     stem = a.out[:-3] if a.out else os.path.join(BENCH_DIR, "results", f"llm_{day}" + ("" if a.quantize == "none" else f"_{a.quantize}"))
     os.makedirs(os.path.dirname(stem), exist_ok=True)
     results: dict = {}
+    for path in a.include:
+        with open(path) as f:
+            earlier = json.load(f)
+        for name, r in earlier["results"].items():
+            results[name] = r
+        m = earlier["meta"]
+        meta["notes"].append(f"{', '.join(earlier['results'])}: from an earlier run of this script ({path}, "
+                             f"{m['date']}, `{m['command']}`, load {m.get('load_start')} → {m.get('load_end')}).")
 
     def save():
         meta["load_end"] = loadavg()

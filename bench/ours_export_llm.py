@@ -122,6 +122,10 @@ def run(args, result: dict) -> None:
         kwargs["quantize"] = args.quantize
     gc.collect()
     meter = PhaseMeter()
+    # Written now too: a conversion killed by llm_bench.py's watchdog still says where it started.
+    result["rss_at_start_mb"] = meter.rss_at_start_kib / 1024
+    with open(args.json, "w") as f:
+        json.dump(result, f)
     phases = _Phases(meter)
     t0 = time.perf_counter()
     try:
