@@ -23,10 +23,11 @@ from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int, last_logits_only: bool = False):
+def _signature_module(hf_model, cache_length: int, logits: str = "all"):
     """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
-    last_logits_only: return the logits of the last position only ([1, 1, V]), computing the LM head
-    for that row alone (Hugging Face's `logits_to_keep=1`)."""
+    logits: "all" ([1, T, V]); "last" (the last position only, [1, 1, V], the LM head computed for that
+    row alone: Hugging Face's `logits_to_keep=1`); "none" (only the caches: what the last layer computes
+    after its K/V projections, the final norm and the LM head are dead and not converted)."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -40,14 +41,14 @@ def _signature_module(hf_model, cache_length: int, last_logits_only: bool = Fals
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
         def forward(self, tokens, input_pos):
-            if not last_logits_only:
+            if logits == "all":
                 return {"logits": self.lm(input_ids=tokens.long(), cache_position=input_pos.long())}
             # TorchExportableModuleWithStaticCache.forward, with logits_to_keep=1 passed to the model.
             for layer in self.lm.static_cache.layers:
                 layer.cumulative_length.copy_(input_pos[0].long())
             outs = self.lm.model(input_ids=tokens.long(), attention_mask=None, cache=self.lm.static_cache,
                                  use_cache=True, logits_to_keep=1)
-            return {"logits": outs.logits[:, -1:, :]}
+            return {} if logits == "none" else {"logits": outs.logits[:, -1:, :]}
 
     return LiteRtLmSignature().eval()
 
@@ -60,11 +61,11 @@ def _llm_signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits
     for t in prefill_lengths:
         if not 1 <= t <= cache_length:
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
-    if prefill_logits not in ("all", "last"):
-        raise ValueError(f"prefill_logits must be 'all' or 'last', not {prefill_logits!r}")
+    if prefill_logits not in ("all", "last", "none"):
+        raise ValueError(f"prefill_logits must be 'all', 'last' or 'none', not {prefill_logits!r}")
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits == "last"),
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits),
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
@@ -110,9 +111,10 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefil
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
     cache_length: S, the KV cache length (the longest context).
-    prefill_logits: "all" (logits [1, T, V] for every prefill position) or "last" ([1, 1, V] for the
-        last position, the LM head computed for that row only: LiteRT-LM samples from decode and never
-        reads prefill logits, so this saves the LM head over T rows per prefill).
+    prefill_logits: "all" (logits [1, T, V] for every prefill position), "last" ([1, 1, V] for the
+        last position, the LM head computed for that row only) or "none" (prefill returns only the
+        caches, so the last layer's attention output, its MLP, the final norm and the LM head are not
+        computed at all). LiteRT-LM samples from decode and never reads prefill logits.
     """
     import torch
 
@@ -143,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
     p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
-    p.add_argument("--prefill-logits", choices=["all", "last"], default="all",
-                   help="prefill returns logits for every position (all, default) or the last one only")
+    p.add_argument("--prefill-logits", choices=["all", "last", "none"], default="all",
+                   help="prefill returns logits for every position (all, default), the last one only, or none "
+                        "(LiteRT-LM never reads them; the last layer's dead part is not converted)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM

@@ -194,7 +194,36 @@ def test_prefill_logits_last_position_only():
     assert np.abs(out["logits"][0, 0] - want).max() / np.abs(want).max() < 1e-4
     assert list(itp.get_signature_runner("decode").get_output_details()["logits"]["shape"]) == [1, 1, 64]
     with pytest.raises(ValueError, match="prefill_logits"):
-        export_llm(hf, prefill_logits="none")
+        export_llm(hf, prefill_logits="first")
+
+
+@torch.no_grad()
+def test_prefill_without_logits_fills_the_caches():
+    """prefill_logits="none" (export_hf's default): prefill returns only the caches, and decoding after it
+    matches Hugging Face (the last layer's K/V projections, which the caches need, survive). About 10 s."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from pt2tflite.llm import export_llm
+
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2)).eval()
+    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits="none")
+    assert sorted(model.signatures()["prefill_6"][1]) == [f"kv_cache_{kv}_{i}" for kv in "kv" for i in range(2)]
+    seq = torch.randint(1, 64, (1, 10))
+    want = hf.double()(seq).logits[0, 6:].numpy()
+    hf.float()
+    itp = Interpreter(model_content=model.tflite_bytes)
+    prefill, decode = itp.get_signature_runner("prefill_6"), itp.get_signature_runner("decode")
+    caches = {n: np.zeros(d["shape"], np.float32) for n, d in prefill.get_input_details().items() if n.startswith("kv_")}
+    out = prefill(tokens=seq[:, :6].numpy().astype(np.int32), input_pos=np.arange(6, dtype=np.int32), **caches)
+    got = []
+    for p in range(6, 10):
+        caches = {n: out[n] for n in caches}
+        out = decode(tokens=seq[:, p:p + 1].numpy().astype(np.int32), input_pos=np.array([p], np.int32), **caches)
+        got.append(out["logits"][0, 0])
+    got = np.stack(got)
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-4
 
 
 def test_cli_rejects_a_missing_model_dir(tmp_path):
