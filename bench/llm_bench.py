@@ -463,8 +463,8 @@ def render(meta: dict, results: dict) -> str:
 
 NOTES = [
     "Both files follow LiteRT-LM's contract. Differences that the numbers include: export_hf's prefill returns no "
-    "logits (its default), nor does ours here (`prefill_logits=\"none\"`, `--ours-prefill-logits last|all` "
-    "for [1,1,V] / [1,T,V]): in both, the last layer's attention output, MLP, final norm and LM head are dead "
+    "logits (its default), nor does ours here (`prefill_logits=False`; `--ours-prefill-logits yes` "
+    "for [1,T,V]): in both, the last layer's attention output, MLP, final norm and LM head are dead "
     "in prefill and not computed. export_hf takes an additive `mask` "
     "input [1,1,T,S] (set here as LiteRT-LM does, closed at -0.7·FLT_MAX); ours builds the causal mask in the graph "
     "from `input_pos`. export_hf keeps V transposed ([1,K,H,S]); ours keeps Hugging Face's [1,K,S,H].",
@@ -483,8 +483,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(SMALL), help=f"comma-separated, from {', '.join(CONFIGS)}")
     ap.add_argument("--big", action="store_true", help=f"also {BIG} (conversion time and RSS only)")
     ap.add_argument("--quantize", default="none", choices=sorted(INCUMBENT_RECIPE))
-    ap.add_argument("--ours-prefill-logits", default="none", choices=["all", "last", "none"],
-                    help="our prefill's logits: none (default, as export_hf's prefill), the last row, or all T rows")
+    ap.add_argument("--ours-prefill-logits", default="no", choices=["yes", "no"],
+                    help="our prefill's logits: no (default, as export_hf's prefill) or all T rows")
     ap.add_argument("--cache-length", type=int, default=1024)
     ap.add_argument("--prefill-length", type=int, default=128)
     ap.add_argument("--fills", default="0.1,0.5,0.9", help="cache fills at which decode is timed")

@@ -3,7 +3,7 @@
 Runs in pt2tflite's environment, one conversion per fresh process (bench/llm_bench.py starts it):
 
     python bench/ours_export_llm.py --model-dir D --out X.tflite --json X.json \
-        --prefill-length 128 --cache-length 1024 [--quantize none|int8|int4] [--prefill-logits none|last|all]
+        --prefill-length 128 --cache-length 1024 [--quantize none|int8|int4] [--prefill-logits no|yes]
 
 JSON fields (seconds are wall clock, MiB are 2**20 bytes):
   import_s, load_s        importing torch/transformers/pt2tflite; from_pretrained (fp32)
@@ -113,8 +113,7 @@ def run(args, result: dict) -> None:
     touch_weights(hf)
 
     kwargs = {"prefill_lengths": (args.prefill_length,), "cache_length": args.cache_length}
-    if args.prefill_logits != "all":
-        kwargs["prefill_logits"] = args.prefill_logits
+    kwargs["prefill_logits"] = args.prefill_logits == "yes"
     if args.quantize != "none":
         if "quantize" not in inspect.signature(export_llm_file).parameters:
             raise RuntimeError("this pt2tflite's export_llm has no quantize= parameter (weight quantization "
@@ -149,8 +148,8 @@ def main(argv=None) -> int:
     ap.add_argument("--prefill-length", type=int, required=True)
     ap.add_argument("--cache-length", type=int, required=True)
     ap.add_argument("--quantize", default="none", choices=["none", "int8", "int4"])
-    ap.add_argument("--prefill-logits", default="none", choices=["all", "last", "none"],
-                    help="export_llm's prefill_logits (default none, as export_hf's prefill)")
+    ap.add_argument("--prefill-logits", default="no", choices=["yes", "no"],
+                    help="export_llm_file's prefill_logits (default no, as export_hf's prefill)")
     args = ap.parse_args(argv)
     result: dict = {"ok": False, "tool": "pt2tflite"}
     t0 = time.perf_counter()

@@ -1,9 +1,10 @@
 """Generates src/archive/op_schemas.inc: the argument schema of every op pt2tflite lowers.
 
 The reader checks each node of models/model.json against it (argument names, kinds, required
-arguments, number of outputs), so that lowering rules never see a missing or mistyped argument.
+arguments, number of outputs) and fills in the defaults that torch.export leaves out, so that
+lowering rules and evaluate_constants never see a missing or mistyped argument.
 The facts come from torch's own operator schemas (torch.ops.<ns>.<op>.<overload>._schema).
-Regenerate after adding a lowering rule:  python tools/gen_op_schemas.py
+Regenerate after adding a lowering rule or an evaluate_constants kernel:  python tools/gen_op_schemas.py
 A test (tests/python/test_hostile_input.py) checks the file is up to date.
 """
 
@@ -56,9 +57,12 @@ def default_expr(value) -> str:
 
 
 def op_names() -> list[str]:
+    """Every op a node may hold and still convert: those with a lowering rule and those that
+    evaluate_constants computes at convert time (their defaults come from here too)."""
     import pt2tflite
+    from pt2tflite import _core
 
-    return sorted({r[0] for r in pt2tflite.supported_ops()})
+    return sorted({r[0] for r in pt2tflite.supported_ops()} | set(_core.evaluable_ops()))
 
 
 def render() -> str:

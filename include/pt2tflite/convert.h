@@ -27,6 +27,12 @@ struct ConvertOptions {
   // Float32 weights of convolutions and fully-connected layers are stored as float16 (half the
   // size), dequantized once at load time.
   bool float16_weights = false;
+  // Weight quantization at convert time (activations stay float): "" (none), "int8" (symmetric,
+  // per output channel) or "int4" (blockwise int4 with float16 scales for fully-connected weights
+  // and embedding tables, int8 for the rest). See docs/quantization.md.
+  std::string weight_quant;
+  // Elements of a weight row per float16 scale for "int4": 32, 64 or 128.
+  int block_size = 32;
 };
 
 // One problem found in the user's model: which op, which node, and where it came from.

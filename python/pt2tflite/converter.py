@@ -12,34 +12,6 @@ from pt2tflite.errors import ConversionError
 from pt2tflite.export_errors import decomposition_error, export_error
 from pt2tflite.model import Model
 
-# Ops that PyTorch's default decomposition table would split into many small ops (into gathers
-# for upsampling, reflect/replicate padding and roll, into selects for softplus / mish / prelu /
-# _safe_softmax) but that the core lowers better whole. They are kept whole when the core has a
-# lowering for them, so the table never keeps an op the core cannot lower.
-_KEEP_WHOLE = (
-    "aten.hardswish.default",
-    "aten.hardsigmoid.default",
-    "aten.silu.default",
-    "aten.linear.default",
-    "aten.upsample_nearest2d.vec",
-    "aten.upsample_nearest2d.default",
-    "aten.upsample_bilinear2d.vec",
-    "aten.upsample_bilinear2d.default",
-    "aten.reflection_pad1d.default",
-    "aten.reflection_pad2d.default",
-    "aten.reflection_pad3d.default",
-    "aten.replication_pad1d.default",
-    "aten.replication_pad2d.default",
-    "aten.replication_pad3d.default",
-    "aten.gelu.default",
-    "aten.pixel_shuffle.default",
-    "aten.softplus.default",
-    "aten.mish.default",
-    "aten._prelu_kernel.default",
-    "aten._safe_softmax.default",
-    "aten.roll.default",
-)
-
 
 def supported_ops() -> list[tuple[str, str, str]]:
     """(aten overload, TFLite op(s), notes) for every op the converter lowers."""
@@ -55,10 +27,8 @@ def _decomposition_table():
     import torch
 
     table = torch.export.default_decompositions()
-    supported = {op for op, _, _ in supported_ops()}
-    for name in _KEEP_WHOLE:
-        if name not in supported:
-            continue
+    # The ops whose lowering rule asks to see them whole (lower/registry.h says why).
+    for name in _core.keep_whole_ops():
         _, op, overload = name.split(".")
         packet = getattr(torch.ops.aten, op, None)
         target = getattr(packet, overload, None) if packet is not None else None
@@ -163,6 +133,8 @@ def convert(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    weight_quant: str | None = None,
+    block_size: int = 32,
     dynamic_shapes=None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
@@ -177,6 +149,10 @@ def convert(
         with the model's input/output scale and zero point instead of float ones.
     float16_weights: store the float weights of convolutions and linear layers as float16 (half the
         file size; dequantized once when LiteRT loads the model).
+    weight_quant: quantize the weights at convert time, activations staying float (docs/quantization.md):
+        "int8" stores the weights of linear layers, convolutions and embeddings as int8 with one scale
+        per output channel (dynamic-range kernels); "int4" stores linear and embedding weights as
+        blockwise int4 with a float16 scale per `block_size` elements (32, 64 or 128), the rest int8.
     dynamic_shapes: torch.export `dynamic_shapes` (a torch.export.Dim per dynamic dimension); those
         dimensions are -1 in the model's shape_signature and can be resized at run time.
     """
@@ -184,7 +160,7 @@ def convert(
         sample_args = (sample_args,)
     ep = export_program(module_or_exported_program, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes)
     tflite, dumps = _core.convert(archive_bytes(ep), list(dump_after), verbose, external_buffers, quantized_io,
-                                  float16_weights)
+                                  float16_weights, weight_quant or "", block_size)
     if dumps:
         import sys
 
@@ -201,6 +177,8 @@ def convert_pt2(
     num_threads: int | None = None,
     quantized_io: bool = False,
     float16_weights: bool = False,
+    weight_quant: str | None = None,
+    block_size: int = 32,
 ) -> Model:
     """Converts an existing .pt2 archive (written by torch.export.save) to a TFLite model.
 
@@ -209,7 +187,8 @@ def convert_pt2(
     The archive is untrusted input: a malformed or hostile file raises ConversionError, never
     crashes the Python process.
     """
-    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights)
+    options = (list(dump_after), verbose, external_buffers, quantized_io, float16_weights, weight_quant or "",
+               block_size)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         tflite, dumps = _core.convert(bytes(path_or_bytes), *options)
     elif isinstance(path_or_bytes, (str, os.PathLike)):

@@ -1,5 +1,5 @@
 """LLM export: a Hugging Face causal LM → one .tflite with `prefill_{T}` and `decode` signatures in
-the form LiteRT-LM runs (docs/llm.md):
+the form LiteRT-LM runs, alone or inside a .litertlm bundle with the tokenizer (docs/llm.md):
 
     tokens      int32 [1, T]      input
     input_pos   int32 [T]         input; the rows are input_pos[0] .. input_pos[0] + T - 1
@@ -17,17 +17,18 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 
+from pt2tflite import litertlm as _litertlm
 from pt2tflite.llm_attention import gqa_attention_for
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int, logits: str = "all"):
+def _signature_module(hf_model, cache_length: int, logits: bool = True):
     """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
-    logits: "all" ([1, T, V]); "last" (the last position only, [1, 1, V], the LM head computed for that
-    row alone: Hugging Face's `logits_to_keep=1`); "none" (only the caches: what the last layer computes
-    after its K/V projections, the final norm and the LM head are dead and not converted)."""
+
+    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -41,19 +42,75 @@ def _signature_module(hf_model, cache_length: int, logits: str = "all"):
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
         def forward(self, tokens, input_pos):
-            if logits == "all":
-                return {"logits": self.lm(input_ids=tokens.long(), cache_position=input_pos.long())}
-            # TorchExportableModuleWithStaticCache.forward, with logits_to_keep=1 passed to the model.
-            for layer in self.lm.static_cache.layers:
-                layer.cumulative_length.copy_(input_pos[0].long())
-            outs = self.lm.model(input_ids=tokens.long(), attention_mask=None, cache=self.lm.static_cache,
-                                 use_cache=True, logits_to_keep=1)
-            return {} if logits == "none" else {"logits": outs.logits[:, -1:, :]}
+            out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
 
 
-def _llm_signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: str) -> Signatures:
+def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
+               num_threads: int | None = None, output=None, tokenizer=None,
+               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
+    """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
+
+    prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
+    cache_length: S, the KV cache length (the longest context).
+    prefill_logits: False drops `logits` from the prefill signatures, and with it all the work only
+      they need (the LM head, the last layer's attention and MLP): LiteRT-LM never reads them, it
+      samples from decode. Default: False for a .litertlm, True otherwise.
+    output: also write the result there: `*.litertlm` is the LiteRT-LM bundle (model + tokenizer +
+      LlmMetadata, pt2tflite.litertlm), any other name the bare .tflite.
+    tokenizer: for a .litertlm, the tokenizer (a directory or a transformers tokenizer); default
+      the directory the model was loaded from.
+    quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
+      linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
+      weight_quant (docs/llm.md).
+    """
+    if output is not None and Path(output).suffix == ".litertlm":
+        if tokenizer is None:
+            tokenizer = getattr(hf_model, "name_or_path", "") or None
+            if tokenizer is None or not Path(tokenizer).is_dir():
+                raise ValueError("a .litertlm bundles the tokenizer: pass tokenizer= (a directory or a "
+                                 "transformers tokenizer); the model was not loaded from a local directory")
+        _litertlm.require_builder()  # fail before the conversion, not after
+        tokenizer = _litertlm.load_tokenizer(tokenizer)
+    if prefill_logits is None:
+        prefill_logits = output is None or Path(output).suffix != ".litertlm"
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size)
+    if output is not None:
+        if Path(output).suffix == ".litertlm":
+            _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
+                                     generation_config=hf_model.generation_config, cache_length=cache_length)
+        else:
+            model.export(output)
+    return model
+
+
+def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
+                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32) -> list[str]:
+    """export_llm to a bare .tflite at `path`, without holding the file (or the .pt2 archives) in memory:
+    the weights are streamed from the archive files into the output (Signatures.export; docs/memory.md).
+    Returns the signature keys."""
+    import torch
+
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+        sigs.export(path, verbose=verbose, weight_quant=quantize, block_size=block_size)
+    return [e.name for e in sigs.entries]
+
+
+def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
+             quantize: str | None, block_size: int) -> Model:
+    import torch
+
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
+    # query head (llm_attention.py); the model's own attention setting is restored afterwards.
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+        return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
+
+
+def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool) -> Signatures:
     import torch
 
     hf_model = hf_model.eval()
@@ -61,93 +118,45 @@ def _llm_signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits
     for t in prefill_lengths:
         if not 1 <= t <= cache_length:
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
-    if prefill_logits not in ("all", "last", "none"):
-        raise ValueError(f"prefill_logits must be 'all', 'last' or 'none', not {prefill_logits!r}")
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits),
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, logits=prefill_logits),
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
     return sigs
 
 
-@contextlib.contextmanager
-def _parameters_not_cloned_by_dynamo():
-    """torch.export(strict=True) runs dynamo, which in export mode keeps a clone of every real tensor it
-    meets as a graph input, parameters included (torch/_dynamo/variables/builder.py `_clone_input`,
-    for `real_value_cache`): a transient copy of all the weights (measured 1.5x the weight bytes on a
-    1.4 GB Llama). The clone protects the cached value from in-place updates made while dynamo
-    evaluates real values; a model's parameters are not updated by its inference forward (this runs
-    under no_grad, the caches are buffers and keep their clone), so parameters are cached as they are.
-    If torch moves this function, nothing is patched and the export is the same, only bigger."""
-    import torch
+_CLI_EPILOG = """\
+output:
+  OUT.litertlm  the LiteRT-LM bundle (needs `pip install litert-lm-builder`): the model, the
+                tokenizer of MODEL_DIR (tokenizer.json) and LlmMetadata (BOS/EOS, chat template,
+                max_num_tokens = --cache-length). Runs as it is in LiteRT-LM, e.g. with
+                `pip install litert-lm-api`:
+                  import litert_lm
+                  engine = litert_lm.Engine("OUT.litertlm")
+                  session = engine.create_session(apply_prompt_template=False)
+                  session.run_prefill(["Once upon a time"]); print(session.run_decode().texts[0])
+  OUT.tflite    the model alone (signatures prefill_{T} and decode, for LiteRT's signature runners)
 
-    try:
-        from torch._dynamo.variables import builder
-    except ImportError:
-        yield
-        return
-    original = getattr(builder, "_clone_input", None)
-    if original is None:
-        yield
-        return
-
-    def clone_unless_parameter(value, fake_mode):
-        if isinstance(value, torch.nn.Parameter):
-            return value
-        return original(value, fake_mode)
-
-    builder._clone_input = clone_unless_parameter
-    try:
-        yield
-    finally:
-        builder._clone_input = original
-
-
-def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
-               verbose: bool = False, num_threads: int | None = None) -> Model:
-    """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
-
-    prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
-    cache_length: S, the KV cache length (the longest context).
-    prefill_logits: "all" (logits [1, T, V] for every prefill position), "last" ([1, 1, V] for the
-        last position, the LM head computed for that row only) or "none" (prefill returns only the
-        caches, so the last layer's attention output, its MLP, the final norm and the LM head are not
-        computed at all). LiteRT-LM samples from decode and never reads prefill logits.
-    """
-    import torch
-
-    sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
-    # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
-    # query head (llm_attention.py); the model's own attention setting is restored afterwards.
-    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
-        return sigs.convert(verbose=verbose, num_threads=num_threads)
-
-
-def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, prefill_logits: str = "all",
-                    verbose: bool = False) -> list[str]:
-    """export_llm, writing the .tflite to `path` without holding it (or the .pt2 archives) in memory:
-    the weights are streamed from the archive files into the output (Signatures.export). Returns the
-    signature keys."""
-    import torch
-
-    sigs = _llm_signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
-    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
-        sigs.export(path, verbose=verbose)
-    return [e.name for e in sigs.entries]
+example:
+  pt2tflite export-llm ./my-llama -o my-llama.litertlm --prefill-lengths 32,128 --cache-length 1024
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pt2tflite.llm MODEL_DIR -o out.tflite` (also `pt2tflite export-llm ...`)."""
-    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights)")
-    p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    """`python -m pt2tflite.llm MODEL_DIR -o out.litertlm` (also `pt2tflite export-llm ...`)."""
+    p = argparse.ArgumentParser(prog="pt2tflite export-llm", description=__doc__.split("\n\n")[0],
+                                epilog=_CLI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir", help="a Hugging Face model directory (config.json + weights; tokenizer for .litertlm)")
+    p.add_argument("-o", "--output", required=True, help="OUT.litertlm (LiteRT-LM bundle) or OUT.tflite (model only)")
     p.add_argument("--prefill-lengths", default="8", help="comma-separated prefill lengths (default 8)")
-    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S (default 64)")
-    p.add_argument("--prefill-logits", choices=["all", "last", "none"], default="all",
-                   help="prefill returns logits for every position (all, default), the last one only, or none "
-                        "(LiteRT-LM never reads them; the last layer's dead part is not converted)")
+    p.add_argument("--cache-length", type=int, default=64, help="KV cache length S = longest context (default 64)")
+    p.add_argument("--prefill-logits", action=argparse.BooleanOptionalAction, default=None,
+                   help="logits output on the prefill signatures (default: yes for .tflite, no for .litertlm: "
+                        "LiteRT-LM never reads them, and without them prefill skips the LM head)")
+    p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
+    p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -156,15 +165,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
-        # Streamed to the file: peak memory stays near the loaded model's.
-        keys = export_llm_file(hf, args.output, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                               cache_length=args.cache_length, prefill_logits=args.prefill_logits,
-                               verbose=args.verbose)
+        lengths = [int(x) for x in args.prefill_lengths.split(",")]
+        if args.output.endswith(".litertlm"):
+            keys = list(export_llm(hf, prefill_lengths=lengths, cache_length=args.cache_length, verbose=args.verbose,
+                                   output=args.output, prefill_logits=args.prefill_logits, tokenizer=args.model_dir,
+                                   quantize=args.quantize, block_size=args.block_size).signatures())
+        else:
+            # Streamed to the file: peak memory stays near the loaded model's (docs/memory.md).
+            keys = export_llm_file(hf, args.output, prefill_lengths=lengths, cache_length=args.cache_length,
+                                   verbose=args.verbose, quantize=args.quantize, block_size=args.block_size,
+                                   prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
-    print(f"pt2tflite: wrote {args.output} ({os.path.getsize(args.output)} bytes), signatures {', '.join(keys)}",
-          file=sys.stderr)
+    what = "LiteRT-LM bundle (model, tokenizer, LlmMetadata)" if args.output.endswith(".litertlm") else "model"
+    print(f"pt2tflite: wrote {args.output}: {what}, {os.path.getsize(args.output)} bytes; signatures "
+          f"{', '.join(keys)}; KV cache {args.cache_length} tokens", file=sys.stderr)
     return 0
 
 

@@ -72,18 +72,20 @@ class Signatures:
 
     def convert(self, *, dump_after=(), verbose: bool = False, external_buffers: bool = False,
                 num_threads: int | None = None, quantized_io: bool = False,
-                float16_weights: bool = False) -> Model:
+                float16_weights: bool = False, weight_quant: str | None = None, block_size: int = 32) -> Model:
         """Converts every signature into one Model (options as in `pt2tflite.convert`)."""
         with tempfile.TemporaryDirectory(prefix="pt2tflite_") as tmp:
             out = os.path.join(tmp, "model.tflite")
             self.export(out, dump_after=dump_after, verbose=verbose, external_buffers=external_buffers,
-                        quantized_io=quantized_io, float16_weights=float16_weights)
+                        quantized_io=quantized_io, float16_weights=float16_weights, weight_quant=weight_quant,
+                        block_size=block_size)
             with open(out, "rb") as f:
                 tflite = f.read()
         return Model(tflite, num_threads=num_threads)
 
     def export(self, path, *, dump_after=(), verbose: bool = False, external_buffers: bool = False,
-               quantized_io: bool = False, float16_weights: bool = False) -> int:
+               quantized_io: bool = False, float16_weights: bool = False, weight_quant: str | None = None,
+               block_size: int = 32) -> int:
         """Converts every signature and writes the .tflite file to `path` (no partial file on failure);
         returns its size. Neither the archives nor the file are held in memory: each signature's .pt2
         goes to a temporary file as soon as it is exported, and the C++ core streams the weights from
@@ -99,7 +101,8 @@ class Signatures:
                 sources.append((e.name, archive, output_names(ep)))
                 del ep
             size, dumps = _core.convert_signature_files(sources, os.fspath(path), list(dump_after), verbose,
-                                                        external_buffers, quantized_io, float16_weights)
+                                                        external_buffers, quantized_io, float16_weights,
+                                                        weight_quant or "", block_size)
         if dumps:
             import sys
 

@@ -20,7 +20,6 @@
 
 #include "archive/constant_payload.h"
 #include "archive/json_checks.h"
-#include "archive/op_defaults.h"
 #include "archive/op_schema.h"
 #include "archive/shape_rules.h"
 
@@ -575,8 +574,6 @@ class Importer {
       }
       node->args.emplace_back(std::move(arg_name), std::move(attr));
     }
-    for (const auto& [name, def] : op_defaults(node->op))
-      if (!node->find(name)) node->args.emplace_back(std::string(name), def);
     for (const SchemaProblem& p : check_against_schema(*node, diagnosed)) {
       if (p.unsupported) diagnose(*node, p.message), diagnosed.push_back("");
       else node_at.fail(p.message);

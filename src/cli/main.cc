@@ -28,13 +28,18 @@ std::string usage() {
   std::string text =
       "usage:\n"
       "  pt2tflite convert MODEL.pt2 -o MODEL.tflite [--dump-after=PASS]... [--verbose] [--external-buffers]\n"
-      "                    [--quantized-io] [--float16-weights]\n"
+      "                    [--quantized-io] [--float16-weights] [--weight-quant=int8|int4] [--block-size=32|64|128]\n"
       "  pt2tflite inspect MODEL.tflite [--ops]\n"
       "needing Python and PyTorch (run by `python -m pt2tflite.debug` / `python -m pt2tflite`):\n"
       "  pt2tflite compare MODEL.pt2 [--tolerance=T] [--out=DIR]          (docs/debugging.md)\n"
       "  pt2tflite find-culprits MODEL.pt2 [--out=DIR]\n"
       "  pt2tflite inspect MODEL.tflite --pt2=MODEL.pt2 [--profile]\n"
-      "  pt2tflite export-llm MODEL_DIR -o MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]  (docs/llm.md)\n"
+      "  pt2tflite export-llm MODEL_DIR -o MODEL.litertlm|MODEL.tflite [--prefill-lengths 8,32] [--cache-length 64]\n"
+      "                      [--quantize int8|int4] [--block-size 32]                                 (docs/llm.md)\n"
+      "\n"
+      "--weight-quant: weights stored int8 per output channel (\"int8\"), or blockwise int4 with float16\n"
+      "  scales for fully-connected weights and embeddings, int8 for the rest (\"int4\"); activations stay\n"
+      "  float (docs/quantization.md). --block-size: int4 elements per scale.\n"
       "\n"
       "passes for --dump-after:";
   for (const std::string& p : pt2tflite::pass_names()) text += " " + p;
@@ -52,6 +57,16 @@ int run_convert(const std::vector<std::string>& args) {
     else if (a == "--external-buffers") options.external_buffers = true;
     else if (a == "--quantized-io") options.quantized_io = true;
     else if (a == "--float16-weights") options.float16_weights = true;
+    else if (a.rfind("--weight-quant=", 0) == 0) options.weight_quant = a.substr(15);
+    else if (a == "--weight-quant" && i + 1 < args.size()) options.weight_quant = args[++i];
+    else if (a == "--block-size" || a.rfind("--block-size=", 0) == 0) {
+      const std::string v = a.size() > 12 && a[12] == '=' ? a.substr(13) : (i + 1 < args.size() ? args[++i] : "");
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4) {
+        std::cerr << "pt2tflite: --block-size takes 32, 64 or 128\n" << usage();
+        return kExitBadInput;
+      }
+      options.block_size = std::stoi(v);
+    }
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << usage();
       return kExitBadInput;

@@ -1,5 +1,7 @@
 #include "ir/dtype.h"
 
+#include "util/check.h"
+
 namespace pt2tflite::ir {
 
 size_t dtype_size(DType t) {
@@ -14,8 +16,14 @@ size_t dtype_size(DType t) {
     case DType::kInt8:
     case DType::kUInt8:
     case DType::kBool: return 1;
+    case DType::kInt4: PT2_CHECK(false, "int4 has no whole-byte element size; use storage_bytes");
   }
   return 0;
+}
+
+size_t storage_bytes(DType t, int64_t elements) {
+  const auto n = static_cast<size_t>(elements);
+  return t == DType::kInt4 ? (n + 1) / 2 : n * dtype_size(t);
 }
 
 std::string_view dtype_name(DType t) {
@@ -30,6 +38,7 @@ std::string_view dtype_name(DType t) {
     case DType::kInt32: return "i32";
     case DType::kInt64: return "i64";
     case DType::kBool: return "bool";
+    case DType::kInt4: return "i4";
   }
   return "?";
 }

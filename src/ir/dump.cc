@@ -24,7 +24,9 @@ static std::string type_of(const Value& v) {
   os << dtype_name(v.dtype) << shape_to_string(v.shape);
   if (v.quant) {
     os << "{q:";
-    if (v.quant->scale.size() == 1)
+    if (v.quant->blockwise)
+      os << "blockwise " << v.quant->blockwise->block_size;
+    else if (v.quant->scale.size() == 1)
       os << "s=" << v.quant->scale[0] << ",zp=" << v.quant->zero_point[0];
     else
       os << "per-axis " << v.quant->axis << " x" << v.quant->scale.size();

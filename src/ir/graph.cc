@@ -146,7 +146,7 @@ Value* Graph::add_value(std::string vname, DType dtype, Shape shape) {
 
 Value* Graph::add_const(std::string vname, DType dtype, Shape shape, ConstData data) {
   PT2_CHECK(is_fully_static(shape), "constant " << vname << " has a dynamic shape");
-  PT2_CHECK(data.bytes().size() == static_cast<size_t>(num_elements(shape)) * dtype_size(dtype),
+  PT2_CHECK(data.bytes().size() == storage_bytes(dtype, num_elements(shape)),
             "constant " << vname << " has " << data.bytes().size() << " bytes for shape "
                         << shape_to_string(shape));
   Value* v = add_value(std::move(vname), dtype, std::move(shape));

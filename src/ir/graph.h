@@ -36,11 +36,15 @@ std::optional<std::vector<int64_t>> broadcast_sizes(const std::vector<int64_t>& 
 // True when every dim from `first` on is static (e.g. 1: only the batch may be dynamic).
 bool is_static_from(const Shape& shape, size_t first);
 
+struct BlockwiseScales;
+
 // Affine quantization: real = scale * (q - zero_point); per-tensor when scale has one entry.
 struct QuantParams {
   std::vector<float> scale;
   std::vector<int64_t> zero_point;
   int32_t axis = 0;  // quantized dimension for per-channel params
+  // Set instead of scale / zero_point for blockwise weights (see BlockwiseScales).
+  std::shared_ptr<const BlockwiseScales> blockwise;
   bool operator==(const QuantParams&) const = default;
 };
 
@@ -65,6 +69,15 @@ class ConstData {
   std::shared_ptr<const void> owner_;
   std::span<const uint8_t> bytes_;
   bool file_mapped_ = false;
+};
+
+// Blockwise quantization of a 2-D weight [rows, cols] with zero point 0: element (r, c) is
+// real = scales[r, c / block_size] · q (TFLite BlockwiseQuantization). The writer stores the
+// scales as a FLOAT16 tensor of their own that the weight's quantization parameters point at.
+struct BlockwiseScales {
+  int32_t block_size = 0;
+  Shape shape;             // [rows, cols / block_size]
+  ConstData fp16_scales;   // float16 bits, row-major
 };
 
 struct Node;

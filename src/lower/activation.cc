@@ -179,20 +179,22 @@ void register_activation_rules(Registry& r) {
   r.add("aten.clamp.default", lower_clamp, "RELU, RELU6, RELU_N1_TO_1, MAXIMUM/MINIMUM", "scalar bounds");
   r.add("aten.sigmoid.default", lower_sigmoid, "LOGISTIC");
   r.add("aten.tanh.default", lower_tanh, "TANH");
-  r.add("aten.hardswish.default", lower_hardswish, "HARD_SWISH", "kept whole by pt2tflite.convert's decomposition table");
-  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6");
-  r.add("aten.silu.default", lower_silu, "LOGISTIC + MUL");
-  r.add("aten.gelu.default", lower_gelu, "GELU", "approximate 'none' and 'tanh'");
+  r.add("aten.hardswish.default", lower_hardswish, "HARD_SWISH").keep_whole_in_decomposition();
+  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6").keep_whole_in_decomposition();
+  r.add("aten.silu.default", lower_silu, "LOGISTIC + MUL").keep_whole_in_decomposition();
+  r.add("aten.gelu.default", lower_gelu, "GELU", "approximate 'none' and 'tanh'").keep_whole_in_decomposition();
   r.add("aten._softmax.default", lower_softmax, "SOFTMAX", "the softmax dim is stored last (TRANSPOSE if needed)");
   r.add("aten._safe_softmax.default", lower_safe_softmax, "SOFTMAX",
-        "kept whole by pt2tflite.convert; a row where every input is -inf gives NaN, not PyTorch's 0");
+        "a row where every input is -inf gives NaN, not PyTorch's 0")
+      .keep_whole_in_decomposition();
   r.add("aten.leaky_relu.default", lower_leaky_relu, "LEAKY_RELU");
   r.add("aten.elu.default", lower_elu, "ELU; MAXIMUM, MINIMUM, MUL, ADD",
         "alpha = scale = input_scale = 1 → ELU; else built around ELU from delegated ops");
-  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "kept whole by pt2tflite.convert; slope in the activation layout");
+  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "slope in the activation layout").keep_whole_in_decomposition();
   r.add("aten.softplus.default", lower_softplus, "ABS, NEG, EXP, LOG, ADD, SUB, DIV, MAXIMUM",
-        "kept whole; max(x,0) + log1p(exp(-β|x|))/β, no select; + GREATER/SELECT_V2 only for threshold < 16.6");
-  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "kept whole; x·tanh(softplus(x))");
+        "max(x,0) + log1p(exp(-β|x|))/β, no select; + GREATER/SELECT_V2 only for threshold < 16.6")
+      .keep_whole_in_decomposition();
+  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "x·tanh(softplus(x))").keep_whole_in_decomposition();
   r.add("aten._log_softmax.default", lower_log_softmax, "LOG_SOFTMAX", "not delegated to XNNPACK");
 }
 

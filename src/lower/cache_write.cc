@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "lower/cache_write.h"
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -30,7 +30,7 @@ bool is_arange(const Value* v, int64_t count) {
   if (v->rank() != 1 || !v->shape[0].is_static() || v->shape[0].size != count) return false;
   if (v->is_const()) {
     if (ir::is_floating(v->dtype) || v->dtype == ir::DType::kBool) return false;
-    const std::vector<int64_t> values = to_int_vector(*v);
+    const std::vector<int64_t> values = ir::to_int_vector(*v);
     for (int64_t i = 0; i < count; ++i)
       if (values[i] != i) return false;
     return true;

@@ -1,7 +1,7 @@
 // Tensor factories (full / full_like / scalar_tensor / arange) folded at convert time: their
 // outputs have static shapes and known values, so they become constants and the ops that read
 // them (masks, index math) see constants too.
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -15,9 +15,9 @@ void bind_constant(LowerCtx& ctx, const Value* y, const std::vector<double>& f, 
   std::vector<uint8_t> bytes;
   if (ir::is_floating(y->dtype)) {
     std::vector<float> v(f.begin(), f.end());
-    bytes = from_float_vector(v, y->dtype);
+    bytes = ir::from_float_vector(v, y->dtype);
   } else {
-    bytes = from_int_vector(i, y->dtype);
+    bytes = ir::from_int_vector(i, y->dtype);
   }
   ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
 }

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "util/check.h"
 
 namespace pt2tflite::lower {
@@ -80,18 +80,18 @@ ir::Value* LowerCtx::new_const(ir::DType dtype, ir::Shape shape, std::vector<uin
 }
 
 ir::Value* LowerCtx::const_f32(std::span<const float> values, const std::vector<int64_t>& shape) {
-  return new_const(ir::DType::kFloat32, ir::static_shape(shape), to_bytes(values));
+  return new_const(ir::DType::kFloat32, ir::static_shape(shape), ir::to_bytes(values));
 }
 
 ir::Value* LowerCtx::const_i32(std::span<const int32_t> values, const std::vector<int64_t>& shape) {
-  return new_const(ir::DType::kInt32, ir::static_shape(shape), to_bytes(values));
+  return new_const(ir::DType::kInt32, ir::static_shape(shape), ir::to_bytes(values));
 }
 
 ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
   float f = static_cast<float>(x);
   std::vector<uint8_t> bytes = ir::is_floating(dtype)
-                                   ? from_float_vector(std::span<const float>(&f, 1), dtype)
-                                   : from_int_vector(std::vector<int64_t>{static_cast<int64_t>(x)}, dtype);
+                                   ? ir::from_float_vector(std::span<const float>(&f, 1), dtype)
+                                   : ir::from_int_vector(std::vector<int64_t>{static_cast<int64_t>(x)}, dtype);
   return new_const(dtype, {}, std::move(bytes));
 }
 
@@ -107,7 +107,7 @@ ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
   ir::Shape out_shape;
   for (int d : perm) out_shape.push_back(v->shape.at(d));
   if (v->is_const()) {
-    auto bytes = permute_bytes(v->data->bytes(), ir::dtype_size(v->dtype), ir::sizes_of(v->shape), perm);
+    auto bytes = ir::permute_bytes(v->data->bytes(), ir::dtype_size(v->dtype), ir::sizes_of(v->shape), perm);
     v->data->drop_pages();  // usually only the permuted copy is written: do not keep both resident
     ir::Value* c = new_const(v->dtype, std::move(out_shape), std::move(bytes));
     c->quant = permuted_quant(v->quant, perm);
@@ -164,8 +164,8 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
   // int8 so the op reading it can use it as int8 weights (passes/fold_qdq.cc decides).
   if (v->is_const() && v->quant && ir::is_floating(dtype)) return v;
   if (v->is_const()) {
-    auto bytes = ir::is_floating(v->dtype) ? from_float_vector(to_float_vector(*v), dtype)
-                                           : from_int_vector(to_int_vector(*v), dtype);
+    auto bytes = ir::is_floating(v->dtype) ? ir::from_float_vector(to_float_vector(*v), dtype)
+                                           : ir::from_int_vector(to_int_vector(*v), dtype);
     return new_const(dtype, v->shape, std::move(bytes));
   }
   ir::Value* out = make_temp(dtype, v->shape);

@@ -13,10 +13,22 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "lower/layout.h"
+#include "ir/layout.h"
 #include "pt2tflite/convert.h"
 
 namespace pt2tflite::lower {
+
+// Lowering rules speak in layouts all the time; the permutation math is the IR's (ir/layout.h).
+using ir::channels_last_perm;
+using ir::identity_perm;
+using ir::inverse;
+using ir::is_identity;
+using ir::normalized;
+using ir::Perm;
+using ir::physical_shape;
+using ir::reshape_layout;
+using ir::same_memory_order;
+using ir::transpose_between;
 
 class LowerCtx {
  public:

@@ -2,7 +2,7 @@
 // or TRANSPOSE_CONV for transposed ones. 1-D convolutions run as 2-D ones with H = 1.
 #include <string>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/padding.h"
 #include "lower/rules.h"
 

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -49,7 +49,7 @@ std::optional<double> scalar_value(LowerCtx& ctx, const ir::Attr& a) {
   if (const auto* d = std::get_if<double>(&a)) return *d;
   if (const auto* t = std::get_if<Value*>(&a)) {
     Value* c = ctx.constant(*t);
-    if (c && ir::num_elements(c->shape) == 1) return to_float_vector(*c).at(0);
+    if (c && ir::num_elements(c->shape) == 1) return ir::to_float_vector(*c).at(0);
   }
   return std::nullopt;
 }
@@ -70,14 +70,14 @@ bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, cons
   };
   std::vector<uint8_t> bytes;
   if (ir::is_floating(y->dtype)) {
-    std::vector<float> v = to_float_vector(*ca);
+    std::vector<float> v = ir::to_float_vector(*ca);
     for (float& x : v) x = apply(x, static_cast<float>(*sb));
-    bytes = from_float_vector(v, y->dtype);
+    bytes = ir::from_float_vector(v, y->dtype);
   } else {
     if (op == "DIV" || *sb != static_cast<double>(static_cast<int64_t>(*sb))) return false;
-    std::vector<int64_t> v = to_int_vector(*ca);
+    std::vector<int64_t> v = ir::to_int_vector(*ca);
     for (int64_t& x : v) x = apply(x, static_cast<int64_t>(*sb));
-    bytes = from_int_vector(v, y->dtype);
+    bytes = ir::from_int_vector(v, y->dtype);
   }
   ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
   return true;

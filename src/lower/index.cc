@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "lower/cache_write.h"
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -134,10 +134,10 @@ void emit_gather(LowerCtx& ctx, Value* params, int axis, Value* indices, Value* 
 // Indices as int32: constants narrowed (negative ones wrapped) at convert time, tensors CAST.
 Value* int32_indices(LowerCtx& ctx, const Value* idx, int64_t dim_size) {
   if (Value* c = ctx.constant(idx)) {
-    std::vector<int64_t> v = to_int_vector(*c);
+    std::vector<int64_t> v = ir::to_int_vector(*c);
     for (int64_t& i : v)
       if (i < 0) i += dim_size;
-    return ctx.new_const(ir::DType::kInt32, c->shape, from_int_vector(v, ir::DType::kInt32));
+    return ctx.new_const(ir::DType::kInt32, c->shape, ir::from_int_vector(v, ir::DType::kInt32));
   }
   return ctx.cast(ctx.get(idx, {}), ir::DType::kInt32);
 }
@@ -180,8 +180,8 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
     v = ctx.reshape(v, full);
     if (full != bshape) {
       if (v->is_const()) {
-        const auto vals = to_int_vector(*v);
-        const auto offsets = broadcast_offsets(full, bshape);
+        const auto vals = ir::to_int_vector(*v);
+        const auto offsets = ir::broadcast_offsets(full, bshape);
         std::vector<int32_t> b(offsets.size());
         for (size_t e = 0; e < offsets.size(); ++e) b[e] = static_cast<int32_t>(vals[offsets[e]]);
         v = ctx.const_i32(b, bshape);
@@ -199,7 +199,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
   if (std::all_of(parts.begin(), parts.end(), [](const Value* v) { return v->is_const(); })) {
     std::vector<int32_t> c(count * k);
     for (int j = 0; j < k; ++j) {
-      const auto vals = to_int_vector(*parts[j]);
+      const auto vals = ir::to_int_vector(*parts[j]);
       for (int64_t e = 0; e < count; ++e) c[e * k + j] = static_cast<int32_t>(vals[e]);
     }
     return ctx.const_i32(c, cshape);
@@ -333,7 +333,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   ctx.emit("SCATTER_ND", {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
   if (accumulate) return void(emit_elementwise(ctx, "ADD", {xt, scattered}, ctx.make_output(y, front)));
   // Convert-time mask of the written positions of xt ([K..., rest...], row-major).
-  const auto c = to_int_vector(*coords);
+  const auto c = ir::to_int_vector(*coords);
   const int64_t positions = static_cast<int64_t>(c.size()) / k;
   int64_t inner = 1, outer = 1;
   for (int d = k; d < rank; ++d) inner *= xt->shape[d].size;
@@ -417,7 +417,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   Value* xc = ctx.constant(x);
   Value* ic = ctx.constant(idx);
   if (ic) {
-    std::vector<int64_t> positions = to_int_vector(*ic);
+    std::vector<int64_t> positions = ir::to_int_vector(*ic);
     for (int64_t& p : positions)
       if (p < 0) p += x->shape[dim].size;
     std::vector<int32_t> coords = gather_coordinates(sizes, dim, &positions);

@@ -1,7 +1,7 @@
 // Matrix products: addmm / mm / linear → FULLY_CONNECTED (with a constant weight, or with the
 // run-time tensor when the weight is computed in forward, e.g. nn.MultiheadAttention's in-projection
 // for distinct query / key / value); other products → BATCH_MATMUL.
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -111,7 +111,8 @@ void register_linear_rules(Registry& r) {
   r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
   r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
   r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL", "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
-  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time");
+  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time")
+      .keep_whole_in_decomposition();
 }
 
 }  // namespace pt2tflite::lower

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -100,13 +100,13 @@ void lower_fmod(LowerCtx& ctx, const ir::Node& n) {
   if (c == 0) return ctx.unsupported("fmod by zero");
   std::vector<uint8_t> bytes;
   if (ir::is_floating(y->dtype)) {
-    std::vector<float> v = to_float_vector(*xc);
+    std::vector<float> v = ir::to_float_vector(*xc);
     for (float& f : v) f = static_cast<float>(std::fmod(static_cast<double>(f), c));
-    bytes = from_float_vector(v, y->dtype);
+    bytes = ir::from_float_vector(v, y->dtype);
   } else {
-    std::vector<int64_t> v = to_int_vector(*xc);
+    std::vector<int64_t> v = ir::to_int_vector(*xc);
     for (int64_t& i : v) i %= static_cast<int64_t>(c);  // C++ % truncates, as fmod does
-    bytes = from_int_vector(v, y->dtype);
+    bytes = ir::from_int_vector(v, y->dtype);
   }
   ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
 }

@@ -4,7 +4,7 @@
 // all takes, in the input's stored layout.
 #include <cmath>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -27,11 +27,11 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* bc = b ? ctx.constant(b) : nullptr;
   if (!mean || !var || (w && !wc) || (b && !bc)) return ctx.unsupported("batch norm needs constant statistics and affine parameters");
   const double eps = n.get_float("eps");
-  auto m = to_float_vector(*mean), v = to_float_vector(*var);
+  auto m = ir::to_float_vector(*mean), v = ir::to_float_vector(*var);
   const int64_t c = static_cast<int64_t>(m.size());
   std::vector<float> scale(c), shift(c);
-  auto wv = wc ? to_float_vector(*wc) : std::vector<float>(c, 1.0f);
-  auto bv = bc ? to_float_vector(*bc) : std::vector<float>(c, 0.0f);
+  auto wv = wc ? ir::to_float_vector(*wc) : std::vector<float>(c, 1.0f);
+  auto bv = bc ? ir::to_float_vector(*bc) : std::vector<float>(c, 0.0f);
   for (int64_t i = 0; i < c; ++i) {
     scale[i] = static_cast<float>(wv[i] / std::sqrt(static_cast<double>(v[i]) + eps));
     shift[i] = static_cast<float>(bv[i] - m[i] * scale[i]);

@@ -9,7 +9,7 @@
 // activation: FULLY_CONNECTED with int8 weights quantizes its input at run time by itself.
 #include <string>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -61,8 +61,8 @@ void lower_dequantize_per_channel(LowerCtx& ctx, const ir::Node& n) {
   if (!w || !scales || (zp_arg && !zps))
     return ctx.unsupported("per-channel dequantize needs constant weights, scales and zero points");
   ir::QuantParams q;
-  q.scale = to_float_vector(*scales);
-  q.zero_point = zps ? to_int_vector(*zps) : std::vector<int64_t>(q.scale.size(), 0);
+  q.scale = ir::to_float_vector(*scales);
+  q.zero_point = zps ? ir::to_int_vector(*zps) : std::vector<int64_t>(q.scale.size(), 0);
   int64_t axis = n.get_int("axis");
   if (axis < 0) axis += w->rank();
   q.axis = static_cast<int32_t>(axis);

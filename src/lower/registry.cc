@@ -6,10 +6,11 @@
 
 namespace pt2tflite::lower {
 
-void Registry::add(std::string op, LowerFn fn, std::string emits, std::string notes) {
+Rule& Registry::add(std::string op, LowerFn fn, std::string emits, std::string notes) {
   // Two rules for one overload would leave the second silently unused (merges have done this).
   PT2_CHECK(!find(op), "two lowering rules are registered for " << op);
   rules_.push_back(Rule{std::move(op), fn, std::move(emits), std::move(notes)});
+  return rules_.back();
 }
 
 const Rule* Registry::find(std::string_view op) const {

@@ -53,15 +53,19 @@ void lower_bilinear(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, "RE
 }  // namespace
 
 void register_resize_rules(Registry& r) {
-  const char* note = "kept whole by pt2tflite.convert; NHWC; a scale factor must equal output/input size";
+  const char* note = "NHWC; a scale factor must equal output/input size";
   r.add("aten.upsample_nearest2d.vec", lower_nearest, "RESIZE_NEAREST_NEIGHBOR",
-        std::string(note) + "; not delegated to XNNPACK");
+        std::string(note) + "; not delegated to XNNPACK")
+      .keep_whole_in_decomposition();
   r.add("aten.upsample_nearest2d.default", lower_nearest, "RESIZE_NEAREST_NEIGHBOR",
-        std::string(note) + "; not delegated to XNNPACK");
+        std::string(note) + "; not delegated to XNNPACK")
+      .keep_whole_in_decomposition();
   r.add("aten.upsample_bilinear2d.vec", lower_bilinear, "RESIZE_BILINEAR",
-        std::string(note) + "; align_corners=False → half_pixel_centers");
+        std::string(note) + "; align_corners=False → half_pixel_centers")
+      .keep_whole_in_decomposition();
   r.add("aten.upsample_bilinear2d.default", lower_bilinear, "RESIZE_BILINEAR",
-        std::string(note) + "; align_corners=False → half_pixel_centers");
+        std::string(note) + "; align_corners=False → half_pixel_centers")
+      .keep_whole_in_decomposition();
 }
 
 }  // namespace pt2tflite::lower

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -104,7 +104,7 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
     Value* typed = ctx.cast(sc, x->dtype);
     const size_t es = ir::dtype_size(x->dtype);
     const auto src_bytes = typed->data->bytes();
-    const auto offsets = broadcast_offsets(ir::sizes_of(typed->shape), ir::sizes_of(x->shape));
+    const auto offsets = ir::broadcast_offsets(ir::sizes_of(typed->shape), ir::sizes_of(x->shape));
     std::vector<uint8_t> bytes(offsets.size() * es);
     for (size_t e = 0; e < offsets.size(); ++e) std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(bytes)));

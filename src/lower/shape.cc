@@ -5,7 +5,7 @@
 #include <map>
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -348,9 +348,11 @@ void register_shape_rules(Registry& r) {
   r.add("aten.expand.default", lower_expand, "(none), RESHAPE, BROADCAST_TO",
         "free when no dim grows; BROADCAST_TO (not delegated to XNNPACK) otherwise");
   r.add("aten.pixel_shuffle.default", lower_pixel_shuffle, "DEPTH_TO_SPACE (+RESHAPE, TRANSPOSE)",
-        "kept whole; NHWC; channels regrouped with one TRANSPOSE unless C = 1");
+        "NHWC; channels regrouped with one TRANSPOSE unless C = 1")
+      .keep_whole_in_decomposition();
   r.add("aten.roll.default", lower_roll, "SLICE + SLICE + CONCATENATION per rolled dim",
-        "kept whole (no GATHER); in the stored layout; shift 0 (mod size) is free; no dims: the flattened tensor");
+        "no GATHER; in the stored layout; shift 0 (mod size) is free; no dims: the flattened tensor")
+      .keep_whole_in_decomposition();
   r.add("aten.cat.default", lower_cat, "CONCATENATION, RESHAPE + TRANSPOSE + RESHAPE",
         "in the layout of the first activation input; stepped slices tiling one tensor (space-to-depth, "
         "Swin's patch merging) → one TRANSPOSE");

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 
 namespace pt2tflite::passes {
 namespace {
@@ -171,7 +171,7 @@ std::optional<std::vector<double>> broadcast(const Ctx& c, const EvalTensor& t, 
     const int64_t in = t.sizes[t.sizes.size() - 1 - i], out = c.out_sizes[c.out_sizes.size() - 1 - i];
     if (in != 1 && in != out) return std::nullopt;
   }
-  const auto offsets = lower::broadcast_offsets(t.sizes, c.out_sizes);
+  const auto offsets = ir::broadcast_offsets(t.sizes, c.out_sizes);
   std::vector<double> v(offsets.size());
   for (size_t i = 0; i < v.size(); ++i) {
     double x = t.values[offsets[i]];
@@ -413,7 +413,7 @@ std::optional<EvalTensor> index(const Ctx& c) {
   for (size_t i = lead; i < kept.size(); ++i) out.push_back(x->sizes[kept[i]]);
   if (out != c.out_sizes) return std::nullopt;
   std::vector<std::vector<int64_t>> offsets(rank);  // per indexed dim: index tensor offset per b element
-  for (size_t d : indexed) offsets[d] = lower::broadcast_offsets(idx[d]->sizes, b);
+  for (size_t d : indexed) offsets[d] = ir::broadcast_offsets(idx[d]->sizes, b);
   const Sizes st = strides_of(x->sizes);
   const Sizes bst = strides_of(b);
   std::vector<double> v(numel(out));
@@ -897,6 +897,13 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
 
 bool can_evaluate(std::string_view op) { return kernels().count(op) > 0; }
 
+std::vector<std::string_view> evaluable_ops() {
+  std::vector<std::string_view> out;
+  for (const auto& [op, kernel] : kernels()) out.push_back(op);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool is_layout_op(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "aten.view.default",    "aten._unsafe_view.default", "aten.reshape.default",   "aten.alias.default",
@@ -960,7 +967,7 @@ std::vector<uint8_t> to_const_bytes(const EvalTensor& t) {
     std::vector<T> v;
     v.reserve(t.values.size());
     for (double x : t.values) v.push_back(static_cast<T>(x));
-    return lower::to_bytes(std::span<const T>(v));
+    return ir::to_bytes(std::span<const T>(v));
   };
   switch (t.dtype) {
     case DType::kFloat32: return pack(float{});

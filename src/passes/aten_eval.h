@@ -27,6 +27,8 @@ using EvalLookup = std::function<EvalTensorPtr(const ir::Value*)>;
 
 // True when the interpreter has a kernel for `op` (an exact overload, "aten.sin.default").
 bool can_evaluate(std::string_view op);
+// Every op can_evaluate accepts, sorted (tools/gen_op_schemas.py gives each one a schema).
+std::vector<std::string_view> evaluable_ops();
 // True for ops that only move or repeat elements (view, permute, expand, ...): at the edge of a
 // constant subgraph they are left to the lowering, which folds them into the layout it needs.
 bool is_layout_op(std::string_view op);

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -107,7 +107,7 @@ bool keeps_full_operands(const Rewrite& rw, const Value* broadcast) {
 Value* const_i32(ir::Graph& g, const std::string& stem, const Sizes& v) {
   std::vector<int32_t> ints(v.begin(), v.end());
   return g.add_const(g.unique_name(stem), ir::DType::kInt32, ir::static_shape(Sizes{static_cast<int64_t>(v.size())}),
-                     ir::ConstData::own(lower::to_bytes(std::span<const int32_t>(ints))));
+                     ir::ConstData::own(ir::to_bytes(std::span<const int32_t>(ints))));
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -24,7 +24,7 @@ void float16_weights(ir::Graph& g) {
     auto [it, inserted] = converted.emplace(w, nullptr);
     if (inserted) {
       ir::Value* half = g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,
-                                    ir::ConstData::own(lower::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
+                                    ir::ConstData::own(ir::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
       ir::Value* full = g.add_value(g.unique_name(w->name), ir::DType::kFloat32, w->shape);
       auto dq = std::make_unique<ir::Node>();
       dq->op = "tfl.DEQUANTIZE";

@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -30,12 +30,12 @@ void fold_batchnorm(ir::Graph& g) {
     if (!is_float32_const(w) || (b && !is_float32_const(b)) || !is_float32_const(mean) || !is_float32_const(var) ||
         (gamma && !is_float32_const(gamma)) || (beta && !is_float32_const(beta)))
       continue;
-    const auto m = lower::to_float_vector(*mean), v = lower::to_float_vector(*var);
+    const auto m = ir::to_float_vector(*mean), v = ir::to_float_vector(*var);
     const size_t cout = m.size();
-    const auto gv = gamma ? lower::to_float_vector(*gamma) : std::vector<float>(cout, 1.0f);
-    const auto bv = beta ? lower::to_float_vector(*beta) : std::vector<float>(cout, 0.0f);
-    const auto b0 = b ? lower::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
-    auto wv = lower::to_float_vector(*w);
+    const auto gv = gamma ? ir::to_float_vector(*gamma) : std::vector<float>(cout, 1.0f);
+    const auto bv = beta ? ir::to_float_vector(*beta) : std::vector<float>(cout, 0.0f);
+    const auto b0 = b ? ir::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
+    auto wv = ir::to_float_vector(*w);
     w->data->drop_pages();  // the folded copy replaces it: its mapped pages need not stay resident
     const double eps = bn->get_float("eps");
     const size_t per_out = wv.size() / cout;
@@ -47,9 +47,9 @@ void fold_batchnorm(ir::Graph& g) {
       bias[o] = static_cast<float>((b0[o] - m[o]) * scale + bv[o]);
     }
     ir::Value* nw = g.add_const(w->name + "_bn", ir::DType::kFloat32, w->shape,
-                                ir::ConstData::own(lower::to_bytes(std::span<const float>(wv))));
+                                ir::ConstData::own(ir::to_bytes(std::span<const float>(wv))));
     ir::Value* nb = g.add_const(bn->name + "_bias", ir::DType::kFloat32, ir::static_shape(std::vector<int64_t>{static_cast<int64_t>(cout)}),
-                                ir::ConstData::own(lower::to_bytes(std::span<const float>(bias))));
+                                ir::ConstData::own(ir::to_bytes(std::span<const float>(bias))));
     conv->set("weight", nw);
     conv->set("bias", nb);
     g.replace_uses(bn->outputs[0], x);

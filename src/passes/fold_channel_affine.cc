@@ -17,7 +17,7 @@
 #include <span>
 
 #include "ir/fused_activation.h"
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -39,7 +39,7 @@ std::vector<float> per_channel(const Value* c, int out_rank, int64_t cout) {
   if (!c->is_const() || c->quant || c->dtype != ir::DType::kFloat32 || c->rank() > out_rank) return {};
   for (int d = 0; d + 1 < c->rank(); ++d)
     if (c->shape[d].size != 1) return {};
-  std::vector<float> v = lower::to_float_vector(*c);
+  std::vector<float> v = ir::to_float_vector(*c);
   if (v.size() == 1) return std::vector<float>(cout, v[0]);
   if (static_cast<int64_t>(v.size()) != cout) return {};
   return v;
@@ -47,7 +47,7 @@ std::vector<float> per_channel(const Value* c, int out_rank, int64_t cout) {
 
 Value* new_f32(ir::Graph& g, const std::string& stem, const ir::Shape& shape, const std::vector<float>& v) {
   return g.add_const(g.unique_name(stem), ir::DType::kFloat32, shape,
-                     ir::ConstData::own(lower::to_bytes(std::span<const float>(v))));
+                     ir::ConstData::own(ir::to_bytes(std::span<const float>(v))));
 }
 
 // Rewrites producer `p`'s filter and bias for `op` (ADD / SUB / MUL) by `c`; false when its
@@ -59,12 +59,12 @@ bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vect
   Value* bias = p.inputs.size() > bi ? p.inputs[bi] : nullptr;
   if (!filter->is_const() || filter->dtype != ir::DType::kFloat32 || filter->quant) return false;
   if (bias && (!bias->is_const() || bias->dtype != ir::DType::kFloat32 || bias->quant)) return false;
-  std::vector<float> b = bias ? lower::to_float_vector(*bias) : std::vector<float>(cout, 0.0f);
+  std::vector<float> b = bias ? ir::to_float_vector(*bias) : std::vector<float>(cout, 0.0f);
   for (int64_t o = 0; o < cout; ++o) b[o] = op == "tfl.ADD" ? b[o] + c[o] : op == "tfl.SUB" ? b[o] - c[o] : b[o] * c[o];
   if (op == "tfl.MUL") {
     // Output channel of filter element i: CONV_2D / TRANSPOSE_CONV / FC [Cout, ...] → i / (size / Cout);
     // DEPTHWISE_CONV_2D [1, kH, kW, Cout] → i % Cout.
-    std::vector<float> w = lower::to_float_vector(*filter);
+    std::vector<float> w = ir::to_float_vector(*filter);
     const size_t per_out = w.size() / cout;
     for (size_t i = 0; i < w.size(); ++i) w[i] *= c[p.op == "tfl.DEPTHWISE_CONV_2D" ? i % cout : i / per_out];
     p.inputs[1] = new_f32(g, p.name + "_filter", filter->shape, w);
@@ -85,7 +85,7 @@ bool moves_channels_whole(const ir::Node& u) {
   if (u.op == "tfl.RESHAPE" || u.op == "tfl.SLICE") return true;
   if (u.op == "tfl.TRANSPOSE") {
     const Value* perm = u.inputs[1];
-    return perm->is_const() && lower::to_int_vector(*perm).back() == in->rank() - 1;
+    return perm->is_const() && ir::to_int_vector(*perm).back() == in->rank() - 1;
   }
   if (u.op == "tfl.CONCATENATION") {
     int64_t axis = u.get_int("axis");
@@ -141,7 +141,7 @@ void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const st
     return;
   }
   const Value* b = fc.inputs.size() > 2 ? fc.inputs[2] : nullptr;
-  std::vector<float> bias = b ? lower::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
+  std::vector<float> bias = b ? ir::to_float_vector(*b) : std::vector<float>(cout, 0.0f);
   for (int64_t o = 0; o < cout; ++o) {
     double acc = 0;
     for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(wv[o * k + i]) * c[i];

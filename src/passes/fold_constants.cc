@@ -17,14 +17,14 @@
 #include <cstring>
 #include <optional>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/fold_limits.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
 namespace {
 
-using lower::broadcast_offsets;
+using ir::broadcast_offsets;
 
 using ir::Value;
 using Bytes = std::vector<uint8_t>;
@@ -58,7 +58,7 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
   const std::string act = act_attr ? std::get<std::string>(*act_attr) : "NONE";
   const auto oa = broadcast_offsets(sizes(a), sizes(y)), ob = broadcast_offsets(sizes(b), sizes(y));
   if (y->dtype == ir::DType::kFloat32) {
-    const auto va = lower::to_float_vector(*a), vb = lower::to_float_vector(*b);
+    const auto va = ir::to_float_vector(*a), vb = ir::to_float_vector(*b);
     std::vector<float> r(oa.size());
     for (size_t i = 0; i < r.size(); ++i) {
       const float x = va[oa[i]], z = vb[ob[i]];
@@ -72,11 +72,11 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
       else v = (x - z) * (x - z);  // SQUARED_DIFFERENCE
       r[i] = activate(v, act);
     }
-    return lower::to_bytes(std::span<const float>(r));
+    return ir::to_bytes(std::span<const float>(r));
   }
   if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == "tfl.DIV" || act != "NONE")
     return std::nullopt;
-  const auto va = lower::to_int_vector(*a), vb = lower::to_int_vector(*b);
+  const auto va = ir::to_int_vector(*a), vb = ir::to_int_vector(*b);
   std::vector<int64_t> r(oa.size());
   for (size_t i = 0; i < r.size(); ++i) {
     const int64_t x = va[oa[i]], z = vb[ob[i]];
@@ -87,7 +87,7 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
     else if (op == "tfl.MINIMUM") r[i] = std::min(x, z);
     else r[i] = (x - z) * (x - z);
   }
-  return lower::from_int_vector(r, y->dtype);
+  return ir::from_int_vector(r, y->dtype);
 }
 
 // GATHER along `axis` (batch_dims 0): out[outer, i, inner] = params[outer, indices[i], inner].
@@ -100,7 +100,7 @@ std::optional<Bytes> eval_gather(const ir::Node& n) {
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= shape[d];
   for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
-  const auto ids = lower::to_int_vector(*indices);
+  const auto ids = ir::to_int_vector(*indices);
   for (int64_t i : ids)
     if (i < 0 || i >= shape[axis]) return std::nullopt;  // the kernel reports an error: keep it
   const auto src = params->data->bytes();
@@ -126,7 +126,7 @@ std::optional<Bytes> eval_gather_nd(const ir::Node& n) {
   const size_t es = ir::dtype_size(params->dtype);
   int64_t inner = 1;
   for (size_t d = k; d < shape.size(); ++d) inner *= shape[d];
-  const auto ids = lower::to_int_vector(*indices);
+  const auto ids = ir::to_int_vector(*indices);
   const auto src = params->data->bytes();
   Bytes out(ids.size() / k * inner * es);
   for (size_t row = 0; row * k < ids.size(); ++row) {
@@ -157,7 +157,7 @@ std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
     return broadcast_offsets(batch, out_batch);
   };
   const auto ba = batch_offsets(sa), bb = batch_offsets(sb);
-  const auto va = lower::to_float_vector(*a), vb = lower::to_float_vector(*b);
+  const auto va = ir::to_float_vector(*a), vb = ir::to_float_vector(*b);
   std::vector<float> r(ba.size() * M * N);
   for (size_t i = 0; i < ba.size(); ++i) {
     const float* pa = va.data() + ba[i] * M * K;
@@ -170,14 +170,14 @@ std::optional<Bytes> eval_batch_matmul(const ir::Node& n) {
         r[(i * M + m) * N + j] = static_cast<float>(acc);
       }
   }
-  return lower::to_bytes(std::span<const float>(r));
+  return ir::to_bytes(std::span<const float>(r));
 }
 
 // SLICE: out[i] = in[begin + i] for every index i of the output (size -1 = to the end).
 std::optional<Bytes> eval_slice(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
   const auto in = sizes(x), out = sizes(n.outputs[0]);
-  const auto begin = lower::to_int_vector(*n.inputs.at(1));
+  const auto begin = ir::to_int_vector(*n.inputs.at(1));
   const size_t es = ir::dtype_size(x->dtype), rank = in.size();
   if (begin.size() != rank) return std::nullopt;
   std::vector<int64_t> stride(rank, 1);
@@ -203,9 +203,9 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
   auto values = [](const Value* v) {
     std::vector<double> r;
     if (ir::is_floating(v->dtype)) {
-      for (float f : lower::to_float_vector(*v)) r.push_back(f);
+      for (float f : ir::to_float_vector(*v)) r.push_back(f);
     } else {
-      for (int64_t i : lower::to_int_vector(*v)) r.push_back(static_cast<double>(i));
+      for (int64_t i : ir::to_int_vector(*v)) r.push_back(static_cast<double>(i));
     }
     return r;
   };
@@ -215,7 +215,7 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
   std::vector<int64_t> r(oa.size());
   if (n.op == "tfl.LOGICAL_NOT") {
     for (size_t i = 0; i < r.size(); ++i) r[i] = va[oa[i]] == 0;
-    return lower::from_int_vector(r, y->dtype);
+    return ir::from_int_vector(r, y->dtype);
   }
   const Value* b = n.inputs.at(1);
   const auto vb = values(b);
@@ -231,7 +231,7 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
     else if (n.op == "tfl.LOGICAL_AND") r[i] = x != 0 && z != 0;
     else r[i] = x != 0 || z != 0;  // LOGICAL_OR
   }
-  return lower::from_int_vector(r, y->dtype);
+  return ir::from_int_vector(r, y->dtype);
 }
 
 // SELECT_V2(cond, a, b) with broadcasting: a where cond, else b (any dtype, copied bytewise).
@@ -239,7 +239,7 @@ std::optional<Bytes> eval_select(const ir::Node& n) {
   const Value* y = n.outputs[0];
   const Value *c = n.inputs.at(0), *a = n.inputs.at(1), *b = n.inputs.at(2);
   if (a->dtype != y->dtype || b->dtype != y->dtype) return std::nullopt;
-  const auto cond = lower::to_int_vector(*c);
+  const auto cond = ir::to_int_vector(*c);
   const auto oc = broadcast_offsets(sizes(c), sizes(y)), oa = broadcast_offsets(sizes(a), sizes(y)),
              ob = broadcast_offsets(sizes(b), sizes(y));
   const size_t es = ir::dtype_size(y->dtype);
@@ -293,8 +293,8 @@ std::optional<Bytes> eval_fully_connected(const ir::Node& n) {
   const int64_t numel = ir::num_elements(x->shape);
   if (K == 0 || numel % K != 0 || ir::num_elements(y->shape) != numel / K * O) return std::nullopt;
   const int64_t M = numel / K;
-  const auto vx = lower::to_float_vector(*x), vw = lower::to_float_vector(*w);
-  const auto vb = b ? lower::to_float_vector(*b) : std::vector<float>(O, 0.0f);
+  const auto vx = ir::to_float_vector(*x), vw = ir::to_float_vector(*w);
+  const auto vb = b ? ir::to_float_vector(*b) : std::vector<float>(O, 0.0f);
   if (static_cast<int64_t>(vb.size()) != O) return std::nullopt;
   std::vector<float> r(M * O);
   for (int64_t m = 0; m < M; ++m)
@@ -303,14 +303,14 @@ std::optional<Bytes> eval_fully_connected(const ir::Node& n) {
       for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(vx[m * K + k]) * vw[o * K + k];
       r[m * O + o] = activate(static_cast<float>(acc), act);
     }
-  return lower::to_bytes(std::span<const float>(r));
+  return ir::to_bytes(std::span<const float>(r));
 }
 
 // PAD with zeros: each input element copied to its offset in the zero-filled output.
 std::optional<Bytes> eval_pad(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
   const auto in = sizes(x), out = sizes(n.outputs[0]);
-  const auto pads = lower::to_int_vector(*n.inputs.at(1));
+  const auto pads = ir::to_int_vector(*n.inputs.at(1));
   const size_t rank = in.size(), es = ir::dtype_size(x->dtype);
   if (pads.size() != 2 * rank) return std::nullopt;
   std::vector<int64_t> stride(rank, 1);
@@ -334,7 +334,7 @@ std::optional<Bytes> eval_unary(const ir::Node& n) {
   if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32 || n.inputs.size() != 1)
     return std::nullopt;
   const std::string& op = n.op;
-  std::vector<float> r = lower::to_float_vector(*x);
+  std::vector<float> r = ir::to_float_vector(*x);
   for (float& f : r) {
     const double v = f;
     double z;
@@ -353,7 +353,7 @@ std::optional<Bytes> eval_unary(const ir::Node& n) {
     else return std::nullopt;
     f = static_cast<float>(z);
   }
-  return lower::to_bytes(std::span<const float>(r));
+  return ir::to_bytes(std::span<const float>(r));
 }
 
 // SUM / MEAN / REDUCE_MAX / REDUCE_MIN of a float32 constant over constant axes (keep_dims or
@@ -364,7 +364,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
   const auto in = sizes(x);
   const int rank = static_cast<int>(in.size());
   std::vector<bool> reduced(rank, false);
-  for (int64_t a : lower::to_int_vector(*n.inputs.at(1))) {
+  for (int64_t a : ir::to_int_vector(*n.inputs.at(1))) {
     if (a < -rank || a >= rank) return std::nullopt;
     reduced[a < 0 ? a + rank : a] = true;
   }
@@ -379,7 +379,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
       outputs *= in[d];
     }
   }
-  const auto v = lower::to_float_vector(*x);
+  const auto v = ir::to_float_vector(*x);
   const bool is_max = n.op == "tfl.REDUCE_MAX", is_min = n.op == "tfl.REDUCE_MIN";
   std::vector<double> acc(outputs, is_max ? -INFINITY : is_min ? INFINITY : 0.0);
   std::vector<int64_t> idx(rank, 0);
@@ -392,7 +392,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
   std::vector<float> r(outputs);
   for (int64_t i = 0; i < outputs; ++i)
     r[i] = static_cast<float>(n.op == "tfl.MEAN" ? acc[i] / static_cast<double>(count) : acc[i]);
-  return lower::to_bytes(std::span<const float>(r));
+  return ir::to_bytes(std::span<const float>(r));
 }
 
 // The folded bytes of `n`'s single output, or nullopt when the op is not one folded here.
@@ -401,13 +401,13 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
   const Value* y = n.outputs[0];
   if (n.op == "tfl.RESHAPE") return Bytes(x->data->bytes().begin(), x->data->bytes().end());
   if (n.op == "tfl.TRANSPOSE") {
-    const auto p = lower::to_int_vector(*n.inputs.at(1));
-    return lower::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x), std::vector<int>(p.begin(), p.end()));
+    const auto p = ir::to_int_vector(*n.inputs.at(1));
+    return ir::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x), std::vector<int>(p.begin(), p.end()));
   }
   if (n.op == "tfl.CAST") {
     if (ir::is_floating(x->dtype) && !ir::is_floating(y->dtype)) return std::nullopt;  // rounding mode differs
-    return ir::is_floating(x->dtype) ? lower::from_float_vector(lower::to_float_vector(*x), y->dtype)
-                                     : lower::from_int_vector(lower::to_int_vector(*x), y->dtype);
+    return ir::is_floating(x->dtype) ? ir::from_float_vector(ir::to_float_vector(*x), y->dtype)
+                                     : ir::from_int_vector(ir::to_int_vector(*x), y->dtype);
   }
   if (n.op == "tfl.GATHER") return eval_gather(n);
   if (n.op == "tfl.GATHER_ND") return eval_gather_nd(n);
@@ -444,7 +444,7 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
 // True when every element of the float constant `v` equals `value`.
 bool is_float_splat(const Value* v, float value) {
   if (!v || !v->is_const() || v->quant || v->dtype != ir::DType::kFloat32) return false;
-  const auto values = lower::to_float_vector(*v);
+  const auto values = ir::to_float_vector(*v);
   return std::all_of(values.begin(), values.end(), [&](float f) { return f == value; });
 }
 

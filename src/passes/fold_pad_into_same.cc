@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -29,7 +29,7 @@ void fold_pad_into_same(ir::Graph& g) {
     if (!pad || pad->op != "tfl.PAD" || !pad->inputs[1]->is_const()) continue;
     const ir::Value* x = pad->inputs[0];
     if (x->rank() != 4 || !ir::is_fully_static(x->shape) || x->quant != conv->inputs[0]->quant) continue;
-    const std::vector<int64_t> p = lower::to_int_vector(*pad->inputs[1]);  // [4, 2]: (before, after) per dim
+    const std::vector<int64_t> p = ir::to_int_vector(*pad->inputs[1]);  // [4, 2]: (before, after) per dim
     if (p[0] || p[1] || p[6] || p[7]) continue;                              // N and C unpadded
     const ir::Value* filter = conv->inputs[1];
     const int64_t kh = filter->shape[1].size, kw = filter->shape[2].size;

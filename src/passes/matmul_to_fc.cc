@@ -4,7 +4,7 @@
 // quantization applies to. out[..., m, n] = Σk x[..., m, k] · W[n, k] with W = the matrix, transposed.
 #include <cstring>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -27,7 +27,7 @@ void matmul_to_fc(ir::Graph& g) {
     for (size_t at = matrix; same && at < bytes.size(); at += matrix) same = std::memcmp(bytes.data(), bytes.data() + at, matrix) == 0;
     if (!same) continue;
     // FC weights are [units, inputs]: c as [K, N] transposed, or as is when adj_y already gives [N, K].
-    const std::vector<float> all = lower::to_float_vector(*c);
+    const std::vector<float> all = ir::to_float_vector(*c);
     std::vector<float> w(all.begin(), all.begin() + rows * cols);
     const int64_t units = adj_y ? rows : cols, inputs = adj_y ? cols : rows;
     if (!adj_y)
@@ -35,7 +35,7 @@ void matmul_to_fc(ir::Graph& g) {
         for (int64_t j = 0; j < cols; ++j) w[j * rows + k] = all[k * cols + j];
     ir::Value* weights = g.add_const(g.unique_name(n->name + "_weights"), ir::DType::kFloat32,
                                      ir::static_shape(std::vector<int64_t>{units, inputs}),
-                                     ir::ConstData::own(lower::to_bytes(std::span<const float>(w))));
+                                     ir::ConstData::own(ir::to_bytes(std::span<const float>(w))));
     n->op = "tfl.FULLY_CONNECTED";
     n->inputs = {x, weights, nullptr};
     n->args.clear();

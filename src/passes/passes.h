@@ -66,6 +66,21 @@ void fold_qdq(ir::Graph& tfl);
 // constants read through a DEQUANTIZE, for ConvertOptions::float16_weights.
 void float16_weights(ir::Graph& tfl);
 
+enum class WeightQuantMode { kNone, kInt8, kInt4 };
+struct WeightQuantOptions {
+  WeightQuantMode mode = WeightQuantMode::kNone;
+  int block_size = 32;  // int4: elements of a row per float16 scale
+};
+
+// TFLite level: stores the float32 weights of FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D,
+// TRANSPOSE_CONV and embedding GATHERs (then EMBEDDING_LOOKUP) as int8 with one scale per output
+// channel (or row), for ConvertOptions::weight_quant; activations stay float. FULLY_CONNECTED and
+// ungrouped CONV_2D read the int8 weights directly (dynamic-range kernels), the other convolutions
+// through a DEQUANTIZE. With int4, FULLY_CONNECTED weights and embedding tables whose rows split
+// into blocks are blockwise int4 with a float16 scale per block; weights under 1024 elements stay
+// float.
+void weight_quant(ir::Graph& tfl, const WeightQuantOptions& options);
+
 // TFLite level: makes quantized model inputs and outputs int8 (no QUANTIZE / DEQUANTIZE at the
 // boundary), for ConvertOptions::quantized_io.
 void quantized_io(ir::Graph& tfl);

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
@@ -133,14 +133,14 @@ bool distribute_residual(ir::Graph& g, ir::Node& n) {
       if (mul->inputs[k] != x || !full_and_small(x, s, y)) continue;
       Value* s1;
       if (s->is_const()) {  // s + 1 at convert time (constant folding has already run)
-        std::vector<float> v = lower::to_float_vector(*s);
+        std::vector<float> v = ir::to_float_vector(*s);
         for (float& f : v) f += 1.0f;
         s1 = g.add_const(g.unique_name(n.name + "_scale"), ir::DType::kFloat32, s->shape,
-                         ir::ConstData::own(lower::to_bytes(std::span<const float>(v))));
+                         ir::ConstData::own(ir::to_bytes(std::span<const float>(v))));
       } else {
         const float one = 1.0f;
         Value* c1 = g.add_const(g.unique_name(n.name + "_one"), ir::DType::kFloat32, {},
-                                ir::ConstData::own(lower::to_bytes(std::span<const float>(&one, 1))));
+                                ir::ConstData::own(ir::to_bytes(std::span<const float>(&one, 1))));
         s1 = emit_small(g, n, "tfl.ADD", s, c1);
       }
       n.op = "tfl.MUL";

@@ -29,7 +29,7 @@
 #include <algorithm>
 #include <set>
 
-#include "lower/layout.h"
+#include "ir/layout.h"
 #include "passes/passes.h"
 #include "passes/transpose_paths.h"
 
@@ -59,12 +59,12 @@ void merge_neighbours(Graph& g, bool forks = false) {
         n->inputs = {inner->inputs[0], const_i32(g, n->name + "_perm", to_i32(perm))};
       }
       Value* x = n->inputs[0];
-      if (lower::is_identity(perm) && x->quant == n->outputs[0]->quant && !is_graph_output(g, n->outputs[0])) {
+      if (ir::is_identity(perm) && x->quant == n->outputs[0]->quant && !is_graph_output(g, n->outputs[0])) {
         g.replace_uses(n->outputs[0], x);
         continue;
       }
       // A permutation that keeps the dims of size > 1 in order moves no bytes.
-      if (ir::is_fully_static(x->shape) && lower::same_memory_order(x->shape, perm)) turn_into_reshape(g, *n);
+      if (ir::is_fully_static(x->shape) && ir::same_memory_order(x->shape, perm)) turn_into_reshape(g, *n);
     }
     if (n->op == "tfl.RESHAPE") {
       Node* inner = n->inputs[0]->producer;

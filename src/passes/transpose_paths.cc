@@ -4,14 +4,14 @@
 #include <numeric>
 #include <set>
 
-#include "lower/const_eval.h"
-#include "lower/layout.h"
+#include "ir/constants.h"
+#include "ir/layout.h"
 #include "util/check.h"
 
 namespace pt2tflite::passes::paths {
 
 std::vector<int> perm_of(const Node& t) {
-  const auto p = lower::to_int_vector(*t.inputs.at(1));
+  const auto p = ir::to_int_vector(*t.inputs.at(1));
   return {p.begin(), p.end()};
 }
 
@@ -22,7 +22,7 @@ bool is_graph_output(const Graph& g, const Value* v) {
 Value* const_i32(Graph& g, const std::string& stem, const std::vector<int32_t>& v, bool scalar) {
   const ir::Shape shape = scalar ? ir::Shape{} : ir::static_shape(Sizes{static_cast<int64_t>(v.size())});
   return g.add_const(g.unique_name(stem), ir::DType::kInt32, shape,
-                     ir::ConstData::own(lower::to_bytes(std::span<const int32_t>(v))));
+                     ir::ConstData::own(ir::to_bytes(std::span<const int32_t>(v))));
 }
 
 std::vector<int32_t> to_i32(const Sizes& v) { return {v.begin(), v.end()}; }
@@ -134,7 +134,7 @@ std::optional<View> commute(const View& v, const Step& s, int64_t new_last) {
   return v;
 }
 
-std::vector<int> inverse(const std::vector<int>& p) { return lower::inverse(p); }
+std::vector<int> inverse(const std::vector<int>& p) { return ir::inverse(p); }
 
 Sweeps sweep(const Sizes& top, const std::vector<Step>& steps, const View& bottom) {
   int q = 0;
@@ -276,12 +276,12 @@ Value* constant_for_rank(Graph& g, Value* c, size_t rank) {
 // A constant operand of an elementwise op moved with its data by dim permutation `perm` (out dim
 // i = in dim perm[i]), after padding it with leading 1s to the permutation's rank.
 Value* permuted_constant(Graph& g, Value* c, const std::vector<int>& perm) {
-  if (lower::is_identity(perm)) return c;
+  if (ir::is_identity(perm)) return c;
   Sizes s = sizes(c);
   s.insert(s.begin(), perm.size() - s.size(), 1);
   Sizes out;
   for (int d : perm) out.push_back(s[d]);
-  std::vector<uint8_t> bytes = lower::permute_bytes(c->data->bytes(), ir::dtype_size(c->dtype), s, perm);
+  std::vector<uint8_t> bytes = ir::permute_bytes(c->data->bytes(), ir::dtype_size(c->dtype), s, perm);
   return g.add_const(g.unique_name(c->name), c->dtype, ir::static_shape(out), ir::ConstData::own(std::move(bytes)));
 }
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 #include "passes/transpose_paths.h"
 
 namespace pt2tflite::passes::paths {
@@ -32,7 +32,7 @@ std::vector<Branch> pieces_of(const Graph& g, const Readers& readers, Value* x, 
   if (rs.size() == 1 && rs[0]->op == "tfl.SPLIT") {
     Node* s = rs[0];
     if (s->inputs.size() != 2 || s->inputs[1] != x || !s->inputs[0]->is_const()) return {};
-    int64_t a = lower::to_int_vector(*s->inputs[0]).at(0);
+    int64_t a = ir::to_int_vector(*s->inputs[0]).at(0);
     axis = static_cast<int>(a < 0 ? a + x->rank() : a);
     const int64_t n = static_cast<int64_t>(s->outputs.size());
     piece = xs[axis] / n;
@@ -48,7 +48,7 @@ std::vector<Branch> pieces_of(const Graph& g, const Readers& readers, Value* x, 
     if (r->op != "tfl.SLICE" || r->inputs.size() != 3 || r->inputs[0] != x || !r->inputs[1]->is_const() ||
         !r->inputs[2]->is_const() || !plain_float(r->outputs[0]))
       return {};
-    const auto begin = lower::to_int_vector(*r->inputs[1]);
+    const auto begin = ir::to_int_vector(*r->inputs[1]);
     const Sizes ys = sizes(r->outputs[0]);
     int cut = -1;
     for (int d = 0; d < x->rank(); ++d) {

@@ -2,6 +2,7 @@
 // Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -32,16 +33,30 @@ bool is_pass_name(const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// The weight_quant pass's options; a ConversionError for values the user may not give.
+passes::WeightQuantOptions weight_quant_options(const ConvertOptions& o) {
+  passes::WeightQuantOptions wq;
+  if (o.weight_quant == "int8") wq.mode = passes::WeightQuantMode::kInt8;
+  else if (o.weight_quant == "int4") wq.mode = passes::WeightQuantMode::kInt4;
+  else throw ConversionError("weight_quant must be \"int8\" or \"int4\", not \"" + o.weight_quant + "\"");
+  // XNNPACK takes blocks that are a multiple of 32; LiteRT's recipes use 32, 64 and 128.
+  if (o.block_size != 32 && o.block_size != 64 && o.block_size != 128)
+    throw ConversionError("block_size must be 32, 64 or 128, not " + std::to_string(o.block_size));
+  wq.block_size = o.block_size;
+  return wq;
+}
+
 class Stages {
  public:
   explicit Stages(const ConvertOptions& o) : options_(o), last_(std::chrono::steady_clock::now()) {
     for (const std::string& d : options_.dump_after)
       if (!is_pass_name(d))
         throw ConversionError("unknown pass '" + d + "' to dump after; the passes are: " + joined_pass_names());
+    if (!options_.weight_quant.empty()) weight_quant_options(options_);  // refuses bad values before any work
   }
 
   // Runs a graph pass over every subgraph, then reports it like any other stage.
-  void run(ir::Module& m, const std::string& name, void (*pass)(ir::Graph&)) {
+  void run(ir::Module& m, const std::string& name, const std::function<void(ir::Graph&)>& pass) {
     for (auto& g : m.subgraphs) pass(*g);
     done(name, &m);
   }
@@ -76,36 +91,47 @@ class Stages {
 // and pass_names() (what --dump-after accepts) read these tables, so they cannot disagree.
 struct PassRow {
   const char* name;
-  void (*run)(ir::Graph&);
+  void (*run)(ir::Graph&, const ConvertOptions&);
   bool (*enabled)(const ConvertOptions&);
 };
 bool always(const ConvertOptions&) { return true; }
 
+// A pass that needs nothing but the graph.
+template <void (*Pass)(ir::Graph&)>
+void graph_only(ir::Graph& g, const ConvertOptions&) {
+  Pass(g);
+}
+
+void run_weight_quant(ir::Graph& g, const ConvertOptions& o) { passes::weight_quant(g, weight_quant_options(o)); }
+
 // On the ATen graph, between import and lowering.
 constexpr PassRow kAtenPasses[] = {
-    {"fold_batchnorm", passes::fold_batchnorm, always},
-    {"evaluate_constants", passes::evaluate_constants, always},
+    {"fold_batchnorm", graph_only<passes::fold_batchnorm>, always},
+    {"evaluate_constants", graph_only<passes::evaluate_constants>, always},
 };
 
 // On the TFLite graph, between lowering and the writer.
 constexpr PassRow kTflitePasses[] = {
-    {"fold_constants", passes::fold_constants, always},
+    {"fold_constants", graph_only<passes::fold_constants>, always},
     // Before simplify_transposes, which merges the RESHAPEs that drop_broadcasts shrinks.
-    {"drop_broadcasts", passes::drop_broadcasts, always},
-    {"simplify_transposes", passes::simplify_transposes, always},
+    {"drop_broadcasts", graph_only<passes::drop_broadcasts>, always},
+    {"simplify_transposes", graph_only<passes::simplify_transposes>, always},
     // Before fold_channel_affine, which can then fold a bias add or scale into the new FC.
-    {"matmul_to_fc", passes::matmul_to_fc, always},
+    {"matmul_to_fc", graph_only<passes::matmul_to_fc>, always},
     // Before fold_channel_affine too: it moves constant ADDs next to the FC that can absorb them.
-    {"reassociate_broadcasts", passes::reassociate_broadcasts, always},
+    {"reassociate_broadcasts", graph_only<passes::reassociate_broadcasts>, always},
     // Before fuse_activation: an ADD folded into a bias may carry the activation to fuse.
-    {"fold_channel_affine", passes::fold_channel_affine, always},
-    {"fuse_activation", passes::fuse_activation, always},
-    {"drop_fc_flatten", passes::drop_fc_flatten, always},
-    {"fold_pad_into_same", passes::fold_pad_into_same, always},
+    {"fold_channel_affine", graph_only<passes::fold_channel_affine>, always},
+    {"fuse_activation", graph_only<passes::fuse_activation>, always},
+    {"drop_fc_flatten", graph_only<passes::drop_fc_flatten>, always},
+    {"fold_pad_into_same", graph_only<passes::fold_pad_into_same>, always},
     // After fuse_activation, so an int8 op clamps with its activation before its output QUANTIZE.
-    {"fold_qdq", passes::fold_qdq, always},
-    {"float16_weights", passes::float16_weights, [](const ConvertOptions& o) { return o.float16_weights; }},
-    {"quantized_io", passes::quantized_io, [](const ConvertOptions& o) { return o.quantized_io; }},
+    {"fold_qdq", graph_only<passes::fold_qdq>, always},
+    // After fold_qdq (a PT2E model's int8 weights are not float any more) and before
+    // float16_weights, which then stores the weights left float (small ones) as float16.
+    {"weight_quant", run_weight_quant, [](const ConvertOptions& o) { return !o.weight_quant.empty(); }},
+    {"float16_weights", graph_only<passes::float16_weights>, [](const ConvertOptions& o) { return o.float16_weights; }},
+    {"quantized_io", graph_only<passes::quantized_io>, [](const ConvertOptions& o) { return o.quantized_io; }},
 };
 
 // Reads one archive and lowers it to TFLite ops: import, the ATen passes, lower. Its constants
@@ -115,7 +141,7 @@ ir::Module import_and_lower(const archive::ZipArchive& zip, const ConvertOptions
   stages.done("import", &imported.module);
   for (const PassRow& p : kAtenPasses) {
     if (!p.enabled(options)) continue;
-    stages.run(imported.module, p.name, p.run);
+    stages.run(imported.module, p.name, [&](ir::Graph& g) { p.run(g, options); });
     // The weights a pass read may be replaced by its results (fold_batchnorm's); their mapped
     // pages need not stay resident (any still used are read back when needed).
     zip.drop_pages();
@@ -136,7 +162,7 @@ ir::Module import_and_lower(const archive::ZipArchive& zip, const ConvertOptions
 tflite_writer::Flatbuffer optimize_and_write(ir::Module tfl, std::span<const archive::ZipArchive* const> zips,
                                              const ConvertOptions& options, Stages& stages) {
   for (const PassRow& p : kTflitePasses)
-    if (p.enabled(options)) stages.run(tfl, p.name, p.run);
+    if (p.enabled(options)) stages.run(tfl, p.name, [&](ir::Graph& g) { p.run(g, options); });
   for (const archive::ZipArchive* zip : zips) zip->drop_pages();
 
   // The output contract: nothing is returned or written unless LiteRT can load it.

@@ -160,8 +160,10 @@ void check_graph(const ir::Graph& g) {
                               "' has a dim out of range " + ir::shape_to_string(v->shape));
     if (v->is_const() && is_static(v.get())) {
       uint64_t want;
-      if (__builtin_mul_overflow(static_cast<uint64_t>(ir::num_elements(v->shape)), ir::dtype_size(v->dtype), &want) ||
-          want != v->data->bytes().size())
+      const uint64_t elements = static_cast<uint64_t>(ir::num_elements(v->shape));
+      const bool packed = v->dtype == ir::DType::kInt4;
+      if (packed) want = (elements + 1) / 2;
+      if ((!packed && __builtin_mul_overflow(elements, ir::dtype_size(v->dtype), &want)) || want != v->data->bytes().size())
         throw ConversionError("the converted model would not load in LiteRT: constant '" + v->name.substr(0, 80) +
                               "' has " + std::to_string(v->data->bytes().size()) + " bytes for shape " +
                               ir::shape_to_string(v->shape));

@@ -6,6 +6,7 @@
 
 #include "ir/fused_activation.h"
 #include "lower/registry.h"
+#include "passes/aten_eval.h"
 #include "pt2tflite/convert.h"
 #include "tflite/inspect.h"
 #include "util/check.h"
@@ -32,7 +33,8 @@ void raise_conversion_error(const pt2tflite::ConversionError& e) {
 }
 
 pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std::string* dumps, bool verbose,
-                                       bool external_buffers, bool quantized_io, bool float16_weights) {
+                                       bool external_buffers, bool quantized_io, bool float16_weights,
+                                       std::string weight_quant, int block_size) {
   pt2tflite::ConvertOptions options;
   options.dump_after = std::move(dump_after);
   options.dump_sink = dumps;
@@ -40,6 +42,8 @@ pt2tflite::ConvertOptions make_options(std::vector<std::string> dump_after, std:
   options.external_buffers = external_buffers;
   options.quantized_io = quantized_io;
   options.float16_weights = float16_weights;
+  options.weight_quant = std::move(weight_quant);
+  options.block_size = block_size;
   return options;
 }
 
@@ -49,10 +53,12 @@ std::span<const uint8_t> bytes_of(std::string_view view) {
 
 // Converts the archive file at `path` (memory-mapped, not read into Python).
 py::tuple convert_file(const std::string& path, std::vector<std::string> dump_after, bool verbose,
-                       bool external_buffers, bool quantized_io, bool float16_weights) {
+                       bool external_buffers, bool quantized_io, bool float16_weights, std::string weight_quant,
+                       int block_size) {
   std::string dumps;
   pt2tflite::ConvertOptions options =
-      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                   std::move(weight_quant), block_size);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -63,10 +69,11 @@ py::tuple convert_file(const std::string& path, std::vector<std::string> dump_af
 }
 
 py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                  bool quantized_io, bool float16_weights) {
+                  bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
   std::string_view view = archive;
   std::string dumps;
-  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                              std::move(weight_quant), block_size);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -79,9 +86,10 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
 // signatures: [(key, archive bytes, output names)], one subgraph each, weights shared.
 py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes, std::vector<std::string>>>& signatures,
                              std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                             bool quantized_io, bool float16_weights) {
+                             bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
   std::string dumps;
-  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                              std::move(weight_quant), block_size);
   std::vector<pt2tflite::SignatureSource> sources;
   for (const auto& [key, archive, output_names] : signatures) {
     std::string_view view = archive;  // the bytes objects live in `signatures` for the whole call
@@ -100,9 +108,11 @@ py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes
 // archive mappings). Returns (bytes written, dumps).
 py::tuple convert_signature_files(const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>& signatures,
                                   const std::string& output, std::vector<std::string> dump_after, bool verbose,
-                                  bool external_buffers, bool quantized_io, bool float16_weights) {
+                                  bool external_buffers, bool quantized_io, bool float16_weights,
+                                  std::string weight_quant, int block_size) {
   std::string dumps;
-  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights);
+  auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
+                              std::move(weight_quant), block_size);
   std::vector<pt2tflite::SignatureFile> files;
   for (const auto& [key, path, output_names] : signatures) files.push_back(pt2tflite::SignatureFile{key, path, output_names});
   uint64_t size = 0;
@@ -154,6 +164,19 @@ py::list supported_ops() {
   return out;
 }
 
+py::list keep_whole_ops() {
+  py::list out;
+  for (const auto& r : pt2tflite::lower::registry().rules())
+    if (r.keep_whole) out.append(r.op);
+  return out;
+}
+
+py::list evaluable_ops() {
+  py::list out;
+  for (std::string_view op : pt2tflite::passes::evaluable_ops()) out.append(py::str(op));
+  return out;
+}
+
 py::list fused_activation_ops() {
   py::list out;
   for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
@@ -175,19 +198,21 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("convert", &convert, py::arg("archive"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
-        py::arg("float16_weights") = false,
+        py::arg("float16_weights") = false, py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts torch.export archive bytes; returns (tflite_bytes, ir_dumps).");
   m.def("convert_file", &convert_file, py::arg("path"), py::arg("dump_after") = std::vector<std::string>{},
         py::arg("verbose") = false, py::arg("external_buffers") = false, py::arg("quantized_io") = false,
-        py::arg("float16_weights") = false,
+        py::arg("float16_weights") = false, py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts the torch.export archive at `path`; returns (tflite_bytes, ir_dumps).");
   m.def("convert_signatures", &convert_signatures, py::arg("signatures"),
         py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
         py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
+        py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts [(key, archive bytes, output names)] into one multi-signature model; returns (tflite_bytes, ir_dumps).");
   m.def("convert_signature_files", &convert_signature_files, py::arg("signatures"), py::arg("output"),
         py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
         py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
+        py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts [(key, archive path, output names)] into one multi-signature .tflite written to `output` (weights "
         "streamed from the archive mappings); returns (bytes written, ir_dumps).");
   m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
@@ -195,4 +220,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("fused_activation_ops", &fused_activation_ops,
         "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");
   m.def("supported_ops", &supported_ops, "(aten overload, TFLite ops, notes) for every lowering rule.");
+  m.def("keep_whole_ops", &keep_whole_ops,
+        "ATen overloads pt2tflite.convert keeps out of torch.export's decomposition table (lowered whole).");
+  m.def("evaluable_ops", &evaluable_ops, "ATen overloads evaluate_constants computes at convert time.");
 }

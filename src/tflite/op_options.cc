@@ -179,6 +179,7 @@ tflite::TensorType tensor_type(ir::DType dtype) {
     case ir::DType::kInt32: return tflite::TensorType_INT32;
     case ir::DType::kInt64: return tflite::TensorType_INT64;
     case ir::DType::kBool: return tflite::TensorType_BOOL;
+    case ir::DType::kInt4: return tflite::TensorType_INT4;
   }
   PT2_CHECK(false, "unhandled dtype");
 }
@@ -204,7 +205,14 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
   switch (code) {
     case tflite::BuiltinOperator_CONV_2D: {
       if (in->shape.back().size != w->shape.back().size) return 6;  // grouped
+      // Float input with int8 weights is the dynamic-range ("hybrid") kernel; 5 when per channel.
+      if (!int8 && int8_weights) return w->quant && w->quant->scale.size() > 1 ? 5 : 2;
       return int8 ? 3 : 1;
+    }
+    case tflite::BuiltinOperator_EMBEDDING_LOOKUP: {
+      const ir::Value* table = n.inputs.at(1);
+      const bool per_row = table->quant && (table->quant->blockwise || table->quant->scale.size() > 1);
+      return table->dtype == ir::DType::kInt4 || per_row ? 4 : 1;
     }
     case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return int8 ? 3 : 1;
     case tflite::BuiltinOperator_BROADCAST_TO: return 2;  // the op was introduced at version 2
@@ -214,7 +222,7 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
     case tflite::BuiltinOperator_FULLY_CONNECTED:
       // Float input with int8 weights is the dynamic-range ("hybrid") kernel; per-channel needs 12.
       if (!int8 && int8_weights) return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
-      if (flag(n, "keep_num_dims")) return 5;
+      if (flag(n, "keep_num_dims")) return 5;  // also float input with int4 weights (no rule of its own)
       return int8 ? 4 : 1;
     case tflite::BuiltinOperator_DEQUANTIZE:
       if (in->dtype == ir::DType::kFloat16) return 3;

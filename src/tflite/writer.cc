@@ -40,8 +40,10 @@ size_t align_up(size_t n) { return (n + kBufferAlignment - 1) / kBufferAlignment
 size_t constant_bytes(const ir::Module& m) {
   size_t total = 0;
   for (const auto& g : m.subgraphs)
-    for (const auto& v : g->values())
+    for (const auto& v : g->values()) {
       if (v->is_const()) total += v->data->bytes().size();
+      if (v->quant && v->quant->blockwise) total += v->quant->blockwise->fp16_scales.bytes().size();
+    }
   return total;
 }
 
@@ -84,6 +86,8 @@ class ModelWriter {
         total += 128 + v->name.size() + 8 * v->shape.size();
         if (v->is_const() && !external) total += v->data->bytes().size() + kBufferAlignment + 64;
         if (v->quant) total += 64 + 16 * v->quant->scale.size();
+        if (v->quant && v->quant->blockwise)  // the scales tensor
+          total += 192 + v->name.size() + v->quant->blockwise->fp16_scales.bytes().size() + kBufferAlignment;
       }
       for (const auto& n : g->nodes()) total += 128 + 4 * (n->inputs.size() + n->outputs.size());
     }
@@ -107,8 +111,8 @@ class ModelWriter {
     file_size_ = pos + kBufferAlignment;
   }
 
-  uint32_t buffer_for(const ir::Value& v) {
-    std::span<const uint8_t> bytes = v.data->bytes();
+  uint32_t buffer_for(const ir::ConstData& data) {
+    std::span<const uint8_t> bytes = data.bytes();
     if (bytes.empty()) return 0;
     // The key points into the module's constant, alive meanwhile. One lookup-or-insert hashes
     // the bytes once (the map caches hash codes, so growing it does not read them again).
@@ -116,7 +120,7 @@ class ModelWriter {
     uint32_t index = static_cast<uint32_t>(buffers_.size());
     auto [it, inserted] = buffer_index_.try_emplace(key, index);
     // Hashing read every byte; mapped weights need not stay resident until they are streamed out.
-    v.data->drop_pages();
+    data.drop_pages();
     if (!inserted) {
       // Finding the equal bytes compared them with the first constant's, which brought its pages
       // back: two signatures sharing every weight would otherwise hold one archive's weights
@@ -124,20 +128,20 @@ class ModelWriter {
       first_with_bytes_.at(it->second).drop_pages();
       return it->second;
     }
-    first_with_bytes_.emplace(index, *v.data);
+    first_with_bytes_.emplace(index, data);
     if (external_) {
       buffers_.push_back(tflite::CreateBuffer(fbb_, 0, kPendingOffset, bytes.size()));
-      outside_.push_back({index, Flatbuffer::Placed{0, *v.data}});
+      outside_.push_back({index, Flatbuffer::Placed{0, data}});
     } else {
       // Room for the bytes, laid out exactly as CreateVector would, but left unwritten: the
       // bytes are streamed into place later. Until the builder is finished, a place is known
       // only by its distance from the builder's end.
       fbb_.ForceVectorAlignment(bytes.size(), 1, kBufferAlignment);
       uint8_t* dst = nullptr;
-      auto data = fbb_.CreateUninitializedVector(bytes.size(), 1, &dst);
+      auto room = fbb_.CreateUninitializedVector(bytes.size(), 1, &dst);
       uint64_t from_end = fbb_.GetSize() - static_cast<uint64_t>(dst - fbb_.GetCurrentBufferPointer());
-      placed_.push_back(Flatbuffer::Placed{from_end, *v.data});
-      buffers_.push_back(tflite::CreateBuffer(fbb_, flatbuffers::Offset<flatbuffers::Vector<uint8_t>>(data)));
+      placed_.push_back(Flatbuffer::Placed{from_end, data});
+      buffers_.push_back(tflite::CreateBuffer(fbb_, flatbuffers::Offset<flatbuffers::Vector<uint8_t>>(room)));
     }
     return index;
   }
@@ -153,7 +157,18 @@ class ModelWriter {
     return index;
   }
 
-  Offset<tflite::Tensor> write_tensor(const ir::Value& v, const std::string& scope) {
+  // The FLOAT16 scales of a blockwise-quantized weight, a tensor that no op reads: the weight's
+  // BlockwiseQuantization names it by index.
+  Offset<tflite::Tensor> write_block_scales(const ir::Value& weight, const std::string& scope) {
+    const ir::BlockwiseScales& b = *weight.quant->blockwise;
+    std::vector<int32_t> shape;
+    for (const ir::Dim& d : b.shape) shape.push_back(static_cast<int32_t>(d.size));
+    return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tflite::TensorType_FLOAT16, buffer_for(b.fp16_scales),
+                                fbb_.CreateString(file_tensor_name(weight, scope) + "_scales"), 0, false, 0, 0,
+                                /*has_rank=*/true);
+  }
+
+  Offset<tflite::Tensor> write_tensor(const ir::Value& v, const std::string& scope, int32_t block_scales_index) {
     std::vector<int32_t> shape, signature;
     bool dynamic = false;
     for (const ir::Dim& d : v.shape) {
@@ -162,12 +177,17 @@ class ModelWriter {
       dynamic |= !d.is_static();
     }
     Offset<tflite::QuantizationParameters> q = 0;
-    if (v.quant) {
+    if (v.quant && v.quant->blockwise) {
+      auto details = tflite::CreateBlockwiseQuantization(fbb_, block_scales_index, /*zero_points=*/-1,
+                                                         v.quant->blockwise->block_size);
+      q = tflite::CreateQuantizationParameters(fbb_, 0, 0, 0, 0, tflite::QuantizationDetails_BlockwiseQuantization,
+                                               details.Union(), v.quant->axis);
+    } else if (v.quant) {
       q = tflite::CreateQuantizationParameters(fbb_, 0, 0, fbb_.CreateVector(v.quant->scale),
                                                fbb_.CreateVector(v.quant->zero_point), tflite::QuantizationDetails_NONE,
                                                0, v.quant->axis);
     }
-    uint32_t buffer = v.is_const() ? buffer_for(v) : 0;
+    uint32_t buffer = v.is_const() ? buffer_for(*v.data) : 0;
     return tflite::CreateTensor(fbb_, fbb_.CreateVector(shape), tensor_type(v.dtype), buffer,
                                 fbb_.CreateString(file_tensor_name(v, scope)), q, false, 0,
                                 dynamic ? fbb_.CreateVector(signature) : 0, /*has_rank=*/true);
@@ -206,14 +226,21 @@ class ModelWriter {
     for (const ir::Value* v : g.outputs) outputs.push_back(id(v));
     graph_tensor_index_[&g] = index;
 
+    // Blockwise scales tensors come after every tensor an op or the graph refers to.
+    std::vector<const ir::Value*> blockwise;
+    for (const ir::Value* v : order)
+      if (v->quant && v->quant->blockwise) blockwise.push_back(v);
     std::vector<Offset<tflite::Tensor>> tensors;
     static const std::string kNoScope;
-    for (const ir::Value* v : order) {
-      const std::string* scope = &kNoScope;
-      if (v->producer) scope = &v->producer->source.module_path;
-      else if (auto it = first_reader_scope.find(v); it != first_reader_scope.end()) scope = it->second;
-      tensors.push_back(write_tensor(*v, *scope));
-    }
+    auto scope_of = [&](const ir::Value* v) -> const std::string& {
+      if (v->producer) return v->producer->source.module_path;
+      if (auto it = first_reader_scope.find(v); it != first_reader_scope.end()) return *it->second;
+      return kNoScope;
+    };
+    int32_t next_scales = static_cast<int32_t>(order.size());
+    for (const ir::Value* v : order)
+      tensors.push_back(write_tensor(*v, scope_of(v), v->quant && v->quant->blockwise ? next_scales++ : -1));
+    for (const ir::Value* v : blockwise) tensors.push_back(write_block_scales(*v, scope_of(v)));
     std::vector<Offset<tflite::Operator>> operators;
     for (const OpRecord& r : ops)
       operators.push_back(tflite::CreateOperator(fbb_, r.opcode, fbb_.CreateVector(r.ins), fbb_.CreateVector(r.outs),

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
-#include "lower/const_eval.h"
-#include "lower/layout.h"
+#include "ir/constants.h"
+#include "ir/layout.h"
 #include "lower/padding.h"
 
-namespace pt2tflite::lower {
+namespace pt2tflite::ir {
 namespace {
 
 TEST(Layout, TransposeBetweenLayouts) {
@@ -44,6 +44,12 @@ TEST(ConstEval, PermuteBytes) {
   const float* f = reinterpret_cast<const float*>(out.data());
   EXPECT_EQ(std::vector<float>(f, f + 6), (std::vector<float>{0, 3, 1, 4, 2, 5}));
 }
+
+}  // namespace
+}  // namespace pt2tflite::ir
+
+namespace pt2tflite::lower {
+namespace {
 
 TEST(Padding, SameOnlyWhenTapsMatch) {
   EXPECT_TRUE(torch_pad_is_same(56, 3, 1, 1, 1));    // 3x3 stride 1 pad 1

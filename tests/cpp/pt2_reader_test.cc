@@ -6,7 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "archive/op_defaults.h"
+#include "archive/op_schema.h"
 #include "zip_builder.h"
 
 namespace pt2tflite::archive {
@@ -133,14 +133,25 @@ TEST(Pt2Reader, HonoursStridesOfNonContiguousWeights) {
   EXPECT_EQ(std::vector<float>(values.begin(), values.end()), (std::vector<float>{0, 2, 4, 1, 3, 5}));
 }
 
-TEST(Pt2Reader, DefaultsTableCoversOmittedArguments) {
+TEST(Pt2Reader, SchemasHoldTheDefaultsOfOmittedArguments) {
+  // torch.export omits arguments equal to their default; the generated schemas restore them.
+  auto default_of = [](std::string_view op, std::string_view arg) -> const ir::Attr* {
+    const OpSchema* s = op_schema(op);
+    if (!s) return nullptr;
+    for (const ArgSpec& a : s->args)
+      if (a.name == arg && !a.required) return &a.default_value;
+    return nullptr;
+  };
   // max_pool2d's omitted stride means "= kernel"; add's omitted alpha is 1.
-  const auto& pool = op_defaults("aten.max_pool2d_with_indices.default");
-  ASSERT_FALSE(pool.empty());
-  EXPECT_EQ(pool[0].first, "stride");
-  EXPECT_TRUE(std::get<std::vector<int64_t>>(pool[0].second).empty());
-  EXPECT_EQ(std::get<int64_t>(op_defaults("aten.add.Tensor")[0].second), 1);
-  EXPECT_TRUE(op_defaults("aten.relu.default").empty());
+  const ir::Attr* stride = default_of("aten.max_pool2d_with_indices.default", "stride");
+  ASSERT_NE(stride, nullptr);
+  EXPECT_TRUE(std::get<std::vector<int64_t>>(*stride).empty());
+  ASSERT_NE(default_of("aten.add.Tensor", "alpha"), nullptr);
+  EXPECT_EQ(std::get<int64_t>(*default_of("aten.add.Tensor", "alpha")), 1);
+  // An op that is only evaluated at convert time (no lowering rule) has its schema too.
+  ASSERT_NE(default_of("aten.rsub.Tensor", "alpha"), nullptr);
+  EXPECT_EQ(std::get<int64_t>(*default_of("aten.rsub.Tensor", "alpha")), 1);
+  EXPECT_EQ(default_of("aten.relu.default", "self"), nullptr);
 }
 
 TEST(Pt2Reader, NotAPt2Archive) {

@@ -103,9 +103,9 @@ def test_every_pass_name_can_be_dumped_and_others_are_refused(capfd):
     assert names[:4] == ["import", "fold_batchnorm", "evaluate_constants", "lower"] and "fold_qdq" in names
     pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=names)
     err = capfd.readouterr().err
-    # float16_weights and quantized_io run only when asked for; every other stage prints its IR.
+    # weight_quant, float16_weights and quantized_io run only when asked for; every other stage prints its IR.
     for name in names:
-        assert (f"// IR after {name}\n" in err) == (name not in ("float16_weights", "quantized_io")), name
+        assert (f"// IR after {name}\n" in err) == (name not in ("weight_quant", "float16_weights", "quantized_io")), name
     with pytest.raises(pt2tflite.ConversionError, match="unknown pass 'lowr'.*fold_batchnorm, evaluate_constants, lower"):
         pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=["lowr"])
 

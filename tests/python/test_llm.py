@@ -172,34 +172,8 @@ def test_gqa_attention_matches_sdpa_and_is_restored():
 
 
 @torch.no_grad()
-def test_prefill_logits_last_position_only():
-    """prefill_logits="last": prefill returns [1, 1, V] for its last row (the LM head is computed for that row
-    only), matching Hugging Face; decode is unchanged. About 10 s."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from pt2tflite.llm import export_llm
-
-    torch.manual_seed(0)
-    hf = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                      num_attention_heads=4, num_key_value_heads=2)).eval()
-    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits="last")
-    seq = torch.randint(1, 64, (1, 6))
-    want = hf.double()(seq).logits[0, -1].numpy()
-    hf.float()
-    itp = Interpreter(model_content=model.tflite_bytes)
-    prefill = itp.get_signature_runner("prefill_6")
-    caches = {n: np.zeros(d["shape"], np.float32) for n, d in prefill.get_input_details().items() if n.startswith("kv_")}
-    out = prefill(tokens=seq.numpy().astype(np.int32), input_pos=np.arange(6, dtype=np.int32), **caches)
-    assert out["logits"].shape == (1, 1, 64)
-    assert np.abs(out["logits"][0, 0] - want).max() / np.abs(want).max() < 1e-4
-    assert list(itp.get_signature_runner("decode").get_output_details()["logits"]["shape"]) == [1, 1, 64]
-    with pytest.raises(ValueError, match="prefill_logits"):
-        export_llm(hf, prefill_logits="first")
-
-
-@torch.no_grad()
 def test_prefill_without_logits_fills_the_caches():
-    """prefill_logits="none" (export_hf's default): prefill returns only the caches, and decoding after it
+    """prefill_logits=False (export_hf's default): prefill returns only the caches, and decoding after it
     matches Hugging Face (the last layer's K/V projections, which the caches need, survive). About 10 s."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -208,7 +182,7 @@ def test_prefill_without_logits_fills_the_caches():
     torch.manual_seed(0)
     hf = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                       num_attention_heads=4, num_key_value_heads=2)).eval()
-    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits="none")
+    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits=False)
     assert sorted(model.signatures()["prefill_6"][1]) == [f"kv_cache_{kv}_{i}" for kv in "kv" for i in range(2)]
     seq = torch.randint(1, 64, (1, 10))
     want = hf.double()(seq).logits[0, 6:].numpy()

@@ -1,11 +1,11 @@
-#include "lower/const_eval.h"
+#include "ir/constants.h"
 
 #include <cmath>
 #include <cstring>
 
 #include "util/check.h"
 
-namespace pt2tflite::lower {
+namespace pt2tflite::ir {
 
 std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
                                    const std::vector<int64_t>& sizes, const std::vector<int>& perm) {
@@ -32,7 +32,6 @@ std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
   return out;
 }
 
-namespace {
 uint16_t f32_to_f16(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
@@ -77,6 +76,7 @@ float f16_to_f32(uint16_t h) {
   return f;
 }
 
+namespace {
 float bf16_to_f32(uint16_t h) {
   uint32_t x = static_cast<uint32_t>(h) << 16;
   float f;
@@ -95,7 +95,7 @@ void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, c
 }
 }  // namespace
 
-std::vector<float> to_float_vector(const ir::Value& v) {
+std::vector<float> to_float_vector(const Value& v) {
   PT2_CHECK(v.data, "value " << v.name << " is not a constant");
   const auto& d = *v.data;
   std::vector<float> out;
@@ -104,26 +104,26 @@ std::vector<float> to_float_vector(const ir::Value& v) {
     for (auto x : span) out.push_back(static_cast<float>(x));
   };
   switch (v.dtype) {
-    case ir::DType::kFloat32: conv(d.as<float>()); break;
-    case ir::DType::kFloat64: conv(d.as<double>()); break;
-    case ir::DType::kFloat16:
+    case DType::kFloat32: conv(d.as<float>()); break;
+    case DType::kFloat64: conv(d.as<double>()); break;
+    case DType::kFloat16:
       for (uint16_t h : d.as<uint16_t>()) out.push_back(f16_to_f32(h));
       break;
-    case ir::DType::kBFloat16:
+    case DType::kBFloat16:
       for (uint16_t h : d.as<uint16_t>()) out.push_back(bf16_to_f32(h));
       break;
-    case ir::DType::kInt8: conv(d.as<int8_t>()); break;
-    case ir::DType::kUInt8:
-    case ir::DType::kBool: conv(d.as<uint8_t>()); break;
-    case ir::DType::kInt16: conv(d.as<int16_t>()); break;
-    case ir::DType::kInt32: conv(d.as<int32_t>()); break;
-    case ir::DType::kInt64: conv(d.as<int64_t>()); break;
+    case DType::kInt8: conv(d.as<int8_t>()); break;
+    case DType::kUInt8:
+    case DType::kBool: conv(d.as<uint8_t>()); break;
+    case DType::kInt16: conv(d.as<int16_t>()); break;
+    case DType::kInt32: conv(d.as<int32_t>()); break;
+    case DType::kInt64: conv(d.as<int64_t>()); break;
   }
   if (v.quant) dequantize_in_place(out, *v.quant, ir::sizes_of(v.shape));
   return out;
 }
 
-std::vector<int64_t> to_int_vector(const ir::Value& v) {
+std::vector<int64_t> to_int_vector(const Value& v) {
   PT2_CHECK(v.data, "value " << v.name << " is not a constant");
   const auto& d = *v.data;
   std::vector<int64_t> out;
@@ -131,27 +131,27 @@ std::vector<int64_t> to_int_vector(const ir::Value& v) {
     for (auto x : span) out.push_back(static_cast<int64_t>(x));
   };
   switch (v.dtype) {
-    case ir::DType::kInt8: conv(d.as<int8_t>()); break;
-    case ir::DType::kUInt8:
-    case ir::DType::kBool: conv(d.as<uint8_t>()); break;
-    case ir::DType::kInt16: conv(d.as<int16_t>()); break;
-    case ir::DType::kInt32: conv(d.as<int32_t>()); break;
-    case ir::DType::kInt64: conv(d.as<int64_t>()); break;
+    case DType::kInt8: conv(d.as<int8_t>()); break;
+    case DType::kUInt8:
+    case DType::kBool: conv(d.as<uint8_t>()); break;
+    case DType::kInt16: conv(d.as<int16_t>()); break;
+    case DType::kInt32: conv(d.as<int32_t>()); break;
+    case DType::kInt64: conv(d.as<int64_t>()); break;
     default:
       for (float f : to_float_vector(v)) out.push_back(static_cast<int64_t>(f));
   }
   return out;
 }
 
-std::vector<uint8_t> from_float_vector(std::span<const float> values, ir::DType dtype) {
+std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtype) {
   switch (dtype) {
-    case ir::DType::kFloat32: return to_bytes(values);
-    case ir::DType::kFloat16: {
+    case DType::kFloat32: return to_bytes(values);
+    case DType::kFloat16: {
       std::vector<uint16_t> h;
       for (float f : values) h.push_back(f32_to_f16(f));
       return to_bytes(std::span<const uint16_t>(h));
     }
-    case ir::DType::kFloat64: {
+    case DType::kFloat64: {
       std::vector<double> d(values.begin(), values.end());
       return to_bytes(std::span<const double>(d));
     }
@@ -163,19 +163,19 @@ std::vector<uint8_t> from_float_vector(std::span<const float> values, ir::DType 
   }
 }
 
-std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, ir::DType dtype) {
+std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtype) {
   auto narrow = [&](auto tag) {
     using T = decltype(tag);
     std::vector<T> t(values.begin(), values.end());
     return to_bytes(std::span<const T>(t));
   };
   switch (dtype) {
-    case ir::DType::kInt64: return to_bytes(values);
-    case ir::DType::kInt32: return narrow(int32_t{});
-    case ir::DType::kInt16: return narrow(int16_t{});
-    case ir::DType::kInt8: return narrow(int8_t{});
-    case ir::DType::kUInt8: return narrow(uint8_t{});
-    case ir::DType::kBool: {
+    case DType::kInt64: return to_bytes(values);
+    case DType::kInt32: return narrow(int32_t{});
+    case DType::kInt16: return narrow(int16_t{});
+    case DType::kInt8: return narrow(int8_t{});
+    case DType::kUInt8: return narrow(uint8_t{});
+    case DType::kBool: {
       std::vector<uint8_t> b;
       for (int64_t x : values) b.push_back(x != 0);
       return b;
@@ -213,4 +213,4 @@ std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std
   return offsets;
 }
 
-}  // namespace pt2tflite::lower
+}  // namespace pt2tflite::ir

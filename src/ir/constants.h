@@ -8,7 +8,7 @@
 
 #include "ir/graph.h"
 
-namespace pt2tflite::lower {
+namespace pt2tflite::ir {
 
 // Row-major permute of any dtype: out dim i = in dim perm[i].
 std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_size,
@@ -18,12 +18,15 @@ std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_si
 std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std::vector<int64_t>& out);
 // The constant's values as float (from any float or integer dtype), dequantized when it has
 // quantization parameters.
-std::vector<float> to_float_vector(const ir::Value& v);
+std::vector<float> to_float_vector(const Value& v);
 // The constant's values as int64 (from any integer or bool dtype).
-std::vector<int64_t> to_int_vector(const ir::Value& v);
+std::vector<int64_t> to_int_vector(const Value& v);
+// IEEE float16 bits of `f`, rounded to nearest even (overflow gives infinity), and back.
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
 // Bytes of `values` converted to `dtype`.
-std::vector<uint8_t> from_float_vector(std::span<const float> values, ir::DType dtype);
-std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, ir::DType dtype);
+std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtype);
+std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtype);
 
 template <typename T>
 std::vector<uint8_t> to_bytes(std::span<const T> values) {
@@ -32,4 +35,4 @@ std::vector<uint8_t> to_bytes(std::span<const T> values) {
   return out;
 }
 
-}  // namespace pt2tflite::lower
+}  // namespace pt2tflite::ir

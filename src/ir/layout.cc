@@ -1,11 +1,11 @@
-#include "lower/layout.h"
+#include "ir/layout.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "util/check.h"
 
-namespace pt2tflite::lower {
+namespace pt2tflite::ir {
 
 Perm identity_perm(int rank) {
   Perm p(rank);
@@ -39,9 +39,9 @@ Perm normalized(const Perm& p, int rank) {
   return p;
 }
 
-ir::Shape physical_shape(const ir::Shape& logical, const Perm& layout) {
+Shape physical_shape(const Shape& logical, const Perm& layout) {
   if (layout.empty()) return logical;
-  ir::Shape out;
+  Shape out;
   for (int d : layout) out.push_back(logical.at(d));
   return out;
 }
@@ -55,7 +55,7 @@ Perm transpose_between(const Perm& from, const Perm& to, int rank) {
   return out;
 }
 
-bool same_memory_order(const ir::Shape& logical, const Perm& layout) {
+bool same_memory_order(const Shape& logical, const Perm& layout) {
   int last = -1;
   for (int d : layout) {
     if (logical.at(d).is_static() && logical.at(d).size == 1) continue;
@@ -120,4 +120,4 @@ std::optional<Perm> reshape_layout(const std::vector<int64_t>& in, const Perm& l
   return normalized(result, out_rank);
 }
 
-}  // namespace pt2tflite::lower
+}  // namespace pt2tflite::ir
