@@ -48,6 +48,39 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True):
     return LiteRtLmSignature().eval()
 
 
+@contextlib.contextmanager
+def _parameters_not_cloned_by_dynamo():
+    """torch.export(strict=True) runs dynamo, which in export mode keeps a clone of every real tensor it
+    meets as a graph input, parameters included (torch/_dynamo/variables/builder.py `_clone_input`,
+    for `real_value_cache`): a transient copy of all the weights (measured 1.5x the weight bytes on a
+    1.4 GB Llama). The clone protects the cached value from in-place updates made while dynamo
+    evaluates real values; a model's parameters are not updated by its inference forward (this runs
+    under no_grad, the caches are buffers and keep their clone), so parameters are cached as they are.
+    If torch moves this function, nothing is patched and the export is the same, only bigger."""
+    import torch
+
+    try:
+        from torch._dynamo.variables import builder
+    except ImportError:
+        yield
+        return
+    original = getattr(builder, "_clone_input", None)
+    if original is None:
+        yield
+        return
+
+    def clone_unless_parameter(value, fake_mode):
+        if isinstance(value, torch.nn.Parameter):
+            return value
+        return original(value, fake_mode)
+
+    builder._clone_input = clone_unless_parameter
+    try:
+        yield
+    finally:
+        builder._clone_input = original
+
+
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                num_threads: int | None = None, output=None, tokenizer=None,
                prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
