@@ -8,7 +8,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-fast test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo
+.PHONY: demo test test-fast test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -109,3 +109,10 @@ sweep-hf: build
 sweep-yolo: build
 	$(PYTHON) -m pip install -q --no-deps ultralytics opencv-python-headless psutil
 	nice -n 10 $(PYTHON) tools/sweep.py yolo
+
+# LLM export vs litert-torch export_hf (bench/README.md): speed, conversion time and RSS, file size,
+# correctness; creates the incumbent venv on first use. Long (~15-25 min on the shared 2-core
+# machine; --big adds the ~1B Llama); not part of `make test`. `make bench-llm BENCH_LLM_ARGS="--quantize int8"`.
+BENCH_LLM_ARGS ?=
+bench-llm: build
+	nice -n 10 $(PYTHON) bench/llm_bench.py $(BENCH_LLM_ARGS)

@@ -92,4 +92,17 @@ struct SignatureSource {
 // Constants with equal bytes are stored once, so the weights the signatures share are written once.
 ConvertResult convert_signatures(std::span<const SignatureSource> sources, const ConvertOptions& options = {});
 
+// One entry point whose archive is a file (memory-mapped, its weights read where they lie).
+struct SignatureFile {
+  std::string key;
+  std::string path;
+  std::vector<std::string> output_names;  // as in SignatureSource
+};
+
+// convert_signatures for archive files, writing the .tflite to `output` the way convert_file_to_file
+// does: each constant streamed to the file from its archive mapping (pages dropped once written), so
+// that neither the archives nor the output are ever whole in memory. Returns the bytes written.
+uint64_t convert_signature_files_to_file(std::span<const SignatureFile> sources, const std::string& output,
+                                         const ConvertOptions& options = {});
+
 }  // namespace pt2tflite

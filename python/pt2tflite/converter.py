@@ -115,6 +115,13 @@ def archive_bytes(ep) -> bytes:
     return buf.getvalue()
 
 
+def save_archive(ep, path: str) -> None:
+    """Writes the .pt2 archive of an ExportedProgram to `path` (the weights go from the tensors to the file)."""
+    import torch
+
+    torch.export.save(ep, path)
+
+
 def convert(
     module_or_exported_program,
     sample_args: tuple,

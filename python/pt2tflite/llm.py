@@ -14,10 +14,13 @@ write a DYNAMIC_UPDATE_SLICE at input_pos[0], and its cumulative_length buffer f
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 from pt2tflite import litertlm as _litertlm
+from pt2tflite.llm_attention import gqa_attention_for
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
@@ -43,6 +46,39 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True):
             return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
+
+
+@contextlib.contextmanager
+def _parameters_not_cloned_by_dynamo():
+    """torch.export(strict=True) runs dynamo, which in export mode keeps a clone of every real tensor it
+    meets as a graph input, parameters included (torch/_dynamo/variables/builder.py `_clone_input`,
+    for `real_value_cache`): a transient copy of all the weights (measured 1.5x the weight bytes on a
+    1.4 GB Llama). The clone protects the cached value from in-place updates made while dynamo
+    evaluates real values; a model's parameters are not updated by its inference forward (this runs
+    under no_grad, the caches are buffers and keep their clone), so parameters are cached as they are.
+    If torch moves this function, nothing is patched and the export is the same, only bigger."""
+    import torch
+
+    try:
+        from torch._dynamo.variables import builder
+    except ImportError:
+        yield
+        return
+    original = getattr(builder, "_clone_input", None)
+    if original is None:
+        yield
+        return
+
+    def clone_unless_parameter(value, fake_mode):
+        if isinstance(value, torch.nn.Parameter):
+            return value
+        return original(value, fake_mode)
+
+    builder._clone_input = clone_unless_parameter
+    try:
+        yield
+    finally:
+        builder._clone_input = original
 
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
@@ -83,8 +119,31 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     return model
 
 
+def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
+                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32) -> list[str]:
+    """export_llm to a bare .tflite at `path`, without holding the file (or the .pt2 archives) in memory:
+    the weights are streamed from the archive files into the output (Signatures.export; docs/memory.md).
+    Returns the signature keys."""
+    import torch
+
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+        sigs.export(path, verbose=verbose, weight_quant=quantize, block_size=block_size)
+    return [e.name for e in sigs.entries]
+
+
 def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
              quantize: str | None, block_size: int) -> Model:
+    import torch
+
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
+    # query head (llm_attention.py); the model's own attention setting is restored afterwards.
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+        return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
+
+
+def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool) -> Signatures:
     import torch
 
     hf_model = hf_model.eval()
@@ -98,8 +157,7 @@ def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_th
                        (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
     sigs.signature("decode", _signature_module(hf_model, cache_length),
                    (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
-    with torch.no_grad():
-        return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
+    return sigs
 
 
 _CLI_EPILOG = """\
@@ -140,17 +198,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
-        model = export_llm(hf, prefill_lengths=[int(x) for x in args.prefill_lengths.split(",")],
-                           cache_length=args.cache_length, verbose=args.verbose, output=args.output,
-                           prefill_logits=args.prefill_logits,
-                           tokenizer=args.model_dir if args.output.endswith(".litertlm") else None,
-                           quantize=args.quantize, block_size=args.block_size)
+        lengths = [int(x) for x in args.prefill_lengths.split(",")]
+        if args.output.endswith(".litertlm"):
+            keys = list(export_llm(hf, prefill_lengths=lengths, cache_length=args.cache_length, verbose=args.verbose,
+                                   output=args.output, prefill_logits=args.prefill_logits, tokenizer=args.model_dir,
+                                   quantize=args.quantize, block_size=args.block_size).signatures())
+        else:
+            # Streamed to the file: peak memory stays near the loaded model's (docs/memory.md).
+            keys = export_llm_file(hf, args.output, prefill_lengths=lengths, cache_length=args.cache_length,
+                                   verbose=args.verbose, quantize=args.quantize, block_size=args.block_size,
+                                   prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
     what = "LiteRT-LM bundle (model, tokenizer, LlmMetadata)" if args.output.endswith(".litertlm") else "model"
-    print(f"pt2tflite: wrote {args.output}: {what}, {Path(args.output).stat().st_size} bytes; signatures "
-          f"{', '.join(model.signatures())}; KV cache {args.cache_length} tokens", file=sys.stderr)
+    print(f"pt2tflite: wrote {args.output}: {what}, {os.path.getsize(args.output)} bytes; signatures "
+          f"{', '.join(keys)}; KV cache {args.cache_length} tokens", file=sys.stderr)
     return 0
 
 

@@ -6,11 +6,13 @@ stores constants with equal bytes once, so weights shared by the signatures are 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from pt2tflite import _core
-from pt2tflite.converter import archive_bytes, export_program
+from pt2tflite.converter import export_program, save_archive
 from pt2tflite.errors import ConversionError
 from pt2tflite.model import Model
 
@@ -72,19 +74,40 @@ class Signatures:
                 num_threads: int | None = None, quantized_io: bool = False,
                 float16_weights: bool = False, weight_quant: str | None = None, block_size: int = 32) -> Model:
         """Converts every signature into one Model (options as in `pt2tflite.convert`)."""
+        with tempfile.TemporaryDirectory(prefix="pt2tflite_") as tmp:
+            out = os.path.join(tmp, "model.tflite")
+            self.export(out, dump_after=dump_after, verbose=verbose, external_buffers=external_buffers,
+                        quantized_io=quantized_io, float16_weights=float16_weights, weight_quant=weight_quant,
+                        block_size=block_size)
+            with open(out, "rb") as f:
+                tflite = f.read()
+        return Model(tflite, num_threads=num_threads)
+
+    def export(self, path, *, dump_after=(), verbose: bool = False, external_buffers: bool = False,
+               quantized_io: bool = False, float16_weights: bool = False, weight_quant: str | None = None,
+               block_size: int = 32) -> int:
+        """Converts every signature and writes the .tflite file to `path` (no partial file on failure);
+        returns its size. Neither the archives nor the file are held in memory: each signature's .pt2
+        goes to a temporary file as soon as it is exported, and the C++ core streams the weights from
+        the archive mappings into the output (weights shared by the signatures are written once)."""
         if not self.entries:
             raise ConversionError("no signatures to convert")
-        sources = []
-        for e in self.entries:
-            ep = export_program(e.module, e.args, e.kwargs, dynamic_shapes=e.dynamic_shapes, strict=e.strict)
-            sources.append((e.name, archive_bytes(ep), output_names(ep)))
-        tflite, dumps = _core.convert_signatures(sources, list(dump_after), verbose, external_buffers, quantized_io,
-                                                 float16_weights, weight_quant or "", block_size)
+        with tempfile.TemporaryDirectory(prefix="pt2tflite_") as tmp:
+            sources = []
+            for i, e in enumerate(self.entries):
+                ep = export_program(e.module, e.args, e.kwargs, dynamic_shapes=e.dynamic_shapes, strict=e.strict)
+                archive = os.path.join(tmp, f"signature_{i}.pt2")
+                save_archive(ep, archive)
+                sources.append((e.name, archive, output_names(ep)))
+                del ep
+            size, dumps = _core.convert_signature_files(sources, os.fspath(path), list(dump_after), verbose,
+                                                        external_buffers, quantized_io, float16_weights,
+                                                        weight_quant or "", block_size)
         if dumps:
             import sys
 
             sys.stderr.write(dumps)
-        return Model(tflite, num_threads=num_threads)
+        return size
 
 
 def signature(name: str, module, sample_args, sample_kwargs: dict | None = None, *,

@@ -286,4 +286,29 @@ ConvertResult convert_signatures(std::span<const SignatureSource> sources, const
   return in_memory(optimize_and_write(std::move(merged), zip_ptrs, options, stages), stages);
 }
 
+uint64_t convert_signature_files_to_file(std::span<const SignatureFile> files, const std::string& output,
+                                         const ConvertOptions& options) {
+  std::vector<SignatureSource> sources;
+  for (const SignatureFile& f : files) sources.push_back(SignatureSource{f.key, {}, f.output_names});
+  check_signature_keys(sources);
+  Stages stages(options);
+  // Every archive stays mapped until the writer has streamed the constants borrowed from it.
+  std::vector<archive::ZipArchive> zips;
+  zips.reserve(files.size());
+  ir::Module merged;
+  for (size_t i = 0; i < files.size(); ++i) {
+    zips.push_back(archive::ZipArchive::open_file(files[i].path));
+    add_signature(merged, import_and_lower(zips.back(), options, stages), sources[i]);
+  }
+  std::vector<const archive::ZipArchive*> zip_ptrs;
+  for (const auto& z : zips) zip_ptrs.push_back(&z);
+  tflite_writer::Flatbuffer fb = optimize_and_write(std::move(merged), zip_ptrs, options, stages);
+  // Only now, once the conversion has succeeded, does the (temporary) output file exist.
+  pipeline::AtomicFile file(output);
+  fb.stream([&](std::span<const uint8_t> bytes) { file.write(bytes); });
+  file.commit();
+  stages.done("output", nullptr);
+  return fb.size();
+}
+
 }  // namespace pt2tflite

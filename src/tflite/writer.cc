@@ -121,7 +121,14 @@ class ModelWriter {
     auto [it, inserted] = buffer_index_.try_emplace(key, index);
     // Hashing read every byte; mapped weights need not stay resident until they are streamed out.
     data.drop_pages();
-    if (!inserted) return it->second;
+    if (!inserted) {
+      // Finding the equal bytes compared them with the first constant's, which brought its pages
+      // back: two signatures sharing every weight would otherwise hold one archive's weights
+      // resident until they are streamed out (measured +1.0x the weight bytes on a 1.4 GB Llama).
+      first_with_bytes_.at(it->second).drop_pages();
+      return it->second;
+    }
+    first_with_bytes_.emplace(index, data);
     if (external_) {
       buffers_.push_back(tflite::CreateBuffer(fbb_, 0, kPendingOffset, bytes.size()));
       outside_.push_back({index, Flatbuffer::Placed{0, data}});
@@ -267,6 +274,8 @@ class ModelWriter {
   std::vector<Offset<tflite::Buffer>> buffers_;
   std::vector<Offset<tflite::OperatorCode>> opcodes_;
   std::unordered_map<std::string_view, uint32_t> buffer_index_;
+  // The constant each deduplicated buffer index was made from (to drop its pages again after a compare).
+  std::unordered_map<uint32_t, ir::ConstData> first_with_bytes_;
   std::map<std::pair<int, int>, uint32_t> opcode_index_;
   std::unordered_map<const ir::Graph*, std::unordered_map<const ir::Value*, int32_t>> graph_tensor_index_;
 };

@@ -63,6 +63,15 @@ def test_litert_lm_contract(llama):
     assert model.op_histogram()["DYNAMIC_UPDATE_SLICE"] == 8  # K and V of 2 layers, in 2 signatures
 
 
+def test_grouped_query_attention_does_not_repeat_kv(llama):
+    """GQA (4 query heads, 2 K/V heads) as two BATCH_MATMULs per layer over the K/V heads: no BROADCAST_TO
+    of the caches to the query heads (its builtin kernel was ~70 % of a decode step), no MUL over K."""
+    _, model = llama
+    hist = model.op_histogram()
+    assert "BROADCAST_TO" not in hist, hist
+    assert hist["BATCH_MATMUL"] == 2 * 2 * 2  # 2 per layer, 2 layers, 2 signatures
+
+
 @pytest.mark.parametrize("resolver", [OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES])
 @torch.no_grad()
 def test_teacher_forced_logits_match_hf(llama, resolver):
@@ -134,9 +143,82 @@ def test_in_place_caches_in_compiled_model(llama):
     assert rel.max() < 1e-4, rel.max()
 
 
+@torch.no_grad()
+def test_gqa_attention_matches_sdpa_and_is_restored():
+    """The attention implementation export_llm switches to, against Hugging Face's sdpa in float64 (masked
+    prefill rows and a decode row over a longer cache), and the model's setting is restored afterwards."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from pt2tflite.llm_attention import gqa_attention, gqa_attention_for
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.num_key_value_groups, module.is_causal = 3, True
+    for t, s in [(5, 12), (1, 12)]:
+        q, k, v = torch.randn(1, 6, t, 8).double(), torch.randn(1, 2, s, 8).double(), torch.randn(1, 2, s, 8).double()
+        start = 4
+        mask = torch.arange(s)[None, :] <= (start + torch.arange(t))[:, None]
+        want, _ = sdpa_attention_forward(module, q, k, v, mask[None, None], scaling=0.3)
+        got, _ = gqa_attention(module, q, k, v, mask[None, None], scaling=0.3)
+        assert got.shape == want.shape == (1, t, 6, 8)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=4, num_key_value_heads=2))
+    before = hf.config._attn_implementation
+    with gqa_attention_for(hf) as switched:
+        assert switched and hf.config._attn_implementation == "pt2tflite_gqa"
+    assert hf.config._attn_implementation == before
+
+
+@torch.no_grad()
+def test_prefill_without_logits_fills_the_caches():
+    """prefill_logits=False (export_hf's default): prefill returns only the caches, and decoding after it
+    matches Hugging Face (the last layer's K/V projections, which the caches need, survive). About 10 s."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from pt2tflite.llm import export_llm
+
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2)).eval()
+    model = export_llm(hf, prefill_lengths=(6,), cache_length=16, prefill_logits=False)
+    assert sorted(model.signatures()["prefill_6"][1]) == [f"kv_cache_{kv}_{i}" for kv in "kv" for i in range(2)]
+    seq = torch.randint(1, 64, (1, 10))
+    want = hf.double()(seq).logits[0, 6:].numpy()
+    hf.float()
+    itp = Interpreter(model_content=model.tflite_bytes)
+    prefill, decode = itp.get_signature_runner("prefill_6"), itp.get_signature_runner("decode")
+    caches = {n: np.zeros(d["shape"], np.float32) for n, d in prefill.get_input_details().items() if n.startswith("kv_")}
+    out = prefill(tokens=seq[:, :6].numpy().astype(np.int32), input_pos=np.arange(6, dtype=np.int32), **caches)
+    got = []
+    for p in range(6, 10):
+        caches = {n: out[n] for n in caches}
+        out = decode(tokens=seq[:, p:p + 1].numpy().astype(np.int32), input_pos=np.array([p], np.int32), **caches)
+        got.append(out["logits"][0, 0])
+    got = np.stack(got)
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-4
+
+
 def test_cli_rejects_a_missing_model_dir(tmp_path):
     env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
     r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(tmp_path / "nope"), "-o", str(tmp_path / "x.tflite")],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "error" in r.stderr
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_dynamo_keeps_parameters_uncloned_only_during_the_export():
+    """The LLM export stops dynamo's export-mode clone of parameters (a transient copy of all weights) and
+    nothing else: buffers (the caches) are still cloned, and the function is restored afterwards."""
+    from torch._dynamo.variables import builder
+
+    from pt2tflite.llm import _parameters_not_cloned_by_dynamo
+
+    original = builder._clone_input
+    p, b = torch.nn.Parameter(torch.randn(4)), torch.randn(4)
+    with _parameters_not_cloned_by_dynamo():
+        assert builder._clone_input(p, None) is p
+        c = builder._clone_input(b, None)
+        assert c is not b and torch.equal(c, b)
+    assert builder._clone_input is original

@@ -89,3 +89,24 @@ def test_signature_errors():
         model(signature_name="a", z=x)
     with pytest.raises(TypeError, match="missing inputs"):
         model(signature_name="a")
+
+
+def test_export_streams_the_same_file_and_leaves_nothing_on_error(tmp_path):
+    """Signatures.export writes the file convert() returns (the same bytes: convert() goes through it), and
+    a failing conversion leaves no file behind."""
+    mlp = Mlp().eval()
+    x4 = torch.randn(4, 16)
+    sigs = pt2tflite.signature("batch4", mlp, (x4,)).signature("batch1", mlp, (x4[:1],))
+    out = tmp_path / "m.tflite"
+    size = sigs.export(out)
+    assert out.stat().st_size == size
+    assert out.read_bytes() == sigs.convert().tflite_bytes
+
+    class Bad(torch.nn.Module):
+        def forward(self, x):
+            return torch.linalg.svd(x).S  # no lowering
+
+    bad = tmp_path / "bad.tflite"
+    with pytest.raises(pt2tflite.ConversionError):
+        pt2tflite.signature("a", mlp, (x4,)).signature("b", Bad().eval(), (torch.randn(3, 3),)).export(bad)
+    assert not bad.exists()
