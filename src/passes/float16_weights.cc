@@ -2,6 +2,10 @@
 // CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV are stored as FLOAT16 and read
 // through a DEQUANTIZE: half the file size; XNNPACK folds a constant FLOAT16 DEQUANTIZE into the
 // op at load time (and the builtin kernel caches its output), so it costs nothing per run.
+// A weight with an element beyond float16's range (|w| > 65504) stays float32: as float16 it
+// would become inf and the output silently wrong.
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -21,6 +25,8 @@ void float16_weights(ir::Graph& g) {
     if (!kWeighted.count(n->op) || n->inputs.size() < 2) continue;
     ir::Value* w = n->inputs[1];
     if (!w || !w->is_const() || w->dtype != ir::DType::kFloat32 || w->quant) continue;
+    auto values = w->data->as<float>();
+    if (std::any_of(values.begin(), values.end(), [](float x) { return !(std::fabs(x) <= 65504.0f); })) continue;
     auto [it, inserted] = converted.emplace(w, nullptr);
     if (inserted) {
       ir::Value* half = g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,

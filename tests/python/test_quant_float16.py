@@ -34,3 +34,19 @@ def test_float16_weights():
     with torch.no_grad():
         want = m(*x).numpy()
     np.testing.assert_allclose(fp16(*x), want, atol=2e-3 * np.abs(want).max() + 1e-4)
+
+
+def test_weight_beyond_float16_range_stays_float32():
+    # 1e5 is inf in float16: that weight must keep float32 (its output would be inf), the other
+    # still halves.
+    m = Net().eval()
+    with torch.no_grad():
+        m.fc.weight[3, 5] = 1e5
+    x = (torch.randn(1, 3, 12, 12),)
+    fp16 = pt2tflite.convert(m, x, float16_weights=True)
+    assert fp16.op_histogram()["DEQUANTIZE"] == 2
+    with torch.no_grad():
+        want = m(*x).numpy()
+    got = fp16(*x)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, atol=2e-3 * np.abs(want).max() + 1e-4)
