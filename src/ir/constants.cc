@@ -86,6 +86,9 @@ float bf16_to_f32(uint16_t h) {
 namespace {
 // real = scale · (q - zero_point), with the parameters of the element's channel along `q.axis`.
 void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, const std::vector<int64_t>& sizes) {
+  // Blockwise scales (int4 weights) are read by the runtime only; no pass reads them back.
+  PT2_CHECK(!q.blockwise && !q.scale.empty() && q.scale.size() == q.zero_point.size(),
+            "no float view of a blockwise or scale-less quantized constant");
   int64_t inner = 1;
   for (size_t d = q.axis + 1; d < sizes.size(); ++d) inner *= sizes[d];
   const int64_t channels = static_cast<int64_t>(q.scale.size());
@@ -95,6 +98,17 @@ void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, c
   }
 }
 }  // namespace
+
+std::vector<int8_t> unpack_int4(std::span<const uint8_t> packed, int64_t n) {
+  PT2_CHECK(n >= 0 && static_cast<uint64_t>(n) <= 2 * packed.size(), "int4 data holds " << packed.size()
+                                                                                      << " bytes, not " << n << " values");
+  std::vector<int8_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int nibble = (packed[i / 2] >> (4 * (i % 2))) & 0xF;
+    out[i] = static_cast<int8_t>(nibble >= 8 ? nibble - 16 : nibble);
+  }
+  return out;
+}
 
 std::vector<float> to_float_vector(const Value& v) {
   PT2_CHECK(v.data, "value " << v.name << " is not a constant");
@@ -119,6 +133,7 @@ std::vector<float> to_float_vector(const Value& v) {
     case DType::kInt16: conv(d.as<int16_t>()); break;
     case DType::kInt32: conv(d.as<int32_t>()); break;
     case DType::kInt64: conv(d.as<int64_t>()); break;
+    case DType::kInt4: conv(std::span<const int8_t>(unpack_int4(d.bytes(), num_elements(v.shape)))); break;
   }
   if (v.quant) dequantize_in_place(out, *v.quant, ir::sizes_of(v.shape));
   return out;
@@ -138,6 +153,7 @@ std::vector<int64_t> to_int_vector(const Value& v) {
     case DType::kInt16: conv(d.as<int16_t>()); break;
     case DType::kInt32: conv(d.as<int32_t>()); break;
     case DType::kInt64: conv(d.as<int64_t>()); break;
+    case DType::kInt4: conv(std::span<const int8_t>(unpack_int4(d.bytes(), num_elements(v.shape)))); break;
     default:
       for (float f : to_float_vector(v)) out.push_back(static_cast<int64_t>(f));
   }

@@ -30,6 +30,9 @@ std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtyp
 
 // bfloat16 bits → float (exact).
 float bf16_to_f32(uint16_t h);
+// The `n` values of a packed int4 tensor (two per byte, element 2i in the low nibble, as TFLite
+// packs them), sign-extended.
+std::vector<int8_t> unpack_int4(std::span<const uint8_t> packed, int64_t n);
 
 template <typename T>
 std::vector<uint8_t> to_bytes(std::span<const T> values) {

@@ -100,11 +100,8 @@ static std::string const_values(const Value& v) {
     case DType::kInt16: ints(d.as<int16_t>()); break;
     case DType::kInt32: ints(d.as<int32_t>()); break;
     case DType::kInt64: ints(d.as<int64_t>()); break;
-    case DType::kInt4:  // two per byte, element 2i in the low nibble
-      for (int64_t i = 0; i < n; ++i) {
-        const int nibble = (d.bytes()[i / 2] >> (4 * (i % 2))) & 0xF;
-        xs.push_back(std::to_string(nibble >= 8 ? nibble - 16 : nibble));
-      }
+    case DType::kInt4:
+      for (int8_t x : unpack_int4(d.bytes(), n)) xs.push_back(std::to_string(x));
       break;
   }
   std::string out = "[";

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ir/constants.h"
 #include "ir/graph.h"
 
 namespace pt2tflite::ir {
@@ -59,6 +60,16 @@ TEST(Graph, ConstantsMustMatchTheirShape) {
   Graph g;
   EXPECT_ANY_THROW(g.add_const("c", DType::kFloat32, static_shape(std::vector<int64_t>{3}),
                                ConstData::own(std::vector<uint8_t>(8))));
+}
+
+TEST(Constants, Int4ValuesReadBackSignExtendedLowNibbleFirst) {
+  Graph g;
+  // Bytes 0x8F, 0x07: elements 15→-1, 8→-8, 7, (padding 0); three values.
+  Value* w = g.add_const("w", DType::kInt4, static_shape(std::vector<int64_t>{3}),
+                         ConstData::own(std::vector<uint8_t>{0x8F, 0x07}));
+  EXPECT_EQ(to_int_vector(*w), (std::vector<int64_t>{-1, -8, 7}));
+  w->quant = QuantParams{{0.5f}, {0}, 0, nullptr};
+  EXPECT_EQ(to_float_vector(*w), (std::vector<float>{-0.5f, -4.0f, 3.5f}));
 }
 
 }  // namespace
