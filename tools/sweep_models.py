@@ -157,7 +157,7 @@ HF = {
     "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", LM, IDS, True),
     "stablelm": ("StableLmConfig", "StableLmForCausalLM", LM, IDS, True),
     "granite": ("GraniteConfig", "GraniteForCausalLM", LM, IDS, True),
-    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", LM, IDS, True),
+    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", dict(LM, pad_token_id=0), IDS, True),
     # sequence to sequence (logits)
     "t5": ("T5Config", "T5ForConditionalGeneration",
            dict(vocab_size=1024, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, use_cache=False,
@@ -197,7 +197,8 @@ HF = {
                                              num_queries=16), PIXELS, False),
     "yolos": ("YolosConfig", "YolosModel", dict(VIT, image_size=[64, 64], num_detection_tokens=10), PIXELS, False),
     "dpt": ("DPTConfig", "DPTForDepthEstimation", dict(VIT, image_size=64, patch_size=8, neck_hidden_sizes=[16, 32, 64, 64],
-                                                        fusion_hidden_size=32, backbone_out_indices=[0, 1, 1, 1]),
+                                                        num_hidden_layers=4, fusion_hidden_size=32,
+                                                        backbone_out_indices=[0, 1, 2, 3]),
             PIXELS, False),
     "clip_text": ("CLIPTextConfig", "CLIPTextModel", TEXT, IDS, False),
     "clip_vision": ("CLIPVisionConfig", "CLIPVisionModel", dict(VIT, image_size=32), [("pixel_values", (1, 3, 32, 32))],
