@@ -12,6 +12,7 @@ ids), and whether the output is class scores whose argmax must agree.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -70,7 +71,10 @@ def build_timm(name: str):
     c, h, w = model.pretrained_cfg.get("input_size", (3, 224, 224))
     if max(h, w) > MAX_SIDE:
         scale = MAX_SIDE / max(h, w)
-        h, w = int(h * scale) // 32 * 32 or 32, int(w * scale) // 32 * 32 or 32
+        # A multiple of 32 (the usual total stride) and of the patch size (DeepSeek's ViT: 14).
+        patch = next((m.patch_size for m in model.modules() if hasattr(m, "patch_size")), 1)
+        step = math.lcm(32, *(int(p) for p in (patch if isinstance(patch, (tuple, list)) else (patch,))))
+        h, w = int(h * scale) // step * step or step, int(w * scale) // step * step or step
         try:  # models with a fixed grid (ViT position embeddings, Swin windows) take a new size
             model = timm.create_model(name, pretrained=False, img_size=(h, w))
         except TypeError:
