@@ -143,9 +143,34 @@ def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_th
         return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
+def _rope_types(config) -> set[str]:
+    """The RoPE variants a Hugging Face config uses (one per layer type in hybrid models)."""
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    types = {rope.get("rope_type") or rope.get("type")}
+    types |= {v.get("rope_type") or v.get("type") for v in rope.values() if isinstance(v, dict)}
+    return types - {None}
+
+
+def _refuse_unsupported(hf_model) -> None:
+    """Architectures whose Hugging Face forward a prefill/decode graph cannot express, refused before the
+    export with the reason (not torch.export's error from deep inside the model)."""
+    from pt2tflite.errors import ConversionError
+
+    config = hf_model.config.get_text_config() if hasattr(hf_model.config, "get_text_config") else hf_model.config
+    dynamic = {t for t in _rope_types(config) if "dynamic" in t}
+    if dynamic:
+        raise ConversionError(
+            f"{type(hf_model).__name__}: rope_type {sorted(dynamic)[0]!r} (dynamic NTK scaling) is not supported: Hugging "
+            "Face recomputes the RoPE frequencies whenever a position passes the longest one seen so far and keeps "
+            "them for later calls, state that lives outside the KV cache; export the model with its rope_type set to "
+            "'default', 'linear', 'llama3', 'yarn' or 'longrope' (all supported), knowing that this changes its outputs "
+            "past original_max_position_embeddings")
+
+
 def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool) -> Signatures:
     import torch
 
+    _refuse_unsupported(hf_model)
     hf_model = hf_model.eval()
     hf_model.generation_config.cache_implementation = "static"
     for t in prefill_lengths:
