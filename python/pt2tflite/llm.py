@@ -25,10 +25,13 @@ from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int, logits: bool = True):
-    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
+def _signature_module(hf_model, cache_length: int, logits: bool = True, mask_input: bool = False):
+    """A module taking (tokens, input_pos[, mask]) whose KV cache buffers are named kv_cache_{k,v}_{i}.
 
-    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped."""
+    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped.
+    mask_input: a `mask` input, LiteRT-LM's additive float mask [1, 1, T, S] (0 where a query row may
+    attend to a cache column, a large negative number elsewhere), used in place of the causal mask
+    Hugging Face would build from the positions."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -41,8 +44,16 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True):
                 self.register_buffer(f"kv_cache_k_{i}", self.lm._buffers.pop(f"key_cache_{i}"), persistent=False)
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
-        def forward(self, tokens, input_pos):
-            out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+        def forward(self, tokens, input_pos, mask=None):
+            if mask is None:
+                out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            else:
+                # TorchExportableModuleWithStaticCache.forward with the mask given: Hugging Face takes
+                # a 4-D mask as it is, for every layer (masking_utils._preprocess_mask_arguments).
+                for layer in self.lm.static_cache.layers:
+                    layer.cumulative_length.copy_(input_pos[0].long())
+                out = self.lm.model(input_ids=tokens.long(), attention_mask=mask, cache=self.lm.static_cache,
+                                    use_cache=True).logits
             return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
@@ -83,7 +94,8 @@ def _parameters_not_cloned_by_dynamo():
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                num_threads: int | None = None, output=None, tokenizer=None,
-               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
+               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32,
+               mask_input: bool = False) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
@@ -98,6 +110,9 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
       linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
       weight_quant (docs/llm.md).
+    mask_input: add LiteRT-LM's optional `mask` input, float32 [1, 1, T, S], additive (0 = attend, a large
+      negative number = do not), used by every layer in place of the causal mask built from input_pos.
+      Refused for models with sliding-window layers.
     """
     if output is not None and Path(output).suffix == ".litertlm":
         if tokenizer is None:
@@ -109,7 +124,8 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
         tokenizer = _litertlm.load_tokenizer(tokenizer)
     if prefill_logits is None:
         prefill_logits = output is None or Path(output).suffix != ".litertlm"
-    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size)
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size,
+                     mask_input)
     if output is not None:
         if Path(output).suffix == ".litertlm":
             _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
@@ -120,23 +136,24 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
 
 
 def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32) -> list[str]:
+                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32,
+                    mask_input: bool = False) -> list[str]:
     """export_llm to a bare .tflite at `path`, without holding the file (or the .pt2 archives) in memory:
     the weights are streamed from the archive files into the output (Signatures.export; docs/memory.md).
     Returns the signature keys."""
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input)
     with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
         sigs.export(path, verbose=verbose, weight_quant=quantize, block_size=block_size)
     return [e.name for e in sigs.entries]
 
 
 def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
-             quantize: str | None, block_size: int) -> Model:
+             quantize: str | None, block_size: int, mask_input: bool = False) -> Model:
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input)
     # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
     # query head (llm_attention.py); the model's own attention setting is restored afterwards.
     with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
@@ -151,7 +168,7 @@ def _rope_types(config) -> set[str]:
     return types - {None}
 
 
-def _refuse_unsupported(hf_model) -> None:
+def _refuse_unsupported(hf_model, cache_length: int, mask_input: bool = False) -> None:
     """Architectures whose Hugging Face forward a prefill/decode graph cannot express, refused before the
     export with the reason (not torch.export's error from deep inside the model)."""
     from pt2tflite.errors import ConversionError
@@ -165,23 +182,38 @@ def _refuse_unsupported(hf_model) -> None:
             "them for later calls, state that lives outside the KV cache; export the model with its rope_type set to "
             "'default', 'linear', 'llama3', 'yarn' or 'longrope' (all supported), knowing that this changes its outputs "
             "past original_max_position_embeddings")
+    window = getattr(config, "sliding_window", None)
+    layer_types = set(getattr(config, "layer_types", None) or [])
+    sliding_layers = not layer_types or bool(layer_types - {"full_attention"})  # no layer_types: every layer
+    if mask_input and window is not None and window < cache_length and sliding_layers:
+        raise ConversionError(
+            f"{type(hf_model).__name__}: mask_input (--mask-input) is not supported for a model with sliding-window "
+            f"attention (window {window} < cache length {cache_length}): the `mask` input is one mask for every "
+            "layer, and would drop the window; export without it (the masks are then built in the graph from "
+            "input_pos)")
 
 
-def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool) -> Signatures:
+def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool,
+                mask_input: bool = False) -> Signatures:
     import torch
 
-    _refuse_unsupported(hf_model)
+    _refuse_unsupported(hf_model, cache_length, mask_input)
     hf_model = hf_model.eval()
     hf_model.generation_config.cache_implementation = "static"
     for t in prefill_lengths:
         if not 1 <= t <= cache_length:
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
+    def inputs(t):
+        pos = torch.arange(t, dtype=torch.int32)
+        mask = (torch.where(torch.arange(cache_length)[None, :] <= pos[:, None], 0.0, -0.7 * torch.finfo(torch.float32).max)
+                .reshape(1, 1, t, cache_length))
+        return (torch.zeros(1, t, dtype=torch.int32), pos) + ((mask,) if mask_input else ())
+
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, logits=prefill_logits),
-                       (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
-    sigs.signature("decode", _signature_module(hf_model, cache_length),
-                   (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits, mask_input), inputs(t),
+                       strict=True)
+    sigs.signature("decode", _signature_module(hf_model, cache_length, mask_input=mask_input), inputs(1), strict=True)
     return sigs
 
 
@@ -215,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                         "LiteRT-LM never reads them, and without them prefill skips the LM head)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
     p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
+    p.add_argument("--mask-input", action="store_true",
+                   help="a `mask` input (float32 [1,1,T,S], additive) in place of the causal mask built from input_pos")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -227,12 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.output.endswith(".litertlm"):
             keys = list(export_llm(hf, prefill_lengths=lengths, cache_length=args.cache_length, verbose=args.verbose,
                                    output=args.output, prefill_logits=args.prefill_logits, tokenizer=args.model_dir,
-                                   quantize=args.quantize, block_size=args.block_size).signatures())
+                                   quantize=args.quantize, block_size=args.block_size,
+                                   mask_input=args.mask_input).signatures())
         else:
             # Streamed to the file: peak memory stays near the loaded model's (docs/memory.md).
             keys = export_llm_file(hf, args.output, prefill_lengths=lengths, cache_length=args.cache_length,
                                    verbose=args.verbose, quantize=args.quantize, block_size=args.block_size,
-                                   prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
+                                   mask_input=args.mask_input, prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2
