@@ -25,6 +25,36 @@ int stored_axis(const Perm& layout, int dim) {
 
 int normalize_dim(int64_t dim, int rank) { return static_cast<int>(dim < 0 ? dim + rank : dim); }
 
+// slice(self, dim, start, end = a run-time size, 1) of a static dim (BERT's
+// position_ids[:, :seq_len]): the output's length there is a model input's dynamic dim; SLICE with
+// a size tensor that reads it at run time (-1, "to the end", on the other axes; builtin kernel).
+void lower_slice_to_runtime_end(LowerCtx& ctx, const ir::Node& n, const Value* x, const Value* y, int dim) {
+  const int rank = x->rank();
+  const int64_t size = x->shape[dim].size;
+  int64_t start = n.is_none("start") ? 0 : n.get_int("start");
+  if (start < 0) start = std::max<int64_t>(start + size, 0);
+  if (n.get_int("step") != 1 || y->shape.at(dim).is_static() || start >= size)
+    return ctx.unsupported("a slice with a run-time end is supported with step 1 and an output length that is a "
+                           "model input's dynamic dim");
+  Value* length = ctx.runtime_size(y->shape[dim].symbol);
+  if (!length) return;
+  const Perm layout = ctx.layout_of(x);
+  const int axis = stored_axis(layout, dim);
+  std::vector<int32_t> begin(rank, 0);
+  begin[axis] = static_cast<int32_t>(start);
+  std::vector<Value*> pieces;
+  const int32_t to_end = -1;
+  for (int a = 0; a < rank; ++a) pieces.push_back(a == axis ? length : ctx.const_i32(std::span(&to_end, 1), {1}));
+  Value* sizes = pieces[0];
+  if (rank > 1) {
+    sizes = ctx.make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
+    ir::Node* c = ctx.emit("CONCATENATION", pieces, {sizes});
+    c->set("axis", int64_t{0});
+    c->set("fused_activation", std::string("NONE"));
+  }
+  ctx.emit("SLICE", {ctx.get_any(x), ctx.const_i32(begin, {rank}), sizes}, {ctx.make_output(y, layout)});
+}
+
 // slice(self, dim, start, end, step) with PyTorch's clamping of start and end.
 void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -32,6 +62,8 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const int rank = x->rank();
   const int dim = normalize_dim(n.get_int("dim"), rank);
   if (!x->shape.at(dim).is_static()) return ctx.unsupported("slicing a dynamic dim is not supported yet");
+  if (const ir::Attr* end = n.find("end"); end && std::holds_alternative<ir::SymRef>(*end))
+    return lower_slice_to_runtime_end(ctx, n, x, y, dim);
   const int64_t size = x->shape[dim].size, step = n.get_int("step");
   auto bound = [&](const char* arg, int64_t dflt) {
     int64_t v = n.is_none(arg) ? dflt : n.get_int(arg);
@@ -401,6 +433,25 @@ std::vector<int32_t> gather_coordinates(const std::vector<int64_t>& sizes, int d
   return out;
 }
 
+// torch.gather with a dynamic index where every dim but `dim` is 1 in both operands (BERT's
+// token_type_ids buffer gathered at position_ids): out[..., j, ...] = self[index[..., j, ...]], a
+// GATHER of the flattened self along axis 0, whose result has the index's shape.
+void lower_dynamic_gather(LowerCtx& ctx, const Value* x, const Value* idx, const Value* y, int dim) {
+  auto ones_but_dim = [&](const Value* v) {
+    for (int d = 0; d < v->rank(); ++d)
+      if (d != dim && !(v->shape[d].is_static() && v->shape[d].size == 1)) return false;
+    return true;
+  };
+  if (!ir::is_fully_static(x->shape) || x->rank() != idx->rank() || !ones_but_dim(x) || !ones_but_dim(idx))
+    return ctx.unsupported("gather with dynamic shapes is supported only when every dim but the gathered one is 1");
+  Value* flat = ctx.reshape(ctx.get(x, {}), {x->shape[dim].size});
+  // PyTorch takes negative indices from the end; GATHER does not: wrap them first (FLOOR_MOD).
+  Value* index = ctx.get(idx, {});
+  if (!ctx.constant(idx)) index = emit_elementwise(ctx, "FLOOR_MOD", {index, ctx.scalar(index->dtype, double(x->shape[dim].size))});
+  ir::Node* g = ctx.emit("GATHER", {flat, index}, {ctx.make_output(y)});
+  g->set("axis", int64_t{0});
+}
+
 // torch.gather(self, dim, index): out[i] = self[i with i[dim] := index[i]] → GATHER_ND with
 // [*index.shape, rank] coordinates; folded when both operands are constants (position-id and
 // token-type buffers in BERT-style embeddings).
@@ -410,8 +461,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
   const int dim = normalize_dim(n.get_int("dim"), rank);
-  if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape))
-    return ctx.unsupported("gather with dynamic shapes is not supported yet");
+  if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape)) return lower_dynamic_gather(ctx, x, idx, y, dim);
   const std::vector<int64_t> sizes = ir::sizes_of(idx->shape);
   const int64_t numel = ir::num_elements(idx->shape);
   Value* xc = ctx.constant(x);

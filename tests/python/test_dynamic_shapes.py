@@ -108,3 +108,30 @@ def test_run_time_size_argument_is_refused_clearly():
     seq = Dim("seq", min=2, max=32)
     with pytest.raises(pt2tflite.ConversionError, match="known only at run time"):
         pt2tflite.convert(SliceToLength().eval(), (torch.randn(1, 8),), dynamic_shapes=({1: seq},))
+
+
+class Bert(torch.nn.Module):
+    """Hugging Face BertModel (random, 2 layers) on token ids of any length: its position ids are a
+    slice of a buffer to the run-time length, its token types a gather from a buffer, its attention
+    mask an arange over the length, and SDPA reshapes [1, H, S, S] scores (two dynamic dims)."""
+
+    def __init__(self, with_mask: bool):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+
+        cfg = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=64)
+        self.bert = BertModel(cfg, add_pooling_layer=False).eval()
+        self.with_mask = with_mask
+
+    def forward(self, ids, mask=None):
+        return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_bert_dynamic_sequence_length(resolver):
+    net = Bert(with_mask=False).eval()
+    seq = Dim("seq", min=2, max=64)
+    model = pt2tflite.convert(net, (torch.randint(0, 100, (1, 8)),), dynamic_shapes=({1: seq},))
+    detail = run_at_sizes(model, net, lambda n: torch.randint(0, 100, (1, n)), [3, 17, 64], resolver, 1e-5)
+    assert list(detail["shape_signature"]) == [1, -1]
