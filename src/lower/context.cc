@@ -227,6 +227,22 @@ ir::Value* LowerCtx::runtime_shape(const ir::Shape& shape) {
   return out;
 }
 
+ir::Value* LowerCtx::reshape_dynamic(ir::Value* v, const ir::Shape& shape) {
+  const auto dynamic = std::count_if(shape.begin(), shape.end(), [](const ir::Dim& d) { return !d.is_static(); });
+  ir::Value* sizes = nullptr;
+  if (dynamic == 1) {
+    std::vector<int32_t> s;
+    for (const ir::Dim& d : shape) s.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
+    sizes = const_i32(s, {static_cast<int64_t>(s.size())});
+  } else if (!(sizes = runtime_shape(shape))) {
+    return nullptr;
+  }
+  ir::Value* out = make_temp(v->dtype, shape);
+  out->quant = v->quant;
+  emit("RESHAPE", {v, sizes}, {out});
+  return out;
+}
+
 void LowerCtx::unsupported(const std::string& why) {
   failed_ = true;
   Diagnostic d;

@@ -82,6 +82,10 @@ class LowerCtx {
   // dims from runtime_size; nullptr (with a diagnostic) when one of them cannot be read.
   ir::Value* runtime_shape(const ir::Shape& shape);
 
+  // RESHAPE of `v` to `shape` with dynamic dims: -1 for a single one, else a run-time shape tensor;
+  // nullptr (with a diagnostic) when a size cannot be read.
+  ir::Value* reshape_dynamic(ir::Value* v, const ir::Shape& shape);
+
   // Reports that the current node cannot be lowered; conversion continues to find every problem.
   void unsupported(const std::string& why);
   bool failed() const { return failed_; }

@@ -287,11 +287,60 @@ std::optional<std::pair<int, int>> indexed_dims(LowerCtx& ctx, const std::vector
 // shape B. The indexed dims are moved to the front (a TRANSPOSE unless they lead already), one
 // GATHER_ND with [B..., k] coordinates reads [B..., other dims...], and the result is bound with
 // the layout that says so (PyTorch puts B in place of the indexed dims).
+// lower_index_several with dynamic shapes (Hugging Face's padding mask, mask[batch_idx, kv_idx] with
+// kv_idx an arange over the sequence): the same GATHER_ND, its coordinates broadcast to B and
+// stacked with shapes computed at run time (builtin kernels).
+void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const int b_rank = y->rank() - (rank - k);
+  const ir::Shape bshape(y->shape.begin() + d0, y->shape.begin() + d0 + b_rank);
+  ir::Shape one = bshape;
+  one.push_back(ir::Dim{1, ""});
+  Value* target = ctx.runtime_shape(bshape);
+  Value* one_shape = ctx.runtime_shape(one);
+  if (!target || !one_shape) return;
+  auto reshaped = [&](Value* v, const ir::Shape& to, Value* shape) {
+    Value* out = ctx.make_temp(v->dtype, to);
+    ctx.emit("RESHAPE", {v, shape}, {out});
+    return out;
+  };
+  std::vector<Value*> parts;
+  for (int j = 0; j < k; ++j) {
+    const Value* idx = n.get_tensors("indices")[d0 + j];
+    if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
+      return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+    Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);
+    ir::Shape full(b_rank - idx->rank(), ir::Dim{1, ""});
+    full.insert(full.end(), idx->shape.begin(), idx->shape.end());
+    if (full != idx->shape) {
+      Value* s = ctx.runtime_shape(full);
+      if (!s) return;
+      v = reshaped(v, full, s);
+    }
+    if (full != bshape) {
+      Value* b = ctx.make_temp(ir::DType::kInt32, bshape);
+      ctx.emit("BROADCAST_TO", {v, target}, {b});
+      v = b;
+    }
+    parts.push_back(reshaped(v, one, one_shape));
+  }
+  ir::Shape cshape = bshape;
+  cshape.push_back(ir::Dim{k, ""});
+  Value* coords = ctx.make_temp(ir::DType::kInt32, cshape);
+  ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
+  c->set("axis", int64_t{b_rank});
+  c->set("fused_activation", std::string("NONE"));
+  ctx.emit("GATHER_ND", {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+           {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
+}
+
 void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return ctx.unsupported("index needs static shapes");
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return lower_index_several_dynamic(ctx, n, d0, k);
   const int b_rank = y->rank() - (rank - k);
   std::vector<int64_t> bshape;
   for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
