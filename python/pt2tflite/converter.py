@@ -10,6 +10,7 @@ from typing import Any
 from pt2tflite import _core
 from pt2tflite.errors import ConversionError
 from pt2tflite.export_errors import decomposition_error, export_error
+from pt2tflite.hf_experts import exportable_experts
 from pt2tflite.model import Model
 
 
@@ -89,7 +90,7 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            with _full_stack_traces():
+            with _full_stack_traces(), exportable_experts(module_or_ep):
                 ep = torch.export.export(
                     module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes, strict=strict
                 )
