@@ -114,8 +114,8 @@ sweep-yolo: build
 # LLM export vs litert-torch export_hf (bench/README.md): speed, conversion time and RSS, file size,
 # correctness; creates the incumbent venv on first use. Long (~15-25 min on the shared 2-core
 # machine; --big adds the ~1B Llama); not part of `make test`. `make bench-llm BENCH_LLM_ARGS="--quantize int8"`.
-# Every LLM family of issue 12 (Llama, Qwen2, Qwen3, Gemma 3, Phi-3 with and without longrope, SmolLM,
-# GPT-2) through `pt2tflite export-llm`, against Hugging Face (tests/python/llm_families.py); `make test`
+# Every LLM family of issue 12 (Llama, Qwen2, Qwen3, Gemma 2 and 3, Phi-3 with and without longrope,
+# SmolLM, GPT-2) through `pt2tflite export-llm`, against Hugging Face (tests/python/llm_families.py); `make test`
 # runs Gemma 3 only. About 4 min. `python tests/python/llm_families.py` prints the table of docs/llm.md.
 test-llm-families: build
 	nice -n 10 $(PYTHON) -m pytest -q tests/python/test_llm_families.py

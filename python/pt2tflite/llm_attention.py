@@ -15,9 +15,10 @@ product instead (q [B, N, T, H] is [B, K, G·T, H] with no data movement, since 
     out    = probs @ V                 [B, K, G·T, H] → [B, T, N, H]
 
 It is the same arithmetic as SDPA in another order (each score is one dot product; only the scale is
-applied to q alone), so it matches Hugging Face within float rounding. Anything it does not cover
-(softcap, attention sinks, position bias, dropout in training, no mask on a causal step over a longer
-cache) goes to Hugging Face's own `sdpa` function unchanged.
+applied to q alone), so it matches Hugging Face within float rounding. Gemma 2's attention logit
+soft-capping, softcap · tanh(scores / softcap) before the mask, is applied as its eager attention
+does. Anything it does not cover (attention sinks, position bias, dropout in training, no mask on a
+causal step over a longer cache) goes to Hugging Face's own `sdpa` function unchanged.
 """
 
 from __future__ import annotations
@@ -36,18 +37,23 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
 
     b, n, t, h = query.shape
     kv_heads, s = key.shape[1], key.shape[2]
-    unsupported = (kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None
+    softcap = kwargs.pop("softcap", None)
+    unsupported = (kwargs.get("s_aux") is not None
                    or kwargs.get("sinks") is not None or kwargs.get("position_bias") is not None
                    or (dropout and module.training) or n % kv_heads or value.shape[2] != s
                    or (attention_mask is None and t > 1 and s > 1)
                    or (attention_mask is not None and tuple(attention_mask.shape[-2:]) != (t, s)))
     if unsupported:
+        if softcap is not None:
+            kwargs["softcap"] = softcap  # sdpa refuses it with its own message
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     scale = scaling if scaling is not None else h ** -0.5
     g = n // kv_heads
     q = (query * scale).reshape(b, kv_heads, g * t, h)
     scores = torch.matmul(q, key.transpose(2, 3))  # [B, K, G·T, S]
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
     if attention_mask is not None:
         mask = attention_mask  # [B or 1, 1, T, S]
         if mask.dtype == torch.bool:

@@ -52,6 +52,10 @@ def _configs() -> dict:
         "gemma3": lambda: t.Gemma3TextConfig(**_COMMON, head_dim=16, sliding_window=16,
                                              layer_types=["sliding_attention", "full_attention"],
                                              final_logit_softcapping=30.0, attn_logit_softcapping=50.0),
+        # Gemma 2: attention logit soft-capping (tanh, before the mask) on every layer, alternating
+        # sliding-window layers, final logit soft-capping.
+        "gemma2": lambda: t.Gemma2Config(**_COMMON, head_dim=16, sliding_window=16, attn_logit_softcapping=2.0,
+                                         final_logit_softcapping=30.0),
         "phi3": lambda: t.Phi3Config(**_COMMON, pad_token_id=0),  # fused qkv_proj and gate_up_proj
         # Phi-3-128k style: longrope past original_max_position_embeddings = 32, partial rotary.
         "phi3-longrope": lambda: t.Phi3Config(**_COMMON, pad_token_id=0, original_max_position_embeddings=32,
