@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 
 NAME = "pt2tflite_gqa"
+# A keyword Hugging Face passes through to the attention function: attend over that many cache rows.
+ATTEND_LENGTH = "pt2tflite_attend_length"
 
 
 def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
@@ -35,6 +37,13 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    # export_llm's decode_{L} signatures: attend over the first L cache rows only (the caller keeps every
+    # position below L, where the rows past it are masked anyway).
+    attend = kwargs.pop(ATTEND_LENGTH, None)
+    if attend is not None and attend < key.shape[2]:
+        key, value = key[:, :, :attend], value[:, :, :attend]
+        if attention_mask is not None:
+            attention_mask = attention_mask[..., :attend]
     b, n, t, h = query.shape
     kv_heads, s = key.shape[1], key.shape[2]
     softcap = kwargs.pop("softcap", None)
