@@ -310,6 +310,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     int64_t step = n.get_int("step");
     if (step < 1 || step > kMaxArg) invalid("step " + std::to_string(step) + " must be positive");
     if (base == "slice_scatter") return x;
+    if (const ir::Attr* e = n.find("end"); e && std::holds_alternative<ir::SymRef>(*e)) return std::nullopt;  // run-time end
     auto clampi = [&](const char* a, int64_t dflt) {
       if (!c.has(a)) return dflt;
       int64_t v = n.get_int(a);  // any int64: PyTorch clamps; no arithmetic on it before clamping
