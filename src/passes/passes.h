@@ -85,4 +85,9 @@ void weight_quant(ir::Graph& tfl, const WeightQuantOptions& options);
 // boundary), for ConvertOptions::quantized_io.
 void quantized_io(ir::Graph& tfl);
 
+// Copies a RESHAPE/SQUEEZE/EXPAND_DIMS result that shares the buffer of a tensor with other
+// readers before an in-place kernel (ADD, MUL, SOFTMAX, ...) can write over it: LiteRT's arena
+// planner misses those other readers (a silent wrong answer on the builtin kernels). Runs last.
+void guard_inplace_aliases(ir::Graph& tfl);
+
 }  // namespace pt2tflite::passes

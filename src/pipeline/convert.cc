@@ -132,6 +132,8 @@ constexpr PassRow kTflitePasses[] = {
     {"weight_quant", run_weight_quant, [](const ConvertOptions& o) { return !o.weight_quant.empty(); }},
     {"float16_weights", graph_only<passes::float16_weights>, [](const ConvertOptions& o) { return o.float16_weights; }},
     {"quantized_io", graph_only<passes::quantized_io>, [](const ConvertOptions& o) { return o.quantized_io; }},
+    // Last: it guards the final graph's buffer sharing, which any earlier rewrite could change.
+    {"guard_inplace_aliases", graph_only<passes::guard_inplace_aliases>, always},
 };
 
 // Reads one archive and lowers it to TFLite ops: import, the ATen passes, lower. Its constants

@@ -99,3 +99,18 @@ def test_linear_of_a_1d_input_keeps_its_shape():
     [out]. The model's output had the wrong shape."""
     check(torch.nn.Linear(8, 16), (torch.randn(8),))
     check(Fn(lambda x: torch.relu(torch.nn.functional.linear(x, torch.ones(3, 5))) + x.sum()), (torch.randn(5),))
+
+
+def test_reshapes_of_a_shared_tensor_feeding_in_place_kernels():
+    """timm GCViT, builtin kernels only: q = x.view(...) * scale three times from one x. LiteRT's
+    arena planner let each MUL write over x's buffer (the RESHAPE aliases it, and the planner
+    counts only the alias's readers), so the second and third q read an already scaled x
+    (1.3e-2 off). passes/guard_inplace_aliases.cc copies the alias first."""
+
+    def f(a, b):
+        x = a * 2.0 + b  # an in-place ADD: x shares the buffer of a * 2
+        q1 = x.reshape(4, 2, 8) * 0.5
+        q2 = x.reshape(4, 2, 8) * 3.0
+        return q1 + q2, x.reshape(8, 8).softmax(-1) - x.reshape(8, 8)
+
+    check(Fn(f), (torch.randn(8, 8), torch.randn(8, 8)))

@@ -1,0 +1,85 @@
+// LiteRT's arena planner lets some builtin kernels write their output over an input's buffer
+// (ADD, SUB, MUL, DIV, SOFTMAX, DYNAMIC_UPDATE_SLICE: "in place"), and lets RESHAPE, SQUEEZE,
+// EXPAND_DIMS and BITCAST return their input's buffer ("aliases"). Before an in-place write it
+// checks that nobody else reads the buffer, but only by counting the readers of the op's direct
+// input and of the buffer's first owner, not of the aliases in between. So when a tensor with
+// several readers is reshaped and the reshape feeds an in-place op, that op overwrites the tensor
+// while its other readers still need it (tflite/arena_planner.cc IdentifyInPlaceTensors; LiteRT
+// issue 8889). timm's GCViT lost 1.3e-2 this way: its q = x.view(...) * scale, three times from
+// one x, on the builtin kernels only (XNNPACK plans its own memory).
+//
+// The guard: where an alias op reads a tensor that has other readers (or is a graph input or
+// output) and an in-place op is reachable from it through aliases only, the alias's result is
+// copied once (an identity TRANSPOSE, which no planner shares), so the in-place op writes into a
+// buffer of its own. Graphs without that pattern are unchanged.
+#include <string_view>
+#include <unordered_set>
+
+#include "passes/passes.h"
+#include "passes/transpose_paths.h"
+
+namespace pt2tflite::passes {
+namespace {
+
+bool is_alias_op(std::string_view op) {
+  return op == "tfl.RESHAPE" || op == "tfl.SQUEEZE" || op == "tfl.EXPAND_DIMS" || op == "tfl.BITCAST";
+}
+
+// The inputs an in-place kernel may write its output over (kTfLiteInplaceOpInputNShared).
+bool may_write_over(const ir::Node& n, size_t input) {
+  const std::string_view op = n.op;
+  if (op == "tfl.ADD" || op == "tfl.SUB" || op == "tfl.MUL" || op == "tfl.DIV") return input < 2;
+  return (op == "tfl.SOFTMAX" || op == "tfl.DYNAMIC_UPDATE_SLICE") && input == 0;
+}
+
+// Readers as the planner counts them: node inputs, plus one for a graph input or output.
+int readers(const ir::Graph& g, const ir::Value* v) {
+  int n = g.use_count(v);
+  for (const ir::Value* x : g.inputs) n += x == v;
+  return n;
+}
+
+// True when an in-place op reads `v`, directly or through further aliases.
+bool feeds_in_place_op(const ir::Graph& g, const ir::Value* v, int depth = 0) {
+  if (depth > 16) return true;  // a long alias chain: guard rather than search
+  for (const ir::Node* u : g.users(v)) {
+    for (size_t i = 0; i < u->inputs.size(); ++i)
+      if (u->inputs[i] == v && may_write_over(*u, i)) return true;
+    if (is_alias_op(u->op) && !u->outputs.empty() && u->outputs[0] && feeds_in_place_op(g, u->outputs[0], depth + 1))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void guard_inplace_aliases(ir::Graph& g) {
+  std::vector<ir::Node*> hazards;
+  for (const auto& n : g.nodes()) {
+    if (!is_alias_op(n->op) || n->inputs.empty() || !n->inputs[0] || n->inputs[0]->is_const()) continue;
+    ir::Value* out = n->outputs.empty() ? nullptr : n->outputs[0];
+    if (!out || readers(g, n->inputs[0]) < 2) continue;
+    if (feeds_in_place_op(g, out)) hazards.push_back(n.get());
+  }
+  for (ir::Node* alias : hazards) {
+    ir::Value* shared = alias->outputs[0];
+    ir::Value* own = g.add_value(g.unique_name(shared->name), shared->dtype, shared->shape);
+    own->quant = shared->quant;
+    g.replace_uses(shared, own);  // readers and a graph output alike now see the copy
+    std::vector<int32_t> identity(shared->rank());
+    for (int i = 0; i < shared->rank(); ++i) identity[i] = i;
+    auto copy = std::make_unique<ir::Node>();
+    copy->op = "tfl.TRANSPOSE";
+    copy->name = g.unique_name(alias->name);
+    copy->source = alias->source;
+    copy->inputs = {shared, paths::const_i32(g, alias->name + "_perm", identity)};
+    copy->outputs = {own};
+    const auto& nodes = g.nodes();
+    const ir::Node* next = nullptr;  // insert right after the alias
+    for (size_t i = 0; i + 1 < nodes.size(); ++i)
+      if (nodes[i].get() == alias) next = nodes[i + 1].get();
+    g.insert_node(next, std::move(copy));
+  }
+}
+
+}  // namespace pt2tflite::passes
