@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ir/dtype.h"
+#include "ir/tfl_op.h"
 
 namespace pt2tflite::ir {
 
@@ -124,6 +125,11 @@ struct Node {
   std::vector<Value*> outputs;  // nullptr for an unused output of a multi-output op
   SourceInfo source;
 
+  // True when this is the lowered TFLite op `op`.
+  bool is(TflOp op) const { return this->op == op_name(op); }
+  // Makes this node the TFLite op `op` (a rewrite in place).
+  void set_op(TflOp op) { this->op = op_name(op); }
+
   const Attr* find(std::string_view arg) const;
   Attr& set(std::string_view arg, Attr value);
   bool is_none(std::string_view arg) const;
@@ -151,6 +157,9 @@ class Graph {
   // Appends a node; its outputs get `producer` set.
   Node* add_node(std::string op, std::string name, std::vector<Value*> inputs,
                  std::vector<Value*> outputs);
+  Node* add_node(TflOp op, std::string name, std::vector<Value*> inputs, std::vector<Value*> outputs) {
+    return add_node(std::string(op_name(op)), std::move(name), std::move(inputs), std::move(outputs));
+  }
   // Inserts a node before `pos` (or at the end when pos is null).
   Node* insert_node(const Node* pos, std::unique_ptr<Node> node);
 

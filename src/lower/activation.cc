@@ -51,9 +51,9 @@ void lower_hardsigmoid(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   Value* in = ctx.get_any(x);
   Value* shifted = ctx.make_temp(y->dtype, in->shape);
-  ctx.emit("ADD", {in, ctx.scalar(y->dtype, 3.0)}, {shifted})->set("fused_activation", std::string("RELU6"));
+  ir::set_fused_activation(*ctx.emit("ADD", {in, ctx.scalar(y->dtype, 3.0)}, {shifted}), ir::Activation::RELU6);
   Value* out = ctx.make_output(y, ctx.layout_of(x));
-  ctx.emit("MUL", {shifted, ctx.scalar(y->dtype, 1.0 / 6.0)}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit("MUL", {shifted, ctx.scalar(y->dtype, 1.0 / 6.0)}, {out}), ir::Activation::NONE);
 }
 
 // silu(x) = x * sigmoid(x)
@@ -64,7 +64,7 @@ void lower_silu(LowerCtx& ctx, const ir::Node& n) {
   Value* sig = ctx.make_temp(y->dtype, in->shape);
   ctx.emit("LOGISTIC", {in}, {sig});
   Value* out = ctx.make_output(y, ctx.layout_of(x));
-  ctx.emit("MUL", {in, sig}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit("MUL", {in, sig}, {out}), ir::Activation::NONE);
 }
 
 void lower_gelu(LowerCtx& ctx, const ir::Node& n) {

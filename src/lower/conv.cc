@@ -67,10 +67,10 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   }
   const int64_t H = in->shape[1].size, W = in->shape[2].size;
 
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (pad[0] != 0 || pad[1] != 0) {
     if (torch_pad_is_same(H, kh, stride[0], pad[0], dil[0]) && torch_pad_is_same(W, kw, stride[1], pad[1], dil[1]))
-      padding = "SAME";
+      padding = ir::Padding::SAME;
     else
       in = pad_nhwc(ctx, in, pad[0], pad[1]);
   }
@@ -89,13 +89,13 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   const int64_t ow = torch_window_out(W, kw, stride[1], pad[1], dil[1]);
   Value* out4 = ctx.make_temp(y->dtype, ir::Shape{x->shape[0], {oh, {}}, {ow, {}}, {cout, {}}});
   ir::Node* op = ctx.emit(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D", {in, filter, bias}, {out4});
-  op->set("padding", padding);
+  ir::set_padding(*op, padding);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
   op->set("dilation_h", dil[0]);
   op->set("dilation_w", dil[1]);
   if (depthwise) op->set("depth_multiplier", cout / cin);
-  op->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*op, ir::Activation::NONE);
 
   if (rank == 4) {
     ctx.bind(y, out4, channels_last_perm(4));
@@ -156,10 +156,10 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
                              static_cast<int32_t>(computed[1]), static_cast<int32_t>(cout)};
   Value* res = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, computed[0], computed[1], cout}));
   ir::Node* op = ctx.emit("TRANSPOSE_CONV", {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
-  op->set("padding", std::string(same ? "SAME" : "VALID"));
+  ir::set_padding(*op, same ? ir::Padding::SAME : ir::Padding::VALID);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
-  op->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*op, ir::Activation::NONE);
   if (!same && (pad[0] || pad[1] || computed[0] != out[0] || computed[1] != out[1])) {
     std::vector<int32_t> begin{0, static_cast<int32_t>(pad[0]), static_cast<int32_t>(pad[1]), 0};
     std::vector<int32_t> size{static_cast<int32_t>(N), static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]),

@@ -99,7 +99,7 @@ Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, 
 Value* emit_elementwise(LowerCtx& ctx, const std::string& op, std::vector<Value*> inputs, Value* out) {
   if (!out) out = ctx.make_temp(inputs.at(0)->dtype, inputs.at(0)->shape);
   ir::Node* e = ctx.emit(op, std::move(inputs), {out});
-  if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") e->set("fused_activation", std::string("NONE"));
+  if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") ir::set_fused_activation(*e, ir::Activation::NONE);
   return out;
 }
 

@@ -207,7 +207,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
   ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
   cat->set("axis", static_cast<int64_t>(b_rank));
-  cat->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*cat, ir::Activation::NONE);
   return coords;
 }
 
@@ -457,7 +457,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
   ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
   c->set("axis", int64_t{static_cast<int64_t>(sizes.size())});
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
   ctx.emit("GATHER_ND", {ctx.get(x, {}), coords}, {ctx.make_output(y)});
 }
 

@@ -18,7 +18,7 @@ void emit_fc(LowerCtx& ctx, const Value* x, Value* w_out_in, Value* bias, const 
   const int64_t cout = w_out_in->shape.at(0).size;
   Value* out = row ? ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{1, cout})) : ctx.make_output(y);
   ir::Node* fc = ctx.emit("FULLY_CONNECTED", {in, w_out_in, bias}, {out});
-  fc->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*fc, ir::Activation::NONE);
   fc->set("keep_num_dims", x->rank() > 2);
   if (row) ctx.bind(y, ctx.reshape(out, {cout}));
 }

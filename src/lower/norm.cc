@@ -47,9 +47,9 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* sc = ctx.reshape(ctx.const_f32(scale, {c}), full);
   Value* sh = ctx.reshape(ctx.const_f32(shift, {c}), full);
   Value* mid = ctx.make_temp(y->dtype, in->shape);
-  ctx.emit("MUL", {in, sc}, {mid})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit("MUL", {in, sc}, {mid}), ir::Activation::NONE);
   Value* out = ctx.make_output(y, layout);
-  ctx.emit("ADD", {mid, sh}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit("ADD", {mid, sh}, {out}), ir::Activation::NONE);
 }
 
 // True when the statistics outputs (mean, rstd / invstd) of a normalization are read.

@@ -102,7 +102,7 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
     Value* next = ctx.make_temp(cur->dtype, shape);
     ir::Node* c = ctx.emit("CONCATENATION", parts, {next});
     c->set("axis", int64_t{axis});
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     cur = next;
   }
   ctx.bind(n.outputs.at(0), cur, layout);

@@ -27,7 +27,7 @@ Window window_of(const ir::Node& n) {
   return {k[0], k[1], s[0], s[1], p[0], p[1]};
 }
 
-ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Window& w, const std::string& padding,
+ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Window& w, ir::Padding padding,
                     const Value* y) {
   Value* out = ctx.make_output(y, channels_last_perm(4));
   if (w.kh == 1 && w.kw == 1 && (w.sh > 1 || w.sw > 1) && in->dtype == ir::DType::kFloat32 && !in->quant) {
@@ -36,22 +36,22 @@ ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Windo
     const int64_t c = in->shape[3].size;
     const std::vector<float> ones(c, 1.0f), zeros(c, 0.0f);
     ir::Node* n = ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
-    n->set("padding", std::string("VALID"));
+    ir::set_padding(*n, ir::Padding::VALID);
     n->set("stride_h", w.sh);
     n->set("stride_w", w.sw);
     n->set("dilation_h", int64_t{1});
     n->set("dilation_w", int64_t{1});
     n->set("depth_multiplier", int64_t{1});
-    n->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*n, ir::Activation::NONE);
     return n;
   }
   ir::Node* n = ctx.emit(op, {in}, {out});
-  n->set("padding", padding);
+  ir::set_padding(*n, padding);
   n->set("stride_h", w.sh);
   n->set("stride_w", w.sw);
   n->set("filter_h", w.kh);
   n->set("filter_w", w.kw);
-  n->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*n, ir::Activation::NONE);
   return n;
 }
 
@@ -78,15 +78,15 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
 bool known_non_negative(const Value* v, int depth = 0) {
   const ir::Node* p = v->producer;
   if (!p || depth > 8) return false;
-  if (p->op == "tfl.TRANSPOSE" || p->op == "tfl.RESHAPE" || p->op == "tfl.MAX_POOL_2D" || p->op == "tfl.AVERAGE_POOL_2D")
+  if (p->is(ir::TflOp::TRANSPOSE) || p->is(ir::TflOp::RESHAPE) || p->is(ir::TflOp::MAX_POOL_2D) || p->is(ir::TflOp::AVERAGE_POOL_2D))
     return known_non_negative(p->inputs[0], depth + 1);
-  if (p->op == "tfl.CONCATENATION")
+  if (p->is(ir::TflOp::CONCATENATION))
     return std::all_of(p->inputs.begin(), p->inputs.end(), [&](const Value* in) { return known_non_negative(in, depth + 1); });
-  if (p->op == "tfl.DEQUANTIZE") {
+  if (p->is(ir::TflOp::DEQUANTIZE)) {
     const auto& q = p->inputs[0]->quant;
     return q && q->zero_point.size() == 1 && q->zero_point[0] == -128;
   }
-  return p->op == "tfl.RELU" || p->op == "tfl.RELU6" || p->op == "tfl.LOGISTIC";
+  return p->is(ir::TflOp::RELU) || p->is(ir::TflOp::RELU6) || p->is(ir::TflOp::LOGISTIC);
 }
 
 bool check_pool_input(LowerCtx& ctx, const Value* x) {
@@ -112,11 +112,11 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
   const bool ceil = n.get_bool("ceil_mode");
   Value* in = ctx.get(x, channels_last_perm(4));
   const int64_t H = in->shape[1].size, W = in->shape[2].size;
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (w.ph == 0 && w.pw == 0 && !ceil) {
-    padding = "VALID";
+    padding = ir::Padding::VALID;
   } else if (torch_pad_is_same(H, w.kh, w.sh, w.ph, 1, ceil) && torch_pad_is_same(W, w.kw, w.sw, w.pw, 1, ceil)) {
-    padding = "SAME";  // SAME ignores out-of-bounds taps, exactly like PyTorch's -inf padding
+    padding = ir::Padding::SAME;  // SAME ignores out-of-bounds taps, exactly like PyTorch's -inf padding
   } else {
     const int64_t oh = torch_window_out(H, w.kh, w.sh, w.ph, 1, ceil);
     const int64_t ow = torch_window_out(W, w.kw, w.sw, w.pw, 1, ceil);
@@ -153,20 +153,20 @@ void emit_avg_pool_rescaled(LowerCtx& ctx, const ir::Node& n, Value* in, const W
       all_one = all_one && scale[i * ow + j] == 1.0f;
     }
   if (w.ph || w.pw || bottom || right) in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, 0.0f);
-  if (all_one) return void(emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]));
+  if (all_one) return void(emit_pool(ctx, "AVERAGE_POOL_2D", in, w, ir::Padding::VALID, n.outputs[0]));
   ir::Shape pooled = in->shape;
   pooled[1].size = oh;
   pooled[2].size = ow;
   Value* avg = ctx.make_temp(in->dtype, pooled);
   ir::Node* p = ctx.emit("AVERAGE_POOL_2D", {in}, {avg});
-  p->set("padding", std::string("VALID"));
+  ir::set_padding(*p, ir::Padding::VALID);
   p->set("stride_h", w.sh);
   p->set("stride_w", w.sw);
   p->set("filter_h", w.kh);
   p->set("filter_w", w.kw);
-  p->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*p, ir::Activation::NONE);
   Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
-  ctx.emit("MUL", {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit("MUL", {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out}), ir::Activation::NONE);
 }
 
 void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
@@ -188,12 +188,12 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     if (in->quant) return ctx.unsupported("int8 avg_pool2d with divisor_override is not supported");
     return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
   }
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (w.ph == 0 && w.pw == 0 && bottom == 0 && right == 0) {
-    padding = "VALID";
+    padding = ir::Padding::VALID;
   } else if (!include_pad && torch_pad_is_same(H, w.kh, w.sh, w.ph, 1, ceil) &&
              torch_pad_is_same(W, w.kw, w.sw, w.pw, 1, ceil)) {
-    padding = "SAME";
+    padding = ir::Padding::SAME;
   } else if (include_pad && (oh - 1) * w.sh + w.kh <= H + 2 * w.ph && (ow - 1) * w.sw + w.kw <= W + 2 * w.pw) {
     // Every window lies inside the zero-padded input, so dividing by k·k matches PyTorch.
     in = pad_nhwc(ctx, in, w.ph, w.ph, w.pw, w.pw, 0.0f);  // zeros count, as in PyTorch
@@ -247,7 +247,7 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   }
   if (H % out_size[0] != 0 || W % out_size[1] != 0) return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
   const Window w{H / out_size[0], W / out_size[1], H / out_size[0], W / out_size[1], 0, 0};
-  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]);
+  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, ir::Padding::VALID, n.outputs[0]);
 }
 
 }  // namespace

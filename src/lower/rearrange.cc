@@ -18,7 +18,7 @@ Value* repeat_axis(LowerCtx& ctx, Value* x, int axis, int64_t m) {
   if (m <= 4) {
     ir::Node* c = ctx.emit("CONCATENATION", std::vector<Value*>(m, x), {out});
     c->set("axis", static_cast<int64_t>(axis));
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     return out;
   }
   std::vector<int32_t> multiples(x->rank(), 1);

@@ -16,7 +16,7 @@ using ir::Value;
 void concat(LowerCtx& ctx, const std::vector<Value*>& parts, int axis, Value* out) {
   ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
   c->set("axis", static_cast<int64_t>(axis));
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
 }
 
 // `region` (rows start .. start + span of x along `dim`) with rows 0, step, 2·step, ... replaced by

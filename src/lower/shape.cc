@@ -234,7 +234,7 @@ void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   Value* out = ctx.make_output(y, layout);
   ir::Node* c = ctx.emit("CONCATENATION", ins, {out});
   c->set("axis", int64_t{axis});
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
 }
 
 // expand: a view when no dim grows (same shape, or only new leading 1s); otherwise BROADCAST_TO,
@@ -320,7 +320,7 @@ void lower_roll(LowerCtx& ctx, const ir::Node& n) {
     out->quant = v->quant;
     ir::Node* c = ctx.emit("CONCATENATION", {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
     c->set("axis", int64_t{axis});
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     v = out;
   }
   if (dims.empty()) v = ctx.reshape(v, ir::sizes_of(x->shape));

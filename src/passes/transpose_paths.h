@@ -114,13 +114,13 @@ class Emitter {
  public:
   Emitter(Graph& g, const Node* pos, const Node* like) : g_(g), pos_(pos), like_(like) {}
 
-  void op(const std::string& op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr,
+  void op(ir::TflOp op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr,
           int data = 0) {
     Pending p{op, std::move(inputs), out, copy_args, data};
     pending_.push_back(std::move(p));
   }
   void reshape(const Sizes& from, const Sizes& to) {
-    if (from != to) op("tfl.RESHAPE", {nullptr, const_i32(g_, like_->name + "_shape", to_i32(to))}, to);
+    if (from != to) op(ir::TflOp::RESHAPE, {nullptr, const_i32(g_, like_->name + "_shape", to_i32(to))}, to);
   }
   // The ops performing `w` (at most RESHAPE, TRANSPOSE, RESHAPE).
   void view(const View& w);
@@ -131,7 +131,7 @@ class Emitter {
 
  private:
   struct Pending {
-    std::string op;
+    ir::TflOp op;
     std::vector<Value*> inputs;
     Sizes out;
     const Node* copy_args;

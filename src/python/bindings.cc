@@ -4,7 +4,7 @@
 
 #include <tuple>
 
-#include "ir/fused_activation.h"
+#include "ir/tfl_op.h"
 #include "lower/registry.h"
 #include "passes/aten_eval.h"
 #include "pt2tflite/convert.h"
@@ -179,7 +179,8 @@ py::list evaluable_ops() {
 
 py::list fused_activation_ops() {
   py::list out;
-  for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
+  for (pt2tflite::ir::TflOp op : pt2tflite::ir::all_tfl_ops())
+    if (pt2tflite::ir::accepts_fused_activation(op)) out.append(py::str(pt2tflite::ir::builtin_name(op)));
   return out;
 }
 
