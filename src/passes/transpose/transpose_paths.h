@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "passes/views.h"
+#include "passes/transpose/views.h"
 
 namespace pt2tflite::passes::paths {
 

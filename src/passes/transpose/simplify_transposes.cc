@@ -31,7 +31,7 @@
 
 #include "ir/layout.h"
 #include "passes/passes.h"
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes {
 namespace paths {

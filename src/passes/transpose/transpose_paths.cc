@@ -1,4 +1,4 @@
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 #include <algorithm>
 #include <numeric>

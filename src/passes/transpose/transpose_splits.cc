@@ -5,7 +5,7 @@
 #include <set>
 
 #include "ir/constants.h"
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes::paths {
 namespace {

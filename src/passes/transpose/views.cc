@@ -1,4 +1,4 @@
-#include "passes/views.h"
+#include "passes/transpose/views.h"
 
 #include <algorithm>
 #include <numeric>
