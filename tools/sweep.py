@@ -107,8 +107,6 @@ def judge(got: list[np.ndarray], ref32: list[np.ndarray], ref64_fn, classifier: 
 
 
 def compare(key: str) -> dict:
-    import torch
-
     import pt2tflite
 
     row = {"model": key, "status": "error", "max_err": None, "max_ref": None, "ops": None, "convert_s": None,

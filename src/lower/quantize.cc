@@ -24,7 +24,7 @@ bool is_full_int8_range(const ir::Node& n) {
 }
 
 ir::QuantParams per_tensor_params(const ir::Node& n) {
-  return ir::QuantParams{{static_cast<float>(n.get_float("scale"))}, {n.get_int("zero_point")}, 0};
+  return ir::QuantParams{{static_cast<float>(n.get_float("scale"))}, {n.get_int("zero_point")}, 0, nullptr};
 }
 
 // The int8 constant `w` with `q` attached, sharing its bytes.

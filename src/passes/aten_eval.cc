@@ -955,7 +955,8 @@ EvalTensorPtr read_constant(const ir::Value& v) {
       }
       break;
     case DType::kFloat16:
-    case DType::kBFloat16: return nullptr;
+    case DType::kBFloat16:
+    case DType::kInt4: return nullptr;  // not evaluated at convert time
   }
   if (static_cast<int64_t>(t->values.size()) != numel(t->sizes)) return nullptr;
   return t;
@@ -979,7 +980,8 @@ std::vector<uint8_t> to_const_bytes(const EvalTensor& t) {
     case DType::kInt32: return pack(int32_t{});
     case DType::kInt64: return pack(int64_t{});
     case DType::kFloat16:
-    case DType::kBFloat16: break;
+    case DType::kBFloat16:
+    case DType::kInt4: break;
   }
   return {};
 }

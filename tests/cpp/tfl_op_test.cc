@@ -56,9 +56,13 @@ TEST(TflOpTable, FusedActivationOnlyWhereKernelsApplyIt) {
 TEST(TflOpTable, CategoriesAreConsistent) {
   for (TflOp op : all_tfl_ops()) {
     // Layout-agnostic means per-element math.
-    if (layout(op) == Layout::AGNOSTIC) EXPECT_NE(elementwise(op), Elementwise::NO) << op_name(op);
+    if (layout(op) == Layout::AGNOSTIC) {
+      EXPECT_NE(elementwise(op), Elementwise::NO) << op_name(op);
+    }
     // Per-channel quantization parameters have an axis: (DE)QUANTIZE are not layout-agnostic.
-    if (op == TflOp::QUANTIZE || op == TflOp::DEQUANTIZE) EXPECT_EQ(layout(op), Layout::NO);
+    if (op == TflOp::QUANTIZE || op == TflOp::DEQUANTIZE) {
+      EXPECT_EQ(layout(op), Layout::NO);
+    }
   }
   std::set<TflOp> arith;
   for (TflOp op : all_tfl_ops())

@@ -63,7 +63,7 @@ struct Step {
   enum class Kind { kView, kElementwise, kLastDim } kind;
   Node* node;
   int data = 0;            // the input slot the path flows through
-  std::optional<View> view;
+  std::optional<View> view = std::nullopt;
   bool needs_last = false;  // kElementwise whose constant varies along the last dim
   bool any_const = false;   // kElementwise with another constant: only whole dims may move
   int64_t last_in = 0, last_out = 0;  // kLastDim: the last dim before and after
@@ -85,8 +85,8 @@ struct Plan {
   int split = 0;
   View w;
   bool flip = false;
-  std::vector<Sizes> compute_in, compute_out;  // per compute step, its shapes in the plan
-  std::vector<std::vector<int>> compute_perm;   // per compute step, how its constant moves
+  std::vector<Sizes> compute_in = {}, compute_out = {};  // per compute step, its shapes in the plan
+  std::vector<std::vector<int>> compute_perm = {};       // per compute step, how its constant moves
 };
 
 // Every way of gathering the movement: above[p] moves the views before compute step p down to it

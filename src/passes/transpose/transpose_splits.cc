@@ -13,11 +13,11 @@ namespace {
 struct Branch {
   Value* head;  // the piece
   int64_t index = 0;  // which piece of the split axis (in units of the piece size)
-  std::vector<Step> steps;
-  Value* end;  // the last value of the steps (head when there are none)
-  std::optional<View> plain, flipped;  // the movement of the steps, hoisted to the head
-  std::vector<Sizes> plain_out, flipped_out;  // the compute steps' shapes after the hoist
-  std::vector<std::vector<int>> plain_perm, flipped_perm;  // and their constants' permutations
+  std::vector<Step> steps = {};
+  Value* end = nullptr;  // the last value of the steps (head when there are none)
+  std::optional<View> plain = std::nullopt, flipped = std::nullopt;  // the movement of the steps, hoisted to the head
+  std::vector<Sizes> plain_out = {}, flipped_out = {};  // the compute steps' shapes after the hoist
+  std::vector<std::vector<int>> plain_perm = {}, flipped_perm = {};  // and their constants' permutations
 };
 
 // The pieces of `x` when every reader of x is one SPLIT or SLICEs along one axis (all the same
