@@ -59,6 +59,15 @@ void lower_logical_not(LowerCtx& ctx, const ir::Node& n) {
   emit_elementwise(ctx, "LOGICAL_NOT", {as_bool(ctx, ctx.get_any(x))}, ctx.make_output(y, layout));
 }
 
+// isnan(x) = x != x: NaN is the only value unequal to itself (IEEE 754, which NOT_EQUAL's kernel
+// follows); integer and bool tensors give all false, as in PyTorch.
+void lower_isnan(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Perm layout = ctx.layout_of(x);
+  Value* v = ctx.get_any(x);
+  emit_elementwise(ctx, "NOT_EQUAL", {v, v}, ctx.make_output(n.outputs.at(0), layout));
+}
+
 void lower_logical_binary(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
   const ir::Attr& a = *n.find("self");
   const ir::Attr& b = *n.find("other");
@@ -110,6 +119,7 @@ void register_compare_rules(Registry& r) {
     r.add(std::string("aten.ge.") + kind, lower_ge, "GREATER_EQUAL", note);
   }
   r.add("aten.logical_not.default", lower_logical_not, "LOGICAL_NOT", "non-bool inputs compare != 0 first");
+  r.add("aten.isnan.default", lower_isnan, "NOT_EQUAL", "x != x; not delegated to XNNPACK");
   r.add("aten.logical_and.default", lower_logical_and, "LOGICAL_AND", "non-bool inputs compare != 0 first");
   r.add("aten.logical_or.default", lower_logical_or, "LOGICAL_OR", "non-bool inputs compare != 0 first");
   r.add("aten.bitwise_and.Tensor", lower_bitwise_and, "LOGICAL_AND", "bool tensors only");
