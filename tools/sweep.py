@@ -44,6 +44,7 @@ import zoo  # noqa: E402
 
 TOLERANCE = zoo.TOLERANCE
 NOISE_FACTOR = 3.0
+INCUMBENT_VERSION = "0.10.0"  # bench/INCUMBENT_VERSIONS.md
 DATA = os.path.join(HERE, "..", "docs", "coverage")
 DOC = os.path.join(HERE, "..", "docs", "coverage.md")
 # The fast CI tier's sweep models (tests/python/test_zoo_fast.py): one per family, small and quick.
@@ -106,9 +107,58 @@ def judge(got: list[np.ndarray], ref32: list[np.ndarray], ref64_fn, classifier: 
     return worst, max_ref, why
 
 
-def compare(key: str) -> dict:
+class Converted:
+    """One converted model, whichever converter made it: run it with XNNPACK (the default) or with
+    the builtin kernels only."""
+
+    def __init__(self, run, run_builtin, ops: int | None):
+        self.run, self.run_builtin, self.ops = run, run_builtin, ops
+
+
+def as_list(got) -> list[np.ndarray]:
+    return [got] if isinstance(got, np.ndarray) else [np.asarray(g) for g in got]
+
+
+def convert_ours(model, x0) -> Converted:
     import pt2tflite
 
+    tfl = pt2tflite.convert(model, x0)
+    return Converted(lambda *x: as_list(tfl(*x)), lambda *x: run_builtin(tfl.tflite_bytes, x),
+                     sum(tfl.op_histogram().values()))
+
+
+def convert_incumbent(model, x0) -> Converted:
+    """litert-torch's convert(), run through its own model object (in its bench venv)."""
+    import litert_torch
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    edge = litert_torch.convert(model, x0)
+    content = edge.model_content()
+
+    def builtin(*x):
+        edge.set_interpreter_builder(lambda: Interpreter(
+            model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+        try:
+            return as_list(edge(*[t.numpy() for t in x]))
+        finally:
+            edge.set_interpreter_builder(lambda: Interpreter(model_content=content))
+
+    return Converted(lambda *x: as_list(edge(*[t.numpy() for t in x])), builtin, count_ops(content))
+
+
+def count_ops(tflite: bytes) -> int | None:
+    try:
+        from ai_edge_litert import schema_py_generated as schema  # noqa: F401
+    except ImportError:
+        return None
+    m = schema.Model.GetRootAsModel(tflite, 0)
+    return sum(m.Subgraphs(i).OperatorsLength() for i in range(m.SubgraphsLength()))
+
+
+CONVERTERS = {"pt2tflite": convert_ours, "litert-torch": convert_incumbent}
+
+
+def compare(key: str, converter: str = "pt2tflite") -> dict:
     row = {"model": key, "status": "error", "max_err": None, "max_ref": None, "ops": None, "convert_s": None,
            "why": ""}
     try:
@@ -117,38 +167,57 @@ def compare(key: str) -> dict:
         inputs = [make_inputs(specs, seed) for seed in range(2)]
         refs = [reference(model, x) for x in inputs]  # before export, which may leave state on the model
         t = time.perf_counter()
-        tfl = pt2tflite.convert(copy.deepcopy(model), x0)
+        try:
+            conv = CONVERTERS[converter](copy.deepcopy(model), x0)
+        except Exception as e:
+            return refused_row(row, e, converter)
         row["convert_s"] = round(time.perf_counter() - t, 2)
-        row["ops"] = sum(tfl.op_histogram().values())
+        row["ops"] = conv.ops
         worst, max_ref, why = 0.0, 0.0, ""
         for seed, (x, ref) in enumerate(zip(inputs, refs)):
-            got = tfl(*x)
-            got = [got] if isinstance(got, np.ndarray) else list(got)
+            got = conv.run(*x)
             w, m, y = judge(got, ref, lambda: reference(model, x, double=True), classifier)
             if seed == 0 and not y:
-                w2, _, y2 = judge(run_builtin(tfl.tflite_bytes, x), ref, lambda: reference(model, x, double=True),
-                                  classifier)
+                w2, _, y2 = judge(conv.run_builtin(*x), ref, lambda: reference(model, x, double=True), classifier)
                 w, y = max(w, w2), (f"builtin kernels: {y2}" if y2 else "")
             worst, max_ref, why = max(worst, w), max(max_ref, m), why or y
         row.update(max_err=worst, max_ref=max_ref, status="mismatch" if why else "pass", why=why)
-    except pt2tflite.ConversionError as e:
-        d = e.diagnostics
-        first = f"{d[0].op}: {d[0].message}" if d else str(e).splitlines()[0]
-        ops = sorted({x.op for x in d})
-        row.update(status="refused", why=first + (f" (+{len(d) - 1} more: {', '.join(ops)})" if len(d) > 1 else ""),
-                   refused_ops=ops)
     except Exception as e:  # every model gets a row; the traceback goes to the log
         traceback.print_exc()
         row["why"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     return row
 
 
-def run_in_subprocess(key: str, timeout: float) -> dict:
+def refused_row(row: dict, e: Exception, converter: str) -> dict:
+    """Our ConversionError gives its first diagnostic and the unsupported ops; any exception from the
+    incumbent's convert() is its refusal (first line)."""
+    d = getattr(e, "diagnostics", None)
+    if converter == "pt2tflite" and type(e).__name__ != "ConversionError":
+        raise e
+    if d:
+        ops = sorted({x.op for x in d})
+        row.update(status="refused", why=f"{d[0].op}: {d[0].message}" +
+                   (f" (+{len(d) - 1} more: {', '.join(ops)})" if len(d) > 1 else ""), refused_ops=ops)
+    else:
+        traceback.print_exc()
+        lines = [ln for ln in str(e).splitlines() if ln.strip()] or [""]
+        row.update(status="refused", why=f"{type(e).__name__}: {lines[0]}"[:300])
+    return row
+
+
+def incumbent_python() -> str:
+    """The incumbent's bench venv (bench/setup_incumbent_venv.sh creates it; it is never our dependency)."""
+    r = subprocess.run(["bash", os.path.join(HERE, "..", "bench", "setup_incumbent_venv.sh")], check=True,
+                       stdout=subprocess.PIPE, text=True)
+    return r.stdout.strip().splitlines()[-1]
+
+
+def run_in_subprocess(key: str, timeout: float, python: str = sys.executable, converter: str = "pt2tflite") -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     # Niceness 10 in all: a sweep started under `nice` already has it (nice adds up).
-    cmd = ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable, os.path.abspath(__file__), "--one", key,
-           "--json", out]
+    cmd = ["nice", "-n", str(max(0, 10 - os.nice(0))), python, os.path.abspath(__file__), "--one", key,
+           "--json", out, "--converter", converter]
     t = time.perf_counter()
     try:
         r = subprocess.run(cmd, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -166,6 +235,8 @@ def run_in_subprocess(key: str, timeout: float) -> dict:
 
 
 def load_rows(family: str) -> dict:
+    """Our rows, or with family "<f>.incumbent" litert-torch's (kept in a file of their own, so that the
+    two sweeps can run at once)."""
     path = os.path.join(DATA, f"{family}.json")
     if not os.path.exists(path):
         return {}
@@ -226,24 +297,71 @@ def render() -> str:
         if not data:
             continue
         rows = [data["rows"][k] for k in data["order"] if k in data["rows"]]
+        inc = load_rows(f"{family}.incumbent").get("rows", {})
         partial = "" if len(rows) == len(data["order"]) else (
             f" **Partial: {len(rows)} of {len(data['order'])} models run so far** (the rest have no row yet).")
         lines.append(f"## {TITLES[family]}\n\n{data['generated']}{partial}\n\n**{summary(family, rows)}**\n\n")
+        lines.append(incumbent_summary(rows, inc))
         reasons = refusal_reasons(rows)
         if reasons:
             lines.append("Why the others fail (models per reason): " +
                          "; ".join(f"{why} ({k})" for why, k in reasons) + ".\n\n")
-        lines.append("| model | status | max err (rel) | max \\|ref\\| | ops | convert (s) | notes |\n|---|---|---|---|---|---|---|\n")
+        lines.append("| model | status | max err (rel) | max \\|ref\\| | ops | convert (s) | litert-torch | notes |\n"
+                     "|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             lines.append(f"| {r['model'].split(':', 1)[1]} | {r['status']} | {fmt(r.get('max_err'), '.1e')} | "
                          f"{fmt(r.get('max_ref'), '.3g')} | {fmt(r.get('ops'), 'd')} | {fmt(r.get('convert_s'), '.1f')} | "
-                         f"{r['why'].replace('|', '/')} |\n")
+                         f"{incumbent_cell(inc.get(r['model']))} | {r['why'].replace('|', '/')} |\n")
         lines.append("\n")
     return "".join(lines)
 
 
+def incumbent_cell(r: dict | None) -> str:
+    if r is None:
+        return "not run"
+    cell = r["status"] + (f" {r['max_err']:.1e}" if r.get("max_err") is not None else "")
+    return cell + (f" ({r['why'][:80]})".replace("|", "/") if r["status"] != "pass" and r["why"] else "")
+
+
+def incumbent_summary(rows: list[dict], inc: dict) -> str:
+    """litert-torch's result on the rows it ran, and the models it converts correctly that we do not."""
+    ran = [inc[r["model"]] for r in rows if r["model"] in inc]
+    if not ran:
+        return "litert-torch: not run on this family yet (`python tools/sweep.py FAMILY --incumbent`).\n\n"
+    n = collections.Counter(r["status"] for r in ran)
+    behind = [r["model"].split(":", 1)[1] for r in rows
+              if r["status"] != "pass" and inc.get(r["model"], {}).get("status") == "pass"]
+    return (f"litert-torch {INCUMBENT_VERSION}, same inputs and bar, on {len(ran)} of {len(rows)} models: "
+            f"{n['pass']} pass, " + ", ".join(f"{n[s]} {s}" for s in ("mismatch", "refused", "error", "timeout")) +
+            ". Converted correctly by litert-torch and not by us: " + (", ".join(behind) or "none") + ".\n\n")
+
+
 def git_commit() -> str:
     return zoo.git_commit()
+
+
+def sweep_incumbent(args) -> int:
+    """The same models, inputs and bar through litert-torch, in its bench venv, one subprocess each."""
+    ours = load_rows(args.family)
+    if not ours:
+        sys.exit(f"no rows for {args.family} yet: run `python tools/sweep.py {args.family}` first")
+    keys = args.models.split(",") if args.models else [
+        k for k in ours["order"] if not args.not_passing or ours["rows"].get(k, {}).get("status") != "pass"]
+    python = incumbent_python()
+    if args.family == "yolo":  # as `make sweep-yolo` does for ours: without its dependencies, torch stays
+        subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "ultralytics", "opencv-python-headless",
+                        "psutil"], check=True)
+    name = f"{args.family}.incumbent"
+    data = load_rows(name) or {"rows": {}}
+    data["generated"] = f"`python tools/sweep.py {args.family} --incumbent` on {time.strftime('%Y-%m-%d')}"
+    for i, key in enumerate(keys, 1):
+        sys.stderr.write(f"[litert-torch {i}/{len(keys)}] {key}")
+        row = run_in_subprocess(key, args.timeout, python, "litert-torch")
+        data["rows"][key] = row
+        sys.stderr.write(f"    {row['status']} {row.get('max_err') or ''} {row['why'][:200]}\n")
+        save_rows(name, data)
+        write_doc()
+    return 0
 
 
 def main() -> int:
@@ -254,14 +372,24 @@ def main() -> int:
     parser.add_argument("--render", action="store_true", help="only rewrite docs/coverage.md")
     parser.add_argument("--reselect", action="store_true",
                         help="timm: pick the smallest model per module again instead of reusing the stored list")
+    parser.add_argument("--incumbent", action="store_true",
+                        help="run litert-torch (its bench venv) on the family instead; rows go to <family>.incumbent.json")
+    parser.add_argument("--not-passing", action="store_true",
+                        help="with --incumbent: only the models that do not pass with us (the ones that decide "
+                             "whether we are behind)")
+    parser.add_argument("--converter", default="pt2tflite", help=argparse.SUPPRESS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # the child: one model, its row as JSON
-        row = compare(args.one)
+        row = compare(args.one, args.converter)
         with open(args.json, "w") as f:
             json.dump(row, f)
         return 0
+    if args.incumbent:
+        if not args.family:
+            parser.error("--incumbent needs a family")
+        return sweep_incumbent(args)
     if not args.render:
         if not args.family:
             parser.error("name a family, or --render")

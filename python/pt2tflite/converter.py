@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # torch is an optional dependency of the package; annotations
 from pt2tflite import _core
 from pt2tflite.errors import ConversionError
 from pt2tflite.export_errors import decomposition_error, export_error
+from pt2tflite.hf_experts import exportable_experts
 from pt2tflite.model import Model
 
 
@@ -96,7 +97,7 @@ def export_program(module_or_ep: ModuleOrProgram, sample_args: tuple, sample_kwa
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            with _full_stack_traces():
+            with _full_stack_traces(), exportable_experts(module_or_ep):
                 ep = torch.export.export(
                     module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes, strict=strict
                 )

@@ -435,6 +435,13 @@ class Importer {
     return fqn;
   }
 
+  static bool produces_only_empty(const ir::Node& node) {
+    if (node.outputs.empty()) return false;
+    for (const Value* v : node.outputs)
+      if (!v || !has_zero_dim(v)) return false;
+    return true;
+  }
+
   static bool has_zero_dim(const Value* v) {
     return std::any_of(v->shape.begin(), v->shape.end(), [](const ir::Dim& d) { return d.size == 0; });
   }
@@ -581,8 +588,10 @@ class Importer {
     // Topological order: every operand exists before this node runs. Zero-size tensors are
     // refused where they would be computed with (lowering divides by dims); torch.cat skips them
     // (Phi-3's q[..., rotary_dim:] when the rotary part is the whole head), and so does
-    // evaluate_constants, so a cat may read them.
-    const bool skips_empty = node->op == "aten.cat.default";
+    // evaluate_constants, so a cat may read them. A node whose results are all empty too computes
+    // nothing and may read them: Hugging Face's DynamicCache starts as empty tensors that are
+    // cloned and then concatenated with the first K/V (every causal LM with use_cache=True).
+    const bool skips_empty = node->op == "aten.cat.default" || produces_only_empty(*node);
     for (Value* v : node->operands()) {
       if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
       if (has_zero_dim(v) && !skips_empty)

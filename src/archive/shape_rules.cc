@@ -319,8 +319,15 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     return x;
   }
   if (base == "cat") {
-    const auto& ts = n.get_tensors("tensors");
-    if (ts.empty()) invalid("cat of no tensors");
+    // torch.cat skips 1-D tensors of size 0 whatever the others' rank (the legacy rule that
+    // Hugging Face's DynamicCache relies on: its first K/V are concatenated onto torch.tensor([])).
+    std::vector<const Value*> ts;
+    for (const Value* t : n.get_tensors("tensors"))
+      if (c.sizes(t) != Sizes{0}) ts.push_back(t);
+    if (ts.empty()) {
+      if (n.get_tensors("tensors").empty()) invalid("cat of no tensors");
+      return Sizes{0};
+    }
     Sizes out = c.sizes(ts[0]);
     int64_t d = c.dim(n.get_int("dim"), static_cast<int>(out.size()));
     for (size_t i = 1; i < ts.size(); ++i) {

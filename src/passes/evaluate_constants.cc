@@ -39,11 +39,14 @@ class Evaluator {
 
   void run() {
     for (const auto& n : g_.nodes()) consider(n.get());
-    if (folded_.empty()) return;
+    // Also when nothing folds: the empty tensors a cat skips may come from run-time values, and
+    // what computed them must not reach the lowering (it divides by dims).
     drop_empty_cat_operands();
-    decide_what_to_store();
-    std::vector<std::unique_ptr<Node>>& nodes = g_.mutable_nodes();
-    std::erase_if(nodes, [&](const std::unique_ptr<Node>& n) { return folded_.count(n.get()) > 0; });
+    if (!folded_.empty()) {
+      decide_what_to_store();
+      std::vector<std::unique_ptr<Node>>& nodes = g_.mutable_nodes();
+      std::erase_if(nodes, [&](const std::unique_ptr<Node>& n) { return folded_.count(n.get()) > 0; });
+    }
     g_.remove_dead();
   }
 

@@ -176,6 +176,28 @@ def test_an_empty_slice_drops_out_of_its_cat():
     assert "CONCATENATION" not in hist and "SLICE" not in hist, hist
 
 
+def test_empty_values_computed_at_run_time_drop_out_with_their_cat():
+    def f(x):  # nothing here is a constant: the empty chain must still never reach the lowering
+        e = x[:, 0:0].clone() * 2 + 1
+        return torch.cat([e, x, e], 1).relu()
+
+    hist, _ = check_both(Fn(f), (torch.randn(2, 5),))
+    assert hist == {"RELU": 1}, hist
+
+
+def test_a_cat_onto_a_legacy_empty_1d_tensor():
+    class Cache(nn.Module):  # Hugging Face's DynamicCache: its first K is cat onto torch.tensor([])
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("empty", torch.tensor([]), persistent=False)
+
+        def forward(self, k):
+            return torch.cat([self.empty.clone(), k], dim=-2) * 2
+
+    hist, _ = check_both(Cache(), (torch.randn(1, 2, 3, 4),))
+    assert "CONCATENATION" not in hist, hist
+
+
 class MaskPositions(nn.Module):
     """DETR's sine position embedding of an all-ones pixel mask resized to the feature map."""
 
