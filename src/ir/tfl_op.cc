@@ -70,18 +70,35 @@ auto ask(const Node& n, F f, decltype(f(TflOp{})) otherwise) {
 }
 }  // namespace
 
-bool is_elementwise_unary(const Node& n) { return ask(n, [](TflOp o) { return is_elementwise_unary(o); }, false); }
-bool is_elementwise_binary(const Node& n) { return ask(n, [](TflOp o) { return is_elementwise_binary(o); }, false); }
-bool is_arithmetic_binary(const Node& n) {
-  return ask(n, [](TflOp o) { return elementwise(o) == Elementwise::ARITH; }, false);
+bool is_elementwise_unary(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return is_elementwise_unary(o); }, false);
 }
-bool is_layout_agnostic(const Node& n) { return ask(n, [](TflOp o) { return layout(o) == Layout::AGNOSTIC; }, false); }
-bool moves_elements(const Node& n) { return ask(n, [](TflOp o) { return layout(o) == Layout::MOVES; }, false); }
+bool is_elementwise_binary(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return is_elementwise_binary(o); }, false);
+}
+bool is_arithmetic_binary(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return elementwise(o) == Elementwise::ARITH; }, false);
+}
+bool is_layout_agnostic(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return layout(o) == Layout::AGNOSTIC; }, false);
+}
+bool moves_elements(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return layout(o) == Layout::MOVES; }, false);
+}
 bool accepts_fused_activation(const Node& n) {
-  return ask(n, [](TflOp o) { return accepts_fused_activation(o); }, false);
+  return ask(
+      n, [](TflOp o) { return accepts_fused_activation(o); }, false);
 }
 bool is_weighted(const Node& n) { return int8_kind(n) == Int8Kind::WEIGHTED; }
-Int8Kind int8_kind(const Node& n) { return ask(n, [](TflOp o) { return int8_kind(o); }, Int8Kind::NO); }
+Int8Kind int8_kind(const Node& n) {
+  return ask(
+      n, [](TflOp o) { return int8_kind(o); }, Int8Kind::NO);
+}
 
 namespace {
 constexpr std::array<std::pair<Activation, std::string_view>, 5> kActivations = {{

@@ -43,7 +43,9 @@ void lower_hardswish(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, 
 void lower_hardtanh(LowerCtx& ctx, const ir::Node& n) {
   lower_clamp_bounds(ctx, n, n.get_float("min_val"), n.get_float("max_val"));
 }
-void lower_clamp(LowerCtx& ctx, const ir::Node& n) { lower_clamp_bounds(ctx, n, scalar_arg(n, "min"), scalar_arg(n, "max")); }
+void lower_clamp(LowerCtx& ctx, const ir::Node& n) {
+  lower_clamp_bounds(ctx, n, scalar_arg(n, "min"), scalar_arg(n, "max"));
+}
 
 // hardsigmoid(x) = relu6(x + 3) / 6
 void lower_hardsigmoid(LowerCtx& ctx, const ir::Node& n) {
@@ -180,7 +182,8 @@ void register_activation_rules(Registry& r) {
   r.add("aten.sigmoid.default", lower_sigmoid, "LOGISTIC");
   r.add("aten.tanh.default", lower_tanh, "TANH");
   r.add("aten.hardswish.default", lower_hardswish, "HARD_SWISH").keep_whole_in_decomposition();
-  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6").keep_whole_in_decomposition();
+  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6")
+      .keep_whole_in_decomposition();
   r.add("aten.silu.default", lower_silu, "LOGISTIC + MUL").keep_whole_in_decomposition();
   r.add("aten.gelu.default", lower_gelu, "GELU", "approximate 'none' and 'tanh'").keep_whole_in_decomposition();
   r.add("aten._softmax.default", lower_softmax, "SOFTMAX", "the softmax dim is stored last (TRANSPOSE if needed)");
@@ -190,11 +193,13 @@ void register_activation_rules(Registry& r) {
   r.add("aten.leaky_relu.default", lower_leaky_relu, "LEAKY_RELU");
   r.add("aten.elu.default", lower_elu, "ELU; MAXIMUM, MINIMUM, MUL, ADD",
         "alpha = scale = input_scale = 1 → ELU; else built around ELU from delegated ops");
-  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "slope in the activation layout").keep_whole_in_decomposition();
+  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "slope in the activation layout")
+      .keep_whole_in_decomposition();
   r.add("aten.softplus.default", lower_softplus, "ABS, NEG, EXP, LOG, ADD, SUB, DIV, MAXIMUM",
         "max(x,0) + log1p(exp(-β|x|))/β, no select; + GREATER/SELECT_V2 only for threshold < 16.6")
       .keep_whole_in_decomposition();
-  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "x·tanh(softplus(x))").keep_whole_in_decomposition();
+  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "x·tanh(softplus(x))")
+      .keep_whole_in_decomposition();
   r.add("aten._log_softmax.default", lower_log_softmax, "LOG_SOFTMAX", "not delegated to XNNPACK");
 }
 

@@ -66,10 +66,8 @@ ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
   return dst_.add_value(name_for(node ? node->name : "tmp"), dtype, std::move(shape));
 }
 
-ir::Node* LowerCtx::emit(const std::string& op, std::vector<ir::Value*> inputs,
-                         std::vector<ir::Value*> outputs) {
-  ir::Node* n = dst_.add_node("tfl." + op, name_for(node ? node->name : op), std::move(inputs),
-                              std::move(outputs));
+ir::Node* LowerCtx::emit(const std::string& op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
+  ir::Node* n = dst_.add_node("tfl." + op, name_for(node ? node->name : op), std::move(inputs), std::move(outputs));
   if (node) n->source = node->source;
   return n;
 }

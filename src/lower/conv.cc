@@ -13,8 +13,9 @@ using ir::Value;
 
 // Pads the stored NHWC tensor explicitly (zeros) when SAME cannot express PyTorch's padding.
 Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t ph, int64_t pw) {
-  std::vector<int32_t> pads{0, 0, static_cast<int32_t>(ph), static_cast<int32_t>(ph),
-                            static_cast<int32_t>(pw), static_cast<int32_t>(pw), 0, 0};
+  std::vector<int32_t> pads{
+      0, 0, static_cast<int32_t>(ph), static_cast<int32_t>(ph), static_cast<int32_t>(pw), static_cast<int32_t>(pw),
+      0, 0};
   ir::Shape s = x->shape;
   s[1].size += 2 * ph;
   s[2].size += 2 * pw;
@@ -34,8 +35,7 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   if (n.get_bool("transposed")) return lower_transposed_convolution(ctx, n);
   const int rank = x->rank();
   if (rank != 3 && rank != 4)
-    return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " +
-                           std::to_string(rank) + ")");
+    return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " + std::to_string(rank) + ")");
   // A dynamic batch is fine for a 2-D convolution: nothing below bakes the batch into the file.
   if (!ir::is_static_from(x->shape, rank == 4 ? 1 : 0))
     return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
@@ -127,7 +127,8 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
   };
   const auto stride = two_d(n.get_ints("stride"), 1), pad = two_d(n.get_ints("padding"), 0);
   const auto out_pad = two_d(n.get_ints("output_padding"), 0), dil = two_d(n.get_ints("dilation"), 1);
-  if (dil[0] != 1 || dil[1] != 1) return ctx.unsupported("dilated transposed convolution: TRANSPOSE_CONV has no dilation");
+  if (dil[0] != 1 || dil[1] != 1)
+    return ctx.unsupported("dilated transposed convolution: TRANSPOSE_CONV has no dilation");
   std::vector<int64_t> wsz = ir::sizes_of(wc->shape);  // [Cin, Cout, (kH,) kW]
   if (rank == 3) wsz.insert(wsz.begin() + 2, 1);
   const int64_t cin = wsz[0], cout = wsz[1], N = x->shape[0].size;
@@ -179,7 +180,6 @@ void register_conv_rules(Registry& r) {
         "1-D and 2-D, plain/depthwise/grouped; constant weights; NHWC; SAME when PyTorch's padding equals it, "
         "else PAD + VALID; a zero bias is added when absent. Transposed: groups = 1, no dilation, "
         "VALID + SLICE unless SAME crops the same way");
-
 }
 
 }  // namespace pt2tflite::lower

@@ -31,13 +31,17 @@ Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dty
     ir::Shape full(rank - v->rank(), ir::Dim{1, {}});
     full.insert(full.end(), v->shape.begin(), v->shape.end());
     Value* base = ctx.cast(ctx.get(v, {}), dtype);
-    if (layout.empty() || same_memory_order(full, layout)) return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
+    if (layout.empty() || same_memory_order(full, layout))
+      return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
     return ctx.transpose(ctx.reshape(base, ir::sizes_of(full)), layout);
   }
   double x = 0;
-  if (const auto* i = std::get_if<int64_t>(&operand)) x = static_cast<double>(*i);
-  else if (const auto* d = std::get_if<double>(&operand)) x = *d;
-  else if (const auto* b = std::get_if<bool>(&operand)) x = *b ? 1 : 0;
+  if (const auto* i = std::get_if<int64_t>(&operand))
+    x = static_cast<double>(*i);
+  else if (const auto* d = std::get_if<double>(&operand))
+    x = *d;
+  else if (const auto* b = std::get_if<bool>(&operand))
+    x = *b ? 1 : 0;
   return ctx.scalar(dtype, x);
 }
 
@@ -88,7 +92,8 @@ bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, cons
 Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
   const Value* y = n.outputs.at(0);
   const bool commutes = op == "ADD" || op == "MUL";
-  if (ir::is_fully_static(y->shape) && (fold_with_scalar(ctx, y, op, a, b) || (commutes && fold_with_scalar(ctx, y, op, b, a))))
+  if (ir::is_fully_static(y->shape) &&
+      (fold_with_scalar(ctx, y, op, a, b) || (commutes && fold_with_scalar(ctx, y, op, b, a))))
     return ctx.get_any(y);
   Perm layout = elementwise_layout(ctx, y, {&a, &b});
   Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
@@ -118,8 +123,10 @@ void lower_add_sub(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
   const ir::Attr& self = *n.find("self");
   const double alpha = n.get_float("alpha");
   if (alpha != 1.0) {
-    if (const auto* i = std::get_if<int64_t>(&other)) other = static_cast<double>(*i) * alpha;
-    else if (const auto* d = std::get_if<double>(&other)) other = *d * alpha;
+    if (const auto* i = std::get_if<int64_t>(&other))
+      other = static_cast<double>(*i) * alpha;
+    else if (const auto* d = std::get_if<double>(&other))
+      other = *d * alpha;
     else {
       const Value* y = n.outputs.at(0);
       if (!ir::is_floating(y->dtype) && alpha != static_cast<double>(static_cast<int64_t>(alpha)))
@@ -141,8 +148,12 @@ void lower_div(LowerCtx& ctx, const ir::Node& n) {
   if (!ir::is_floating(n.outputs.at(0)->dtype)) return ctx.unsupported("integer division is not supported yet");
   lower_binary_op(ctx, n, "DIV", *n.find("self"), *n.find("other"));
 }
-void lower_maximum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MAXIMUM", *n.find("self"), *n.find("other")); }
-void lower_minimum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MINIMUM", *n.find("self"), *n.find("other")); }
+void lower_maximum(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, "MAXIMUM", *n.find("self"), *n.find("other"));
+}
+void lower_minimum(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, "MINIMUM", *n.find("self"), *n.find("other"));
+}
 
 // div with rounding_mode. floor follows PyTorch's div_floor, which is not FLOOR(a / b) (1 // 0.1
 // is 9, while 1 / 0.1 rounds to 10): (a - mod(a, b)) / b with FLOOR_MOD's exact remainder,
@@ -160,7 +171,8 @@ void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
   Value* out = ctx.make_output(y, layout);
   const bool full_lhs = lhs->shape == out->shape;
   if (!ir::is_floating(y->dtype)) {
-    if (y->dtype != ir::DType::kInt32) return ctx.unsupported("integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV)");
+    if (y->dtype != ir::DType::kInt32)
+      return ctx.unsupported("integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV)");
     if (mode == "floor") return void(ctx.emit("FLOOR_DIV", {lhs, rhs}, {out}));
     return void(emit_elementwise(ctx, "DIV", {lhs, rhs}, out));
   }
@@ -171,7 +183,8 @@ void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
   }
   if (mode != "floor") return ctx.unsupported("unknown rounding_mode '" + mode + "'");
   Value* mod = emit_elementwise(ctx, "FLOOR_MOD", {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
-  Value* q = emit_elementwise(ctx, "DIV", {emit_elementwise(ctx, "SUB", {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
+  Value* q = emit_elementwise(ctx, "DIV",
+                              {emit_elementwise(ctx, "SUB", {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
   emit_elementwise(ctx, "ROUND", {q}, out);
 }
 
@@ -193,7 +206,8 @@ void register_elementwise_rules(Registry& r) {
   r.add("aten.mul.Scalar", lower_mul, "MUL", bcast);
   r.add("aten.div.Tensor", lower_div, "DIV", "floating point only; " + std::string(bcast));
   r.add("aten.div.Scalar", lower_div, "DIV", "floating point only; " + std::string(bcast));
-  r.add("aten.div.Tensor_mode", lower_div_mode, "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
+  r.add("aten.div.Tensor_mode", lower_div_mode,
+        "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
         "floor: (a - mod(a, b)) / b rounded, as PyTorch computes it (1 // 0.1 = 9); trunc: FLOOR(|a/b|)·SIGN(a/b); "
         "b = 0 gives NaN where PyTorch gives ±inf; integers: int32 only (FLOOR_DIV / DIV); FLOOR_MOD and SIGN are not "
         "delegated to XNNPACK");

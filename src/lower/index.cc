@@ -7,8 +7,8 @@
 #include <numeric>
 #include <optional>
 
-#include "lower/cache_write.h"
 #include "ir/constants.h"
+#include "lower/cache_write.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -118,7 +118,8 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
       outs.push_back(y ? ctx.make_output(y, layout) : ctx.make_temp(in->dtype, s));  // SPLIT writes every piece
     }
     const int32_t a = axis;
-    ctx.emit("SPLIT", {ctx.const_i32(std::span(&a, 1), {}), in}, outs)->set("num_splits", static_cast<int64_t>(sizes.size()));
+    ctx.emit("SPLIT", {ctx.const_i32(std::span(&a, 1), {}), in}, outs)
+        ->set("num_splits", static_cast<int64_t>(sizes.size()));
     return;
   }
   int64_t begin = 0;
@@ -238,7 +239,8 @@ std::optional<std::pair<int, int>> indexed_dims(LowerCtx& ctx, const std::vector
     if (!indices[i]) continue;
     if (dim < 0) dim = static_cast<int>(i);
     if (last >= 0 && static_cast<int>(i) != last + 1) {
-      ctx.unsupported("index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
+      ctx.unsupported(
+          "index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
       return std::nullopt;
     }
     last = static_cast<int>(i);
@@ -259,7 +261,8 @@ void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return ctx.unsupported("index needs static shapes");
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape))
+    return ctx.unsupported("index needs static shapes");
   const int b_rank = y->rank() - (rank - k);
   std::vector<int64_t> bshape;
   for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
@@ -285,8 +288,10 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   const auto& indices = n.get_tensors("indices");
   const bool accumulate = n.find("accumulate") && n.get_bool("accumulate");
   const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(vals->shape)) return ctx.unsupported("index_put needs static shapes");
-  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt32) return ctx.unsupported("index_put on float32 / int32 only");
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(vals->shape))
+    return ctx.unsupported("index_put needs static shapes");
+  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt32)
+    return ctx.unsupported("index_put on float32 / int32 only");
   const auto dims = indexed_dims(ctx, indices);
   if (!dims) return;
   const auto [d0, k] = *dims;
@@ -306,7 +311,8 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   Value* coords = index_coordinates(ctx, x, indices, d0, k, bshape);
   if (!coords) return;
   if (!accumulate && !coords->is_const())
-    return ctx.unsupported("index_put without accumulate needs constant indices (repeated run-time positions have no defined winner)");
+    return ctx.unsupported(
+        "index_put without accumulate needs constant indices (repeated run-time positions have no defined winner)");
   // The updates, [pre, B, post] in PyTorch order broadcast from `values`, stored [B, pre, post].
   std::vector<int64_t> logical;
   for (int d = 0; d < d0; ++d) logical.push_back(x->shape[d].size);
@@ -474,10 +480,12 @@ void register_index_rules(Registry& r) {
   r.add("aten.gather.default", lower_gather, "(folded) / GATHER_ND",
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
-  r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
+  r.add("aten.embedding.default", lower_embedding, "GATHER",
+        "int64 ids used as they are; constant indices narrowed to int32");
   r.add("aten.index_put.default", lower_index_put, "DYNAMIC_UPDATE_SLICE, or SCATTER_ND + ADD / SELECT_V2",
         "a block of consecutive rows at arange(T) + start on one dim → DYNAMIC_UPDATE_SLICE (KV-cache writes; "
-        "the only write allowed into a model input); otherwise index tensors on adjacent dims; accumulate → ADD of the scattered values; otherwise constant indices "
+        "the only write allowed into a model input); otherwise index tensors on adjacent dims; accumulate → ADD of the "
+        "scattered values; otherwise constant indices "
         "without repeats and a convert-time mask (SELECT_V2); float32 / int32; not delegated to XNNPACK");
   r.add("aten.index.Tensor", lower_index, "GATHER, GATHER_ND",
         "one integer index tensor (leading full slices allowed) → GATHER; several on adjacent dims → GATHER_ND of "

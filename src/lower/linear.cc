@@ -108,10 +108,14 @@ void lower_linear(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_linear_rules(Registry& r) {
-  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
-  r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
-  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL", "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
-  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time")
+  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED",
+        "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
+  r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL",
+        "FULLY_CONNECTED when the right operand is constant");
+  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL",
+        "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
+  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED",
+        "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time")
       .keep_whole_in_decomposition();
 }
 

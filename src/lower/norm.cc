@@ -25,7 +25,8 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* var = ctx.constant(n.get_tensor("running_var"));
   Value* wc = w ? ctx.constant(w) : nullptr;
   Value* bc = b ? ctx.constant(b) : nullptr;
-  if (!mean || !var || (w && !wc) || (b && !bc)) return ctx.unsupported("batch norm needs constant statistics and affine parameters");
+  if (!mean || !var || (w && !wc) || (b && !bc))
+    return ctx.unsupported("batch norm needs constant statistics and affine parameters");
   const double eps = n.get_float("eps");
   auto m = ir::to_float_vector(*mean), v = ir::to_float_vector(*var);
   const int64_t c = static_cast<int64_t>(m.size());
@@ -144,8 +145,10 @@ void lower_batch_norm_no_stats(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> axes;
   std::vector<int64_t> channel_shape(rank, 1);
   for (int p = 0; p < rank; ++p) {
-    if (full[p] != 1) axes.push_back(p);
-    else channel_shape[p] = x->shape[1].size;
+    if (full[p] != 1)
+      axes.push_back(p);
+    else
+      channel_shape[p] = x->shape[1].size;
   }
   Value* normed = normalize(ctx, ctx.get_any(x), axes, n.get_float("eps"));
   auto param = [&](const char* name) -> Value* {

@@ -116,9 +116,11 @@ void register_pad_rules(Registry& r) {
         "pads mapped through the stored layout; negative pads crop with SLICE; all-zero pads are free; a non-zero "
         "value → PADV2 (not delegated to XNNPACK)");
   const std::string reflect_note = std::string(note) + "; not delegated to XNNPACK";
-  for (const char* op : {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default", "aten.reflection_pad3d.default"})
+  for (const char* op :
+       {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default", "aten.reflection_pad3d.default"})
     r.add(op, lower_reflection_pad, "MIRROR_PAD (REFLECT)", reflect_note).keep_whole_in_decomposition();
-  for (const char* op : {"aten.replication_pad1d.default", "aten.replication_pad2d.default", "aten.replication_pad3d.default"})
+  for (const char* op :
+       {"aten.replication_pad1d.default", "aten.replication_pad2d.default", "aten.replication_pad3d.default"})
     r.add(op, lower_replication_pad, "SLICE + CONCATENATION", note).keep_whole_in_decomposition();
 }
 

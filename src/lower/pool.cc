@@ -35,7 +35,8 @@ ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Windo
     // A depthwise 1x1 convolution with weight 1 and bias 0 picks the same elements (x·1 + 0 = x).
     const int64_t c = in->shape[3].size;
     const std::vector<float> ones(c, 1.0f), zeros(c, 0.0f);
-    ir::Node* n = ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
+    ir::Node* n =
+        ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
     ir::set_padding(*n, ir::Padding::VALID);
     n->set("stride_h", w.sh);
     n->set("stride_w", w.sw);
@@ -57,8 +58,14 @@ ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Windo
 
 // Explicit padding of the stored NHWC tensor with `value` (PADV2 when not zero).
 Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t left, int64_t right, float value) {
-  std::vector<int32_t> pads{0, 0, static_cast<int32_t>(top), static_cast<int32_t>(bottom),
-                            static_cast<int32_t>(left), static_cast<int32_t>(right), 0, 0};
+  std::vector<int32_t> pads{0,
+                            0,
+                            static_cast<int32_t>(top),
+                            static_cast<int32_t>(bottom),
+                            static_cast<int32_t>(left),
+                            static_cast<int32_t>(right),
+                            0,
+                            0};
   ir::Shape s = x->shape;
   s[1].size += top + bottom;
   s[2].size += left + right;
@@ -78,10 +85,12 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
 bool known_non_negative(const Value* v, int depth = 0) {
   const ir::Node* p = v->producer;
   if (!p || depth > 8) return false;
-  if (p->is(ir::TflOp::TRANSPOSE) || p->is(ir::TflOp::RESHAPE) || p->is(ir::TflOp::MAX_POOL_2D) || p->is(ir::TflOp::AVERAGE_POOL_2D))
+  if (p->is(ir::TflOp::TRANSPOSE) || p->is(ir::TflOp::RESHAPE) || p->is(ir::TflOp::MAX_POOL_2D) ||
+      p->is(ir::TflOp::AVERAGE_POOL_2D))
     return known_non_negative(p->inputs[0], depth + 1);
   if (p->is(ir::TflOp::CONCATENATION))
-    return std::all_of(p->inputs.begin(), p->inputs.end(), [&](const Value* in) { return known_non_negative(in, depth + 1); });
+    return std::all_of(p->inputs.begin(), p->inputs.end(),
+                       [&](const Value* in) { return known_non_negative(in, depth + 1); });
   if (p->is(ir::TflOp::DEQUANTIZE)) {
     const auto& q = p->inputs[0]->quant;
     return q && q->zero_point.size() == 1 && q->zero_point[0] == -128;
@@ -209,9 +218,11 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
 // [N, H·W, C]. No TRANSPOSE: the spatial dims are already together in the stored order.
 void lower_adaptive_by_matmul(LowerCtx& ctx, const ir::Node& n, Value* in, int64_t oh, int64_t ow) {
   const int64_t N = in->shape[0].size, H = in->shape[1].size, W = in->shape[2].size, C = in->shape[3].size;
-  if (in->quant || in->dtype != ir::DType::kFloat32) return ctx.unsupported("adaptive avg pool with uneven windows: float32 only");
+  if (in->quant || in->dtype != ir::DType::kFloat32)
+    return ctx.unsupported("adaptive avg pool with uneven windows: float32 only");
   if (oh * ow * H * W > (int64_t{1} << 22))
-    return ctx.unsupported("adaptive avg pool with uneven windows and a large input: the averaging matrix would exceed 16 MB");
+    return ctx.unsupported(
+        "adaptive avg pool with uneven windows and a large input: the averaging matrix would exceed 16 MB");
   std::vector<float> m(oh * ow * H * W, 0.0f);
   for (int64_t i = 0; i < oh; ++i) {
     const int64_t h0 = i * H / oh, h1 = ((i + 1) * H + oh - 1) / oh;
@@ -245,7 +256,8 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     m->set("keep_dims", true);
     return;
   }
-  if (H % out_size[0] != 0 || W % out_size[1] != 0) return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
+  if (H % out_size[0] != 0 || W % out_size[1] != 0)
+    return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
   const Window w{H / out_size[0], W / out_size[1], H / out_size[0], W / out_size[1], 0, 0};
   emit_pool(ctx, "AVERAGE_POOL_2D", in, w, ir::Padding::VALID, n.outputs[0]);
 }
@@ -254,7 +266,8 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
 
 void register_pool_rules(Registry& r) {
   r.add("aten.max_pool2d_with_indices.default", lower_max_pool, "MAX_POOL_2D (+PAD / PADV2)",
-        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode handled; "
+        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode "
+        "handled; "
         "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
   r.add("aten.avg_pool2d.default", lower_avg_pool, "AVERAGE_POOL_2D (+PAD, MUL)",
         "count_include_pad=False → SAME when equivalent; windows inside the zero-padded input → PAD(0) + VALID; "

@@ -114,9 +114,11 @@ void lower_unfold(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_rearrange_rules(Registry& r) {
-  r.add("aten.repeat.default", lower_repeat, "CONCATENATION / TILE",
-        "per repeated stored axis: CONCATENATION of up to 4 copies (delegated to XNNPACK), TILE beyond (not delegated)");
-  r.add("aten.flip.default", lower_flip, "REVERSE_V2", "one per flipped axis; in the stored layout; not delegated to XNNPACK");
+  r.add(
+      "aten.repeat.default", lower_repeat, "CONCATENATION / TILE",
+      "per repeated stored axis: CONCATENATION of up to 4 copies (delegated to XNNPACK), TILE beyond (not delegated)");
+  r.add("aten.flip.default", lower_flip, "REVERSE_V2",
+        "one per flipped axis; in the stored layout; not delegated to XNNPACK");
   r.add("aten.unfold.default", lower_unfold, "SLICE + RESHAPE / GATHER",
         "step = size: SLICE + RESHAPE; other steps: GATHER of constant window indices (not delegated to XNNPACK); "
         "the window dim stays next to the window index in the stored layout");

@@ -1,6 +1,6 @@
 // Reductions over dims: mean / sum / amax / amin → MEAN / SUM / REDUCE_MAX / REDUCE_MIN, var from
-// MEANs, argmax / argmin / max.dim / min.dim → ARG_MAX / ARG_MIN, and the cumsum scan → CUMSUM, computed in the input's stored layout (the reduced axes
-// are mapped through it).
+// MEANs, argmax / argmin / max.dim / min.dim → ARG_MAX / ARG_MIN, and the cumsum scan → CUMSUM, computed in the input's
+// stored layout (the reduced axes are mapped through it).
 #include <algorithm>
 
 #include "lower/elementwise.h"
@@ -69,7 +69,8 @@ void lower_var(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
-  if (!ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape)) return ctx.unsupported("var needs a static float tensor");
+  if (!ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("var needs a static float tensor");
   const auto dims = reduced_dims(n, rank);
   const bool keepdim = n.get_bool("keepdim");
   const double correction = n.is_none("correction") ? 1.0 : n.get_float("correction");
@@ -120,7 +121,8 @@ void lower_arg_into(LowerCtx& ctx, const std::string& op, Value* in, int32_t axi
   const int rank = in->rank();
   ir::Shape reduced = in->shape;
   reduced.erase(reduced.begin() + axis);
-  Value* idx = keepdim ? ctx.make_temp(ir::DType::kInt64, reduced) : ctx.make_output(y, reduced_layout({dim}, layout, rank, false));
+  Value* idx = keepdim ? ctx.make_temp(ir::DType::kInt64, reduced)
+                       : ctx.make_output(y, reduced_layout({dim}, layout, rank, false));
   ir::Node* a = ctx.emit(op, {in, ctx.const_i32(std::span(&axis, 1), {1})}, {idx});
   a->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
   if (!keepdim) return;
@@ -140,7 +142,8 @@ void lower_arg(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
     Value* flat = ctx.reshape(ctx.get(x, {}), {ir::num_elements(x->shape)});
     Value* idx = keepdim || x->rank() == 0 ? ctx.make_temp(ir::DType::kInt64, {}) : ctx.make_output(y);
     const int32_t axis = 0;
-    ctx.emit(op, {flat, ctx.const_i32(std::span(&axis, 1), {1})}, {idx})->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
+    ctx.emit(op, {flat, ctx.const_i32(std::span(&axis, 1), {1})}, {idx})
+        ->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
     if (keepdim || x->rank() == 0) ctx.bind(y, ctx.reshape(idx, ir::sizes_of(y->shape)));
     return;
   }
@@ -191,12 +194,16 @@ void register_reduce_rules(Registry& r) {
   r.add("aten.sum.default", lower_sum, "SUM", "all dims");
   r.add("aten.amax.default", lower_amax, "REDUCE_MAX", note);
   r.add("aten.amin.default", lower_amin, "REDUCE_MIN", note);
-  r.add("aten.argmax.default", lower_argmax, "ARG_MAX", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
-  r.add("aten.argmin.default", lower_argmin, "ARG_MIN", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.argmax.default", lower_argmax, "ARG_MAX",
+        "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.argmin.default", lower_argmin, "ARG_MIN",
+        "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
   r.add("aten.max.dim", lower_max_dim, "REDUCE_MAX + ARG_MAX", "indices only when used; " + std::string(note));
   r.add("aten.min.dim", lower_min_dim, "REDUCE_MIN + ARG_MIN", "indices only when used; " + std::string(note));
-  r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL", "two MEANs, rescaled by N / (N - correction); static shapes");
-  r.add("aten.cumsum.default", lower_cumsum, "CUMSUM", "axis mapped through the stored layout; not delegated to XNNPACK");
+  r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL",
+        "two MEANs, rescaled by N / (N - correction); static shapes");
+  r.add("aten.cumsum.default", lower_cumsum, "CUMSUM",
+        "axis mapped through the stored layout; not delegated to XNNPACK");
 }
 
 }  // namespace pt2tflite::lower

@@ -14,14 +14,16 @@ using ir::Value;
 
 struct Sampler {
   LowerCtx& ctx;
-  Value* flat;       // input as [N·H·W, C]
+  Value* flat;        // input as [N·H·W, C]
   Value* batch_base;  // n·H·W as float [N, 1, 1, 1]
   int64_t N, H, W, C, Ho, Wo;
   bool zeros;
 
   Value* scalar(double v) { return ctx.scalar(ir::DType::kFloat32, v); }
   Value* op(const std::string& name, Value* a, Value* b) { return emit_elementwise(ctx, name, {a, b}); }
-  Value* clamp(Value* v, int64_t hi) { return op("MINIMUM", op("MAXIMUM", v, scalar(0)), scalar(static_cast<double>(hi))); }
+  Value* clamp(Value* v, int64_t hi) {
+    return op("MINIMUM", op("MAXIMUM", v, scalar(0)), scalar(static_cast<double>(hi)));
+  }
 
   // 1.0 where integer-valued coordinate `v` lies in [0, hi], else 0.0.
   Value* in_bounds(Value* v, Value* clamped) {
@@ -89,8 +91,8 @@ void lower_grid_sampler_2d(LowerCtx& ctx, const ir::Node& n) {
     Value* y0 = emit_elementwise(ctx, "FLOOR", {iy});
     Value* x1 = s.op("ADD", x0, one);
     Value* y1 = s.op("ADD", y0, one);
-    Value* wx1 = s.op("SUB", ix, x0), *wx0 = s.op("SUB", x1, ix);
-    Value* wy1 = s.op("SUB", iy, y0), *wy0 = s.op("SUB", y1, iy);
+    Value *wx1 = s.op("SUB", ix, x0), *wx0 = s.op("SUB", x1, ix);
+    Value *wy1 = s.op("SUB", iy, y0), *wy0 = s.op("SUB", y1, iy);
     result = s.tap(x0, y0, s.op("MUL", wx0, wy0));
     result = s.op("ADD", result, s.tap(x1, y0, s.op("MUL", wx1, wy0)));
     result = s.op("ADD", result, s.tap(x0, y1, s.op("MUL", wx0, wy1)));

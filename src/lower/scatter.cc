@@ -75,8 +75,8 @@ void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
     auto s = ctx.cast(sc, x->dtype)->data->bytes();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < count; ++i)
-        std::memcpy(out.data() + ((o * size + start + i * step) * inner) * es, s.data() + ((o * count + i) * inner) * es,
-                    inner * es);
+        std::memcpy(out.data() + ((o * size + start + i * step) * inner) * es,
+                    s.data() + ((o * count + i) * inner) * es, inner * es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(out)));
   }
   if (count == 0) return ctx.bind(y, ctx.get_any(x), ctx.layout_of(x));
@@ -106,7 +106,8 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
     const auto src_bytes = typed->data->bytes();
     const auto offsets = ir::broadcast_offsets(ir::sizes_of(typed->shape), ir::sizes_of(x->shape));
     std::vector<uint8_t> bytes(offsets.size() * es);
-    for (size_t e = 0; e < offsets.size(); ++e) std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
+    for (size_t e = 0; e < offsets.size(); ++e)
+      std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(bytes)));
   }
   const auto shape = ir::sizes_of(x->shape);

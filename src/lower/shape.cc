@@ -30,7 +30,8 @@ void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
   if (dynamic > 1)
     return ctx.unsupported("reshape to a shape with several dynamic dims (" + ir::shape_to_string(y->shape) +
                            ") is not supported yet");
-  ctx.emit("RESHAPE", {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y)});
+  ctx.emit("RESHAPE", {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+           {ctx.make_output(y)});
 }
 
 // Any op whose output is the input with another shape (same elements in PyTorch order).
@@ -115,7 +116,7 @@ struct StridedView {
 std::optional<StridedView> strided_view(const Value* x) {
   StridedView view;
   const int rank = x->rank();
-  for (const Value* v = x;; ) {
+  for (const Value* v = x;;) {
     const ir::Node* p = v->producer;
     if (p && (p->op == "aten.clone.default" || p->op == "aten.alias.default")) {
       v = p->get_tensor("self");
@@ -260,7 +261,8 @@ void lower_expand(LowerCtx& ctx, const ir::Node& n) {
   for (const ir::Dim& d : physical_shape(y->shape, layout)) shape.push_back(static_cast<int32_t>(d.size));
   // BROADCAST_TO is not delegated to XNNPACK; elementwise ops broadcast by themselves, so it only
   // appears where PyTorch materializes the expansion (e.g. before a reshape that merges dims).
-  ctx.emit("BROADCAST_TO", {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y, layout)});
+  ctx.emit("BROADCAST_TO", {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+           {ctx.make_output(y, layout)});
 }
 
 // pixel_shuffle in NHWC. PyTorch reads input channel c·r² + i·r + j into output (c, h·r+i, w·r+j);
@@ -269,7 +271,8 @@ void lower_expand(LowerCtx& ctx, const ir::Node& n) {
 void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
-  if (x->rank() != 4 || !ir::is_fully_static(x->shape)) return ctx.unsupported("pixel_shuffle needs a static 4-D input");
+  if (x->rank() != 4 || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("pixel_shuffle needs a static 4-D input");
   const int64_t r = n.get_int("upscale_factor");
   const int64_t N = x->shape[0].size, H = x->shape[2].size, W = x->shape[3].size, C = y->shape[1].size;
   const Perm nhwc = channels_last_perm(4);
@@ -330,7 +333,8 @@ void lower_roll(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_shape_rules(Registry& r) {
-  const char* reshape_note = "keeps the layout when the merged/split dims lie together in the stored order; folded for constants";
+  const char* reshape_note =
+      "keeps the layout when the merged/split dims lie together in the stored order; folded for constants";
   r.add("aten.view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten._unsafe_view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten.as_strided.default", lower_as_strided, "RESHAPE", "only when it reads its input in order (a reshape)");

@@ -26,14 +26,19 @@ std::optional<Sizes> reshape_before_broadcast(const Sizes& from_full, const Size
     const size_t i0 = i, j0 = j;
     int64_t pin = from_full[i++], pout = to_full[j++];
     while (pin != pout) {
-      if (pin < pout && i < from_full.size()) pin *= from_full[i++];
-      else if (pout < pin && j < to_full.size()) pout *= to_full[j++];
-      else return std::nullopt;
+      if (pin < pout && i < from_full.size())
+        pin *= from_full[i++];
+      else if (pout < pin && j < to_full.size())
+        pout *= to_full[j++];
+      else
+        return std::nullopt;
     }
     bool broadcast = false, kept = false;
     for (size_t k = i0; k < i; ++k) {
-      if (from[k] != from_full[k]) broadcast = true;
-      else if (from_full[k] != 1) kept = true;
+      if (from[k] != from_full[k])
+        broadcast = true;
+      else if (from_full[k] != 1)
+        kept = true;
     }
     if (broadcast && kept) return std::nullopt;
     for (size_t k = j0; k < j; ++k) to[k] = broadcast ? 1 : to_full[k];
@@ -117,7 +122,8 @@ void drop_broadcasts(ir::Graph& g) {
     if (!readers_broadcast(g, y, ir::sizes_of(x->shape), rw) || !keeps_full_operands(rw, y)) continue;
     for (auto& [v, sizes] : rw.shapes) {
       v->shape = ir::static_shape(sizes);
-      if (v->producer->is(ir::TflOp::RESHAPE)) v->producer->inputs[1] = const_i32(g, v->producer->name + "_shape", sizes);
+      if (v->producer->is(ir::TflOp::RESHAPE))
+        v->producer->inputs[1] = const_i32(g, v->producer->name + "_shape", sizes);
     }
     g.replace_uses(y, x);
   }

@@ -27,8 +27,9 @@ void float16_weights(ir::Graph& g) {
     if (std::any_of(values.begin(), values.end(), [](float x) { return !(std::fabs(x) <= 65504.0f); })) continue;
     auto [it, inserted] = converted.emplace(w, nullptr);
     if (inserted) {
-      ir::Value* half = g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,
-                                    ir::ConstData::own(ir::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
+      ir::Value* half =
+          g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,
+                      ir::ConstData::own(ir::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
       ir::Value* full = g.add_value(g.unique_name(w->name), ir::DType::kFloat32, w->shape);
       auto dq = std::make_unique<ir::Node>();
       dq->set_op(ir::TflOp::DEQUANTIZE);

@@ -56,7 +56,8 @@ bool fold_into(ir::Graph& g, ir::Node& p, ir::TflOp op, const std::vector<float>
   if (!filter->is_const() || filter->dtype != ir::DType::kFloat32 || filter->quant) return false;
   if (bias && (!bias->is_const() || bias->dtype != ir::DType::kFloat32 || bias->quant)) return false;
   std::vector<float> b = bias ? ir::to_float_vector(*bias) : std::vector<float>(cout, 0.0f);
-  for (int64_t o = 0; o < cout; ++o) b[o] = op == ir::TflOp::ADD ? b[o] + c[o] : op == ir::TflOp::SUB ? b[o] - c[o] : b[o] * c[o];
+  for (int64_t o = 0; o < cout; ++o)
+    b[o] = op == ir::TflOp::ADD ? b[o] + c[o] : op == ir::TflOp::SUB ? b[o] - c[o] : b[o] * c[o];
   if (op == ir::TflOp::MUL) {
     // Output channel of filter element i: CONV_2D / TRANSPOSE_CONV / FC [Cout, ...] → i / (size / Cout);
     // DEPTHWISE_CONV_2D [1, kH, kW, Cout] → i % Cout.
@@ -102,7 +103,8 @@ std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, Value* y) {
     const Value* v = derived[i];
     if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end() || v->quant) return std::nullopt;
     for (ir::Node* u : g.users(v)) {
-      if (moves_channels_whole(*u) && (u->is(ir::TflOp::CONCATENATION) || (u->inputs[0] == v && std::count(u->inputs.begin(), u->inputs.end(), v) == 1))) {
+      if (moves_channels_whole(*u) && (u->is(ir::TflOp::CONCATENATION) ||
+                                       (u->inputs[0] == v && std::count(u->inputs.begin(), u->inputs.end(), v) == 1))) {
         if (u->is(ir::TflOp::CONCATENATION)) concats.push_back(u);
         if (!is_derived(u->outputs[0])) derived.push_back(u->outputs[0]);
         continue;
@@ -185,12 +187,14 @@ void fold_channel_affine(ir::Graph& g) {
       if (x->shape != y->shape || x->quant || y->quant) continue;
       // A scalar MUL may sit behind single-use RESHAPE / TRANSPOSE steps.
       Value* z = x;
-      if (n->is(ir::TflOp::MUL) && c->is_const() && ir::num_elements(c->shape) == 1 && ir::fused_activation(*n) == ir::Activation::NONE)
+      if (n->is(ir::TflOp::MUL) && c->is_const() && ir::num_elements(c->shape) == 1 &&
+          ir::fused_activation(*n) == ir::Activation::NONE)
         while (z->producer && (z->producer->is(ir::TflOp::RESHAPE) || z->producer->is(ir::TflOp::TRANSPOSE)) &&
                g.use_count(z) == 1 && !z->quant)
           z = z->producer->inputs[0];
       ir::Node* p = z->producer;
-      if (!is_affine_producer(p) || ir::fused_activation(*p) != ir::Activation::NONE || g.use_count(z) != 1 || z->quant) continue;
+      if (!is_affine_producer(p) || ir::fused_activation(*p) != ir::Activation::NONE || g.use_count(z) != 1 || z->quant)
+        continue;
       // The producer takes over the op's fused activation only where its kernels apply one.
       if (!ir::accepts_fused_activation(*p) && ir::fused_activation(*n) != ir::Activation::NONE) continue;
       const int64_t cout = p->inputs[1]->shape[p->is(ir::TflOp::DEPTHWISE_CONV_2D) ? 3 : 0].size;
@@ -208,8 +212,7 @@ void fold_channel_affine(ir::Graph& g) {
     }
   }
   g.remove_dead();
-  while (fold_input_affine_once(g)) {
-  }
+  while (fold_input_affine_once(g)) {}
 }
 
 }  // namespace pt2tflite::passes

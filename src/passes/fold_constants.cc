@@ -62,29 +62,43 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
     for (size_t i = 0; i < r.size(); ++i) {
       const float x = va[oa[i]], z = vb[ob[i]];
       float v;
-      if (op == ir::TflOp::ADD) v = x + z;
-      else if (op == ir::TflOp::SUB) v = x - z;
-      else if (op == ir::TflOp::MUL) v = x * z;
-      else if (op == ir::TflOp::DIV) v = x / z;
-      else if (op == ir::TflOp::MAXIMUM) v = std::max(x, z);
-      else if (op == ir::TflOp::MINIMUM) v = std::min(x, z);
-      else return std::nullopt;
+      if (op == ir::TflOp::ADD)
+        v = x + z;
+      else if (op == ir::TflOp::SUB)
+        v = x - z;
+      else if (op == ir::TflOp::MUL)
+        v = x * z;
+      else if (op == ir::TflOp::DIV)
+        v = x / z;
+      else if (op == ir::TflOp::MAXIMUM)
+        v = std::max(x, z);
+      else if (op == ir::TflOp::MINIMUM)
+        v = std::min(x, z);
+      else
+        return std::nullopt;
       r[i] = activate(v, act);
     }
     return ir::to_bytes(std::span<const float>(r));
   }
-  if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == ir::TflOp::DIV || act != ir::Activation::NONE)
+  if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == ir::TflOp::DIV ||
+      act != ir::Activation::NONE)
     return std::nullopt;
   const auto va = ir::to_int_vector(*a), vb = ir::to_int_vector(*b);
   std::vector<int64_t> r(oa.size());
   for (size_t i = 0; i < r.size(); ++i) {
     const int64_t x = va[oa[i]], z = vb[ob[i]];
-    if (op == ir::TflOp::ADD) r[i] = x + z;
-    else if (op == ir::TflOp::SUB) r[i] = x - z;
-    else if (op == ir::TflOp::MUL) r[i] = x * z;
-    else if (op == ir::TflOp::MAXIMUM) r[i] = std::max(x, z);
-    else if (op == ir::TflOp::MINIMUM) r[i] = std::min(x, z);
-    else return std::nullopt;
+    if (op == ir::TflOp::ADD)
+      r[i] = x + z;
+    else if (op == ir::TflOp::SUB)
+      r[i] = x - z;
+    else if (op == ir::TflOp::MUL)
+      r[i] = x * z;
+    else if (op == ir::TflOp::MAXIMUM)
+      r[i] = std::max(x, z);
+    else if (op == ir::TflOp::MINIMUM)
+      r[i] = std::min(x, z);
+    else
+      return std::nullopt;
   }
   return ir::from_int_vector(r, y->dtype);
 }
@@ -221,14 +235,22 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
   const auto ob = broadcast_offsets(sizes(b), sizes(y));
   for (size_t i = 0; i < r.size(); ++i) {
     const double x = va[oa[i]], z = vb[ob[i]];
-    if (n.is(ir::TflOp::EQUAL)) r[i] = x == z;
-    else if (n.is(ir::TflOp::NOT_EQUAL)) r[i] = x != z;
-    else if (n.is(ir::TflOp::LESS)) r[i] = x < z;
-    else if (n.is(ir::TflOp::LESS_EQUAL)) r[i] = x <= z;
-    else if (n.is(ir::TflOp::GREATER)) r[i] = x > z;
-    else if (n.is(ir::TflOp::GREATER_EQUAL)) r[i] = x >= z;
-    else if (n.is(ir::TflOp::LOGICAL_AND)) r[i] = x != 0 && z != 0;
-    else r[i] = x != 0 || z != 0;  // LOGICAL_OR
+    if (n.is(ir::TflOp::EQUAL))
+      r[i] = x == z;
+    else if (n.is(ir::TflOp::NOT_EQUAL))
+      r[i] = x != z;
+    else if (n.is(ir::TflOp::LESS))
+      r[i] = x < z;
+    else if (n.is(ir::TflOp::LESS_EQUAL))
+      r[i] = x <= z;
+    else if (n.is(ir::TflOp::GREATER))
+      r[i] = x > z;
+    else if (n.is(ir::TflOp::GREATER_EQUAL))
+      r[i] = x >= z;
+    else if (n.is(ir::TflOp::LOGICAL_AND))
+      r[i] = x != 0 && z != 0;
+    else
+      r[i] = x != 0 || z != 0;  // LOGICAL_OR
   }
   return ir::from_int_vector(r, y->dtype);
 }
@@ -335,18 +357,30 @@ std::optional<Bytes> eval_unary(const ir::Node& n) {
   for (float& f : r) {
     const double v = f;
     double z;
-    if (op == ir::TflOp::RELU) z = std::max(v, 0.0);
-    else if (op == ir::TflOp::RELU6) z = std::clamp(v, 0.0, 6.0);
-    else if (op == ir::TflOp::RELU_N1_TO_1) z = std::clamp(v, -1.0, 1.0);
-    else if (op == ir::TflOp::LOGISTIC) z = 1.0 / (1.0 + std::exp(-v));
-    else if (op == ir::TflOp::TANH) z = std::tanh(v);
-    else if (op == ir::TflOp::EXP) z = std::exp(v);
-    else if (op == ir::TflOp::LOG) z = std::log(v);
-    else if (op == ir::TflOp::SQRT) z = std::sqrt(v);
-    else if (op == ir::TflOp::RSQRT) z = 1.0 / std::sqrt(v);
-    else if (op == ir::TflOp::NEG) z = -v;
-    else if (op == ir::TflOp::ABS) z = std::fabs(v);
-    else return std::nullopt;
+    if (op == ir::TflOp::RELU)
+      z = std::max(v, 0.0);
+    else if (op == ir::TflOp::RELU6)
+      z = std::clamp(v, 0.0, 6.0);
+    else if (op == ir::TflOp::RELU_N1_TO_1)
+      z = std::clamp(v, -1.0, 1.0);
+    else if (op == ir::TflOp::LOGISTIC)
+      z = 1.0 / (1.0 + std::exp(-v));
+    else if (op == ir::TflOp::TANH)
+      z = std::tanh(v);
+    else if (op == ir::TflOp::EXP)
+      z = std::exp(v);
+    else if (op == ir::TflOp::LOG)
+      z = std::log(v);
+    else if (op == ir::TflOp::SQRT)
+      z = std::sqrt(v);
+    else if (op == ir::TflOp::RSQRT)
+      z = 1.0 / std::sqrt(v);
+    else if (op == ir::TflOp::NEG)
+      z = -v;
+    else if (op == ir::TflOp::ABS)
+      z = std::fabs(v);
+    else
+      return std::nullopt;
     f = static_cast<float>(z);
   }
   return ir::to_bytes(std::span<const float>(r));
@@ -398,7 +432,8 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
   if (n.is(ir::TflOp::RESHAPE)) return Bytes(x->data->bytes().begin(), x->data->bytes().end());
   if (n.is(ir::TflOp::TRANSPOSE)) {
     const auto p = ir::to_int_vector(*n.inputs.at(1));
-    return ir::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x), std::vector<int>(p.begin(), p.end()));
+    return ir::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x),
+                             std::vector<int>(p.begin(), p.end()));
   }
   if (n.is(ir::TflOp::CAST)) {
     if (ir::is_floating(x->dtype) && !ir::is_floating(y->dtype)) return std::nullopt;  // rounding mode differs
@@ -509,7 +544,8 @@ void fold_constants(ir::Graph& g) {
       g.replace_uses(y, x);
       continue;
     }
-    if (!std::all_of(n->inputs.begin(), n->inputs.end(), [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
+    if (!std::all_of(n->inputs.begin(), n->inputs.end(),
+                     [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
       continue;
     int64_t operand_bytes = 0;
     for (const Value* v : n->inputs)

@@ -30,7 +30,7 @@ void fold_pad_into_same(ir::Graph& g) {
     const ir::Value* x = pad->inputs[0];
     if (x->rank() != 4 || !ir::is_fully_static(x->shape) || x->quant != conv->inputs[0]->quant) continue;
     const std::vector<int64_t> p = ir::to_int_vector(*pad->inputs[1]);  // [4, 2]: (before, after) per dim
-    if (p[0] || p[1] || p[6] || p[7]) continue;                              // N and C unpadded
+    if (p[0] || p[1] || p[6] || p[7]) continue;                         // N and C unpadded
     const ir::Value* filter = conv->inputs[1];
     const int64_t kh = filter->shape[1].size, kw = filter->shape[2].size;
     const auto h = same_padding(x->shape[1].size, kh, conv->get_int("stride_h"), conv->get_int("dilation_h"));

@@ -111,8 +111,8 @@ Value* int32_bias(Graph& g, const Value* b, float s_in, const ir::QuantParams& w
   std::vector<int32_t> ints(values.size());
   for (size_t c = 0; c < values.size(); ++c) {
     const double r = std::round(static_cast<double>(values[c]) / q.scale[q.scale.size() == 1 ? 0 : c]);
-    ints[c] = static_cast<int32_t>(std::clamp<double>(r, std::numeric_limits<int32_t>::min(),
-                                                      std::numeric_limits<int32_t>::max()));
+    ints[c] = static_cast<int32_t>(
+        std::clamp<double>(r, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
   }
   std::vector<uint8_t> bytes(ints.size() * sizeof(int32_t));
   std::memcpy(bytes.data(), ints.data(), bytes.size());
@@ -145,8 +145,8 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
     sources.emplace_back(k, src);
   }
   if (sources.empty()) return false;
-  if (rule.kind == ir::Int8Kind::FIXED &&
-      (std::abs(out_q.scale[0] - rule.fixed_scale) > 1e-3f * rule.fixed_scale || out_q.zero_point[0] != rule.fixed_zero_point))
+  if (rule.kind == ir::Int8Kind::FIXED && (std::abs(out_q.scale[0] - rule.fixed_scale) > 1e-3f * rule.fixed_scale ||
+                                           out_q.zero_point[0] != rule.fixed_zero_point))
     return false;
 
   if (rule.kind == ir::Int8Kind::WEIGHTED) {

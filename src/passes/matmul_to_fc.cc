@@ -24,7 +24,8 @@ void matmul_to_fc(ir::Graph& g) {
     const auto bytes = c->data->bytes();
     const size_t matrix = static_cast<size_t>(rows * cols) * sizeof(float);
     bool same = true;
-    for (size_t at = matrix; same && at < bytes.size(); at += matrix) same = std::memcmp(bytes.data(), bytes.data() + at, matrix) == 0;
+    for (size_t at = matrix; same && at < bytes.size(); at += matrix)
+      same = std::memcmp(bytes.data(), bytes.data() + at, matrix) == 0;
     if (!same) continue;
     // FC weights are [units, inputs]: c as [K, N] transposed, or as is when adj_y already gives [N, K].
     const std::vector<float> all = ir::to_float_vector(*c);

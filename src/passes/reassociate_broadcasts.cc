@@ -20,9 +20,7 @@ using ir::Value;
 
 bool plain_float(const Value* v) { return v && v->dtype == ir::DType::kFloat32 && !v->quant; }
 
-bool no_activation(const ir::Node& n) {
-  return ir::fused_activation(n) == ir::Activation::NONE;
-}
+bool no_activation(const ir::Node& n) { return ir::fused_activation(n) == ir::Activation::NONE; }
 
 // The single-use, activation-free producer of `v` with op `op`, or null.
 ir::Node* sole_producer(const ir::Graph& g, const Value* v, ir::TflOp op) {
@@ -175,8 +173,7 @@ bool rewrite_once(ir::Graph& g) {
 }  // namespace
 
 void reassociate_broadcasts(ir::Graph& g) {
-  for (int round = 0; round < 8 && rewrite_once(g); ++round) {
-  }
+  for (int round = 0; round < 8 && rewrite_once(g); ++round) {}
 }
 
 }  // namespace pt2tflite::passes

@@ -32,10 +32,13 @@ constexpr int64_t kMinWeightElements = 1024;
 
 // A float32 constant worth quantizing.
 bool quantizable(const Value* w) {
-  return w && w->is_const() && w->dtype == DType::kFloat32 && !w->quant && ir::num_elements(w->shape) >= kMinWeightElements;
+  return w && w->is_const() && w->dtype == DType::kFloat32 && !w->quant &&
+         ir::num_elements(w->shape) >= kMinWeightElements;
 }
 
-bool float_input(const Node& n, size_t i) { return n.inputs.size() > i && n.inputs[i] && n.inputs[i]->dtype == DType::kFloat32; }
+bool float_input(const Node& n, size_t i) {
+  return n.inputs.size() > i && n.inputs[i] && n.inputs[i]->dtype == DType::kFloat32;
+}
 
 class Quantizer {
  public:
@@ -64,7 +67,8 @@ class Quantizer {
     const int64_t rows = w->shape[0].size, cols = w->shape[1].size, block = o_.block_size;
     std::optional<quant::Int4Blockwise> q = quant::quantize_int4_blockwise(ir::to_float_vector(*w), rows, cols, block);
     if (!q) return done_[key] = nullptr;
-    Value* out = g_.add_const(g_.unique_name(w->name), DType::kInt4, w->shape, ir::ConstData::own(std::move(q->packed)));
+    Value* out =
+        g_.add_const(g_.unique_name(w->name), DType::kInt4, w->shape, ir::ConstData::own(std::move(q->packed)));
     auto scales = std::make_shared<ir::BlockwiseScales>();
     scales->block_size = static_cast<int32_t>(block);
     scales->shape = ir::static_shape(std::vector<int64_t>{rows, cols / block});
@@ -215,8 +219,10 @@ void weight_quant(ir::Graph& g, const WeightQuantOptions& options) {
   std::vector<Node*> snapshot;
   for (const auto& n : g.nodes()) snapshot.push_back(n.get());
   for (Node* n : snapshot) {
-    if (n->is(ir::TflOp::FULLY_CONNECTED)) quantize_fully_connected(q, n);
-    else if (n->is(ir::TflOp::CONV_2D)) quantize_conv(q, n);
+    if (n->is(ir::TflOp::FULLY_CONNECTED))
+      quantize_fully_connected(q, n);
+    else if (n->is(ir::TflOp::CONV_2D))
+      quantize_conv(q, n);
     else if (n->is(ir::TflOp::DEPTHWISE_CONV_2D) && quantizable(n->inputs[1]) && float_input(*n, 0))
       n->inputs[1] = q.dequantized(n->inputs[1], 3, n);
     else if (n->is(ir::TflOp::TRANSPOSE_CONV) && quantizable(n->inputs[1]) && float_input(*n, 2))

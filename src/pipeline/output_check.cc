@@ -24,8 +24,8 @@ std::string sizes_str(const Sizes& s) {
 }
 
 [[noreturn]] void refuse(const Node& n, const std::string& why) {
-  throw ConversionError("the converted model would not load in LiteRT: " + n.op + " (node '" +
-                        n.name.substr(0, 80) + "'): " + why +
+  throw ConversionError("the converted model would not load in LiteRT: " + n.op + " (node '" + n.name.substr(0, 80) +
+                        "'): " + why +
                         ". The archive's declared shapes contradict its ops (if it came from "
                         "torch.export unchanged, please report this as a pt2tflite bug)");
 }
@@ -121,7 +121,8 @@ std::optional<Sizes> computed_shape(const Node& n) {
     if (n.is(ir::TflOp::CONV_2D) && (w[3] < 1 || x[3] % w[3] != 0)) refuse(n, "input channels do not match the filter");
     if (n.is(ir::TflOp::DEPTHWISE_CONV_2D) && (w[0] != 1 || x[3] < 1 || oc % x[3] != 0))
       refuse(n, "depthwise filter does not match the input channels");
-    if (const Value* b = input(2); b && (b->rank() != 1 || b->shape[0].size != oc)) refuse(n, "bias size differs from the output channels");
+    if (const Value* b = input(2); b && (b->rank() != 1 || b->shape[0].size != oc))
+      refuse(n, "bias size differs from the output channels");
     return Sizes{x[0], window_out(n, x[1], w[1], n.get_int("stride_h"), n.get_int("dilation_h")),
                  window_out(n, x[2], w[2], n.get_int("stride_w"), n.get_int("dilation_w")), oc};
   }
@@ -137,7 +138,8 @@ std::optional<Sizes> computed_shape(const Node& n) {
     // The kernel flattens the input to [-1, w[1]] (drop_fc_flatten relies on it).
     if (ir::num_elements(input(0)->shape) % w[1] != 0)
       refuse(n, "input " + sizes_str(x) + " does not flatten to rows of the weights' " + std::to_string(w[1]));
-    if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0]) refuse(n, "bias size differs from the units");
+    if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0])
+      refuse(n, "bias size differs from the units");
     return std::nullopt;  // keep_num_dims decides the rank; the element count is checked below
   }
   return std::nullopt;
@@ -154,7 +156,8 @@ void check_graph(const ir::Graph& g) {
       const uint64_t elements = static_cast<uint64_t>(ir::num_elements(v->shape));
       const bool packed = v->dtype == ir::DType::kInt4;
       if (packed) want = (elements + 1) / 2;
-      if ((!packed && __builtin_mul_overflow(elements, ir::dtype_size(v->dtype), &want)) || want != v->data->bytes().size())
+      if ((!packed && __builtin_mul_overflow(elements, ir::dtype_size(v->dtype), &want)) ||
+          want != v->data->bytes().size())
         throw ConversionError("the converted model would not load in LiteRT: constant '" + v->name.substr(0, 80) +
                               "' has " + std::to_string(v->data->bytes().size()) + " bytes for shape " +
                               ir::shape_to_string(v->shape));

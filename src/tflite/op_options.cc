@@ -141,16 +141,15 @@ Offset<void> build_StridedSliceOptions(FlatBufferBuilder& b, const ir::Node&) {
   return tflite::CreateStridedSliceOptions(b).Union();  // no masks: begin/end/strides are explicit
 }
 Offset<void> build_MirrorPadOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateMirrorPadOptions(b, n.get_string("mode") == "SYMMETRIC" ? tflite::MirrorPadMode_SYMMETRIC
-                                                                                : tflite::MirrorPadMode_REFLECT)
+  return tflite::CreateMirrorPadOptions(
+             b, n.get_string("mode") == "SYMMETRIC" ? tflite::MirrorPadMode_SYMMETRIC : tflite::MirrorPadMode_REFLECT)
       .Union();
 }
 Offset<void> build_ResizeBilinearOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateResizeBilinearOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers")).Union();
 }
 Offset<void> build_ResizeNearestNeighborOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateResizeNearestNeighborOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers"))
-      .Union();
+  return tflite::CreateResizeNearestNeighborOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers")).Union();
 }
 Offset<void> build_DepthToSpaceOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateDepthToSpaceOptions(b, i32(n, "block_size")).Union();
@@ -191,7 +190,8 @@ BuiltinOp build_builtin_op(FlatBufferBuilder& fbb, const ir::Node& n) {
   PT2_CHECK(op, "node " << n.name << " (" << n.op << ") was not lowered");
   switch (*op) {
 #define PT2_TFL_OP(NAME, OPT, ELEMENTWISE, LAYOUT, FUSED, INT8) \
-  case ir::TflOp::NAME: return {tflite::BuiltinOperator_##NAME, tflite::BuiltinOptions_##OPT, build_##OPT(fbb, n)};
+  case ir::TflOp::NAME:                                         \
+    return {tflite::BuiltinOperator_##NAME, tflite::BuiltinOptions_##OPT, build_##OPT(fbb, n)};
 #include "ir/tfl_ops.inc"
 #undef PT2_TFL_OP
   }
@@ -225,7 +225,8 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
       return int8_weights ? 2 : 1;
     case tflite::BuiltinOperator_FULLY_CONNECTED:
       // Float input with int8 weights is the dynamic-range ("hybrid") kernel; per-channel needs 12.
-      if (!int8 && int8_weights) return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
+      if (!int8 && int8_weights)
+        return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
       if (flag(n, "keep_num_dims")) return 5;  // also float input with int4 weights (no rule of its own)
       return int8 ? 4 : 1;
     case tflite::BuiltinOperator_DEQUANTIZE:

@@ -48,9 +48,9 @@ TEST(TflOpTable, FusedActivationOnlyWhereKernelsApplyIt) {
   std::set<TflOp> fuses;
   for (TflOp op : all_tfl_ops())
     if (accepts_fused_activation(op)) fuses.insert(op);
-  EXPECT_EQ(fuses, (std::set<TflOp>{TflOp::ADD, TflOp::SUB, TflOp::MUL, TflOp::DIV, TflOp::CONV_2D,
-                                     TflOp::DEPTHWISE_CONV_2D, TflOp::FULLY_CONNECTED, TflOp::MAX_POOL_2D,
-                                     TflOp::AVERAGE_POOL_2D}));
+  EXPECT_EQ(fuses,
+            (std::set<TflOp>{TflOp::ADD, TflOp::SUB, TflOp::MUL, TflOp::DIV, TflOp::CONV_2D, TflOp::DEPTHWISE_CONV_2D,
+                             TflOp::FULLY_CONNECTED, TflOp::MAX_POOL_2D, TflOp::AVERAGE_POOL_2D}));
 }
 
 TEST(TflOpTable, CategoriesAreConsistent) {
@@ -71,8 +71,8 @@ TEST(TflOpTable, CategoriesAreConsistent) {
   std::set<TflOp> weighted;
   for (TflOp op : all_tfl_ops())
     if (int8_kind(op) == Int8Kind::WEIGHTED) weighted.insert(op);
-  EXPECT_EQ(weighted, (std::set<TflOp>{TflOp::CONV_2D, TflOp::DEPTHWISE_CONV_2D, TflOp::FULLY_CONNECTED,
-                                       TflOp::TRANSPOSE_CONV}));
+  EXPECT_EQ(weighted,
+            (std::set<TflOp>{TflOp::CONV_2D, TflOp::DEPTHWISE_CONV_2D, TflOp::FULLY_CONNECTED, TflOp::TRANSPOSE_CONV}));
 }
 
 TEST(TflOpTable, ActivationAndPaddingAttributes) {

@@ -122,7 +122,8 @@ std::vector<Step> steps_below(const Readers& readers, Value* v) {
 }
 
 int count_transposes(const std::vector<Step>& steps) {
-  return static_cast<int>(std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.node && s.node->is(ir::TflOp::TRANSPOSE); }));
+  return static_cast<int>(std::count_if(steps.begin(), steps.end(),
+                                        [](const Step& s) { return s.node && s.node->is(ir::TflOp::TRANSPOSE); }));
 }
 
 // Moves data movement `v` across compute step `s`: `new_last` is the last dim on the far side.
@@ -206,8 +207,8 @@ std::optional<Plan> plan_path(const Sizes& top, const std::vector<Step>& steps, 
     if (!w || !fits(*w)) continue;
     int64_t moved = 1;
     for (int64_t d : w->in) moved *= d;
-    if (best && (w->transposes() > best->w.transposes() ||
-                 (w->transposes() == best->w.transposes() && moved >= best_moved)))
+    if (best &&
+        (w->transposes() > best->w.transposes() || (w->transposes() == best->w.transposes() && moved >= best_moved)))
       continue;
     best = Plan{static_cast<int>(p), *w, flip, {}, {}};
     best_moved = moved;
@@ -225,7 +226,8 @@ std::optional<Plan> plan_path(const Sizes& top, const std::vector<Step>& steps, 
 // The BATCH_MATMUL that reads `v` alone as its right operand, or nullptr.
 Node* matmul_reading_rhs(const Readers& readers, const Value* v) {
   Node* r = readers.only(v);
-  if (!r || !r->is(ir::TflOp::BATCH_MATMUL) || r->inputs.size() != 2 || r->inputs[1] != v || v->rank() < 2) return nullptr;
+  if (!r || !r->is(ir::TflOp::BATCH_MATMUL) || r->inputs.size() != 2 || r->inputs[1] != v || v->rank() < 2)
+    return nullptr;
   return r;
 }
 
@@ -248,9 +250,8 @@ Value* Emitter::emit(Value* input, Value* final_value) {
     if (p.copy_args) n->args = p.copy_args->args;
     n->inputs = p.inputs;
     n->inputs[p.data] = cur;
-    Value* out = i + 1 == pending_.size() && final_value
-                     ? final_value
-                     : g_.add_value(n->name, cur->dtype, ir::static_shape(p.out));
+    Value* out = i + 1 == pending_.size() && final_value ? final_value
+                                                         : g_.add_value(n->name, cur->dtype, ir::static_shape(p.out));
     PT2_CHECK(sizes(out) == p.out, "view rewrite of " << like_->name << " produced the wrong shape");
     n->outputs = {out};
     g_.insert_node(pos_, std::move(n));

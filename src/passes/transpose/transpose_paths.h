@@ -62,10 +62,10 @@ class Readers {
 struct Step {
   enum class Kind { kView, kElementwise, kLastDim } kind;
   Node* node;
-  int data = 0;            // the input slot the path flows through
+  int data = 0;  // the input slot the path flows through
   std::optional<View> view = std::nullopt;
-  bool needs_last = false;  // kElementwise whose constant varies along the last dim
-  bool any_const = false;   // kElementwise with another constant: only whole dims may move
+  bool needs_last = false;            // kElementwise whose constant varies along the last dim
+  bool any_const = false;             // kElementwise with another constant: only whole dims may move
   int64_t last_in = 0, last_out = 0;  // kLastDim: the last dim before and after
 };
 
@@ -114,8 +114,7 @@ class Emitter {
  public:
   Emitter(Graph& g, const Node* pos, const Node* like) : g_(g), pos_(pos), like_(like) {}
 
-  void op(ir::TflOp op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr,
-          int data = 0) {
+  void op(ir::TflOp op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr, int data = 0) {
     Pending p{op, std::move(inputs), out, copy_args, data};
     pending_.push_back(std::move(p));
   }

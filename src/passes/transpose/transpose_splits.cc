@@ -11,12 +11,12 @@ namespace pt2tflite::passes::paths {
 namespace {
 
 struct Branch {
-  Value* head;  // the piece
+  Value* head;        // the piece
   int64_t index = 0;  // which piece of the split axis (in units of the piece size)
   std::vector<Step> steps = {};
   Value* end = nullptr;  // the last value of the steps (head when there are none)
   std::optional<View> plain = std::nullopt, flipped = std::nullopt;  // the movement of the steps, hoisted to the head
-  std::vector<Sizes> plain_out = {}, flipped_out = {};  // the compute steps' shapes after the hoist
+  std::vector<Sizes> plain_out = {}, flipped_out = {};               // the compute steps' shapes after the hoist
   std::vector<std::vector<int>> plain_perm = {}, flipped_perm = {};  // and their constants' permutations
 };
 
@@ -72,8 +72,7 @@ std::optional<View::Minimal> widen(const View& w, int axis, int64_t n, int& cut_
   int t = 0, first = 0;
   for (int d = 0; d < static_cast<int>(w.in.size()); ++d) {
     if (d == axis) first = t;
-    for (int64_t p = 1; p < w.in[d]; p *= w.atoms[t++]) {
-    }
+    for (int64_t p = 1; p < w.in[d]; p *= w.atoms[t++]) {}
   }
   View v;
   v.atoms = w.atoms;
@@ -88,7 +87,8 @@ std::optional<View::Minimal> widen(const View& w, int axis, int64_t n, int& cut_
     if (!best || m.in.size() < best->in.size()) best = m;
   }
   if (best->in.size() > kMaxTransposeRank) return std::nullopt;
-  const int g = static_cast<int>(std::find(best->first_atom.begin(), best->first_atom.end(), first) - best->first_atom.begin());
+  const int g =
+      static_cast<int>(std::find(best->first_atom.begin(), best->first_atom.end(), first) - best->first_atom.begin());
   cut_axis = static_cast<int>(std::find(best->perm.begin(), best->perm.end(), g) - best->perm.begin());
   inner = best->in[g] / n;
   return best;
@@ -193,7 +193,9 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
     if (!split) {
       std::vector<int32_t> begin(m->out.size(), 0);
       begin[cut] = static_cast<int32_t>(b.index * inner);
-      be.op(ir::TflOp::SLICE, {nullptr, const_i32(g, like->name + "_begin", begin), const_i32(g, like->name + "_size", to_i32(piece_shape))},
+      be.op(ir::TflOp::SLICE,
+            {nullptr, const_i32(g, like->name + "_begin", begin),
+             const_i32(g, like->name + "_size", to_i32(piece_shape))},
             piece_shape);
     }
     be.reshape(piece_shape, common->out);
