@@ -13,10 +13,10 @@ STAMPS := build/stamps
 demo: build
 	$(PYTHON) examples/demo.py
 
-test: test-cpp test-python fuzz-smoke
+test: lint test-cpp test-python fuzz-smoke
 
 # The committed style: .clang-format for the C++ sources, ruff (pyproject.toml) for the Python.
-# `make lint` checks (a few seconds), `make format` rewrites the C++ in place.
+# `make lint` checks (~1 s; part of `make test`), `make format` rewrites the C++ in place.
 CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'include/*.h' 'tests/cpp/*.cc' 'tests/cpp/*.h' 'fuzz/*.cc' 'fuzz/*.h')
 lint: $(STAMPS)/apt $(STAMPS)/pip
 	clang-format --dry-run --Werror $(CXX_SOURCES)
