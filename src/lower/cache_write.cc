@@ -86,10 +86,10 @@ void emit_block_write(LowerCtx& ctx, const Value* x, const Value* update, int ax
     // Zeros around the start: PAD of the one-element start to [rank] (paddings [[axis, rank-1-axis]]).
     std::vector<int32_t> pads{axis, rank - 1 - axis};
     starts = ctx.make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
-    ctx.emit("PAD", {one, ctx.const_i32(pads, {1, 2})}, {starts});
+    ctx.emit(ir::TflOp::PAD, {one, ctx.const_i32(pads, {1, 2})}, {starts});
   }
   Value* upd = ctx.cast(ctx.get(update, {}), x->dtype);
-  ctx.emit("DYNAMIC_UPDATE_SLICE", {ctx.get(x, {}), upd, starts}, {ctx.make_output(y)});
+  ctx.emit(ir::TflOp::DYNAMIC_UPDATE_SLICE, {ctx.get(x, {}), upd, starts}, {ctx.make_output(y)});
 }
 
 // Checks what DYNAMIC_UPDATE_SLICE needs of a write along `axis`: static shapes, and an update with

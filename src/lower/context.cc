@@ -66,8 +66,9 @@ ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
   return dst_.add_value(name_for(node ? node->name : "tmp"), dtype, std::move(shape));
 }
 
-ir::Node* LowerCtx::emit(const std::string& op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
-  ir::Node* n = dst_.add_node("tfl." + op, name_for(node ? node->name : op), std::move(inputs), std::move(outputs));
+ir::Node* LowerCtx::emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
+  ir::Node* n = dst_.add_node(op, name_for(node ? node->name : std::string(ir::builtin_name(op))), std::move(inputs),
+                              std::move(outputs));
   if (node) n->source = node->source;
   return n;
 }
@@ -114,7 +115,7 @@ ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
   std::vector<int32_t> p(perm.begin(), perm.end());
   ir::Value* out = make_temp(v->dtype, std::move(out_shape));
   out->quant = permuted_quant(v->quant, perm);
-  emit("TRANSPOSE", {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
+  emit(ir::TflOp::TRANSPOSE, {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
   return out;
 }
 
@@ -136,7 +137,7 @@ ir::Value* LowerCtx::reshape(ir::Value* v, const std::vector<int64_t>& shape) {
   ir::Value* out = make_temp(v->dtype, ir::static_shape(shape));
   out->quant = v->quant;
   std::vector<int32_t> s(shape.begin(), shape.end());
-  emit("RESHAPE", {v, const_i32(s, {static_cast<int64_t>(s.size())})}, {out});
+  emit(ir::TflOp::RESHAPE, {v, const_i32(s, {static_cast<int64_t>(s.size())})}, {out});
   return out;
 }
 
@@ -152,7 +153,7 @@ ir::Value* LowerCtx::slice(ir::Value* v, int axis, int64_t begin, int64_t size) 
   shape[axis].size = size;
   ir::Value* out = make_temp(v->dtype, shape);
   out->quant = v->quant;
-  emit("SLICE", {v, const_i32(b, {rank}), const_i32(s, {rank})}, {out});
+  emit(ir::TflOp::SLICE, {v, const_i32(b, {rank}), const_i32(s, {rank})}, {out});
   return out;
 }
 
@@ -167,7 +168,7 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
     return new_const(dtype, v->shape, std::move(bytes));
   }
   ir::Value* out = make_temp(dtype, v->shape);
-  ir::Node* n = emit("CAST", {v}, {out});
+  ir::Node* n = emit(ir::TflOp::CAST, {v}, {out});
   n->set("in_data_type", static_cast<int64_t>(v->dtype));
   n->set("out_data_type", static_cast<int64_t>(dtype));
   return out;

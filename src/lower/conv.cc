@@ -21,7 +21,7 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t ph, int64_t pw) {
   s[2].size += 2 * pw;
   Value* out = ctx.make_temp(x->dtype, s);
   out->quant = x->quant;
-  ctx.emit("PAD", {x, ctx.const_i32(pads, {4, 2})}, {out});
+  ctx.emit(ir::TflOp::PAD, {x, ctx.const_i32(pads, {4, 2})}, {out});
   return out;
 }
 
@@ -88,7 +88,7 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   const int64_t oh = torch_window_out(H, kh, stride[0], pad[0], dil[0]);
   const int64_t ow = torch_window_out(W, kw, stride[1], pad[1], dil[1]);
   Value* out4 = ctx.make_temp(y->dtype, ir::Shape{x->shape[0], {oh, {}}, {ow, {}}, {cout, {}}});
-  ir::Node* op = ctx.emit(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D", {in, filter, bias}, {out4});
+  ir::Node* op = ctx.emit(depthwise ? ir::TflOp::DEPTHWISE_CONV_2D : ir::TflOp::CONV_2D, {in, filter, bias}, {out4});
   ir::set_padding(*op, padding);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
@@ -156,7 +156,7 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> shape{static_cast<int32_t>(N), static_cast<int32_t>(computed[0]),
                              static_cast<int32_t>(computed[1]), static_cast<int32_t>(cout)};
   Value* res = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, computed[0], computed[1], cout}));
-  ir::Node* op = ctx.emit("TRANSPOSE_CONV", {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
+  ir::Node* op = ctx.emit(ir::TflOp::TRANSPOSE_CONV, {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
   ir::set_padding(*op, same ? ir::Padding::SAME : ir::Padding::VALID);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
@@ -166,7 +166,7 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
     std::vector<int32_t> size{static_cast<int32_t>(N), static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]),
                               static_cast<int32_t>(cout)};  // no -1: XNNPACK refuses it
     Value* cropped = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, out[0], out[1], cout}));
-    ctx.emit("SLICE", {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
+    ctx.emit(ir::TflOp::SLICE, {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
     res = cropped;
   }
   if (rank == 4) return ctx.bind(y, res, channels_last_perm(4));

@@ -61,7 +61,7 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
       padded[axis].size = first + window;
       Value* out = ctx.make_temp(in->dtype, padded);
       out->quant = in->quant;
-      ctx.emit("PAD", {in, ctx.const_i32(pads, {rank, 2})}, {out});
+      ctx.emit(ir::TflOp::PAD, {in, ctx.const_i32(pads, {rank, 2})}, {out});
       in = out;
     }
     Value* win = first == 0 && window == in->shape[axis].size ? in : ctx.slice(in, axis, first, window);
@@ -78,7 +78,8 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   e[axis] = static_cast<int32_t>(end);
   s[axis] = static_cast<int32_t>(step);
   Value* out = ctx.make_output(y, layout);
-  ctx.emit("STRIDED_SLICE", {in, ctx.const_i32(b, {rank}), ctx.const_i32(e, {rank}), ctx.const_i32(s, {rank})}, {out});
+  ctx.emit(ir::TflOp::STRIDED_SLICE, {in, ctx.const_i32(b, {rank}), ctx.const_i32(e, {rank}), ctx.const_i32(s, {rank})},
+           {out});
 }
 
 // select(self, dim, index) = SLICE of size 1, then a RESHAPE that drops the size-1 stored axis
@@ -118,7 +119,7 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
       outs.push_back(y ? ctx.make_output(y, layout) : ctx.make_temp(in->dtype, s));  // SPLIT writes every piece
     }
     const int32_t a = axis;
-    ctx.emit("SPLIT", {ctx.const_i32(std::span(&a, 1), {}), in}, outs)
+    ctx.emit(ir::TflOp::SPLIT, {ctx.const_i32(std::span(&a, 1), {}), in}, outs)
         ->set("num_splits", static_cast<int64_t>(sizes.size()));
     return;
   }
@@ -129,7 +130,7 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
 
 // GATHER of `params` along stored axis `axis` by `indices` (int32, PyTorch order).
 void emit_gather(LowerCtx& ctx, Value* params, int axis, Value* indices, Value* out) {
-  ctx.emit("GATHER", {params, indices}, {out})->set("axis", int64_t{axis});
+  ctx.emit(ir::TflOp::GATHER, {params, indices}, {out})->set("axis", int64_t{axis});
 }
 
 // Indices as int32: constants narrowed (negative ones wrapped) at convert time, tensors CAST.
@@ -189,7 +190,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
       } else {
         std::vector<int32_t> shape(bshape.begin(), bshape.end());
         Value* out = ctx.make_temp(ir::DType::kInt32, ir::static_shape(bshape));
-        ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {b_rank})}, {out});
+        ctx.emit(ir::TflOp::BROADCAST_TO, {v, ctx.const_i32(shape, {b_rank})}, {out});
         v = out;
       }
     }
@@ -206,7 +207,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
     return ctx.const_i32(c, cshape);
   }
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
-  ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
+  ir::Node* cat = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
   cat->set("axis", static_cast<int64_t>(b_rank));
   ir::set_fused_activation(*cat, ir::Activation::NONE);
   return coords;
@@ -268,7 +269,7 @@ void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
   Value* coords = index_coordinates(ctx, x, n.get_tensors("indices"), d0, k, bshape);
   if (!coords) return;
-  ctx.emit("GATHER_ND", {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
            {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
 }
 
@@ -325,7 +326,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   if (vfull != logical) {
     std::vector<int32_t> shape(logical.begin(), logical.end());
     Value* b = ctx.make_temp(x->dtype, ir::static_shape(logical));
-    ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {b});
+    ctx.emit(ir::TflOp::BROADCAST_TO, {v, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {b});
     v = b;
   }
   Perm to_stored;
@@ -336,8 +337,8 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> xshape;
   for (const ir::Dim& d : xt->shape) xshape.push_back(static_cast<int32_t>(d.size));
   Value* scattered = ctx.make_temp(x->dtype, xt->shape);
-  ctx.emit("SCATTER_ND", {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
-  if (accumulate) return void(emit_elementwise(ctx, "ADD", {xt, scattered}, ctx.make_output(y, front)));
+  ctx.emit(ir::TflOp::SCATTER_ND, {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
+  if (accumulate) return void(emit_elementwise(ctx, ir::TflOp::ADD, {xt, scattered}, ctx.make_output(y, front)));
   // Convert-time mask of the written positions of xt ([K..., rest...], row-major).
   const auto c = ir::to_int_vector(*coords);
   const int64_t positions = static_cast<int64_t>(c.size()) / k;
@@ -352,7 +353,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
     std::fill(mask.begin() + at * inner, mask.begin() + (at + 1) * inner, 1);
   }
   Value* m = ctx.new_const(ir::DType::kBool, xt->shape, std::move(mask));
-  ctx.emit("SELECT_V2", {m, scattered, xt}, {ctx.make_output(y, front)});
+  ctx.emit(ir::TflOp::SELECT_V2, {m, scattered, xt}, {ctx.make_output(y, front)});
 }
 
 // x[..., idx, ...]: one integer index tensor after some full slices (None entries); several on
@@ -441,7 +442,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
     }
     std::vector<int64_t> cshape = sizes;
     cshape.push_back(rank);
-    ctx.emit("GATHER_ND", {ctx.get(x, {}), ctx.const_i32(coords, cshape)}, {ctx.make_output(y)});
+    ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, {}), ctx.const_i32(coords, cshape)}, {ctx.make_output(y)});
     return;
   }
   // Run-time index: constant coordinate grids with the index spliced in as coordinate `dim`.
@@ -461,10 +462,10 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int64_t> cshape = sizes;
   cshape.push_back(rank);
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
   c->set("axis", int64_t{static_cast<int64_t>(sizes.size())});
   ir::set_fused_activation(*c, ir::Activation::NONE);
-  ctx.emit("GATHER_ND", {ctx.get(x, {}), coords}, {ctx.make_output(y)});
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, {}), coords}, {ctx.make_output(y)});
 }
 
 }  // namespace

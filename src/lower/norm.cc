@@ -48,9 +48,9 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* sc = ctx.reshape(ctx.const_f32(scale, {c}), full);
   Value* sh = ctx.reshape(ctx.const_f32(shift, {c}), full);
   Value* mid = ctx.make_temp(y->dtype, in->shape);
-  ir::set_fused_activation(*ctx.emit("MUL", {in, sc}, {mid}), ir::Activation::NONE);
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {in, sc}, {mid}), ir::Activation::NONE);
   Value* out = ctx.make_output(y, layout);
-  ir::set_fused_activation(*ctx.emit("ADD", {mid, sh}, {out}), ir::Activation::NONE);
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::ADD, {mid, sh}, {out}), ir::Activation::NONE);
 }
 
 // True when the statistics outputs (mean, rstd / invstd) of a normalization are read.
@@ -70,20 +70,21 @@ Value* normalize(LowerCtx& ctx, Value* x, const std::vector<int32_t>& axes, doub
     ir::Shape s = v->shape;
     for (int32_t a : axes) s[a].size = 1;
     Value* out = ctx.make_temp(v->dtype, s);
-    ctx.emit("MEAN", {v, axes_c}, {out})->set("keep_dims", true);
+    ctx.emit(ir::TflOp::MEAN, {v, axes_c}, {out})->set("keep_dims", true);
     return out;
   };
-  Value* d = emit_elementwise(ctx, "SUB", {x, mean(x)});
-  Value* var = mean(emit_elementwise(ctx, "MUL", {d, d}));
-  Value* rstd = emit_elementwise(ctx, "RSQRT", {emit_elementwise(ctx, "ADD", {var, ctx.scalar(x->dtype, eps)})});
-  return emit_elementwise(ctx, "MUL", {d, rstd});
+  Value* d = emit_elementwise(ctx, ir::TflOp::SUB, {x, mean(x)});
+  Value* var = mean(emit_elementwise(ctx, ir::TflOp::MUL, {d, d}));
+  Value* rstd = emit_elementwise(ctx, ir::TflOp::RSQRT,
+                                 {emit_elementwise(ctx, ir::TflOp::ADD, {var, ctx.scalar(x->dtype, eps)})});
+  return emit_elementwise(ctx, ir::TflOp::MUL, {d, rstd});
 }
 
 // Binds y = x·weight + bias (optional operands already shaped to broadcast), stored in `layout`.
 void bind_affine(LowerCtx& ctx, Value* x, Value* weight, Value* bias, const Value* y, const Perm& layout) {
   if (!weight && !bias) return ctx.bind(y, x, layout);
-  if (weight) x = emit_elementwise(ctx, "MUL", {x, weight}, bias ? nullptr : ctx.make_output(y, layout));
-  if (bias) emit_elementwise(ctx, "ADD", {x, bias}, ctx.make_output(y, layout));
+  if (weight) x = emit_elementwise(ctx, ir::TflOp::MUL, {x, weight}, bias ? nullptr : ctx.make_output(y, layout));
+  if (bias) emit_elementwise(ctx, ir::TflOp::ADD, {x, bias}, ctx.make_output(y, layout));
 }
 
 // native_layer_norm(input, normalized_shape, weight?, bias?, eps) over the last k logical dims.

@@ -63,9 +63,9 @@ void lower_constant_pad(LowerCtx& ctx, const ir::Node& n) {
   const double value = n.get_float("value");
   Value* out = ctx.make_output(y, layout);
   if (value == 0.0)
-    ctx.emit("PAD", {in, pads_const(ctx, pads)}, {out});
+    ctx.emit(ir::TflOp::PAD, {in, pads_const(ctx, pads)}, {out});
   else  // PADV2 is not delegated to XNNPACK
-    ctx.emit("PADV2", {in, pads_const(ctx, pads), ctx.scalar(y->dtype, value)}, {out});
+    ctx.emit(ir::TflOp::PADV2, {in, pads_const(ctx, pads), ctx.scalar(y->dtype, value)}, {out});
 }
 
 void lower_reflection_pad(LowerCtx& ctx, const ir::Node& n) {
@@ -74,7 +74,7 @@ void lower_reflection_pad(LowerCtx& ctx, const ir::Node& n) {
   if (!check_pads(ctx, pad)) return;
   const Perm layout = ctx.layout_of(x);
   Value* out = ctx.make_output(n.outputs.at(0), layout);
-  ctx.emit("MIRROR_PAD", {ctx.get_any(x), pads_const(ctx, stored_pads(pad, x->rank(), layout))}, {out})
+  ctx.emit(ir::TflOp::MIRROR_PAD, {ctx.get_any(x), pads_const(ctx, stored_pads(pad, x->rank(), layout))}, {out})
       ->set("mode", std::string("REFLECT"));
 }
 
@@ -100,7 +100,7 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
     ir::Shape shape = cur->shape;
     shape[axis].size += lo + hi;
     Value* next = ctx.make_temp(cur->dtype, shape);
-    ir::Node* c = ctx.emit("CONCATENATION", parts, {next});
+    ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {next});
     c->set("axis", int64_t{axis});
     ir::set_fused_activation(*c, ir::Activation::NONE);
     cur = next;

@@ -27,16 +27,15 @@ Window window_of(const ir::Node& n) {
   return {k[0], k[1], s[0], s[1], p[0], p[1]};
 }
 
-ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Window& w, ir::Padding padding,
-                    const Value* y) {
+ir::Node* emit_pool(LowerCtx& ctx, ir::TflOp op, Value* in, const Window& w, ir::Padding padding, const Value* y) {
   Value* out = ctx.make_output(y, channels_last_perm(4));
   if (w.kh == 1 && w.kw == 1 && (w.sh > 1 || w.sw > 1) && in->dtype == ir::DType::kFloat32 && !in->quant) {
     // A 1x1 window with stride > 1 only subsamples, but XNNPACK refuses 1x1 pooling with stride > 1.
     // A depthwise 1x1 convolution with weight 1 and bias 0 picks the same elements (x·1 + 0 = x).
     const int64_t c = in->shape[3].size;
     const std::vector<float> ones(c, 1.0f), zeros(c, 0.0f);
-    ir::Node* n =
-        ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
+    ir::Node* n = ctx.emit(ir::TflOp::DEPTHWISE_CONV_2D,
+                           {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
     ir::set_padding(*n, ir::Padding::VALID);
     n->set("stride_h", w.sh);
     n->set("stride_w", w.sw);
@@ -71,9 +70,9 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
   s[2].size += left + right;
   Value* out = ctx.make_temp(x->dtype, s);
   if (value == 0.0f)
-    ctx.emit("PAD", {x, ctx.const_i32(pads, {4, 2})}, {out});
+    ctx.emit(ir::TflOp::PAD, {x, ctx.const_i32(pads, {4, 2})}, {out});
   else
-    ctx.emit("PADV2", {x, ctx.const_i32(pads, {4, 2}), ctx.scalar(x->dtype, value)}, {out});
+    ctx.emit(ir::TflOp::PADV2, {x, ctx.const_i32(pads, {4, 2}), ctx.scalar(x->dtype, value)}, {out});
   return out;
 }
 
@@ -135,7 +134,7 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
     const float fill = known_non_negative(in) ? 0.0f : -std::numeric_limits<float>::infinity();
     in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, fill);
   }
-  emit_pool(ctx, "MAX_POOL_2D", in, w, padding, n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::MAX_POOL_2D, in, w, padding, n.outputs[0]);
 }
 
 // The general average pool: PAD with zeros so that every window lies inside the padded tensor,
@@ -162,12 +161,12 @@ void emit_avg_pool_rescaled(LowerCtx& ctx, const ir::Node& n, Value* in, const W
       all_one = all_one && scale[i * ow + j] == 1.0f;
     }
   if (w.ph || w.pw || bottom || right) in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, 0.0f);
-  if (all_one) return void(emit_pool(ctx, "AVERAGE_POOL_2D", in, w, ir::Padding::VALID, n.outputs[0]));
+  if (all_one) return void(emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, ir::Padding::VALID, n.outputs[0]));
   ir::Shape pooled = in->shape;
   pooled[1].size = oh;
   pooled[2].size = ow;
   Value* avg = ctx.make_temp(in->dtype, pooled);
-  ir::Node* p = ctx.emit("AVERAGE_POOL_2D", {in}, {avg});
+  ir::Node* p = ctx.emit(ir::TflOp::AVERAGE_POOL_2D, {in}, {avg});
   ir::set_padding(*p, ir::Padding::VALID);
   p->set("stride_h", w.sh);
   p->set("stride_w", w.sw);
@@ -175,7 +174,8 @@ void emit_avg_pool_rescaled(LowerCtx& ctx, const ir::Node& n, Value* in, const W
   p->set("filter_w", w.kw);
   ir::set_fused_activation(*p, ir::Activation::NONE);
   Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
-  ir::set_fused_activation(*ctx.emit("MUL", {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out}), ir::Activation::NONE);
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out}),
+                           ir::Activation::NONE);
 }
 
 void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
@@ -210,7 +210,7 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     if (in->quant) return ctx.unsupported("int8 avg_pool2d with windows past the padded input is not supported");
     return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
   }
-  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, padding, n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, padding, n.outputs[0]);
 }
 
 // Adaptive pooling whose windows differ in size (output i covers [floor(i·H/OH), ceil((i+1)·H/OH))):
@@ -236,7 +236,7 @@ void lower_adaptive_by_matmul(LowerCtx& ctx, const ir::Node& n, Value* in, int64
   Value* flat = ctx.reshape(in, {N, H * W, C});
   const std::vector<int64_t> pooled_shape{N, oh * ow, C};
   Value* pooled = ctx.make_temp(in->dtype, ir::static_shape(pooled_shape));
-  ir::Node* mm = ctx.emit("BATCH_MATMUL", {ctx.const_f32(m, {1, oh * ow, H * W}), flat}, {pooled});
+  ir::Node* mm = ctx.emit(ir::TflOp::BATCH_MATMUL, {ctx.const_f32(m, {1, oh * ow, H * W}), flat}, {pooled});
   mm->set("adj_x", false);
   mm->set("adj_y", false);
   ctx.bind(n.outputs[0], ctx.reshape(pooled, {N, oh, ow, C}), channels_last_perm(4));
@@ -252,14 +252,14 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   if (out_size[0] == 1 && out_size[1] == 1) {
     Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
     std::vector<int32_t> axes{1, 2};
-    ir::Node* m = ctx.emit("MEAN", {in, ctx.const_i32(axes, {2})}, {out});
+    ir::Node* m = ctx.emit(ir::TflOp::MEAN, {in, ctx.const_i32(axes, {2})}, {out});
     m->set("keep_dims", true);
     return;
   }
   if (H % out_size[0] != 0 || W % out_size[1] != 0)
     return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
   const Window w{H / out_size[0], W / out_size[1], H / out_size[0], W / out_size[1], 0, 0};
-  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, ir::Padding::VALID, n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, ir::Padding::VALID, n.outputs[0]);
 }
 
 }  // namespace

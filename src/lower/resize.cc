@@ -30,7 +30,7 @@ std::pair<std::optional<double>, std::optional<double>> scales_of(const ir::Node
   return {one("scales_h"), one("scales_w")};
 }
 
-void lower_resize(LowerCtx& ctx, const ir::Node& n, const std::string& op, bool bilinear) {
+void lower_resize(LowerCtx& ctx, const ir::Node& n, ir::TflOp op, bool bilinear) {
   const Value* x = n.get_tensor(n.find("input") ? "input" : "self");
   const Value* y = n.outputs.at(0);
   if (x->rank() != 4 || !ir::is_fully_static(y->shape))
@@ -49,8 +49,10 @@ void lower_resize(LowerCtx& ctx, const ir::Node& n, const std::string& op, bool 
   r->set("half_pixel_centers", bilinear && !align_corners);
 }
 
-void lower_nearest(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, "RESIZE_NEAREST_NEIGHBOR", false); }
-void lower_bilinear(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, "RESIZE_BILINEAR", true); }
+void lower_nearest(LowerCtx& ctx, const ir::Node& n) {
+  lower_resize(ctx, n, ir::TflOp::RESIZE_NEAREST_NEIGHBOR, false);
+}
+void lower_bilinear(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, ir::TflOp::RESIZE_BILINEAR, true); }
 
 }  // namespace
 

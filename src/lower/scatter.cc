@@ -14,7 +14,7 @@ namespace {
 using ir::Value;
 
 void concat(LowerCtx& ctx, const std::vector<Value*>& parts, int axis, Value* out) {
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {out});
   c->set("axis", static_cast<int64_t>(axis));
   ir::set_fused_activation(*c, ir::Activation::NONE);
 }
@@ -31,7 +31,7 @@ Value* interleave_rows(LowerCtx& ctx, Value* region, Value* src, int dim, int64_
     ir::Shape s = region->shape;
     s[dim].size = full;
     Value* padded = ctx.make_temp(region->dtype, s);
-    ctx.emit("PAD", {region, ctx.const_i32(pads, {region->rank(), 2})}, {padded});
+    ctx.emit(ir::TflOp::PAD, {region, ctx.const_i32(pads, {region->rank(), 2})}, {padded});
     region = padded;
   }
   std::vector<int64_t> grouped = ir::sizes_of(region->shape);
@@ -112,7 +112,8 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
   }
   const auto shape = ir::sizes_of(x->shape);
   std::vector<int32_t> s(shape.begin(), shape.end());
-  ctx.emit("BROADCAST_TO", {ctx.cast(ctx.get(src, {}), x->dtype), ctx.const_i32(s, {static_cast<int64_t>(s.size())})},
+  ctx.emit(ir::TflOp::BROADCAST_TO,
+           {ctx.cast(ctx.get(src, {}), x->dtype), ctx.const_i32(s, {static_cast<int64_t>(s.size())})},
            {ctx.make_output(y)});
 }
 

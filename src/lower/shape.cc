@@ -30,7 +30,7 @@ void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
   if (dynamic > 1)
     return ctx.unsupported("reshape to a shape with several dynamic dims (" + ir::shape_to_string(y->shape) +
                            ") is not supported yet");
-  ctx.emit("RESHAPE", {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+  ctx.emit(ir::TflOp::RESHAPE, {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
            {ctx.make_output(y)});
 }
 
@@ -233,7 +233,7 @@ void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   const Perm full = layout.empty() ? identity_perm(rank) : layout;
   const int axis = static_cast<int>(std::find(full.begin(), full.end(), dim) - full.begin());
   Value* out = ctx.make_output(y, layout);
-  ir::Node* c = ctx.emit("CONCATENATION", ins, {out});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, ins, {out});
   c->set("axis", int64_t{axis});
   ir::set_fused_activation(*c, ir::Activation::NONE);
 }
@@ -261,7 +261,7 @@ void lower_expand(LowerCtx& ctx, const ir::Node& n) {
   for (const ir::Dim& d : physical_shape(y->shape, layout)) shape.push_back(static_cast<int32_t>(d.size));
   // BROADCAST_TO is not delegated to XNNPACK; elementwise ops broadcast by themselves, so it only
   // appears where PyTorch materializes the expansion (e.g. before a reshape that merges dims).
-  ctx.emit("BROADCAST_TO", {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+  ctx.emit(ir::TflOp::BROADCAST_TO, {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
            {ctx.make_output(y, layout)});
 }
 
@@ -281,7 +281,7 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
     Value* split = ctx.reshape(in, {N, H, W, C, r * r});
     in = ctx.reshape(ctx.transpose(split, {0, 1, 2, 4, 3}), {N, H, W, r * r * C});
   }
-  ctx.emit("DEPTH_TO_SPACE", {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
+  ctx.emit(ir::TflOp::DEPTH_TO_SPACE, {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
 }
 
 // roll(self, shifts, dims): out[i] = x[(i - shift) mod n] along each rolled dim, i.e. the last
@@ -321,7 +321,8 @@ void lower_roll(LowerCtx& ctx, const ir::Node& n) {
     if (s == 0) continue;
     Value* out = ctx.make_temp(v->dtype, v->shape);
     out->quant = v->quant;
-    ir::Node* c = ctx.emit("CONCATENATION", {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
+    ir::Node* c =
+        ctx.emit(ir::TflOp::CONCATENATION, {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
     c->set("axis", int64_t{axis});
     ir::set_fused_activation(*c, ir::Activation::NONE);
     v = out;

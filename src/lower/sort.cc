@@ -26,7 +26,7 @@ void emit_topk(LowerCtx& ctx, const ir::Node& n, const Value* x, int64_t dim, in
     layout.push_back(static_cast<int>(dim));
   }
   Value* in = ctx.get(x, layout);
-  if (!largest) in = emit_elementwise(ctx, "NEG", {in});
+  if (!largest) in = emit_elementwise(ctx, ir::TflOp::NEG, {in});
   ir::Shape out_shape = in->shape;
   out_shape.back().size = k;
   const Value* values = n.outputs.at(0);
@@ -38,8 +38,8 @@ void emit_topk(LowerCtx& ctx, const ir::Node& n, const Value* x, int64_t dim, in
                    ? ctx.make_output(indices, layout)
                    : ctx.make_temp(ir::DType::kInt32, out_shape);
   const int32_t kk = static_cast<int32_t>(k);
-  ctx.emit("TOPK_V2", {in, ctx.const_i32(std::span(&kk, 1), {})}, {v, i32});
-  if (!largest && want_values) emit_elementwise(ctx, "NEG", {v}, ctx.make_output(values, layout));
+  ctx.emit(ir::TflOp::TOPK_V2, {in, ctx.const_i32(std::span(&kk, 1), {})}, {v, i32});
+  if (!largest && want_values) emit_elementwise(ctx, ir::TflOp::NEG, {v}, ctx.make_output(values, layout));
   if (want_indices && indices->dtype != ir::DType::kInt32) ctx.bind(indices, ctx.cast(i32, indices->dtype), layout);
 }
 
