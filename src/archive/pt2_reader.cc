@@ -622,8 +622,10 @@ class Importer {
     // A node producing a zero-size tensor is refused where that tensor is read (above), or
     // dropped with it when nothing does.
     // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
-    if (diagnosed.empty())
+    if (diagnosed.empty()) {
+      expand_one_element_lists(*node);
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
+    }
     graph_->insert_node(nullptr, std::move(node));
   }
 

@@ -1,6 +1,7 @@
 #include "archive/shape_rules.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string_view>
 #include <unordered_set>
@@ -620,6 +621,31 @@ void check_dims(const Ctx& c, std::string_view base) {
 }
 
 }  // namespace
+
+void expand_one_element_lists(ir::Node& node) {
+  static constexpr std::array<const char*, 4> kConv = {"stride", "padding", "dilation", "output_padding"};
+  static constexpr std::array<const char*, 4> kPool = {"kernel_size", "stride", "padding", "dilation"};
+  const std::array<const char*, 4>* args = nullptr;
+  size_t spatial = 0;
+  if (node.op == "aten.convolution.default") {
+    const ir::Attr* in = node.find("input");
+    const Value* x = in && std::holds_alternative<Value*>(*in) ? std::get<Value*>(*in) : nullptr;
+    if (!x || x->rank() < 3) return;
+    spatial = static_cast<size_t>(x->rank() - 2);
+    args = &kConv;
+  } else if (node.op == "aten.max_pool2d_with_indices.default" || node.op == "aten.max_pool2d.default" ||
+             node.op == "aten.avg_pool2d.default") {
+    spatial = 2;
+    args = &kPool;
+  } else {
+    return;
+  }
+  for (const char* name : *args) {
+    const ir::Attr* a = node.find(name);
+    const auto* list = a ? std::get_if<std::vector<int64_t>>(a) : nullptr;
+    if (list && list->size() == 1 && spatial > 1) node.set(name, std::vector<int64_t>(spatial, (*list)[0]));
+  }
+}
 
 std::string check_node_shapes(const ir::Node& node) {
   // "aten.add.Tensor" → base "add", overload "Tensor".

@@ -11,6 +11,11 @@
 
 namespace pt2tflite::archive {
 
+// PyTorch repeats a one-element stride, padding, dilation or kernel_size list of a convolution or
+// pooling over every spatial dim (SigLIP's and EfficientNet's padding=[0]); this writes the
+// repeated list, so that lowering reads one entry per dim. Call it before check_node_shapes.
+void expand_one_element_lists(ir::Node& node);
+
 // Empty when `node` (already checked against its op schema) is consistent; else what is wrong.
 std::string check_node_shapes(const ir::Node& node);
 

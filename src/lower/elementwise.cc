@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "ir/constants.h"
+#include "ir/int_bounds.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -162,7 +163,7 @@ void lower_minimum(LowerCtx& ctx, const ir::Node& n) {
 // div with rounding_mode. floor follows PyTorch's div_floor, which is not FLOOR(a / b) (1 // 0.1
 // is 9, while 1 / 0.1 rounds to 10): (a - mod(a, b)) / b with FLOOR_MOD's exact remainder,
 // rounded to the integer it lies next to. trunc is trunc(a / b) = FLOOR(|q|)·SIGN(q). Integers:
-// FLOOR_DIV and DIV (C++ truncation), int32 only.
+// FLOOR_DIV and DIV (C++ truncation) on int32; int64 in int32 when ir/int_bounds proves it exact.
 void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
   if (n.is_none("rounding_mode")) return lower_div(ctx, n);
   const std::string& mode = n.get_string("rounding_mode");
@@ -175,10 +176,21 @@ void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
   Value* out = ctx.make_output(y, layout);
   const bool full_lhs = lhs->shape == out->shape;
   if (!ir::is_floating(y->dtype)) {
-    if (y->dtype != ir::DType::kInt32)
-      return ctx.unsupported("integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV)");
-    if (mode == "floor") return void(ctx.emit(ir::TflOp::FLOOR_DIV, {lhs, rhs}, {out}));
-    return void(emit_elementwise(ctx, ir::TflOp::DIV, {lhs, rhs}, out));
+    if (mode != "floor" && mode != "trunc") return ctx.unsupported("unknown rounding_mode '" + mode + "'");
+    const ir::TflOp op =
+        mode == "floor" ? ir::TflOp::FLOOR_DIV : ir::TflOp::DIV;  // TFLite's integer DIV truncates, as C++ does
+    if (y->dtype == ir::DType::kInt32) return void(ctx.emit(op, {lhs, rhs}, {out}));
+    // int64 (PyTorch's index type): TFLite divides int32 only, exact here when both fit in int32.
+    if (y->dtype != ir::DType::kInt64 || !ir::fits_int32(a, b))
+      return ctx.unsupported(
+          "integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV), and "
+          "these int64 values are not proven to fit in int32");
+    Value* q = ctx.make_temp(ir::DType::kInt32, out->shape);
+    ctx.emit(op, {ctx.cast(lhs, ir::DType::kInt32), ctx.cast(rhs, ir::DType::kInt32)}, {q});
+    ir::Node* widen = ctx.emit(ir::TflOp::CAST, {q}, {out});
+    widen->set("in_data_type", static_cast<int64_t>(ir::DType::kInt32));
+    widen->set("out_data_type", static_cast<int64_t>(ir::DType::kInt64));
+    return;
   }
   if (mode == "trunc") {
     Value* q =
@@ -193,6 +205,11 @@ void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
       emit_elementwise(ctx, ir::TflOp::DIV,
                        {emit_elementwise(ctx, ir::TflOp::SUB, {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
   emit_elementwise(ctx, ir::TflOp::ROUND, {q}, out);
+}
+
+// PyTorch's remainder (Python's %) takes the divisor's sign, as TFLite's FLOOR_MOD does.
+void lower_remainder(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, ir::TflOp::FLOOR_MOD, *n.find("self"), *n.find("other"));
 }
 
 void lower_rsub(LowerCtx& ctx, const ir::Node& n) {  // other - alpha·self
@@ -216,8 +233,13 @@ void register_elementwise_rules(Registry& r) {
   r.add("aten.div.Tensor_mode", lower_div_mode,
         "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
         "floor: (a - mod(a, b)) / b rounded, as PyTorch computes it (1 // 0.1 = 9); trunc: FLOOR(|a/b|)·SIGN(a/b); "
-        "b = 0 gives NaN where PyTorch gives ±inf; integers: int32 only (FLOOR_DIV / DIV); FLOOR_MOD and SIGN are not "
+        "b = 0 gives NaN where PyTorch gives ±inf; integers: int32, and int64 computed in int32 (CAST) where the graph "
+        "proves the values fit (indices from topk/argmax/sort, arange, constants); FLOOR_MOD and SIGN are not "
         "delegated to XNNPACK");
+  r.add("aten.remainder.Tensor", lower_remainder, "FLOOR_MOD",
+        "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
+  r.add("aten.remainder.Scalar", lower_remainder, "FLOOR_MOD",
+        "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
   r.add("aten.maximum.default", lower_maximum, "MAXIMUM", bcast);
   r.add("aten.minimum.default", lower_minimum, "MINIMUM", bcast);
 }

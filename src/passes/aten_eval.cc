@@ -575,7 +575,7 @@ std::optional<EvalTensor> cumsum(const Ctx& c) {
   return finish(c, std::move(v));
 }
 
-enum class Reduce { kSum, kMean, kMax, kMin };
+enum class Reduce { kSum, kMean, kMax, kMin, kAny, kAll };
 
 std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
   EvalTensorPtr x = c.tensor("self");
@@ -584,7 +584,8 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
   std::vector<bool> reduced(rank, false);
   const ir::Attr* dims = c.arg("dim");
   const auto* list = dims ? std::get_if<std::vector<int64_t>>(dims) : nullptr;
-  if (dims && std::holds_alternative<int64_t>(*dims)) return std::nullopt;
+  std::vector<int64_t> one_dim;  // any.dim / all.dim name a single dim
+  if (dims && std::holds_alternative<int64_t>(*dims)) list = &(one_dim = {std::get<int64_t>(*dims)});
   if (!list || list->empty())
     reduced.assign(rank, true);
   else
@@ -600,7 +601,8 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
   if (n_out != numel(c.out_sizes)) return std::nullopt;
   const Sizes kst = strides_of(kept_sizes);
   const bool extremum = kind == Reduce::kMax || kind == Reduce::kMin;
-  std::vector<double> acc(n_out, extremum ? (kind == Reduce::kMax ? -INFINITY : INFINITY) : 0.0);
+  std::vector<double> acc(
+      n_out, extremum ? (kind == Reduce::kMax ? -INFINITY : INFINITY) : (kind == Reduce::kAll ? 1.0 : 0.0));
   Sizes idx(rank, 0);
   for (double e : x->values) {
     int64_t o = 0;
@@ -609,6 +611,10 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
       acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::max(acc[o], e);
     else if (kind == Reduce::kMin)
       acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::min(acc[o], e);
+    else if (kind == Reduce::kAny)
+      acc[o] = std::max(acc[o], e != 0.0 ? 1.0 : 0.0);  // NaN counts as true
+    else if (kind == Reduce::kAll)
+      acc[o] = std::min(acc[o], e != 0.0 ? 1.0 : 0.0);
     else
       acc[o] += e;
     next_index(idx, x->sizes);
@@ -805,6 +811,12 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
       {"aten.mean.default", [](const Ctx& c) { return reduce(c, Reduce::kMean); }},
       {"aten.amax.default", [](const Ctx& c) { return reduce(c, Reduce::kMax); }},
       {"aten.amin.default", [](const Ctx& c) { return reduce(c, Reduce::kMin); }},
+      {"aten.any.default", [](const Ctx& c) { return reduce(c, Reduce::kAny); }},
+      {"aten.any.dim", [](const Ctx& c) { return reduce(c, Reduce::kAny); }},
+      {"aten.any.dims", [](const Ctx& c) { return reduce(c, Reduce::kAny); }},
+      {"aten.all.default", [](const Ctx& c) { return reduce(c, Reduce::kAll); }},
+      {"aten.all.dim", [](const Ctx& c) { return reduce(c, Reduce::kAll); }},
+      {"aten.all.dims", [](const Ctx& c) { return reduce(c, Reduce::kAll); }},
       {"aten.mm.default", matmul},
       {"aten.bmm.default", matmul},
       // elementwise, one operand

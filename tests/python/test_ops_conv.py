@@ -32,3 +32,17 @@ def test_conv_with_weight_norm_computes_weights_at_run_time(groups):
     """Wav2Vec2's positional conv: the weight is g * v / ||v||, computed in the graph."""
     conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(8, 8, 5, padding=2, groups=groups), dim=2)
     check(conv, (torch.randn(1, 8, 20),), atol=1e-4, rtol=1e-4, has=("CONV_2D",))
+
+
+def test_one_element_padding_lists_cover_every_spatial_dim():
+    # padding="valid" exports as padding=[0] (SigLIP's and EfficientNet's patch and stem convs):
+    # the lowering once read a second entry past the end of the list and wrote a garbage dim.
+    check(nn.Conv2d(3, 8, 4, stride=4, padding="valid"), (torch.randn(1, 3, 16, 16),))
+    check(nn.Conv1d(3, 8, 3, padding="valid"), (torch.randn(1, 3, 16),))
+
+
+def test_one_element_pooling_lists_cover_both_spatial_dims():
+    from parity import Fn
+
+    check(Fn(lambda x: nn.functional.max_pool2d(x, [3], [2], [1])), (torch.randn(1, 4, 9, 7),))
+    check(Fn(lambda x: nn.functional.avg_pool2d(x, [2], [2])), (torch.randn(1, 4, 8, 6),))

@@ -280,6 +280,32 @@ def test_div_mode_random(mode):
 
 
 @pytest.mark.parametrize("mode, op", [("floor", "FLOOR_DIV"), ("trunc", "DIV")])
+def test_div_mode_int64_indices_run_in_int32(mode, op):
+    # RT-DETR's query index: topk indices // num_classes. TFLite divides int32 only; the indices are
+    # below the size of the dim they index, so int32 is exact (ir/int_bounds).
+    def f(x):
+        scores, index = x.flatten(1).topk(7, dim=1)
+        shifted = index - 40 + x.argmax(-1).flatten(1)[:, :1]  # negative values too
+        return torch.div(shifted, 6, rounding_mode=mode), torch.div(index, 6, rounding_mode=mode) * 6 + index % 6
+
+    check(Fn(f), (torch.randn(2, 8, 10),), has=[op, "CAST"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32, torch.int64])
+def test_remainder_takes_the_divisors_sign(dtype):
+    a = (torch.randn(3, 8) * 20).to(dtype)
+    b = torch.tensor([3, -3, 7, -7, 2, 5, -2, 9]).to(dtype)
+    check(Fn(lambda a, b: (a % b, torch.remainder(a, -4), a.remainder(3))), (a, b), has=["FLOOR_MOD"])
+
+
+def test_div_mode_int64_of_unbounded_values_is_refused():
+    # A model input may hold any int64: narrowing it to int32 could wrap silently.
+    with pytest.raises(pt2tflite.ConversionError, match="not proven to fit in int32"):
+        pt2tflite.convert(Fn(lambda a: torch.div(a, 3, rounding_mode="floor")).eval(),
+                          (torch.randint(-9, 9, (4,), dtype=torch.int64),))
+
+
+@pytest.mark.parametrize("mode, op", [("floor", "FLOOR_DIV"), ("trunc", "DIV")])
 def test_div_mode_int32(mode, op):
     x = torch.randint(-50, 50, (3, 8), dtype=torch.int32)
     y = torch.randint(1, 7, (3, 8), dtype=torch.int32) * torch.where(torch.rand(3, 8) > 0.5, 1, -1).int()
