@@ -111,14 +111,18 @@ void lower_where(LowerCtx& ctx, const ir::Node& n) {
 
 void register_compare_rules(Registry& r) {
   const char* note = "PyTorch type promotion and broadcasting; not delegated to XNNPACK";
-  for (const char* kind : {"Scalar", "Tensor"}) {
-    r.add(std::string("aten.eq.") + kind, lower_eq, "EQUAL", note);
-    r.add(std::string("aten.ne.") + kind, lower_ne, "NOT_EQUAL", note);
-    r.add(std::string("aten.lt.") + kind, lower_lt, "LESS", note);
-    r.add(std::string("aten.le.") + kind, lower_le, "LESS_EQUAL", note);
-    r.add(std::string("aten.gt.") + kind, lower_gt, "GREATER", note);
-    r.add(std::string("aten.ge.") + kind, lower_ge, "GREATER_EQUAL", note);
-  }
+  r.add("aten.eq.Scalar", lower_eq, "EQUAL", note);
+  r.add("aten.ne.Scalar", lower_ne, "NOT_EQUAL", note);
+  r.add("aten.lt.Scalar", lower_lt, "LESS", note);
+  r.add("aten.le.Scalar", lower_le, "LESS_EQUAL", note);
+  r.add("aten.gt.Scalar", lower_gt, "GREATER", note);
+  r.add("aten.ge.Scalar", lower_ge, "GREATER_EQUAL", note);
+  r.add("aten.eq.Tensor", lower_eq, "EQUAL", note);
+  r.add("aten.ne.Tensor", lower_ne, "NOT_EQUAL", note);
+  r.add("aten.lt.Tensor", lower_lt, "LESS", note);
+  r.add("aten.le.Tensor", lower_le, "LESS_EQUAL", note);
+  r.add("aten.gt.Tensor", lower_gt, "GREATER", note);
+  r.add("aten.ge.Tensor", lower_ge, "GREATER_EQUAL", note);
   r.add("aten.logical_not.default", lower_logical_not, "LOGICAL_NOT", "non-bool inputs compare != 0 first");
   r.add("aten.isnan.default", lower_isnan, "NOT_EQUAL", "x != x; not delegated to XNNPACK");
   r.add("aten.logical_and.default", lower_logical_and, "LOGICAL_AND", "non-bool inputs compare != 0 first");
