@@ -8,7 +8,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm
+.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -39,8 +39,9 @@ test-fast: test-cpp build
 test-cpp: build/cpp/pt2tflite_tests
 	ctest --test-dir build/cpp --output-on-failure -j2
 
+# Tests marked slow have their own targets below (test-llm-families).
 test-python: build
-	$(PYTHON) -m pytest -q tests/python
+	$(PYTHON) -m pytest -q -m "not slow" tests/python
 
 deps: $(STAMPS)/apt $(STAMPS)/pip
 
@@ -123,6 +124,12 @@ sweep-yolo: build
 # LLM export vs litert-torch export_hf (bench/README.md): speed, conversion time and RSS, file size,
 # correctness; creates the incumbent venv on first use. Long (~15-25 min on the shared 2-core
 # machine; --big adds the ~1B Llama); not part of `make test`. `make bench-llm BENCH_LLM_ARGS="--quantize int8"`.
+# Every LLM family of issue 12 (Llama, Qwen2, Qwen3, Gemma 2 and 3, Phi-3 with and without longrope,
+# SmolLM, GPT-2) through `pt2tflite export-llm`, against Hugging Face (tests/python/llm_families.py); `make test`
+# runs Gemma 3 only. About 4 min. `python tests/python/llm_families.py` prints the table of docs/llm.md.
+test-llm-families: build
+	nice -n 10 $(PYTHON) -m pytest -q tests/python/test_llm_families.py
+
 BENCH_LLM_ARGS ?=
 bench-llm: build
 	nice -n 10 $(PYTHON) bench/llm_bench.py $(BENCH_LLM_ARGS)

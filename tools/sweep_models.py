@@ -12,6 +12,7 @@ ids), and whether the output is class scores whose argmax must agree.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -70,7 +71,10 @@ def build_timm(name: str):
     c, h, w = model.pretrained_cfg.get("input_size", (3, 224, 224))
     if max(h, w) > MAX_SIDE:
         scale = MAX_SIDE / max(h, w)
-        h, w = int(h * scale) // 32 * 32 or 32, int(w * scale) // 32 * 32 or 32
+        # A multiple of 32 (the usual total stride) and of the patch size (DeepSeek's ViT: 14).
+        patch = next((m.patch_size for m in model.modules() if hasattr(m, "patch_size")), 1)
+        step = math.lcm(32, *(int(p) for p in (patch if isinstance(patch, (tuple, list)) else (patch,))))
+        h, w = int(h * scale) // step * step or step, int(w * scale) // step * step or step
         try:  # models with a fixed grid (ViT position embeddings, Swin windows) take a new size
             model = timm.create_model(name, pretrained=False, img_size=(h, w))
         except TypeError:
@@ -157,7 +161,7 @@ HF = {
     "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", LM, IDS, True),
     "stablelm": ("StableLmConfig", "StableLmForCausalLM", LM, IDS, True),
     "granite": ("GraniteConfig", "GraniteForCausalLM", LM, IDS, True),
-    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", LM, IDS, True),
+    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", dict(LM, pad_token_id=0), IDS, True),
     # sequence to sequence (logits)
     "t5": ("T5Config", "T5ForConditionalGeneration",
            dict(vocab_size=1024, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, use_cache=False,
@@ -197,7 +201,8 @@ HF = {
                                              num_queries=16), PIXELS, False),
     "yolos": ("YolosConfig", "YolosModel", dict(VIT, image_size=[64, 64], num_detection_tokens=10), PIXELS, False),
     "dpt": ("DPTConfig", "DPTForDepthEstimation", dict(VIT, image_size=64, patch_size=8, neck_hidden_sizes=[16, 32, 64, 64],
-                                                        fusion_hidden_size=32, backbone_out_indices=[0, 1, 1, 1]),
+                                                        num_hidden_layers=4, fusion_hidden_size=32,
+                                                        backbone_out_indices=[0, 1, 2, 3]),
             PIXELS, False),
     "clip_text": ("CLIPTextConfig", "CLIPTextModel", TEXT, IDS, False),
     "clip_vision": ("CLIPVisionConfig", "CLIPVisionModel", dict(VIT, image_size=32), [("pixel_values", (1, 3, 32, 32))],

@@ -20,15 +20,19 @@ import sys
 from pathlib import Path
 
 from pt2tflite import litertlm as _litertlm
-from pt2tflite.llm_attention import gqa_attention_for
+from pt2tflite.llm_attention import ATTEND_LENGTH, gqa_attention_for
 from pt2tflite.model import Model
 from pt2tflite.signatures import Signatures
 
 
-def _signature_module(hf_model, cache_length: int, logits: bool = True):
-    """A module taking (tokens, input_pos) whose KV cache buffers are named kv_cache_{k,v}_{i}.
+def _signature_module(hf_model, cache_length: int, logits: bool = True, mask_input: bool = False,
+                      attend_length: int | None = None):
+    """A module taking (tokens, input_pos[, mask]) whose KV cache buffers are named kv_cache_{k,v}_{i}.
 
-    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped."""
+    logits=False: the caches are the only outputs; the LM head is then dead code and is dropped.
+    mask_input: a `mask` input, LiteRT-LM's additive float mask [1, 1, T, S] (0 where a query row may
+    attend to a cache column, a large negative number elsewhere), used in place of the causal mask
+    Hugging Face would build from the positions."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -41,8 +45,17 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True):
                 self.register_buffer(f"kv_cache_k_{i}", self.lm._buffers.pop(f"key_cache_{i}"), persistent=False)
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
-        def forward(self, tokens, input_pos):
-            out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+        def forward(self, tokens, input_pos, mask=None):
+            if mask is None and attend_length is None:
+                out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
+            else:
+                # TorchExportableModuleWithStaticCache.forward with the mask given: Hugging Face takes
+                # a 4-D mask as it is, for every layer (masking_utils._preprocess_mask_arguments).
+                for layer in self.lm.static_cache.layers:
+                    layer.cumulative_length.copy_(input_pos[0].long())
+                extra = {} if attend_length is None else {ATTEND_LENGTH: attend_length}
+                out = self.lm.model(input_ids=tokens.long(), attention_mask=mask, cache=self.lm.static_cache,
+                                    use_cache=True, **extra).logits
             return {"logits": out} if logits else {}
 
     return LiteRtLmSignature().eval()
@@ -83,7 +96,8 @@ def _parameters_not_cloned_by_dynamo():
 
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                num_threads: int | None = None, output=None, tokenizer=None,
-               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32) -> Model:
+               prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32,
+               mask_input: bool = False, decode_lengths=()) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
@@ -98,6 +112,12 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     quantize: None (float32 weights), "int8" (per-channel int8 weights) or "int4" (blockwise int4
       linear and embedding weights, `block_size` elements per float16 scale); pt2tflite.convert's
       weight_quant (docs/llm.md).
+    mask_input: add LiteRT-LM's optional `mask` input, float32 [1, 1, T, S], additive (0 = attend, a large
+      negative number = do not), used by every layer in place of the causal mask built from input_pos.
+      Refused for models with sliding-window layers.
+    decode_lengths: extra `decode_{L}` signatures (L < cache_length) that attend over the first L
+      cache rows only, on the same caches: valid while input_pos < L, and cheaper than `decode` on a
+      long cache that is still mostly empty (LiteRT-LM itself only calls `decode`).
     """
     if output is not None and Path(output).suffix == ".litertlm":
         if tokenizer is None:
@@ -109,7 +129,8 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
         tokenizer = _litertlm.load_tokenizer(tokenizer)
     if prefill_logits is None:
         prefill_logits = output is None or Path(output).suffix != ".litertlm"
-    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size)
+    model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size,
+                     mask_input, decode_lengths)
     if output is not None:
         if Path(output).suffix == ".litertlm":
             _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
@@ -120,43 +141,90 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
 
 
 def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
-                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32) -> list[str]:
+                    prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32,
+                    mask_input: bool = False, decode_lengths=()) -> list[str]:
     """export_llm to a bare .tflite at `path`, without holding the file (or the .pt2 archives) in memory:
     the weights are streamed from the archive files into the output (Signatures.export; docs/memory.md).
     Returns the signature keys."""
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths)
     with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
         sigs.export(path, verbose=verbose, weight_quant=quantize, block_size=block_size)
     return [e.name for e in sigs.entries]
 
 
 def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
-             quantize: str | None, block_size: int) -> Model:
+             quantize: str | None, block_size: int, mask_input: bool = False, decode_lengths=()) -> Model:
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits)
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths)
     # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
     # query head (llm_attention.py); the model's own attention setting is restored afterwards.
     with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
         return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
-def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool) -> Signatures:
+def _rope_types(config) -> set[str]:
+    """The RoPE variants a Hugging Face config uses (one per layer type in hybrid models)."""
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    types = {rope.get("rope_type") or rope.get("type")}
+    types |= {v.get("rope_type") or v.get("type") for v in rope.values() if isinstance(v, dict)}
+    return types - {None}
+
+
+def _refuse_unsupported(hf_model, cache_length: int, mask_input: bool = False) -> None:
+    """Architectures whose Hugging Face forward a prefill/decode graph cannot express, refused before the
+    export with the reason (not torch.export's error from deep inside the model)."""
+    from pt2tflite.errors import ConversionError
+
+    config = hf_model.config.get_text_config() if hasattr(hf_model.config, "get_text_config") else hf_model.config
+    dynamic = {t for t in _rope_types(config) if "dynamic" in t}
+    if dynamic:
+        raise ConversionError(
+            f"{type(hf_model).__name__}: rope_type {sorted(dynamic)[0]!r} (dynamic NTK scaling) is not supported: Hugging "
+            "Face recomputes the RoPE frequencies whenever a position passes the longest one seen so far and keeps "
+            "them for later calls, state that lives outside the KV cache; export the model with its rope_type set to "
+            "'default', 'linear', 'llama3', 'yarn' or 'longrope' (all supported), knowing that this changes its outputs "
+            "past original_max_position_embeddings")
+    window = getattr(config, "sliding_window", None)
+    layer_types = set(getattr(config, "layer_types", None) or [])
+    sliding_layers = not layer_types or bool(layer_types - {"full_attention"})  # no layer_types: every layer
+    if mask_input and window is not None and window < cache_length and sliding_layers:
+        raise ConversionError(
+            f"{type(hf_model).__name__}: mask_input (--mask-input) is not supported for a model with sliding-window "
+            f"attention (window {window} < cache length {cache_length}): the `mask` input is one mask for every "
+            "layer, and would drop the window; export without it (the masks are then built in the graph from "
+            "input_pos)")
+
+
+def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool,
+                mask_input: bool = False, decode_lengths=()) -> Signatures:
     import torch
 
+    _refuse_unsupported(hf_model, cache_length, mask_input)
     hf_model = hf_model.eval()
     hf_model.generation_config.cache_implementation = "static"
     for t in prefill_lengths:
         if not 1 <= t <= cache_length:
             raise ValueError(f"prefill length {t} must be in [1, cache_length={cache_length}]")
+    for length in decode_lengths:
+        if not 1 <= length < cache_length:
+            raise ValueError(f"decode length {length} must be in [1, cache_length={cache_length})")
+    def inputs(t):
+        pos = torch.arange(t, dtype=torch.int32)
+        mask = (torch.where(torch.arange(cache_length)[None, :] <= pos[:, None], 0.0, -0.7 * torch.finfo(torch.float32).max)
+                .reshape(1, 1, t, cache_length))
+        return (torch.zeros(1, t, dtype=torch.int32), pos) + ((mask,) if mask_input else ())
+
     sigs = Signatures()
     for t in prefill_lengths:
-        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, logits=prefill_logits),
-                       (torch.zeros(1, t, dtype=torch.int32), torch.arange(t, dtype=torch.int32)), strict=True)
-    sigs.signature("decode", _signature_module(hf_model, cache_length),
-                   (torch.zeros(1, 1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)), strict=True)
+        sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits, mask_input), inputs(t),
+                       strict=True)
+    sigs.signature("decode", _signature_module(hf_model, cache_length, mask_input=mask_input), inputs(1), strict=True)
+    for length in decode_lengths:
+        sigs.signature(f"decode_{length}", _signature_module(hf_model, cache_length, mask_input=mask_input,
+                                                             attend_length=length), inputs(1), strict=True)
     return sigs
 
 
@@ -190,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
                         "LiteRT-LM never reads them, and without them prefill skips the LM head)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight quantization (default: float32 weights)")
     p.add_argument("--block-size", type=int, default=32, help="int4 elements per float16 scale: 32, 64 or 128")
+    p.add_argument("--mask-input", action="store_true",
+                   help="a `mask` input (float32 [1,1,T,S], additive) in place of the causal mask built from input_pos")
+    p.add_argument("--decode-lengths", default="",
+                   help="comma-separated L < cache length: extra decode_{L} signatures that attend over the first L "
+                        "cache rows only (valid while input_pos < L; LiteRT-LM itself calls `decode` only)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -199,15 +272,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hf = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype="float32")
         lengths = [int(x) for x in args.prefill_lengths.split(",")]
+        decode_lengths = [int(x) for x in args.decode_lengths.split(",") if x]
         if args.output.endswith(".litertlm"):
             keys = list(export_llm(hf, prefill_lengths=lengths, cache_length=args.cache_length, verbose=args.verbose,
                                    output=args.output, prefill_logits=args.prefill_logits, tokenizer=args.model_dir,
-                                   quantize=args.quantize, block_size=args.block_size).signatures())
+                                   quantize=args.quantize, block_size=args.block_size,
+                                   mask_input=args.mask_input, decode_lengths=decode_lengths).signatures())
         else:
             # Streamed to the file: peak memory stays near the loaded model's (docs/memory.md).
             keys = export_llm_file(hf, args.output, prefill_lengths=lengths, cache_length=args.cache_length,
                                    verbose=args.verbose, quantize=args.quantize, block_size=args.block_size,
-                                   prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
+                                   mask_input=args.mask_input, decode_lengths=decode_lengths, prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2

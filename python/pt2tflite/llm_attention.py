@@ -15,9 +15,10 @@ product instead (q [B, N, T, H] is [B, K, G·T, H] with no data movement, since 
     out    = probs @ V                 [B, K, G·T, H] → [B, T, N, H]
 
 It is the same arithmetic as SDPA in another order (each score is one dot product; only the scale is
-applied to q alone), so it matches Hugging Face within float rounding. Anything it does not cover
-(softcap, attention sinks, position bias, dropout in training, no mask on a causal step over a longer
-cache) goes to Hugging Face's own `sdpa` function unchanged.
+applied to q alone), so it matches Hugging Face within float rounding. Gemma 2's attention logit
+soft-capping, softcap · tanh(scores / softcap) before the mask, is applied as its eager attention
+does. Anything it does not cover (attention sinks, position bias, dropout in training, no mask on a
+causal step over a longer cache) goes to Hugging Face's own `sdpa` function unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from __future__ import annotations
 import contextlib
 
 NAME = "pt2tflite_gqa"
+# A keyword Hugging Face passes through to the attention function: attend over that many cache rows.
+ATTEND_LENGTH = "pt2tflite_attend_length"
 
 
 def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
@@ -34,20 +37,32 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    # export_llm's decode_{L} signatures: attend over the first L cache rows only (the caller keeps every
+    # position below L, where the rows past it are masked anyway).
+    attend = kwargs.pop(ATTEND_LENGTH, None)
+    if attend is not None and attend < key.shape[2]:
+        key, value = key[:, :, :attend], value[:, :, :attend]
+        if attention_mask is not None:
+            attention_mask = attention_mask[..., :attend]
     b, n, t, h = query.shape
     kv_heads, s = key.shape[1], key.shape[2]
-    unsupported = (kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None
+    softcap = kwargs.pop("softcap", None)
+    unsupported = (kwargs.get("s_aux") is not None
                    or kwargs.get("sinks") is not None or kwargs.get("position_bias") is not None
                    or (dropout and module.training) or n % kv_heads or value.shape[2] != s
                    or (attention_mask is None and t > 1 and s > 1)
                    or (attention_mask is not None and tuple(attention_mask.shape[-2:]) != (t, s)))
     if unsupported:
+        if softcap is not None:
+            kwargs["softcap"] = softcap  # sdpa refuses it with its own message
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     scale = scaling if scaling is not None else h ** -0.5
     g = n // kv_heads
     q = (query * scale).reshape(b, kv_heads, g * t, h)
     scores = torch.matmul(q, key.transpose(2, 3))  # [B, K, G·T, S]
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
     if attention_mask is not None:
         mask = attention_mask  # [B or 1, 1, T, S]
         if mask.dtype == torch.bool:

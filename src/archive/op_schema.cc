@@ -129,6 +129,11 @@ const OpSchema* op_schema(std::string_view op) {
   return it == table().end() ? nullptr : &it->second;
 }
 
+bool int_arg_restated_by_output(std::string_view op, std::string_view arg) {
+  return arg == "end" && (op == "aten.slice.Tensor" || op == "aten.arange.default" || op == "aten.arange.start" ||
+                          op == "aten.arange.start_step");
+}
+
 std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vector<std::string>& diagnosed) {
   std::vector<SchemaProblem> problems;
   const OpSchema* schema = op_schema(node.op);
@@ -171,6 +176,7 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
       node.args.emplace_back(s.name, s.default_value);
       continue;
     }
+    if (is<ir::SymRef>(*a) && takes_int(s.kind) && int_arg_restated_by_output(node.op, s.name)) continue;
     if (is<ir::SymRef>(*a) && takes_int(s.kind)) {
       problems.push_back({"argument '" + std::string(s.name) + "' is a symbolic integer (" +
                               quote(std::get<ir::SymRef>(*a).name) + "); dynamic shapes are not supported yet",

@@ -48,6 +48,11 @@ struct OpSchema {
 // The schema of `op`, or nullptr for an op pt2tflite does not lower (lowering reports those).
 const OpSchema* op_schema(std::string_view op);
 
+// True for an int argument that may be a run-time size (a SymRef) because the node's output shape
+// restates it: the end of aten.slice.Tensor and of aten.arange (step 1, static start), whose output
+// length along the dim is then the dynamic dim's symbol. The lowering reads the size from there.
+bool int_arg_restated_by_output(std::string_view op, std::string_view arg);
+
 // Checks `node` (an ATen node straight from the archive) against its op's schema and fills in
 // omitted arguments from the schema defaults. Returns an empty string when the node is well
 // formed, else what is wrong (argument name and kind). `diagnosed` lists arguments the reader

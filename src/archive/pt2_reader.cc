@@ -457,7 +457,8 @@ class Importer {
   bool available(const Value* v) const { return v->producer || v->is_const() || bound_.count(v); }
 
   // Converts one serialized Argument; returns false (and a reason) for kinds we do not model.
-  bool to_attr(const json& arg, Attr& out, std::string& why, const Where& at, std::string_view op) {
+  bool to_attr(const json& arg, Attr& out, std::string& why, const Where& at, std::string_view op,
+               std::string_view arg_name) {
     const auto [kind, v] = union_of(arg, at);
     const Where vat = at.key(kind);
     if (kind == "as_none")
@@ -505,6 +506,8 @@ class Importer {
     else if (kind == "as_sym_int") {
       if (const json* i = optional_field(v, "as_int")) {
         out = int_of(*i, vat);
+      } else if (const json* name = optional_field(v, "as_name"); name && int_arg_restated_by_output(op, arg_name)) {
+        out = ir::SymRef{string_of(*name, vat.key("as_name"), 256)};  // the lowering reads it from the output shape
       } else {
         // No rule computes sizes at run time yet; refusing here keeps every rule from ever
         // meeting a symbolic integer where it expects a number.
@@ -591,7 +594,7 @@ class Importer {
       std::string arg_name = string_of(field(inputs[i], "name", iat), iat.key("name"), 256);
       Attr attr;
       std::string why;
-      if (!to_attr(field(inputs[i], "arg", iat), attr, why, iat.key("arg"), node->op)) {
+      if (!to_attr(field(inputs[i], "arg", iat), attr, why, iat.key("arg"), node->op, arg_name)) {
         diagnose(*node, why);
         diagnosed.push_back(arg_name);
         attr = std::monostate{};

@@ -176,12 +176,13 @@ int64_t window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil
 std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_view overload) {
   const Node& n = c.n;
   auto in_sizes = [&](std::string_view a) { return c.sizes(c.tensor(a)); };
-  if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
-    auto b = ir::broadcast_sizes(in_sizes("self"), in_sizes("other"));
-    if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes("other")) + " do not broadcast");
+  const char* other = base == "pow" ? "exponent" : "other";  // pow.Tensor_Tensor(self, exponent)
+  if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor(other)) {
+    auto b = ir::broadcast_sizes(in_sizes("self"), in_sizes(other));
+    if (!b) invalid("operands " + str(in_sizes("self")) + " and " + str(in_sizes(other)) + " do not broadcast");
     return b;
   }
-  if (binary_ops().count(base) && !c.has_tensor("self") && c.has_tensor("other")) return in_sizes("other");
+  if (binary_ops().count(base) && !c.has_tensor("self") && c.has_tensor(other)) return in_sizes(other);
   if (base == "where" && overload == "self") {
     auto b = ir::broadcast_sizes(in_sizes("condition"), in_sizes("self"));
     if (b) b = ir::broadcast_sizes(*b, in_sizes("other"));
@@ -378,6 +379,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     int64_t step = n.get_int("step");
     if (step < 1 || step > kMaxArg) invalid("step " + std::to_string(step) + " must be positive");
     if (base == "slice_scatter") return x;
+    if (const ir::Attr* e = n.find("end"); e && std::holds_alternative<ir::SymRef>(*e))
+      return std::nullopt;  // run-time end
     auto clampi = [&](const char* a, int64_t dflt) {
       if (!c.has(a)) return dflt;
       int64_t v = n.get_int(a);  // any int64: PyTorch clamps; no arithmetic on it before clamping

@@ -10,7 +10,7 @@
 namespace pt2tflite::lower {
 
 LowerCtx::LowerCtx(const ir::Graph& src, ir::Graph& dst, std::vector<Diagnostic>& diagnostics)
-    : dst_(dst), diagnostics_(diagnostics) {
+    : src_(src), dst_(dst), diagnostics_(diagnostics) {
   for (const auto& n : src.nodes())
     for (const ir::Value* v : n->operands()) ++uses_[v];
   for (const ir::Value* v : src.outputs) ++uses_[v];
@@ -171,6 +171,75 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
   ir::Node* n = emit(ir::TflOp::CAST, {v}, {out});
   n->set("in_data_type", static_cast<int64_t>(v->dtype));
   n->set("out_data_type", static_cast<int64_t>(dtype));
+  return out;
+}
+
+ir::Value* LowerCtx::runtime_size(const std::string& symbol) {
+  if (auto it = runtime_sizes_.find(symbol); it != runtime_sizes_.end()) return it->second;
+  for (const ir::Value* in : src_.inputs) {
+    const auto dim =
+        std::find_if(in->shape.begin(), in->shape.end(), [&](const ir::Dim& d) { return d.symbol == symbol; });
+    if (dim == in->shape.end() || !is_lowered(in)) continue;
+    const int rank = in->rank();
+    const Perm layout = layout_of(in);
+    const Perm full = layout.empty() ? identity_perm(rank) : layout;
+    const int logical = static_cast<int>(dim - in->shape.begin());
+    const int axis = static_cast<int>(std::find(full.begin(), full.end(), logical) - full.begin());
+    ir::Value* shape = make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
+    emit(ir::TflOp::SHAPE, {get_any(in)}, {shape})->set("out_type", static_cast<int64_t>(ir::DType::kInt32));
+    return runtime_sizes_[symbol] = slice(shape, 0, axis, 1);
+  }
+  unsupported("a size computed from dynamic dims (" + symbol +
+              ") is not supported yet: only the sizes of the model inputs' dynamic dims are read at run time");
+  return nullptr;
+}
+
+ir::Value* LowerCtx::runtime_shape(const ir::Shape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  if (ir::is_fully_static(shape)) {
+    std::vector<int32_t> s;
+    for (const ir::Dim& d : shape) s.push_back(static_cast<int32_t>(d.size));
+    return const_i32(s, {rank});
+  }
+  std::vector<ir::Value*> pieces;
+  std::vector<int32_t> run;  // consecutive static dims, one constant piece
+  auto flush = [&] {
+    if (run.empty()) return;
+    pieces.push_back(const_i32(run, {static_cast<int64_t>(run.size())}));
+    run.clear();
+  };
+  for (const ir::Dim& d : shape) {
+    if (d.is_static()) {
+      run.push_back(static_cast<int32_t>(d.size));
+      continue;
+    }
+    flush();
+    ir::Value* size = runtime_size(d.symbol);
+    if (!size) return nullptr;
+    pieces.push_back(size);
+  }
+  flush();
+  if (pieces.size() == 1) return pieces[0];
+  ir::Value* out = make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
+  ir::Node* c = emit(ir::TflOp::CONCATENATION, pieces, {out});
+  c->set("axis", int64_t{0});
+  ir::set_fused_activation(*c, ir::Activation::NONE);
+  return out;
+}
+
+ir::Value* LowerCtx::reshape_dynamic(ir::Value* v, const ir::Shape& shape) {
+  const auto dynamic = std::count_if(shape.begin(), shape.end(), [](const ir::Dim& d) { return !d.is_static(); });
+  ir::Value* sizes = nullptr;
+  if (dynamic == 1) {
+    std::vector<int32_t> s;
+    for (const ir::Dim& d : shape) s.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
+    sizes = const_i32(s, {static_cast<int64_t>(s.size())});
+  } else if (!(sizes = runtime_shape(shape))) {
+    return nullptr;
+  }
+  ir::Value* out = make_temp(v->dtype, shape);
+  out->quant = v->quant;
+  emit(ir::TflOp::RESHAPE, {v, sizes}, {out});
   return out;
 }
 

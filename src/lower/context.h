@@ -74,6 +74,18 @@ class LowerCtx {
   // `v` is a quantized constant cast to float (it already stands for real values).
   ir::Value* cast(ir::Value* v, ir::DType dtype);
 
+  // Dynamic shapes: an int32 [1] tensor holding the run-time size of the dynamic dim named `symbol`,
+  // read with SHAPE from a model input that has a dim of that name (one SHAPE per symbol). nullptr,
+  // with a diagnostic, when no input has it (a derived size such as 2·s).
+  ir::Value* runtime_size(const std::string& symbol);
+  // An int32 [rank] tensor holding `shape` at run time: its static dims as constants, its dynamic
+  // dims from runtime_size; nullptr (with a diagnostic) when one of them cannot be read.
+  ir::Value* runtime_shape(const ir::Shape& shape);
+
+  // RESHAPE of `v` to `shape` with dynamic dims: -1 for a single one, else a run-time shape tensor;
+  // nullptr (with a diagnostic) when a size cannot be read.
+  ir::Value* reshape_dynamic(ir::Value* v, const ir::Shape& shape);
+
   // Reports that the current node cannot be lowered; conversion continues to find every problem.
   void unsupported(const std::string& why);
   bool failed() const { return failed_; }
@@ -87,8 +99,10 @@ class LowerCtx {
   const Binding& binding(const ir::Value* v);
   std::string name_for(const std::string& stem);
 
+  const ir::Graph& src_;
   ir::Graph& dst_;
   std::vector<Diagnostic>& diagnostics_;
+  std::map<std::string, ir::Value*> runtime_sizes_;
   std::unordered_map<const ir::Value*, Binding> bound_;
   std::unordered_map<const ir::Value*, int> uses_;
   std::map<std::pair<const ir::Value*, Perm>, ir::Value*> relayouts_;

@@ -32,6 +32,10 @@ Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dty
     ir::Shape full(rank - v->rank(), ir::Dim{1, {}});
     full.insert(full.end(), v->shape.begin(), v->shape.end());
     Value* base = ctx.cast(ctx.get(v, {}), dtype);
+    if (!ir::is_fully_static(v->shape) && (layout.empty() || is_identity(layout))) {
+      Value* r = ctx.reshape_dynamic(base, full);
+      return r ? r : base;
+    }
     if (layout.empty() || same_memory_order(full, layout))
       return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
     return ctx.transpose(ctx.reshape(base, ir::sizes_of(full)), layout);

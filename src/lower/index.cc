@@ -25,6 +25,37 @@ int stored_axis(const Perm& layout, int dim) {
 
 int normalize_dim(int64_t dim, int rank) { return static_cast<int>(dim < 0 ? dim + rank : dim); }
 
+// slice(self, dim, start, end = a run-time size, 1) of a static dim (BERT's
+// position_ids[:, :seq_len]): the output's length there is a model input's dynamic dim; SLICE with
+// a size tensor that reads it at run time (-1, "to the end", on the other axes; builtin kernel).
+void lower_slice_to_runtime_end(LowerCtx& ctx, const ir::Node& n, const Value* x, const Value* y, int dim) {
+  const int rank = x->rank();
+  const int64_t size = x->shape[dim].size;
+  int64_t start = n.is_none("start") ? 0 : n.get_int("start");
+  if (start < 0) start = std::max<int64_t>(start + size, 0);
+  if (n.get_int("step") != 1 || y->shape.at(dim).is_static() || start >= size)
+    return ctx.unsupported(
+        "a slice with a run-time end is supported with step 1 and an output length that is a "
+        "model input's dynamic dim");
+  Value* length = ctx.runtime_size(y->shape[dim].symbol);
+  if (!length) return;
+  const Perm layout = ctx.layout_of(x);
+  const int axis = stored_axis(layout, dim);
+  std::vector<int32_t> begin(rank, 0);
+  begin[axis] = static_cast<int32_t>(start);
+  std::vector<Value*> pieces;
+  const int32_t to_end = -1;
+  for (int a = 0; a < rank; ++a) pieces.push_back(a == axis ? length : ctx.const_i32(std::span(&to_end, 1), {1}));
+  Value* sizes = pieces[0];
+  if (rank > 1) {
+    sizes = ctx.make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
+    ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, pieces, {sizes});
+    c->set("axis", int64_t{0});
+    ir::set_fused_activation(*c, ir::Activation::NONE);
+  }
+  ctx.emit(ir::TflOp::SLICE, {ctx.get_any(x), ctx.const_i32(begin, {rank}), sizes}, {ctx.make_output(y, layout)});
+}
+
 // slice(self, dim, start, end, step) with PyTorch's clamping of start and end.
 void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
@@ -32,6 +63,8 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   const int rank = x->rank();
   const int dim = normalize_dim(n.get_int("dim"), rank);
   if (!x->shape.at(dim).is_static()) return ctx.unsupported("slicing a dynamic dim is not supported yet");
+  if (const ir::Attr* end = n.find("end"); end && std::holds_alternative<ir::SymRef>(*end))
+    return lower_slice_to_runtime_end(ctx, n, x, y, dim);
   const int64_t size = x->shape[dim].size, step = n.get_int("step");
   auto bound = [&](const char* arg, int64_t dflt) {
     int64_t v = n.is_none(arg) ? dflt : n.get_int(arg);
@@ -258,12 +291,61 @@ std::optional<std::pair<int, int>> indexed_dims(LowerCtx& ctx, const std::vector
 // shape B. The indexed dims are moved to the front (a TRANSPOSE unless they lead already), one
 // GATHER_ND with [B..., k] coordinates reads [B..., other dims...], and the result is bound with
 // the layout that says so (PyTorch puts B in place of the indexed dims).
+// lower_index_several with dynamic shapes (Hugging Face's padding mask, mask[batch_idx, kv_idx] with
+// kv_idx an arange over the sequence): the same GATHER_ND, its coordinates broadcast to B and
+// stacked with shapes computed at run time (builtin kernels).
+void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
+  const Value* x = n.get_tensor("self");
+  const Value* y = n.outputs.at(0);
+  const int rank = x->rank();
+  const int b_rank = y->rank() - (rank - k);
+  const ir::Shape bshape(y->shape.begin() + d0, y->shape.begin() + d0 + b_rank);
+  ir::Shape one = bshape;
+  one.push_back(ir::Dim{1, ""});
+  Value* target = ctx.runtime_shape(bshape);
+  Value* one_shape = ctx.runtime_shape(one);
+  if (!target || !one_shape) return;
+  auto reshaped = [&](Value* v, const ir::Shape& to, Value* shape) {
+    Value* out = ctx.make_temp(v->dtype, to);
+    ctx.emit(ir::TflOp::RESHAPE, {v, shape}, {out});
+    return out;
+  };
+  std::vector<Value*> parts;
+  for (int j = 0; j < k; ++j) {
+    const Value* idx = n.get_tensors("indices")[d0 + j];
+    if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
+      return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
+    Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);
+    ir::Shape full(b_rank - idx->rank(), ir::Dim{1, ""});
+    full.insert(full.end(), idx->shape.begin(), idx->shape.end());
+    if (full != idx->shape) {
+      Value* s = ctx.runtime_shape(full);
+      if (!s) return;
+      v = reshaped(v, full, s);
+    }
+    if (full != bshape) {
+      Value* b = ctx.make_temp(ir::DType::kInt32, bshape);
+      ctx.emit(ir::TflOp::BROADCAST_TO, {v, target}, {b});
+      v = b;
+    }
+    parts.push_back(reshaped(v, one, one_shape));
+  }
+  ir::Shape cshape = bshape;
+  cshape.push_back(ir::Dim{k, ""});
+  Value* coords = ctx.make_temp(ir::DType::kInt32, cshape);
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
+  c->set("axis", int64_t{b_rank});
+  ir::set_fused_activation(*c, ir::Activation::NONE);
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+           {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
+}
+
 void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
   if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape))
-    return ctx.unsupported("index needs static shapes");
+    return lower_index_several_dynamic(ctx, n, d0, k);
   const int b_rank = y->rank() - (rank - k);
   std::vector<int64_t> bshape;
   for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
@@ -408,6 +490,26 @@ std::vector<int32_t> gather_coordinates(const std::vector<int64_t>& sizes, int d
   return out;
 }
 
+// torch.gather with a dynamic index where every dim but `dim` is 1 in both operands (BERT's
+// token_type_ids buffer gathered at position_ids): out[..., j, ...] = self[index[..., j, ...]], a
+// GATHER of the flattened self along axis 0, whose result has the index's shape.
+void lower_dynamic_gather(LowerCtx& ctx, const Value* x, const Value* idx, const Value* y, int dim) {
+  auto ones_but_dim = [&](const Value* v) {
+    for (int d = 0; d < v->rank(); ++d)
+      if (d != dim && !(v->shape[d].is_static() && v->shape[d].size == 1)) return false;
+    return true;
+  };
+  if (!ir::is_fully_static(x->shape) || x->rank() != idx->rank() || !ones_but_dim(x) || !ones_but_dim(idx))
+    return ctx.unsupported("gather with dynamic shapes is supported only when every dim but the gathered one is 1");
+  Value* flat = ctx.reshape(ctx.get(x, {}), {x->shape[dim].size});
+  // PyTorch takes negative indices from the end; GATHER does not: wrap them first (FLOOR_MOD).
+  Value* index = ctx.get(idx, {});
+  if (!ctx.constant(idx))
+    index = emit_elementwise(ctx, ir::TflOp::FLOOR_MOD, {index, ctx.scalar(index->dtype, double(x->shape[dim].size))});
+  ir::Node* g = ctx.emit(ir::TflOp::GATHER, {flat, index}, {ctx.make_output(y)});
+  g->set("axis", int64_t{0});
+}
+
 // torch.gather(self, dim, index): out[i] = self[i with i[dim] := index[i]] → GATHER_ND with
 // [*index.shape, rank] coordinates; folded when both operands are constants (position-id and
 // token-type buffers in BERT-style embeddings).
@@ -418,7 +520,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   const int rank = x->rank();
   const int dim = normalize_dim(n.get_int("dim"), rank);
   if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape))
-    return ctx.unsupported("gather with dynamic shapes is not supported yet");
+    return lower_dynamic_gather(ctx, x, idx, y, dim);
   const std::vector<int64_t> sizes = ir::sizes_of(idx->shape);
   const int64_t numel = ir::num_elements(idx->shape);
   Value* xc = ctx.constant(x);

@@ -198,6 +198,10 @@ void register_reduce_rules(Registry& r) {
   r.add("aten.sum.default", lower_sum, "SUM", "all dims");
   r.add("aten.amax.default", lower_amax, "REDUCE_MAX", note);
   r.add("aten.amin.default", lower_amin, "REDUCE_MIN", note);
+  // torch.max(x) / torch.min(x) without a dim: the value over all elements (Hugging Face's longrope
+  // RoPE takes max(position_ids) to pick its frequencies).
+  r.add("aten.max.default", lower_amax, "REDUCE_MAX", "all dims");
+  r.add("aten.min.default", lower_amin, "REDUCE_MIN", "all dims");
   r.add("aten.argmax.default", lower_argmax, "ARG_MAX",
         "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
   r.add("aten.argmin.default", lower_argmin, "ARG_MIN",

@@ -18,8 +18,9 @@ void lower_identity(LowerCtx& ctx, const ir::Node& n, const Value* x) {
   ctx.bind(n.outputs.at(0), ctx.get_any(x), ctx.layout_of(x));
 }
 
-// A reshape whose result has one dynamic dim: RESHAPE with -1 there, which the kernel infers from
-// the input's element count at run time (the static dims are exact, so the -1 is that dim).
+// A reshape to a shape with dynamic dims. One: RESHAPE with -1 there, which the kernel infers from
+// the input's element count at run time (the static dims are exact, so the -1 is that dim). Several:
+// RESHAPE to a shape tensor computed at run time from the inputs' sizes (builtin kernel only).
 void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
   std::vector<int32_t> shape;
   int dynamic = 0;
@@ -27,9 +28,10 @@ void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
     shape.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
     dynamic += !d.is_static();
   }
-  if (dynamic > 1)
-    return ctx.unsupported("reshape to a shape with several dynamic dims (" + ir::shape_to_string(y->shape) +
-                           ") is not supported yet");
+  if (dynamic > 1) {
+    if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit(ir::TflOp::RESHAPE, {ctx.get(x, {}), s}, {ctx.make_output(y)});
+    return;
+  }
   ctx.emit(ir::TflOp::RESHAPE, {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
            {ctx.make_output(y)});
 }
@@ -238,12 +240,32 @@ void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   ir::set_fused_activation(*c, ir::Activation::NONE);
 }
 
+// expand to a shape with dynamic dims: a view when every dim is the input's (the same symbol or the
+// same static size; new leading 1s), otherwise BROADCAST_TO a shape computed at run time.
+void lower_dynamic_expand(LowerCtx& ctx, const ir::Node& n, const Value* x, const Value* y) {
+  const int lead = y->rank() - x->rank();
+  bool grows = false;
+  for (int d = 0; d < y->rank(); ++d) grows |= (d < lead ? ir::Dim{1, ""} : x->shape[d - lead]) != y->shape[d];
+  if (!grows) return lower_reshape_to(ctx, n, x);
+  Value* in = ctx.get(x, {});
+  if (lead > 0) {
+    ir::Shape ranked(lead, ir::Dim{1, ""});
+    ranked.insert(ranked.end(), x->shape.begin(), x->shape.end());
+    Value* s = ctx.runtime_shape(ranked);
+    if (!s) return;
+    Value* r = ctx.make_temp(in->dtype, ranked);
+    ctx.emit(ir::TflOp::RESHAPE, {in, s}, {r});
+    in = r;
+  }
+  if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit(ir::TflOp::BROADCAST_TO, {in, s}, {ctx.make_output(y)});
+}
+
 // expand: a view when no dim grows (same shape, or only new leading 1s); otherwise BROADCAST_TO,
 // in x's layout when the rank is unchanged.
 void lower_expand(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
-  if (!ir::is_fully_static(y->shape)) return ctx.unsupported("expand to a dynamic shape is not supported yet");
+  if (!ir::is_fully_static(y->shape)) return lower_dynamic_expand(ctx, n, x, y);
   const int lead = y->rank() - x->rank();
   bool grows = false;
   for (int d = 0; d < y->rank(); ++d) {

@@ -318,6 +318,8 @@ std::optional<EvalTensor> expand(const Ctx& c) {
 std::optional<EvalTensor> slice(const Ctx& c) {
   EvalTensorPtr x = c.tensor("self");
   if (!x || x->sizes.empty()) return std::nullopt;
+  // A run-time end (a SymRef the output shape restates) is the lowering's, never "to the end".
+  if (const ir::Attr* e = c.arg("end"); e && std::holds_alternative<ir::SymRef>(*e)) return std::nullopt;
   auto d = c.dim(c.int_or("dim", 0), x->sizes.size());
   const int64_t step = c.int_or("step", 1);
   if (!d || step < 1) return std::nullopt;

@@ -94,6 +94,7 @@ PT2_EMPTY_OPTIONS(EqualOptions)
 PT2_EMPTY_OPTIONS(ExpOptions)
 PT2_EMPTY_OPTIONS(FloorDivOptions)
 PT2_EMPTY_OPTIONS(FloorModOptions)
+PT2_EMPTY_OPTIONS(RangeOptions)
 PT2_EMPTY_OPTIONS(GatherNdOptions)
 PT2_EMPTY_OPTIONS(GreaterEqualOptions)
 PT2_EMPTY_OPTIONS(GreaterOptions)
@@ -127,6 +128,9 @@ Offset<void> build_LeakyReluOptions(FlatBufferBuilder& b, const ir::Node& n) {
 }
 Offset<void> build_ArgMaxOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateArgMaxOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("output_type")))).Union();
+}
+Offset<void> build_ShapeOptions(FlatBufferBuilder& b, const ir::Node& n) {
+  return tflite::CreateShapeOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("out_type")))).Union();
 }
 Offset<void> build_ArgMinOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateArgMinOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("output_type")))).Union();

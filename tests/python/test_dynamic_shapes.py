@@ -92,19 +92,93 @@ def test_reshape_to_two_dynamic_dims_is_refused():
             return x.reshape(x.shape[0], -1, 2).relu()
 
     b, s = Dim("b", min=2, max=8), Dim("s", min=2, max=8)
-    with pytest.raises(pt2tflite.ConversionError, match="several dynamic dims"):
+    with pytest.raises(pt2tflite.ConversionError, match="a size computed from dynamic dims"):
         pt2tflite.convert(Split().eval(), (torch.randn(2, 3, 4),), dynamic_shapes=({0: b, 1: s},))
 
 
-def test_run_time_size_argument_is_refused_clearly():
-    class SliceToLength(torch.nn.Module):
+class SliceToLength(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.arange(64.0))
+
+    def forward(self, x):  # [1, S]: the slice end is S, known only at run time
+        return x + self.table[: x.shape[1]]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_slice_to_a_run_time_length(resolver):
+    """A buffer sliced to the input's run-time length (a SLICE whose size is read with SHAPE)."""
+    net = SliceToLength().eval()
+    seq = Dim("seq", min=2, max=32)
+    model = pt2tflite.convert(net, (torch.randn(1, 8),), dynamic_shapes=({1: seq},))
+    assert {"SHAPE", "SLICE"} <= set(model.op_histogram())
+    run_at_sizes(model, net, lambda n: torch.randn(1, n), [2, 9, 32], resolver, 1e-6)
+
+
+def test_slice_to_a_derived_run_time_length_is_refused_clearly():
+    class SliceToTwiceLength(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.register_buffer("table", torch.arange(64.0))
 
-        def forward(self, x):  # [1, S]: the slice end is S, known only at run time
-            return x + self.table[: x.shape[1]]
+        def forward(self, x):  # [1, S]: the slice end is 2·S, not an input's size
+            return self.table[: 2 * x.shape[1]].sum() + x
 
     seq = Dim("seq", min=2, max=32)
-    with pytest.raises(pt2tflite.ConversionError, match="known only at run time"):
-        pt2tflite.convert(SliceToLength().eval(), (torch.randn(1, 8),), dynamic_shapes=({1: seq},))
+    with pytest.raises(pt2tflite.ConversionError, match="dynamic"):
+        pt2tflite.convert(SliceToTwiceLength().eval(), (torch.randn(1, 8),), dynamic_shapes=({1: seq},))
+
+
+class Bert(torch.nn.Module):
+    """Hugging Face BertModel (random, 2 layers) on token ids of any length: its position ids are a
+    slice of a buffer to the run-time length, its token types a gather from a buffer, its attention
+    mask an arange over the length (and a gather from the padding mask), and SDPA reshapes
+    [1, H, S, S] scores (two dynamic dims)."""
+
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+
+        cfg = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=64)
+        self.bert = BertModel(cfg, add_pooling_layer=False).eval()
+
+    def forward(self, ids, mask=None):
+        return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_bert_dynamic_sequence_length(resolver):
+    net = Bert().eval()
+    seq = Dim("seq", min=2, max=64)
+    model = pt2tflite.convert(net, (torch.randint(0, 100, (1, 8)),), dynamic_shapes=({1: seq},))
+    detail = run_at_sizes(model, net, lambda n: torch.randint(0, 100, (1, n)), [3, 17, 64], resolver, 1e-5)
+    assert list(detail["shape_signature"]) == [1, -1]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_bert_dynamic_sequence_length_with_padding_mask(resolver):
+    """The attention_mask input too (the last two tokens are padding, so the mask matters)."""
+    net = Bert().eval()
+    seq = Dim("seq", min=2, max=64)
+    sample = (torch.randint(0, 100, (1, 8)), torch.ones(1, 8, dtype=torch.long))
+    model = pt2tflite.convert(net, sample, dynamic_shapes=({1: seq}, {1: seq}))
+    itp = Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver)
+    details = itp.get_input_details()
+    assert [list(d["shape_signature"]) for d in details] == [[1, -1], [1, -1]]
+    for n in [3, 17, 64]:
+        ids, mask = torch.randint(0, 100, (1, n)), torch.ones(1, n, dtype=torch.long)
+        mask[0, -2:] = 0
+        for d, x in zip(details, (ids, mask)):
+            itp.resize_tensor_input(d["index"], list(x.shape))
+        itp.allocate_tensors()
+        for d, x in zip(details, (ids, mask)):
+            itp.set_tensor(d["index"], x.numpy())
+        itp.invoke()
+        got = itp.get_tensor(itp.get_output_details()[0]["index"])
+        with torch.no_grad():
+            want = net(ids, mask).numpy()
+            unmasked = net(ids).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+        assert np.abs(unmasked - want).max() > 1e-3  # the padding changes the answer

@@ -222,3 +222,24 @@ def test_dynamo_keeps_parameters_uncloned_only_during_the_export():
         c = builder._clone_input(b, None)
         assert c is not b and torch.equal(c, b)
     assert builder._clone_input is original
+
+
+@torch.no_grad()
+def test_gqa_attention_soft_caps_like_gemma2_eager():
+    """Gemma 2's attention logit soft-capping (softcap · tanh(scores / softcap), before the mask) in the
+    export's attention, against Gemma 2's own eager attention in float64; the cap is small enough to
+    change the answer (checked), so a dropped cap fails."""
+    from transformers.models.gemma2.modeling_gemma2 import eager_attention_forward
+
+    from pt2tflite.llm_attention import gqa_attention
+
+    module = torch.nn.Module()
+    module.num_key_value_groups, module.training, module.head_dim = 3, False, 8
+    q, k, v = torch.randn(1, 6, 5, 8).double() * 2, torch.randn(1, 2, 12, 8).double() * 2, torch.randn(1, 2, 12, 8).double()
+    allowed = torch.arange(12)[None, :] <= (4 + torch.arange(5))[:, None]
+    mask = torch.zeros(5, 12, dtype=torch.float64).masked_fill(~allowed, torch.finfo(torch.float64).min)[None, None]
+    want, _ = eager_attention_forward(module, q, k, v, mask, scaling=0.35, softcap=0.5)
+    got, _ = gqa_attention(module, q, k, v, mask, scaling=0.35, softcap=0.5)
+    assert torch.allclose(got, want, rtol=0, atol=1e-6)  # Gemma 2's eager softmax runs in float32
+    uncapped, _ = eager_attention_forward(module, q, k, v, mask, scaling=0.35)
+    assert (uncapped - want).abs().max() > 1e-2

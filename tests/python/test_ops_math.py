@@ -49,6 +49,13 @@ def test_pow_one_is_free():
     assert hist == {"ADD": 1}
 
 
+def test_pow_of_a_0d_base_broadcasts_to_the_exponent():
+    # BLOOM's ALiBi slopes: pow(base [], powers [n]). The shape check once took the base's shape.
+    # Folded at convert time (a run-time pow.Tensor_Tensor has no lowering yet).
+    check(Fn(lambda x: x * torch.pow(torch.tensor(0.7), torch.arange(1, 5, dtype=torch.float32))),
+          (torch.randn(3, 4),))
+
+
 def test_pow_square_of_integers():
     check(Fn(lambda x: x**2), (torch.randint(-50, 50, (3, 4), dtype=torch.int32),), has=["MUL"])
 

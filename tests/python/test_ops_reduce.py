@@ -53,3 +53,11 @@ def test_max_min_dim(fn, ops, keepdim):
 def test_max_dim_values_only_has_no_argmax():
     hist = check(Fn(lambda x: torch.max(x, -1)[0] * 2), (distinct(3, 4),))
     assert "ARG_MAX" not in hist
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.int32])
+@pytest.mark.parametrize("fn, op", [(torch.max, "REDUCE_MAX"), (torch.min, "REDUCE_MIN")])
+def test_max_min_over_all_elements(fn, op, dtype):
+    """torch.max(x) without a dim (longrope RoPE picks its frequencies by max(position_ids))."""
+    x = torch.randint(-50, 50, (2, 5, 3)).to(dtype)
+    check(Fn(lambda x: fn(x) + 1), (x,), has=[op])
