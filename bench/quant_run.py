@@ -42,6 +42,10 @@ import sys
 import tempfile
 import time
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: the functions that need numpy import it themselves
+    import numpy as np
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
@@ -95,7 +99,7 @@ def io_types(path: str) -> str:
     return " → ".join(", ".join(d) for d in dtypes)
 
 
-def tflite_logits(path: str, inputs) -> "np.ndarray":
+def tflite_logits(path: str, inputs) -> np.ndarray:
     """Float outputs of the .tflite for each NCHW input (one interpreter, XNNPACK, 1 thread), stacked.
 
     An int8 input or output is quantized / dequantized with its own scale and zero point, as a

@@ -763,7 +763,7 @@ def render(meta: dict, results: list[dict]) -> str:
     miss = [r for r in results if r.get("rss_target_met") is False]
     L.append(f"- RSS target met: {sum(1 for r in results if r.get('rss_target_met'))}/"
              f"{sum(1 for r in results if r.get('rss_target_met') is not None)}"
-             + (f"; missed by: " + ", ".join(f"{r['model']} +{r['rss_over_target_mb']:.0f} MiB" for r in miss) if miss else ""))
+             + ("; missed by: " + ", ".join(f"{r['model']} +{r['rss_over_target_mb']:.0f} MiB" for r in miss) if miss else ""))
     L.append("")
 
     L.append("## Latency (ms, median; ratio = ours / incumbent)")

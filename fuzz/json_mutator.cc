@@ -21,8 +21,8 @@ using json = nlohmann::json;
 // Values that break arithmetic and type assumptions: overflow boundaries, zero, negatives,
 // wrong kinds, and long strings.
 json extreme(std::mt19937& rng) {
-  static const int64_t kInts[] = {0, -1, 1, 2, 3, -2, INT32_MAX, INT32_MIN, int64_t{1} << 32,
-                                  int64_t{1} << 62, INT64_MAX, INT64_MIN, 65, 7, 11};
+  static const int64_t kInts[] = {
+      0, -1, 1, 2, 3, -2, INT32_MAX, INT32_MIN, int64_t{1} << 32, int64_t{1} << 62, INT64_MAX, INT64_MIN, 65, 7, 11};
   switch (rng() % 10) {
     case 0: return 1e308;
     case 1: return -0.5;

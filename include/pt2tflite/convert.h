@@ -82,8 +82,8 @@ ConvertResult convert_bytes(std::span<const uint8_t> archive, const ConvertOptio
 
 // One entry point of a model with several signatures (e.g. `prefill_128` and `decode`).
 struct SignatureSource {
-  std::string key;                        // the SignatureDef key
-  std::span<const uint8_t> archive;       // torch.export archive bytes (borrowed for the call)
+  std::string key;                   // the SignatureDef key
+  std::span<const uint8_t> archive;  // torch.export archive bytes (borrowed for the call)
   // Names of the user outputs (which come before the state outputs); empty = output_0, output_1, ...
   std::vector<std::string> output_names;
 };

@@ -5,7 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:  # torch is an optional dependency of the package; annotations only
+    import torch
+
+    # What convert() and export_program() take: a module in eval mode or an ExportedProgram.
+    ModuleOrProgram = Union[torch.nn.Module, torch.export.ExportedProgram]
 
 from pt2tflite import _core
 from pt2tflite.errors import ConversionError
@@ -70,8 +77,8 @@ def _full_stack_traces():
         tracer._filter_traceback_frames = original
 
 
-def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None = None, *, dynamic_shapes=None,
-                   strict: bool = False):
+def export_program(module_or_ep: ModuleOrProgram, sample_args: tuple, sample_kwargs: dict[str, Any] | None = None, *,
+                   dynamic_shapes: Any = None, strict: bool = False) -> torch.export.ExportedProgram:
     """torch.export + decomposition to Core ATen, as pt2tflite.convert does it.
 
     dynamic_shapes: torch.export's `dynamic_shapes` (torch.export.Dim per dynamic dimension).
@@ -107,7 +114,7 @@ def export_program(module_or_ep, sample_args: tuple, sample_kwargs: dict | None 
         raise decomposition_error(ep, table, e) from e
 
 
-def archive_bytes(ep) -> bytes:
+def archive_bytes(ep: torch.export.ExportedProgram) -> bytes:
     """The .pt2 archive bytes of an ExportedProgram (what `pt2tflite convert` reads from a file)."""
     import torch
 
@@ -116,7 +123,7 @@ def archive_bytes(ep) -> bytes:
     return buf.getvalue()
 
 
-def save_archive(ep, path: str) -> None:
+def save_archive(ep: torch.export.ExportedProgram, path: str | os.PathLike) -> None:
     """Writes the .pt2 archive of an ExportedProgram to `path` (the weights go from the tensors to the file)."""
     import torch
 
@@ -124,11 +131,11 @@ def save_archive(ep, path: str) -> None:
 
 
 def convert(
-    module_or_exported_program,
-    sample_args: tuple,
-    sample_kwargs: dict | None = None,
+    module_or_exported_program: ModuleOrProgram,
+    sample_args: Sequence[Any] | Any,
+    sample_kwargs: dict[str, Any] | None = None,
     *,
-    dump_after: list[str] | tuple[str, ...] = (),
+    dump_after: Sequence[str] = (),
     verbose: bool = False,
     external_buffers: bool = False,
     num_threads: int | None = None,
@@ -136,7 +143,7 @@ def convert(
     float16_weights: bool = False,
     weight_quant: str | None = None,
     block_size: int = 32,
-    dynamic_shapes=None,
+    dynamic_shapes: Any = None,
 ) -> Model:
     """Converts a PyTorch model to a TFLite model that runs in LiteRT.
 
@@ -170,9 +177,9 @@ def convert(
 
 
 def convert_pt2(
-    path_or_bytes,
+    path_or_bytes: str | os.PathLike | bytes | bytearray | memoryview,
     *,
-    dump_after: list[str] | tuple[str, ...] = (),
+    dump_after: Sequence[str] = (),
     verbose: bool = False,
     external_buffers: bool = False,
     num_threads: int | None = None,

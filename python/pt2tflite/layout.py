@@ -8,7 +8,10 @@ TRANSPOSE at all.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # torch is an optional dependency of the package; annotations only
+    import torch
 
 
 def _to_channel_first(x):
@@ -23,7 +26,9 @@ def _to_channel_last(x):
     return x.permute(0, *range(2, rank), 1)
 
 
-def to_channel_last_io(module, args: Sequence[int] = (), outputs: Sequence[int] = ()):
+def to_channel_last_io(
+    module: torch.nn.Module, args: Sequence[int] = (), outputs: Sequence[int] = ()
+) -> torch.nn.Module:
     """Wraps `module` so that positional inputs `args` are given channels-last ([N, H, W, C]) and
     outputs `outputs` are returned channels-last; the others pass through unchanged. Convert the
     wrapper with sample inputs in the new layout:

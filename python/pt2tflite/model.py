@@ -55,7 +55,9 @@ class Model:
             self._signature_io = {k: (list(i), list(o)) for k, (i, o) in zip(info["signatures"], info["signature_io"])}
         return self._signature_io
 
-    def __call__(self, *args: Any, signature_name: str | None = None, **kwargs: Any):
+    def __call__(
+        self, *args: Any, signature_name: str | None = None, **kwargs: Any
+    ) -> np.ndarray | tuple[np.ndarray, ...]:
         """Runs the model on positional inputs (numpy arrays or torch tensors).
 
         signature_name: the entry point to run (required when the model has several); its inputs

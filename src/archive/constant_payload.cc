@@ -30,7 +30,8 @@ PayloadLayout payload_layout(const json& meta, const Where& at) {
   auto ints = [&](const char* key, std::vector<int64_t>& out) {
     Where w = at.key(key);
     const json& list = array_at(field(meta, key, at), w);
-    if (list.size() > static_cast<size_t>(kMaxRank)) w.fail("rank " + std::to_string(list.size()) + " is above " + std::to_string(kMaxRank));
+    if (list.size() > static_cast<size_t>(kMaxRank))
+      w.fail("rank " + std::to_string(list.size()) + " is above " + std::to_string(kMaxRank));
     for (size_t i = 0; i < list.size(); ++i) {
       const json& d = list[i];
       const json* as_int = optional_field(d, "as_int");
@@ -53,14 +54,15 @@ PayloadLayout payload_layout(const json& meta, const Where& at) {
 }
 
 ir::ConstData payload_data(const PayloadLayout& l, std::span<const uint8_t> storage,
-                           const std::shared_ptr<const void>& owner, bool file_mapped,
-                           uint64_t& synthesized_bytes, const Where& at) {
+                           const std::shared_ptr<const void>& owner, bool file_mapped, uint64_t& synthesized_bytes,
+                           const Where& at) {
   const uint64_t esize = ir::dtype_size(l.dtype);
   uint64_t numel = 1, last = static_cast<uint64_t>(l.storage_offset);  // highest element index read
   for (size_t i = 0; i < l.sizes.size(); ++i) {
     numel = checked_mul(numel, static_cast<uint64_t>(l.sizes[i]), at);
     if (l.sizes[i] > 0)
-      last = checked_add(last, checked_mul(static_cast<uint64_t>(l.sizes[i] - 1), static_cast<uint64_t>(l.strides[i]), at), at);
+      last = checked_add(
+          last, checked_mul(static_cast<uint64_t>(l.sizes[i] - 1), static_cast<uint64_t>(l.strides[i]), at), at);
   }
   const uint64_t bytes = checked_mul(numel, esize, at);
   if (bytes > kMaxTensorBytes) at.fail("a constant of " + std::to_string(bytes) + " bytes is above the limit");
@@ -91,7 +93,8 @@ ir::ConstData payload_data(const PayloadLayout& l, std::span<const uint8_t> stor
   std::vector<int64_t> idx(l.sizes.size(), 0);
   for (uint64_t n = 0; n < numel; ++n) {
     uint64_t src = static_cast<uint64_t>(l.storage_offset);
-    for (size_t d = 0; d < l.sizes.size(); ++d) src += static_cast<uint64_t>(idx[d]) * static_cast<uint64_t>(l.strides[d]);
+    for (size_t d = 0; d < l.sizes.size(); ++d)
+      src += static_cast<uint64_t>(idx[d]) * static_cast<uint64_t>(l.strides[d]);
     std::memcpy(out.data() + n * esize, storage.data() + src * esize, esize);
     for (int64_t d = static_cast<int64_t>(l.sizes.size()) - 1; d >= 0; --d) {
       if (++idx[d] < l.sizes[d]) break;

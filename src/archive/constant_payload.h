@@ -29,7 +29,7 @@ PayloadLayout payload_layout(const json& tensor_meta, const Where& at);
 // gathered into owned memory. `owner` keeps `storage` alive. Empty storage stands for zeros;
 // `synthesized_bytes` adds up those (bounded, since nothing in the archive backs them).
 ir::ConstData payload_data(const PayloadLayout& layout, std::span<const uint8_t> storage,
-                           const std::shared_ptr<const void>& owner, bool file_mapped,
-                           uint64_t& synthesized_bytes, const Where& at);
+                           const std::shared_ptr<const void>& owner, bool file_mapped, uint64_t& synthesized_bytes,
+                           const Where& at);
 
 }  // namespace pt2tflite::archive

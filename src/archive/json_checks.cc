@@ -16,12 +16,16 @@ int nesting_depth(std::span<const uint8_t> text, int limit) {
   bool in_string = false, escaped = false;
   for (uint8_t c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '[' || c == '{') {
       if (++depth > deepest && (deepest = depth) > limit) return deepest;
     } else if (c == ']' || c == '}') {
@@ -111,8 +115,8 @@ std::string string_of(const json& j, const Where& at, size_t max_length) {
   if (!j.is_string()) at.fail(std::string("expected a string, found ") + kind_name(j));
   const std::string& s = j.get_ref<const std::string&>();
   if (s.size() > max_length)
-    at.fail("string of " + std::to_string(s.size()) + " chars, more than " + std::to_string(max_length) +
-            ": " + quote(s));
+    at.fail("string of " + std::to_string(s.size()) + " chars, more than " + std::to_string(max_length) + ": " +
+            quote(s));
   return s;
 }
 

@@ -56,7 +56,7 @@ const json& field(const json& obj, std::string_view key, const Where& at);
 const json* optional_field(const json& obj, std::string_view key);
 const json& object_at(const json& j, const Where& at);
 const json& array_at(const json& j, const Where& at);
-int64_t int_of(const json& j, const Where& at);  // integral JSON numbers only, within int64
+int64_t int_of(const json& j, const Where& at);   // integral JSON numbers only, within int64
 double float_of(const json& j, const Where& at);  // numbers and "Infinity"/"-Infinity"/"NaN"
 bool bool_of(const json& j, const Where& at);
 std::string string_of(const json& j, const Where& at, size_t max_length = kMaxNameLength);

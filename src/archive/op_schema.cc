@@ -16,7 +16,7 @@ constexpr bool kRequired = true;
 struct Required {
   bool required;
   Attr value;
-  Required(bool r) : required(r) {}  // NOLINT: kRequired
+  Required(bool r) : required(r) {}                           // NOLINT: kRequired
   Required(Attr v) : required(false), value(std::move(v)) {}  // NOLINT: a default
 };
 
@@ -74,7 +74,9 @@ const char* kind_name(ArgKind k) {
 }
 
 template <typename T>
-bool is(const Attr& a) { return std::holds_alternative<T>(a); }
+bool is(const Attr& a) {
+  return std::holds_alternative<T>(a);
+}
 
 bool is_none(const Attr& a) { return is<std::monostate>(a) || (is<ir::Value*>(a) && !std::get<ir::Value*>(a)); }
 
@@ -88,7 +90,8 @@ bool matches(ArgKind kind, Attr& a, bool number_ok) {
     return true;
   }
   switch (kind) {
-    case ArgKind::kTensor: return (is<ir::Value*>(a) && !none) || (number_ok && (is<int64_t>(a) || is<double>(a) || is<bool>(a)));
+    case ArgKind::kTensor:
+      return (is<ir::Value*>(a) && !none) || (number_ok && (is<int64_t>(a) || is<double>(a) || is<bool>(a)));
     case ArgKind::kOptTensor: return is<ir::Value*>(a) || none;
     case ArgKind::kTensors: {
       if (!is<std::vector<ir::Value*>>(a)) return false;
@@ -115,7 +118,9 @@ bool matches(ArgKind kind, Attr& a, bool number_ok) {
   return false;
 }
 
-bool takes_int(ArgKind k) { return k == ArgKind::kInt || k == ArgKind::kOptInt || k == ArgKind::kScalar || k == ArgKind::kOptScalar; }
+bool takes_int(ArgKind k) {
+  return k == ArgKind::kInt || k == ArgKind::kOptInt || k == ArgKind::kScalar || k == ArgKind::kOptScalar;
+}
 
 }  // namespace
 
@@ -140,7 +145,8 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
   };
   for (size_t i = 0; i < node.args.size(); ++i) {
     const std::string& name = node.args[i].first;
-    if (!spec_of(name)) problems.push_back({"argument " + quote(name) + " is not in the schema of " + std::string(schema->op)});
+    if (!spec_of(name))
+      problems.push_back({"argument " + quote(name) + " is not in the schema of " + std::string(schema->op)});
     for (size_t k = 0; k < i; ++k)
       if (node.args[k].first == name) problems.push_back({"argument " + quote(name) + " is given twice"});
   }
@@ -149,7 +155,8 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
   // operand, as long as the other one is a tensor.
   const ArgSpec* self_spec = spec_of("self");
   const ArgSpec* other_spec = spec_of("other");
-  const bool binary = self_spec && other_spec && self_spec->kind == ArgKind::kTensor && other_spec->kind == ArgKind::kTensor;
+  const bool binary =
+      self_spec && other_spec && self_spec->kind == ArgKind::kTensor && other_spec->kind == ArgKind::kTensor;
   auto tensor_arg = [&](const char* name) {
     const Attr* a = node.find(name);
     return a && is<ir::Value*>(*a) && std::get<ir::Value*>(*a);
@@ -184,8 +191,8 @@ std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vecto
   // every rule writes it.
   const size_t n = node.outputs.size();
   if (schema->outputs >= 0 && n != static_cast<size_t>(schema->outputs))
-    problems.push_back({std::string(schema->op) + " has " + std::to_string(schema->outputs) + " outputs, the node lists " +
-                        std::to_string(n)});
+    problems.push_back({std::string(schema->op) + " has " + std::to_string(schema->outputs) +
+                        " outputs, the node lists " + std::to_string(n)});
   else if (schema->outputs > 0 && !node.outputs[0])
     problems.push_back({"its first output is not a declared tensor"});
   return problems;

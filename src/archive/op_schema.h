@@ -11,11 +11,25 @@
 namespace pt2tflite::archive {
 
 enum class ArgKind {
-  kTensor, kOptTensor, kTensors, kOptTensors,
-  kInt, kOptInt, kInts, kOptInts,
-  kFloat, kOptFloat, kOptFloats,
-  kBool, kOptBool, kScalar, kOptScalar,
-  kString, kOptString, kDevice, kOptDevice,
+  kTensor,
+  kOptTensor,
+  kTensors,
+  kOptTensors,
+  kInt,
+  kOptInt,
+  kInts,
+  kOptInts,
+  kFloat,
+  kOptFloat,
+  kOptFloats,
+  kBool,
+  kOptBool,
+  kScalar,
+  kOptScalar,
+  kString,
+  kOptString,
+  kDevice,
+  kOptDevice,
 };
 
 struct ArgSpec {

@@ -43,9 +43,7 @@ bool sizes_restate_output(std::string_view op) {
 
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
 
-std::string_view as_text(std::span<const uint8_t> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+std::string_view as_text(std::span<const uint8_t> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 // A parsed payload config entry (data/weights/model_weights_config.json and the constants one).
 struct Payload {
@@ -126,11 +124,11 @@ class Importer {
       if (const json* m = optional_field(*v, "major"); m && m->is_number_integer()) major = int_of(*m, kModel);
       if (const json* m = optional_field(*v, "minor"); m && m->is_number_integer()) minor = int_of(*m, kModel);
     }
-    bool known = std::find(std::begin(kSupportedSchemaMajors), std::end(kSupportedSchemaMajors),
-                           major) != std::end(kSupportedSchemaMajors);
+    bool known = std::find(std::begin(kSupportedSchemaMajors), std::end(kSupportedSchemaMajors), major) !=
+                 std::end(kSupportedSchemaMajors);
     if (!known)
-      bad("unsupported torch.export schema version " + std::to_string(major) + "." +
-          std::to_string(minor) + " (supported major versions: 8, 9)");
+      bad("unsupported torch.export schema version " + std::to_string(major) + "." + std::to_string(minor) +
+          " (supported major versions: 8, 9)");
     if (const json* v = optional_field(ep, "verifiers"); v && v->is_array())
       for (const json& x : *v)
         if (x.is_string() && x.get_ref<const std::string&>() == "TRAINING")
@@ -144,7 +142,8 @@ class Importer {
     if (!entry(rel)) return out;  // a model without constants has no constants config
     json cfg = parse_entry(rel);
     const Where at = Where(std::string(rel)).key("config");
-    const json& config = object_at(field(object_at(cfg, Where(std::string(rel))), "config", Where(std::string(rel))), at);
+    const json& config =
+        object_at(field(object_at(cfg, Where(std::string(rel))), "config", Where(std::string(rel))), at);
     for (const auto& [fqn, p] : config.items()) {
       Where pat = at.key(fqn);
       Payload pl{string_of(field(p, "path_name", pat), pat.key("path_name")), false, json(), pat};
@@ -162,14 +161,16 @@ class Importer {
   static ir::Dim dim_of(const json& s, const Where& at) {
     if (const json* i = optional_field(s, "as_int")) {
       int64_t v = int_of(*i, at);
-      if (v < 0 || v > kMaxDim) at.fail("dim " + std::to_string(v) + " is out of range (0.." + std::to_string(kMaxDim) + ")");
+      if (v < 0 || v > kMaxDim)
+        at.fail("dim " + std::to_string(v) + " is out of range (0.." + std::to_string(kMaxDim) + ")");
       return ir::Dim{v, {}};
     }
     const json& e = object_at(field(s, "as_expr", at), at);
     int64_t hint = 1;
     if (const json* h = optional_field(e, "hint"); h && h->is_object())
       if (const json* hi = optional_field(*h, "as_int")) hint = int_of(*hi, at.key("hint"));
-    if (hint < 1 || hint > kMaxDim) at.key("hint").fail("symbolic dim hint " + std::to_string(hint) + " is out of range");
+    if (hint < 1 || hint > kMaxDim)
+      at.key("hint").fail("symbolic dim hint " + std::to_string(hint) + " is out of range");
     std::string expr = string_of(field(e, "expr_str", at), at.key("expr_str"), 256);
     if (expr.empty()) at.key("expr_str").fail("empty symbolic dim name");
     return ir::Dim{hint, std::move(expr)};
@@ -204,7 +205,8 @@ class Importer {
   Value* value(const json& name_json, const Where& at) {
     std::string name = string_of(name_json, at);
     auto it = values_.find(name);
-    if (it == values_.end()) at.fail("refers to tensor " + quote(name) + ", which graph.tensor_values does not declare");
+    if (it == values_.end())
+      at.fail("refers to tensor " + quote(name) + ", which graph.tensor_values does not declare");
     return it->second;
   }
 
@@ -233,7 +235,8 @@ class Importer {
       spec_at.fail("the archive has no payload for " + quote(fqn) + " (missing from the " + dir + " config)");
     const Payload& p = it->second;
     if (p.use_pickle)
-      bad(quote(fqn) + " is stored pickled (a tensor subclass or custom object, e.g. torchao "
+      bad(quote(fqn) +
+          " is stored pickled (a tensor subclass or custom object, e.g. torchao "
           "quantize_ weights); pt2tflite reads plain tensors only. Quantize with the PT2E flow "
           "(pt2tflite.quantize) instead");
     const Where meta_at = p.at.key("tensor_meta");
@@ -288,8 +291,8 @@ class Importer {
         load_constant(v, fqn, persistent ? weights_ : constants_, persistent ? "data/weights" : "data/constants", bat);
       } else if (kind == "tensor_constant") {
         load_constant(named(field(body, "arg", bat), bat.key("arg")),
-                      string_of(field(body, "tensor_constant_name", bat), bat.key("tensor_constant_name")),
-                      constants_, "data/constants", bat);
+                      string_of(field(body, "tensor_constant_name", bat), bat.key("tensor_constant_name")), constants_,
+                      "data/constants", bat);
       } else if (kind == "custom_obj") {
         bad("the model holds a TorchBind custom object, which cannot be converted");
       } else if (kind == "token") {
@@ -325,14 +328,14 @@ class Importer {
         signature_.output_names.push_back("output_" + std::to_string(graph_->outputs.size() - 1));
       } else if (kind == "buffer_mutation") {
         // Every buffer_mutation was collected from these specs before the inputs were bound.
-        const MutatedBuffer& m =
-            mutated_.at(string_of(field(body, "buffer_name", bat), bat.key("buffer_name")));
+        const MutatedBuffer& m = mutated_.at(string_of(field(body, "buffer_name", bat), bat.key("buffer_name")));
         if (!m.is_state) continue;
         Value* v = named(field(body, "arg", bat), bat.key("arg"));
         if (!available(v)) bat.key("arg").fail("state output " + quote(v->name) + " is not produced by any node");
         state_outputs_.push_back({v, m.state_name});
       } else if (kind == "user_input_mutation" || kind == "parameter_mutation") {
-        bad("the model mutates state in forward (" + kind + "); TFLite models are stateless here. "
+        bad("the model mutates state in forward (" + kind +
+            "); TFLite models are stateless here. "
             "Remove in-place buffer updates (e.g. BatchNorm in training mode: call model.eval())");
       } else {
         sat.fail("unsupported graph output kind " + quote(kind) + " (is the model in training mode?)");
@@ -395,7 +398,8 @@ class Importer {
       if (!m.input) bad("models/model.json mutates buffer '" + fqn + "', which is not a graph input");
       ordered.emplace_back(fqn, &m);
     }
-    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second->input->id < b.second->input->id; });
+    std::sort(ordered.begin(), ordered.end(),
+              [](const auto& a, const auto& b) { return a.second->input->id < b.second->input->id; });
     for (auto& entry : ordered) {
       // Named copies, not a structured binding: clang 14 cannot capture those in the lambdas below.
       const std::string& fqn = entry.first;
@@ -405,19 +409,22 @@ class Importer {
         return n->op == "aten.copy.default" && n->get_tensor("self") == m->input && n->get_tensor("src") != m->input;
       });
       if (derived) {
-        load_payload(m->input, fqn, m->persistent ? weights_ : constants_, m->persistent ? "data/weights" : "data/constants",
+        load_payload(m->input, fqn, m->persistent ? weights_ : constants_,
+                     m->persistent ? "data/weights" : "data/constants",
                      m->at);  // bound when its input spec was read
         continue;
       }
       if (users.size() != 1 || !is_block_write_of(*users[0], m->input)) {
         for (const ir::Node* n : users)
           if (!is_block_write_of(*n, m->input))
-            bad_state(fqn, n,
-                      users.size() > 1 && std::any_of(users.begin(), users.end(), [&](const ir::Node* u) { return is_block_write_of(*u, m->input); })
-                          ? "is read here besides the block write that updates it; read the updated value instead "
-                            "(the runtime binds a state's input and output to one buffer, so the old value is gone)"
-                          : "is mutated in a way other than a block write of consecutive rows (index_copy_ / "
-                            "index_put_ at arange(T) + start); only such KV-cache updates are supported");
+            bad_state(
+                fqn, n,
+                users.size() > 1 && std::any_of(users.begin(), users.end(),
+                                                [&](const ir::Node* u) { return is_block_write_of(*u, m->input); })
+                    ? "is read here besides the block write that updates it; read the updated value instead "
+                      "(the runtime binds a state's input and output to one buffer, so the old value is gone)"
+                    : "is mutated in a way other than a block write of consecutive rows (index_copy_ / "
+                      "index_put_ at arange(T) + start); only such KV-cache updates are supported");
         bad_state(fqn, nullptr, "is read by several block writes; update it once per call");
       }
       m->is_state = true;
@@ -454,8 +461,10 @@ class Importer {
                std::string_view arg_name) {
     const auto [kind, v] = union_of(arg, at);
     const Where vat = at.key(kind);
-    if (kind == "as_none") out = std::monostate{};
-    else if (kind == "as_tensor") out = named(v, vat);
+    if (kind == "as_none")
+      out = std::monostate{};
+    else if (kind == "as_tensor")
+      out = named(v, vat);
     else if (kind == "as_tensors") {
       std::vector<Value*> vs;
       array_at(v, vat);
@@ -471,9 +480,12 @@ class Importer {
       out = v.is_object() && v.contains("as_tensor") ? Attr(as_tensor(v, vat)) : Attr(std::monostate{});
     } else if (kind == "as_int" || kind == "as_scalar_type" || kind == "as_memory_format" || kind == "as_layout")
       out = int_of(v, vat);
-    else if (kind == "as_float") out = float_of(v, vat);
-    else if (kind == "as_bool") out = bool_of(v, vat);
-    else if (kind == "as_string") out = string_of(v, vat);
+    else if (kind == "as_float")
+      out = float_of(v, vat);
+    else if (kind == "as_bool")
+      out = bool_of(v, vat);
+    else if (kind == "as_string")
+      out = string_of(v, vat);
     else if (kind == "as_ints") {
       std::vector<int64_t> ints;
       array_at(v, vat);
@@ -489,7 +501,8 @@ class Importer {
       array_at(v, vat);
       for (size_t i = 0; i < v.size(); ++i) bs.push_back(bool_of(v[i], vat.index(i)));
       out = std::move(bs);
-    } else if (kind == "as_device") out = string_of(field(v, "type", vat), vat.key("type"));
+    } else if (kind == "as_device")
+      out = string_of(field(v, "type", vat), vat.key("type"));
     else if (kind == "as_sym_int") {
       if (const json* i = optional_field(v, "as_int")) {
         out = int_of(*i, vat);
@@ -532,7 +545,8 @@ class Importer {
       auto it = values_.find(name);
       if (it == values_.end()) return nullptr;  // an unused output torch did not declare
       Value* v = it->second;
-      if (v->producer || bound_.count(v) || std::find(node.outputs.begin(), node.outputs.end(), v) != node.outputs.end())
+      if (v->producer || bound_.count(v) ||
+          std::find(node.outputs.begin(), node.outputs.end(), v) != node.outputs.end())
         w.fail("tensor " + quote(name) + " already has a producer (a graph input, a constant or another node)");
       return v;
     };
@@ -566,9 +580,12 @@ class Importer {
     import_outputs(field(n, "outputs", at), *node, at.key("outputs"));
     if (const json* name = optional_field(n, "name"); name && name->is_string())
       node->name = string_of(*name, at.key("name"));
-    else if (!node->outputs.empty() && node->outputs[0]) node->name = node->outputs[0]->name;
-    else node->name = graph_->unique_name("node");
-    if (!node_names_.insert(node->name).second) at.key("name").fail("node name " + quote(node->name) + " is used twice");
+    else if (!node->outputs.empty() && node->outputs[0])
+      node->name = node->outputs[0]->name;
+    else
+      node->name = graph_->unique_name("node");
+    if (!node_names_.insert(node->name).second)
+      at.key("name").fail("node name " + quote(node->name) + " is used twice");
     const Where node_at = Where(at.str() + " (" + quote(node->op) + " node " + quote(node->name) + ")");
     std::vector<std::string> diagnosed;
     const json& inputs = array_at(field(n, "inputs", at), node_at.key("inputs"));
@@ -585,8 +602,10 @@ class Importer {
       node->args.emplace_back(std::move(arg_name), std::move(attr));
     }
     for (const SchemaProblem& p : check_against_schema(*node, diagnosed)) {
-      if (p.unsupported) diagnose(*node, p.message), diagnosed.push_back("");
-      else node_at.fail(p.message);
+      if (p.unsupported)
+        diagnose(*node, p.message), diagnosed.push_back("");
+      else
+        node_at.fail(p.message);
     }
     // Topological order: every operand exists before this node runs. Zero-size tensors are
     // refused where they would be computed with (lowering divides by dims); torch.cat skips them
@@ -614,8 +633,7 @@ class Importer {
   }
 
   void diagnose(const ir::Node& node, const std::string& why) {
-    result_.diagnostics.push_back(
-        Diagnostic{node.op, node.name, node.source.module_path, node.source.location, why});
+    result_.diagnostics.push_back(Diagnostic{node.op, node.name, node.source.module_path, node.source.location, why});
   }
 
   const ZipArchive& zip_;
@@ -664,9 +682,12 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
       int depth = 0;
       for (size_t i = 0; i < key_and_path.size(); ++i) {
         const char ch = key_and_path[i];
-        if (ch == '[' || ch == '(') ++depth;
-        else if (ch == ']' || ch == ')') --depth;
-        else if (ch == ',' && depth == 0) commas.push_back(i);
+        if (ch == '[' || ch == '(')
+          ++depth;
+        else if (ch == ']' || ch == ')')
+          --depth;
+        else if (ch == ',' && depth == 0)
+          commas.push_back(i);
       }
       if (!commas.empty()) info.module_path = key_and_path.substr(commas[commas.size() / 2] + 1);
     }

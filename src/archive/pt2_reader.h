@@ -21,7 +21,6 @@ struct ImportResult {
 ImportResult read_pt2(const ZipArchive& zip);
 
 // The user-facing origin of a node, parsed from its torch.export metadata.
-ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack,
-                                         const std::string& stack_trace);
+ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, const std::string& stack_trace);
 
 }  // namespace pt2tflite::archive

@@ -58,7 +58,8 @@ struct Ctx {
   // A dim index for a tensor of `rank`, normalized to [0, rank).
   int64_t dim(int64_t d, int rank, std::string_view what = "dim") const {
     int r = std::max(rank, 1);
-    if (d < -r || d >= r) invalid(std::string(what) + " " + std::to_string(d) + " is out of range for rank " + std::to_string(rank));
+    if (d < -r || d >= r)
+      invalid(std::string(what) + " " + std::to_string(d) + " is out of range for rank " + std::to_string(rank));
     return d < 0 ? d + r : d;
   }
   // Per-spatial-dim values from a list of 1 (broadcast) or `n` entries.
@@ -66,7 +67,8 @@ struct Ctx {
     Sizes v = ints(arg, lo);
     if (v.empty() && !if_empty.empty()) return if_empty;
     if (v.size() == 1) v.assign(count, v[0]);
-    if (v.size() != count) invalid(std::string(arg) + " has " + std::to_string(v.size()) + " entries, expected " + std::to_string(count));
+    if (v.size() != count)
+      invalid(std::string(arg) + " has " + std::to_string(v.size()) + " entries, expected " + std::to_string(count));
     return v;
   }
 };
@@ -89,28 +91,82 @@ int64_t numel(const Sizes& s) {
 }
 
 const std::unordered_set<std::string_view>& unary_ops() {
-  static const std::unordered_set<std::string_view> s = {
-      "relu", "relu6", "tanh", "sigmoid", "gelu", "hardtanh", "hardswish", "hardsigmoid", "silu", "elu",
-      "leaky_relu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "clone", "_to_copy", "erf",
-      "reciprocal", "floor", "ceil", "round", "sign", "logical_not", "bitwise_not", "softplus", "alias",
-      "detach", "clamp", "clamp_min", "clamp_max", "mish", "log1p", "expm1", "square", "_prelu_kernel",
-      "quantize_per_tensor", "dequantize_per_tensor", "dequantize_per_channel", "pow", "add", "sub", "mul",
-      "div", "rsub", "remainder", "fmod", "eq", "ne", "lt", "le", "gt", "ge", "isnan", "trunc"};
+  static const std::unordered_set<std::string_view> s = {"relu",
+                                                         "relu6",
+                                                         "tanh",
+                                                         "sigmoid",
+                                                         "gelu",
+                                                         "hardtanh",
+                                                         "hardswish",
+                                                         "hardsigmoid",
+                                                         "silu",
+                                                         "elu",
+                                                         "leaky_relu",
+                                                         "exp",
+                                                         "log",
+                                                         "sqrt",
+                                                         "rsqrt",
+                                                         "abs",
+                                                         "neg",
+                                                         "sin",
+                                                         "cos",
+                                                         "clone",
+                                                         "_to_copy",
+                                                         "erf",
+                                                         "reciprocal",
+                                                         "floor",
+                                                         "ceil",
+                                                         "round",
+                                                         "sign",
+                                                         "logical_not",
+                                                         "bitwise_not",
+                                                         "softplus",
+                                                         "alias",
+                                                         "detach",
+                                                         "clamp",
+                                                         "clamp_min",
+                                                         "clamp_max",
+                                                         "mish",
+                                                         "log1p",
+                                                         "expm1",
+                                                         "square",
+                                                         "_prelu_kernel",
+                                                         "quantize_per_tensor",
+                                                         "dequantize_per_tensor",
+                                                         "dequantize_per_channel",
+                                                         "pow",
+                                                         "add",
+                                                         "sub",
+                                                         "mul",
+                                                         "div",
+                                                         "rsub",
+                                                         "remainder",
+                                                         "fmod",
+                                                         "eq",
+                                                         "ne",
+                                                         "lt",
+                                                         "le",
+                                                         "gt",
+                                                         "ge",
+                                                         "isnan",
+                                                         "trunc"};
   return s;
 }
 
 const std::unordered_set<std::string_view>& binary_ops() {
   static const std::unordered_set<std::string_view> s = {
-      "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
-      "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "rsub", "remainder", "fmod", "atan2", "floor_divide"};
+      "add",         "sub",        "mul",  "div",       "pow",  "maximum",     "minimum",     "eq",
+      "ne",          "lt",         "le",   "gt",        "ge",   "logical_and", "logical_or",  "logical_xor",
+      "bitwise_and", "bitwise_or", "rsub", "remainder", "fmod", "atan2",       "floor_divide"};
   return s;
 }
 
 // Output size of a pooling/conv window along one dim (PyTorch's formula).
 int64_t window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
   int64_t span = in + 2 * p - d * (k - 1) - 1;
-  if (span < 0) invalid("the window (kernel " + std::to_string(k) + ", dilation " + std::to_string(d) +
-                        ") is larger than the padded input " + std::to_string(in + 2 * p));
+  if (span < 0)
+    invalid("the window (kernel " + std::to_string(k) + ", dilation " + std::to_string(d) +
+            ") is larger than the padded input " + std::to_string(in + 2 * p));
   int64_t out = (ceil_mode ? span + s - 1 : span) / s + 1;
   if (ceil_mode && (out - 1) * s >= in + p) --out;
   return out;
@@ -150,7 +206,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     Sizes out = {x[0]};
     if (!transposed) {
       if (x[1] != w[1] * groups || w[0] % groups != 0)
-        invalid("input channels " + std::to_string(x[1]) + " do not match weight " + str(w) + " with groups " + std::to_string(groups));
+        invalid("input channels " + std::to_string(x[1]) + " do not match weight " + str(w) + " with groups " +
+                std::to_string(groups));
       out_ch = w[0];
       out.push_back(out_ch);
       for (size_t i = 0; i < sp; ++i) out.push_back(window(x[2 + i], w[2 + i], stride[i], pad[i], dil[i], false));
@@ -167,7 +224,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
       }
     }
     if (const Value* b = c.tensor("bias"); b && (b->rank() != 1 || b->shape[0].size != out_ch))
-      invalid("bias " + ir::shape_to_string(b->shape) + " does not match " + std::to_string(out_ch) + " output channels");
+      invalid("bias " + ir::shape_to_string(b->shape) + " does not match " + std::to_string(out_ch) +
+              " output channels");
     return out;
   }
   if (base == "max_pool2d_with_indices" || base == "avg_pool2d" || base == "max_pool2d") {
@@ -183,7 +241,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
       if (p[i] > k[i] / 2) invalid("padding must be at most half the kernel size");
       out.push_back(window(x[x.size() - 2 + i], k[i], s[i], p[i], d[i], ceil_mode));
     }
-    if (base == "avg_pool2d" && c.has("divisor_override") && n.get_int("divisor_override") == 0) invalid("divisor_override is 0");
+    if (base == "avg_pool2d" && c.has("divisor_override") && n.get_int("divisor_override") == 0)
+      invalid("divisor_override is 0");
     return out;
   }
   if (base == "_adaptive_avg_pool2d" || base == "adaptive_avg_pool2d") {
@@ -204,13 +263,16 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   }
   if (base == "mm" || base == "addmm") {
     Sizes a = in_sizes(base == "addmm" ? "mat1" : "self"), b = in_sizes("mat2");
-    if (a.size() != 2 || b.size() != 2 || a[1] != b[0]) invalid("matrices " + str(a) + " and " + str(b) + " do not multiply");
-    if (base == "addmm" && !ir::broadcast_sizes(in_sizes("self"), Sizes{a[0], b[1]})) invalid("bias does not broadcast");
+    if (a.size() != 2 || b.size() != 2 || a[1] != b[0])
+      invalid("matrices " + str(a) + " and " + str(b) + " do not multiply");
+    if (base == "addmm" && !ir::broadcast_sizes(in_sizes("self"), Sizes{a[0], b[1]}))
+      invalid("bias does not broadcast");
     return Sizes{a[0], b[1]};
   }
   if (base == "bmm") {
     Sizes a = in_sizes("self"), b = in_sizes("mat2");
-    if (a.size() != 3 || b.size() != 3 || a[0] != b[0] || a[2] != b[1]) invalid("batches " + str(a) + " and " + str(b) + " do not multiply");
+    if (a.size() != 3 || b.size() != 3 || a[0] != b[0] || a[2] != b[1])
+      invalid("batches " + str(a) + " and " + str(b) + " do not multiply");
     return Sizes{a[0], a[1], b[2]};
   }
   if ((base == "mean" || base == "sum") && overload == "default") return Sizes{};
@@ -218,8 +280,10 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
       base == "argmax" || base == "var" || base == "linalg_vector_norm") {
     Sizes x = in_sizes("self");
     Sizes dims;
-    if (n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim"))) dims = {n.get_int("dim")};
-    else if (c.has("dim")) dims = n.get_ints("dim");
+    if (n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim")))
+      dims = {n.get_int("dim")};
+    else if (c.has("dim"))
+      dims = n.get_ints("dim");
     if (!c.has("dim") || dims.empty()) {  // all dims
       for (size_t i = 0; i < x.size(); ++i) dims.push_back(static_cast<int64_t>(i));
     }
@@ -233,13 +297,16 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     bool keep = n.find("keepdim") && n.get_bool("keepdim");
     Sizes out;
     for (size_t i = 0; i < x.size(); ++i)
-      if (!reduced[i]) out.push_back(x[i]);
-      else if (keep) out.push_back(1);
+      if (!reduced[i])
+        out.push_back(x[i]);
+      else if (keep)
+        out.push_back(1);
     return out;
   }
   if (base == "permute") {
     Sizes x = in_sizes("self"), dims = n.get_ints("dims"), out;
-    if (dims.size() != x.size()) invalid("dims has " + std::to_string(dims.size()) + " entries for rank " + std::to_string(x.size()));
+    if (dims.size() != x.size())
+      invalid("dims has " + std::to_string(dims.size()) + " entries for rank " + std::to_string(x.size()));
     std::vector<bool> seen(x.size(), false);
     for (int64_t d : dims) {
       int64_t k = c.dim(d, static_cast<int>(x.size()), "dims entry");
@@ -251,7 +318,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   }
   if (base == "transpose") {
     Sizes x = in_sizes("self");
-    int64_t a = c.dim(n.get_int("dim0"), static_cast<int>(x.size())), b = c.dim(n.get_int("dim1"), static_cast<int>(x.size()));
+    int64_t a = c.dim(n.get_int("dim0"), static_cast<int>(x.size())),
+            b = c.dim(n.get_int("dim1"), static_cast<int>(x.size()));
     if (!x.empty()) std::swap(x[a], x[b]);
     return x;
   }
@@ -283,7 +351,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   }
   if (base == "squeeze" && c.has("dim")) {
     Sizes x = in_sizes("self");
-    Sizes dims = n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim")) ? Sizes{n.get_int("dim")} : n.get_ints("dim");
+    Sizes dims =
+        n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim")) ? Sizes{n.get_int("dim")} : n.get_ints("dim");
     std::vector<bool> drop(x.size(), false);
     for (int64_t d : dims) {
       int64_t k = c.dim(d, static_cast<int>(x.size()));
@@ -310,7 +379,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     int64_t step = n.get_int("step");
     if (step < 1 || step > kMaxArg) invalid("step " + std::to_string(step) + " must be positive");
     if (base == "slice_scatter") return x;
-    if (const ir::Attr* e = n.find("end"); e && std::holds_alternative<ir::SymRef>(*e)) return std::nullopt;  // run-time end
+    if (const ir::Attr* e = n.find("end"); e && std::holds_alternative<ir::SymRef>(*e))
+      return std::nullopt;  // run-time end
     auto clampi = [&](const char* a, int64_t dflt) {
       if (!c.has(a)) return dflt;
       int64_t v = n.get_int(a);  // any int64: PyTorch clamps; no arithmetic on it before clamping
@@ -356,7 +426,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     if (shape.empty() || shape.size() > x.size() || !std::equal(shape.begin(), shape.end(), x.end() - shape.size()))
       invalid("normalized_shape " + str(shape) + " is not the trailing dims of " + str(x));
     for (const char* a : {"weight", "bias"})
-      if (const Value* v = c.tensor(a); v && c.sizes(v) != shape) invalid(std::string(a) + " does not have the normalized shape");
+      if (const Value* v = c.tensor(a); v && c.sizes(v) != shape)
+        invalid(std::string(a) + " does not have the normalized shape");
     return x;
   }
   if (base == "native_group_norm") {
@@ -388,7 +459,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   }
   if (base == "constant_pad_nd") {
     Sizes x = in_sizes("self"), pad = c.ints("pad");
-    if (pad.size() % 2 != 0 || pad.size() > 2 * x.size()) invalid("pad has " + std::to_string(pad.size()) + " entries for rank " + std::to_string(x.size()));
+    if (pad.size() % 2 != 0 || pad.size() > 2 * x.size())
+      invalid("pad has " + std::to_string(pad.size()) + " entries for rank " + std::to_string(x.size()));
     for (size_t i = 0; i < pad.size() / 2; ++i) {
       int64_t& d = x[x.size() - 1 - i];
       d += pad[2 * i] + pad[2 * i + 1];
@@ -416,21 +488,79 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
 }
 
 const std::unordered_set<std::string_view>& dtype_preserving_ops() {
-  static const std::unordered_set<std::string_view> s = {
-      "relu", "relu6", "tanh", "sigmoid", "gelu", "hardtanh", "hardswish", "hardsigmoid", "silu", "elu",
-      "leaky_relu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "clone", "erf", "reciprocal",
-      "floor", "ceil", "round", "sign", "softplus", "alias", "detach", "mish", "log1p", "expm1", "square",
-      "_prelu_kernel", "_softmax", "_log_softmax", "_safe_softmax", "convolution", "max_pool2d_with_indices",
-      "max_pool2d", "avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool2d", "linear", "mm", "addmm", "bmm",
-      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
-      "slice_scatter", "_native_batch_norm_legit_no_training", "native_layer_norm", "native_group_norm",
-      "upsample_bilinear2d", "upsample_nearest2d", "constant_pad_nd", "expand", "amax", "amin", "trunc"};
+  static const std::unordered_set<std::string_view> s = {"relu",
+                                                         "relu6",
+                                                         "tanh",
+                                                         "sigmoid",
+                                                         "gelu",
+                                                         "hardtanh",
+                                                         "hardswish",
+                                                         "hardsigmoid",
+                                                         "silu",
+                                                         "elu",
+                                                         "leaky_relu",
+                                                         "exp",
+                                                         "log",
+                                                         "sqrt",
+                                                         "rsqrt",
+                                                         "abs",
+                                                         "neg",
+                                                         "sin",
+                                                         "cos",
+                                                         "clone",
+                                                         "erf",
+                                                         "reciprocal",
+                                                         "floor",
+                                                         "ceil",
+                                                         "round",
+                                                         "sign",
+                                                         "softplus",
+                                                         "alias",
+                                                         "detach",
+                                                         "mish",
+                                                         "log1p",
+                                                         "expm1",
+                                                         "square",
+                                                         "_prelu_kernel",
+                                                         "_softmax",
+                                                         "_log_softmax",
+                                                         "_safe_softmax",
+                                                         "convolution",
+                                                         "max_pool2d_with_indices",
+                                                         "max_pool2d",
+                                                         "avg_pool2d",
+                                                         "_adaptive_avg_pool2d",
+                                                         "adaptive_avg_pool2d",
+                                                         "linear",
+                                                         "mm",
+                                                         "addmm",
+                                                         "bmm",
+                                                         "permute",
+                                                         "transpose",
+                                                         "view",
+                                                         "_unsafe_view",
+                                                         "reshape",
+                                                         "unsqueeze",
+                                                         "squeeze",
+                                                         "select",
+                                                         "slice",
+                                                         "slice_scatter",
+                                                         "_native_batch_norm_legit_no_training",
+                                                         "native_layer_norm",
+                                                         "native_group_norm",
+                                                         "upsample_bilinear2d",
+                                                         "upsample_nearest2d",
+                                                         "constant_pad_nd",
+                                                         "expand",
+                                                         "amax",
+                                                         "amin",
+                                                         "trunc"};
   return s;
 }
 
 const std::unordered_set<std::string_view>& predicate_ops() {
-  static const std::unordered_set<std::string_view> s = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and",
-                                                         "logical_or", "logical_xor", "logical_not", "isnan"};
+  static const std::unordered_set<std::string_view> s = {
+      "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan"};
   return s;
 }
 
@@ -443,9 +573,9 @@ void check_dtype(const Ctx& c, std::string_view base) {
   const Value* out = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!out) return;
   const Value* first = c.has_tensor("self")    ? n.get_tensor("self")
-                      : c.has_tensor("input") ? n.get_tensor("input")
-                      : c.has_tensor("other") ? n.get_tensor("other")
-                                              : nullptr;
+                       : c.has_tensor("input") ? n.get_tensor("input")
+                       : c.has_tensor("other") ? n.get_tensor("other")
+                                               : nullptr;
   auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
   if (predicate_ops().count(base)) {
     if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
@@ -468,8 +598,9 @@ void check_dtype(const Ctx& c, std::string_view base) {
   // Views and data movement keep any dtype; math ops keep a float dtype (an integer input may be
   // promoted: torch.exp of an int64 tensor is float).
   static const std::unordered_set<std::string_view> moves = {
-      "permute", "transpose", "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "select", "slice",
-      "slice_scatter", "expand", "constant_pad_nd", "clone", "alias", "detach", "amax", "amin", "max_pool2d_with_indices"};
+      "permute", "transpose", "view",   "_unsafe_view",  "reshape", "unsqueeze",
+      "squeeze", "select",    "slice",  "slice_scatter", "expand",  "constant_pad_nd",
+      "clone",   "alias",     "detach", "amax",          "amin",    "max_pool2d_with_indices"};
   if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
       (moves.count(base) || ir::is_floating(first->dtype)))
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
@@ -480,7 +611,9 @@ void check_dtype(const Ctx& c, std::string_view base) {
 void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
   if (base == "unsqueeze") return;
-  const Value* x = c.has_tensor("self") ? n.get_tensor("self") : c.has_tensor("input") ? n.get_tensor("input") : nullptr;
+  const Value* x = c.has_tensor("self")    ? n.get_tensor("self")
+                   : c.has_tensor("input") ? n.get_tensor("input")
+                                           : nullptr;
   if (!x) return;
   for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
     const ir::Attr* v = n.find(a);

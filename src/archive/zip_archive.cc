@@ -24,13 +24,12 @@ constexpr size_t kLocalHeaderSize = 30;
 constexpr size_t kCentralHeaderSize = 46;
 constexpr size_t kEndOfCentralDirSize = 22;
 
-[[noreturn]] void bad(const std::string& why) {
-  throw ConversionError("not a readable .pt2 archive: " + why);
-}
+[[noreturn]] void bad(const std::string& why) { throw ConversionError("not a readable .pt2 archive: " + why); }
 
 // An entry name for an error message: names come from the file and may be 64 KiB long.
 std::string shown(const std::string& name) {
-  return name.size() <= 80 ? "'" + name + "'" : "'" + name.substr(0, 80) + "...' (" + std::to_string(name.size()) + " chars)";
+  return name.size() <= 80 ? "'" + name + "'"
+                           : "'" + name.substr(0, 80) + "...' (" + std::to_string(name.size()) + " chars)";
 }
 
 // Bounds-checked little-endian reads from the archive bytes.

@@ -51,14 +51,22 @@ int run_convert(const std::vector<std::string>& args) {
   pt2tflite::ConvertOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "-o" && i + 1 < args.size()) output = args[++i];
-    else if (a.rfind("--dump-after=", 0) == 0) options.dump_after.push_back(a.substr(13));
-    else if (a == "--verbose" || a == "-v") options.verbose = true;
-    else if (a == "--external-buffers") options.external_buffers = true;
-    else if (a == "--quantized-io") options.quantized_io = true;
-    else if (a == "--float16-weights") options.float16_weights = true;
-    else if (a.rfind("--weight-quant=", 0) == 0) options.weight_quant = a.substr(15);
-    else if (a == "--weight-quant" && i + 1 < args.size()) options.weight_quant = args[++i];
+    if (a == "-o" && i + 1 < args.size())
+      output = args[++i];
+    else if (a.rfind("--dump-after=", 0) == 0)
+      options.dump_after.push_back(a.substr(13));
+    else if (a == "--verbose" || a == "-v")
+      options.verbose = true;
+    else if (a == "--external-buffers")
+      options.external_buffers = true;
+    else if (a == "--quantized-io")
+      options.quantized_io = true;
+    else if (a == "--float16-weights")
+      options.float16_weights = true;
+    else if (a.rfind("--weight-quant=", 0) == 0)
+      options.weight_quant = a.substr(15);
+    else if (a == "--weight-quant" && i + 1 < args.size())
+      options.weight_quant = args[++i];
     else if (a == "--block-size" || a.rfind("--block-size=", 0) == 0) {
       const std::string v = a.size() > 12 && a[12] == '=' ? a.substr(13) : (i + 1 < args.size() ? args[++i] : "");
       if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4) {
@@ -66,11 +74,11 @@ int run_convert(const std::vector<std::string>& args) {
         return kExitBadInput;
       }
       options.block_size = std::stoi(v);
-    }
-    else if (!a.empty() && a[0] == '-') {
+    } else if (!a.empty() && a[0] == '-') {
       std::cerr << "pt2tflite: unknown option " << a << "\n" << usage();
       return kExitBadInput;
-    } else input = a;
+    } else
+      input = a;
   }
   if (input.empty() || output.empty()) {
     std::cerr << usage();
@@ -91,16 +99,18 @@ int run_in_python(const std::string& module, const std::string& cmd, const std::
   std::string python = "python3";
   std::error_code ec;
   auto beside = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "python3";
-  if (const char* env = std::getenv("PT2TFLITE_PYTHON"); env && *env) python = env;
-  else if (!ec && std::filesystem::exists(beside)) python = beside.string();
+  if (const char* env = std::getenv("PT2TFLITE_PYTHON"); env && *env)
+    python = env;
+  else if (!ec && std::filesystem::exists(beside))
+    python = beside.string();
   std::vector<std::string> argv_s = {python, "-m", module, cmd};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
-  std::cerr << "pt2tflite: " << cmd << " needs Python with the pt2tflite package and PyTorch; could not run "
-            << python << "\n";
+  std::cerr << "pt2tflite: " << cmd << " needs Python with the pt2tflite package and PyTorch; could not run " << python
+            << "\n";
   return kExitBadInput;
 }
 
@@ -108,9 +118,12 @@ int run_inspect(const std::vector<std::string>& args) {
   bool per_op = false;
   std::vector<std::string> files;
   for (const std::string& a : args) {
-    if (a == "--ops") per_op = true;
-    else if (a.rfind("--pt2", 0) == 0 || a == "--profile") return run_in_python("pt2tflite.debug", "inspect", args);
-    else files.push_back(a);
+    if (a == "--ops")
+      per_op = true;
+    else if (a.rfind("--pt2", 0) == 0 || a == "--profile")
+      return run_in_python("pt2tflite.debug", "inspect", args);
+    else
+      files.push_back(a);
   }
   if (files.size() != 1) {
     std::cerr << usage();

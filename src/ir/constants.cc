@@ -7,8 +7,8 @@
 
 namespace pt2tflite::ir {
 
-std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es,
-                                   const std::vector<int64_t>& sizes, const std::vector<int>& perm) {
+std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t es, const std::vector<int64_t>& sizes,
+                                   const std::vector<int>& perm) {
   const int rank = static_cast<int>(sizes.size());
   std::vector<int64_t> in_strides(rank, 1);
   for (int d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * sizes[d + 1];
@@ -100,8 +100,8 @@ void dequantize_in_place(std::vector<float>& values, const ir::QuantParams& q, c
 }  // namespace
 
 std::vector<int8_t> unpack_int4(std::span<const uint8_t> packed, int64_t n) {
-  PT2_CHECK(n >= 0 && static_cast<uint64_t>(n) <= 2 * packed.size(), "int4 data holds " << packed.size()
-                                                                                      << " bytes, not " << n << " values");
+  PT2_CHECK(n >= 0 && static_cast<uint64_t>(n) <= 2 * packed.size(),
+            "int4 data holds " << packed.size() << " bytes, not " << n << " values");
   std::vector<int8_t> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int nibble = (packed[i / 2] >> (4 * (i % 2))) & 0xF;

@@ -11,8 +11,8 @@
 namespace pt2tflite::ir {
 
 // Row-major permute of any dtype: out dim i = in dim perm[i].
-std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_size,
-                                   const std::vector<int64_t>& sizes, const std::vector<int>& perm);
+std::vector<uint8_t> permute_bytes(std::span<const uint8_t> data, size_t elem_size, const std::vector<int64_t>& sizes,
+                                   const std::vector<int>& perm);
 // Row-major offset of each output element in an input of shape `in` broadcast to `out`
 // (numpy rules: trailing dims aligned, size-1 dims repeated).
 std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in, const std::vector<int64_t>& out);

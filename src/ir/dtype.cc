@@ -44,8 +44,7 @@ std::string_view dtype_name(DType t) {
 }
 
 bool is_floating(DType t) {
-  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 ||
-         t == DType::kFloat64;
+  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 || t == DType::kFloat64;
 }
 
 std::optional<DType> dtype_from_torch_scalar_type(int64_t scalar_type) {

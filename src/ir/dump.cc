@@ -158,8 +158,7 @@ std::string dump(const Graph& g) {
        << (g.inputs[i]->is_state ? " state" : "");
   os << ") {\n";
   for (const auto& v : g.values())
-    if (v->is_const()) 
-      os << "  " << ref(v.get()) << " = const " << type_of(*v) << " = " << const_values(*v) << "\n";
+    if (v->is_const()) os << "  " << ref(v.get()) << " = const " << type_of(*v) << " = " << const_values(*v) << "\n";
   for (const auto& n : g.nodes()) {
     os << "  ";
     for (size_t i = 0; i < n->outputs.size(); ++i) os << (i ? ", " : "") << ref(n->outputs[i]);

@@ -109,9 +109,7 @@ double Node::get_float(std::string_view arg) const {
 }
 
 bool Node::get_bool(std::string_view arg) const { return get_as<bool>(*this, arg); }
-const std::string& Node::get_string(std::string_view arg) const {
-  return get_as<std::string>(*this, arg);
-}
+const std::string& Node::get_string(std::string_view arg) const { return get_as<std::string>(*this, arg); }
 const std::vector<int64_t>& Node::get_ints(std::string_view arg) const {
   return get_as<std::vector<int64_t>>(*this, arg);
 }
@@ -149,15 +147,13 @@ Value* Graph::add_value(std::string vname, DType dtype, Shape shape) {
 Value* Graph::add_const(std::string vname, DType dtype, Shape shape, ConstData data) {
   PT2_CHECK(is_fully_static(shape), "constant " << vname << " has a dynamic shape");
   PT2_CHECK(data.bytes().size() == storage_bytes(dtype, num_elements(shape)),
-            "constant " << vname << " has " << data.bytes().size() << " bytes for shape "
-                        << shape_to_string(shape));
+            "constant " << vname << " has " << data.bytes().size() << " bytes for shape " << shape_to_string(shape));
   Value* v = add_value(std::move(vname), dtype, std::move(shape));
   v->data = std::move(data);
   return v;
 }
 
-Node* Graph::add_node(std::string op, std::string nname, std::vector<Value*> ins,
-                      std::vector<Value*> outs) {
+Node* Graph::add_node(std::string op, std::string nname, std::vector<Value*> ins, std::vector<Value*> outs) {
   auto n = std::make_unique<Node>();
   n->op = std::move(op);
   n->name = std::move(nname);
@@ -171,8 +167,7 @@ Node* Graph::insert_node(const Node* pos, std::unique_ptr<Node> node) {
     if (o) o->producer = node.get();
   auto it = nodes_.end();
   if (pos)
-    it = std::find_if(nodes_.begin(), nodes_.end(),
-                      [pos](const std::unique_ptr<Node>& n) { return n.get() == pos; });
+    it = std::find_if(nodes_.begin(), nodes_.end(), [pos](const std::unique_ptr<Node>& n) { return n.get() == pos; });
   return nodes_.insert(it, std::move(node))->get();
 }
 
@@ -217,8 +212,7 @@ void Graph::remove_dead() {
   std::vector<bool> keep(nodes_.size(), false);
   for (size_t i = nodes_.size(); i-- > 0;) {
     const Node& n = *nodes_[i];
-    bool used = std::any_of(n.outputs.begin(), n.outputs.end(),
-                            [&](const Value* o) { return o && live.count(o); });
+    bool used = std::any_of(n.outputs.begin(), n.outputs.end(), [&](const Value* o) { return o && live.count(o); });
     if (!used) continue;
     keep[i] = true;
     for (Value* o : n.outputs)  // a kept op writes all its outputs, used or not

@@ -14,13 +14,14 @@
 #include <vector>
 
 #include "ir/dtype.h"
+#include "ir/tfl_op.h"
 
 namespace pt2tflite::ir {
 
 // One dimension: a static size, or a symbol (e.g. "s0") for a dynamic dim.
 struct Dim {
-  int64_t size = 0;        // the size, or the example ("hint") size when symbolic
-  std::string symbol;      // empty for a static dim
+  int64_t size = 0;    // the size, or the example ("hint") size when symbolic
+  std::string symbol;  // empty for a static dim
   bool is_static() const { return symbol.empty(); }
   bool operator==(const Dim&) const = default;
 };
@@ -53,8 +54,7 @@ class ConstData {
  public:
   // `file_mapped`: the bytes lie in a read-only file mapping, so drop_pages() may give back
   // their memory (a later read brings it back from the file).
-  static ConstData borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
-                          bool file_mapped = false);
+  static ConstData borrow(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, bool file_mapped = false);
   static ConstData own(std::vector<uint8_t> bytes);
   std::span<const uint8_t> bytes() const { return bytes_; }
   // Once the bytes have been read for the last time in a while: drops their resident pages when
@@ -76,8 +76,8 @@ class ConstData {
 // scales as a FLOAT16 tensor of their own that the weight's quantization parameters point at.
 struct BlockwiseScales {
   int32_t block_size = 0;
-  Shape shape;             // [rows, cols / block_size]
-  ConstData fp16_scales;   // float16 bits, row-major
+  Shape shape;            // [rows, cols / block_size]
+  ConstData fp16_scales;  // float16 bits, row-major
 };
 
 struct Node;
@@ -86,7 +86,7 @@ struct Value {
   int id = 0;
   std::string name;
   DType dtype = DType::kFloat32;
-  Shape shape;  // in a lowered graph this is the stored (physical) shape, e.g. NHWC
+  Shape shape;                    // in a lowered graph this is the stored (physical) shape, e.g. NHWC
   std::optional<ConstData> data;  // set for constants
   std::optional<QuantParams> quant;
   Node* producer = nullptr;
@@ -104,8 +104,8 @@ struct SymRef {
 };
 
 // A node argument: None, scalars, lists, a tensor, or a list of (optional) tensors.
-using Attr = std::variant<std::monostate, bool, int64_t, double, std::string, std::vector<int64_t>,
-                          std::vector<double>, std::vector<bool>, Value*, std::vector<Value*>, SymRef>;
+using Attr = std::variant<std::monostate, bool, int64_t, double, std::string, std::vector<int64_t>, std::vector<double>,
+                          std::vector<bool>, Value*, std::vector<Value*>, SymRef>;
 
 // Where a node came from in the user's program, for error messages.
 struct SourceInfo {
@@ -123,6 +123,11 @@ struct Node {
   std::vector<Value*> inputs;
   std::vector<Value*> outputs;  // nullptr for an unused output of a multi-output op
   SourceInfo source;
+
+  // True when this is the lowered TFLite op `op`.
+  bool is(TflOp op) const { return this->op == op_name(op); }
+  // Makes this node the TFLite op `op` (a rewrite in place).
+  void set_op(TflOp op) { this->op = op_name(op); }
 
   const Attr* find(std::string_view arg) const;
   Attr& set(std::string_view arg, Attr value);
@@ -149,8 +154,10 @@ class Graph {
   Value* add_value(std::string name, DType dtype, Shape shape);
   Value* add_const(std::string name, DType dtype, Shape shape, ConstData data);
   // Appends a node; its outputs get `producer` set.
-  Node* add_node(std::string op, std::string name, std::vector<Value*> inputs,
-                 std::vector<Value*> outputs);
+  Node* add_node(std::string op, std::string name, std::vector<Value*> inputs, std::vector<Value*> outputs);
+  Node* add_node(TflOp op, std::string name, std::vector<Value*> inputs, std::vector<Value*> outputs) {
+    return add_node(std::string(op_name(op)), std::move(name), std::move(inputs), std::move(outputs));
+  }
   // Inserts a node before `pos` (or at the end when pos is null).
   Node* insert_node(const Node* pos, std::unique_ptr<Node> node);
 

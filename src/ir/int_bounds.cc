@@ -55,7 +55,8 @@ Bound index_range(const Node& p, const char* dim_arg) {
     size = num_elements(x->shape);
   } else {
     int64_t d = p.get_int(dim_arg);
-    if (x->rank() == 0) size = 1;
+    if (x->rank() == 0)
+      size = 1;
     else {
       if (d < 0) d += x->rank();
       if (d < 0 || d >= x->rank()) return std::nullopt;
@@ -107,16 +108,19 @@ class Bounder {
     }
     // Ops whose values are a subset (or a copy) of their "self" operand's.
     static const std::unordered_set<std::string_view> kSame = {
-        "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.unsqueeze.default",
-        "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default", "aten.expand.default",
-        "aten.clone.default", "aten.slice.Tensor", "aten.select.int", "aten.permute.default",
-        "aten.transpose.int", "aten.alias.default", "aten.detach.default", "aten.t.default",
-        "aten.repeat.default", "aten.index_select.default", "aten.gather.default", "aten.index.Tensor",
-        "aten.lift_fresh_copy.default", "aten.flip.default", "aten.roll.default", "aten.neg.default",
-        "aten.abs.default", "aten.amax.default", "aten.amin.default", "aten.max.dim", "aten.min.dim"};
-    if (kSame.count(op)) return (op == "aten.max.dim" || op == "aten.min.dim") && second_output
-                                    ? index_range(p, "dim")
-                                    : arg(p, "self", depth);
+        "aten.view.default",      "aten.reshape.default", "aten._unsafe_view.default",
+        "aten.unsqueeze.default", "aten.squeeze.dim",     "aten.squeeze.dims",
+        "aten.squeeze.default",   "aten.expand.default",  "aten.clone.default",
+        "aten.slice.Tensor",      "aten.select.int",      "aten.permute.default",
+        "aten.transpose.int",     "aten.alias.default",   "aten.detach.default",
+        "aten.t.default",         "aten.repeat.default",  "aten.index_select.default",
+        "aten.gather.default",    "aten.index.Tensor",    "aten.lift_fresh_copy.default",
+        "aten.flip.default",      "aten.roll.default",    "aten.neg.default",
+        "aten.abs.default",       "aten.amax.default",    "aten.amin.default",
+        "aten.max.dim",           "aten.min.dim"};
+    if (kSame.count(op))
+      return (op == "aten.max.dim" || op == "aten.min.dim") && second_output ? index_range(p, "dim")
+                                                                             : arg(p, "self", depth);
     if (op == "aten._to_copy.default") {
       const Value* x = p.get_tensor("self");
       return x && (is_integer(x->dtype) || x->dtype == DType::kBool) ? of(x, depth) : std::nullopt;

@@ -65,7 +65,8 @@ bool same_memory_order(const Shape& logical, const Perm& layout) {
   return true;
 }
 
-std::optional<Perm> reshape_layout(const std::vector<int64_t>& in, const Perm& layout, const std::vector<int64_t>& out) {
+std::optional<Perm> reshape_layout(const std::vector<int64_t>& in, const Perm& layout,
+                                   const std::vector<int64_t>& out) {
   const int in_rank = static_cast<int>(in.size()), out_rank = static_cast<int>(out.size());
   const Perm stored = layout.empty() ? identity_perm(in_rank) : layout;
   // Runs: the smallest groups of input dims and output dims of size > 1 with equal products.

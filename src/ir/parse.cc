@@ -23,9 +23,7 @@ struct Token {
   size_t offset = 0;
 };
 
-bool is_word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_.#/+-", c) != nullptr;
-}
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_.#/+-", c) != nullptr; }
 
 class Lexer {
  public:
@@ -146,8 +144,8 @@ std::string describe(const Token& t) {
 }
 
 std::optional<DType> dtype_from_name(std::string_view s) {
-  for (DType t : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64, DType::kInt8,
-                  DType::kUInt8, DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool, DType::kInt4})
+  for (DType t : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64, DType::kInt8, DType::kUInt8,
+                  DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool, DType::kInt4})
     if (dtype_name(t) == s) return t;
   return std::nullopt;
 }
@@ -181,9 +179,7 @@ class Parser {
 
  private:
   // --- token helpers
-  [[noreturn]] void fail(const std::string& expected) {
-    Lexer::fail_at(tok_, expected + ", got " + describe(tok_));
-  }
+  [[noreturn]] void fail(const std::string& expected) { Lexer::fail_at(tok_, expected + ", got " + describe(tok_)); }
   bool is_punct(char c) const { return tok_.kind == Tok::kPunct && tok_.text[0] == c; }
   bool is_word(std::string_view w) const { return tok_.kind == Tok::kWord && tok_.text == w; }
   Token take() {
@@ -394,7 +390,8 @@ class Parser {
     expect_punct('=');
     if (is_word("const")) {
       take();
-      if (outs.size() != 1 || outs[0].second.empty()) Lexer::fail_at(outs[0].first, "a constant defines one named value");
+      if (outs.size() != 1 || outs[0].second.empty())
+        Lexer::fail_at(outs[0].first, "a constant defines one named value");
       parse_const(outs[0].first, outs[0].second);
       return;
     }
@@ -422,8 +419,7 @@ class Parser {
         outputs.push_back(nullptr);
         continue;
       }
-      if (tok_.kind != Tok::kWord || !dtype_from_name(tok_.text))
-        fail("expected the type of output %" + name);
+      if (tok_.kind != Tok::kWord || !dtype_from_name(tok_.text)) fail("expected the type of output %" + name);
       Type t = parse_type();
       Value* v = graph_->add_value(name, t.dtype, t.shape);
       v->quant = t.quant;
@@ -434,8 +430,8 @@ class Parser {
     // Outputs are defined after the operands are read: a node cannot read its own output.
     for (size_t i = 0; i < outs.size(); ++i)
       if (outputs[i]) define(outs[i].first, outs[i].second, outputs[i]);
-    Node* n = graph_->add_node(op, node_name.empty() ? graph_->unique_name("node") : node_name,
-                               std::move(inputs), std::move(outputs));
+    Node* n = graph_->add_node(op, node_name.empty() ? graph_->unique_name("node") : node_name, std::move(inputs),
+                               std::move(outputs));
     n->args = std::move(args);
   }
 
@@ -472,8 +468,8 @@ class Parser {
       }
       take();
       if (static_cast<int64_t>(words.size()) != n)
-        Lexer::fail_at(at, "constant %" + name + " lists " + std::to_string(words.size()) +
-                               " values for shape " + shape_to_string(t.shape));
+        Lexer::fail_at(at, "constant %" + name + " lists " + std::to_string(words.size()) + " values for shape " +
+                               shape_to_string(t.shape));
       bytes = element_bytes(t.dtype, words, where);
     }
     Value* v = graph_->add_const(name, t.dtype, t.shape, ConstData::own(std::move(bytes)));
@@ -502,8 +498,7 @@ class Parser {
     return out;
   }
 
-  static std::vector<uint8_t> typed_floats(DType dtype, const std::vector<float>& f,
-                                           const std::vector<double>& d) {
+  static std::vector<uint8_t> typed_floats(DType dtype, const std::vector<float>& f, const std::vector<double>& d) {
     switch (dtype) {
       case DType::kFloat64: return to_bytes(std::span<const double>(d));
       case DType::kBFloat16: {
@@ -532,8 +527,7 @@ class Parser {
         double x = 0;
         float y = 0;
         const bool ok = dtype == DType::kFloat64 ? parse_number(words[i], x) : parse_number(words[i], y);
-        if (!ok)
-          Lexer::fail_at(where[i], "expected a float, got '" + words[i] + "'");
+        if (!ok) Lexer::fail_at(where[i], "expected a float, got '" + words[i] + "'");
         d.push_back(x);
         f.push_back(y);
       }
@@ -559,7 +553,8 @@ class Parser {
         case DType::kInt4: lo = -8, hi = 7; break;
         default: break;
       }
-      if (x < lo || x > hi) Lexer::fail_at(where[i], "value " + words[i] + " does not fit " + std::string(dtype_name(dtype)));
+      if (x < lo || x > hi)
+        Lexer::fail_at(where[i], "value " + words[i] + " does not fit " + std::string(dtype_name(dtype)));
       ints.push_back(x);
     }
     if (dtype == DType::kInt4) return pack_int4(ints);

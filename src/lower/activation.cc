@@ -20,30 +20,36 @@ std::optional<double> scalar_arg(const ir::Node& n, std::string_view name) {
 // clamp(x, lo, hi): RELU / RELU6 / RELU_N1_TO_1 when the bounds match, else MAXIMUM / MINIMUM.
 void lower_clamp_bounds(LowerCtx& ctx, const ir::Node& n, std::optional<double> lo, std::optional<double> hi) {
   const Value* x = n.get_tensor("self");
-  if (lo == 0.0 && !hi) return void(lower_unary_op(ctx, n, "RELU", x));
-  if (lo == 0.0 && hi == 6.0) return void(lower_unary_op(ctx, n, "RELU6", x));
-  if (lo == -1.0 && hi == 1.0) return void(lower_unary_op(ctx, n, "RELU_N1_TO_1", x));
+  if (lo == 0.0 && !hi) return void(lower_unary_op(ctx, n, ir::TflOp::RELU, x));
+  if (lo == 0.0 && hi == 6.0) return void(lower_unary_op(ctx, n, ir::TflOp::RELU6, x));
+  if (lo == -1.0 && hi == 1.0) return void(lower_unary_op(ctx, n, ir::TflOp::RELU_N1_TO_1, x));
   const Value* y = n.outputs.at(0);
   const Perm layout = ctx.layout_of(x);
   Value* cur = ctx.get_any(x);
-  auto step = [&](const char* op, double bound, bool last) {
+  auto step = [&](ir::TflOp op, double bound, bool last) {
     Value* out = last ? ctx.make_output(y, layout) : ctx.make_temp(y->dtype, cur->shape);
     ctx.emit(op, {cur, ctx.scalar(y->dtype, bound)}, {out});
     cur = out;
   };
-  if (lo) step("MAXIMUM", *lo, !hi);
-  if (hi) step("MINIMUM", *hi, true);
+  if (lo) step(ir::TflOp::MAXIMUM, *lo, !hi);
+  if (hi) step(ir::TflOp::MINIMUM, *hi, true);
   if (!lo && !hi) ctx.bind(y, cur, layout);
 }
 
-void lower_relu(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RELU", n.get_tensor("self")); }
-void lower_sigmoid(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "LOGISTIC", n.get_tensor("self")); }
-void lower_tanh(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "TANH", n.get_tensor("self")); }
-void lower_hardswish(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "HARD_SWISH", n.get_tensor("self")); }
+void lower_relu(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::RELU, n.get_tensor("self")); }
+void lower_sigmoid(LowerCtx& ctx, const ir::Node& n) {
+  lower_unary_op(ctx, n, ir::TflOp::LOGISTIC, n.get_tensor("self"));
+}
+void lower_tanh(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::TANH, n.get_tensor("self")); }
+void lower_hardswish(LowerCtx& ctx, const ir::Node& n) {
+  lower_unary_op(ctx, n, ir::TflOp::HARD_SWISH, n.get_tensor("self"));
+}
 void lower_hardtanh(LowerCtx& ctx, const ir::Node& n) {
   lower_clamp_bounds(ctx, n, n.get_float("min_val"), n.get_float("max_val"));
 }
-void lower_clamp(LowerCtx& ctx, const ir::Node& n) { lower_clamp_bounds(ctx, n, scalar_arg(n, "min"), scalar_arg(n, "max")); }
+void lower_clamp(LowerCtx& ctx, const ir::Node& n) {
+  lower_clamp_bounds(ctx, n, scalar_arg(n, "min"), scalar_arg(n, "max"));
+}
 
 // hardsigmoid(x) = relu6(x + 3) / 6
 void lower_hardsigmoid(LowerCtx& ctx, const ir::Node& n) {
@@ -51,9 +57,11 @@ void lower_hardsigmoid(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   Value* in = ctx.get_any(x);
   Value* shifted = ctx.make_temp(y->dtype, in->shape);
-  ctx.emit("ADD", {in, ctx.scalar(y->dtype, 3.0)}, {shifted})->set("fused_activation", std::string("RELU6"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::ADD, {in, ctx.scalar(y->dtype, 3.0)}, {shifted}),
+                           ir::Activation::RELU6);
   Value* out = ctx.make_output(y, ctx.layout_of(x));
-  ctx.emit("MUL", {shifted, ctx.scalar(y->dtype, 1.0 / 6.0)}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {shifted, ctx.scalar(y->dtype, 1.0 / 6.0)}, {out}),
+                           ir::Activation::NONE);
 }
 
 // silu(x) = x * sigmoid(x)
@@ -62,19 +70,19 @@ void lower_silu(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   Value* in = ctx.get_any(x);
   Value* sig = ctx.make_temp(y->dtype, in->shape);
-  ctx.emit("LOGISTIC", {in}, {sig});
+  ctx.emit(ir::TflOp::LOGISTIC, {in}, {sig});
   Value* out = ctx.make_output(y, ctx.layout_of(x));
-  ctx.emit("MUL", {in, sig}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {in, sig}, {out}), ir::Activation::NONE);
 }
 
 void lower_gelu(LowerCtx& ctx, const ir::Node& n) {
   const std::string& approx = n.get_string("approximate");
   if (approx != "none" && approx != "tanh") return ctx.unsupported("gelu approximate='" + approx + "' is unknown");
-  lower_unary_op(ctx, n, "GELU", n.get_tensor("self"))->set("approximate", approx == "tanh");
+  lower_unary_op(ctx, n, ir::TflOp::GELU, n.get_tensor("self"))->set("approximate", approx == "tanh");
 }
 
 void lower_leaky_relu(LowerCtx& ctx, const ir::Node& n) {
-  lower_unary_op(ctx, n, "LEAKY_RELU", n.get_tensor("self"))->set("alpha", n.get_float("negative_slope"));
+  lower_unary_op(ctx, n, ir::TflOp::LEAKY_RELU, n.get_tensor("self"))->set("alpha", n.get_float("negative_slope"));
 }
 
 // elu(x) = scale · (x > 0 ? x : alpha · expm1(input_scale · x)). TFLite's ELU is the case where
@@ -84,16 +92,17 @@ void lower_elu(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const double alpha = n.get_float("alpha"), scale = n.get_float("scale"), input_scale = n.get_float("input_scale");
-  if (alpha == 1.0 && scale == 1.0 && input_scale == 1.0) return void(lower_unary_op(ctx, n, "ELU", x));
+  if (alpha == 1.0 && scale == 1.0 && input_scale == 1.0) return void(lower_unary_op(ctx, n, ir::TflOp::ELU, x));
   const Perm layout = ctx.layout_of(x);
   Value* in = ctx.get_any(x);
   auto k = [&](double c) { return ctx.scalar(y->dtype, c); };
-  Value* z = input_scale == 1.0 ? in : emit_elementwise(ctx, "MUL", {in, k(input_scale)});
-  Value* neg = emit_elementwise(ctx, "MINIMUM", {emit_elementwise(ctx, "ELU", {z}), k(0.0)});
-  if (alpha != 1.0) neg = emit_elementwise(ctx, "MUL", {neg, k(alpha)});
-  Value* pos = emit_elementwise(ctx, "MAXIMUM", {in, k(0.0)});
-  if (scale == 1.0) return void(emit_elementwise(ctx, "ADD", {pos, neg}, ctx.make_output(y, layout)));
-  emit_elementwise(ctx, "MUL", {emit_elementwise(ctx, "ADD", {pos, neg}), k(scale)}, ctx.make_output(y, layout));
+  Value* z = input_scale == 1.0 ? in : emit_elementwise(ctx, ir::TflOp::MUL, {in, k(input_scale)});
+  Value* neg = emit_elementwise(ctx, ir::TflOp::MINIMUM, {emit_elementwise(ctx, ir::TflOp::ELU, {z}), k(0.0)});
+  if (alpha != 1.0) neg = emit_elementwise(ctx, ir::TflOp::MUL, {neg, k(alpha)});
+  Value* pos = emit_elementwise(ctx, ir::TflOp::MAXIMUM, {in, k(0.0)});
+  if (scale == 1.0) return void(emit_elementwise(ctx, ir::TflOp::ADD, {pos, neg}, ctx.make_output(y, layout)));
+  emit_elementwise(ctx, ir::TflOp::MUL, {emit_elementwise(ctx, ir::TflOp::ADD, {pos, neg}), k(scale)},
+                   ctx.make_output(y, layout));
 }
 
 // prelu(x, w) with w already shaped to broadcast over x (torch.prelu reshapes it to [1, C, 1...]).
@@ -103,7 +112,7 @@ void lower_prelu(LowerCtx& ctx, const ir::Node& n) {
   const Perm layout = ctx.layout_of(std::get<Value*>(xa));
   Value* alpha = elementwise_operand(ctx, *n.find("weight"), y->dtype, y->rank(), layout);
   Value* in = ctx.get_any(std::get<Value*>(xa));
-  emit_elementwise(ctx, "PRELU", {in, alpha}, ctx.make_output(y, layout));
+  emit_elementwise(ctx, ir::TflOp::PRELU, {in, alpha}, ctx.make_output(y, layout));
 }
 
 // softplus(x) = log1p(exp(βx)) / β, or x where βx > threshold. Written as
@@ -111,16 +120,17 @@ void lower_prelu(LowerCtx& ctx, const ir::Node& n) {
 // threshold the second term is below half an ulp of x whenever exp(-threshold) < 2^-24.
 Value* emit_softplus(LowerCtx& ctx, Value* in, double beta, double threshold) {
   auto k = [&](double c) { return ctx.scalar(in->dtype, c); };
-  Value* bx = beta == 1.0 ? in : emit_elementwise(ctx, "MUL", {in, k(beta)});
-  Value* e = emit_elementwise(ctx, "EXP", {emit_elementwise(ctx, "NEG", {emit_elementwise(ctx, "ABS", {bx})})});
+  Value* bx = beta == 1.0 ? in : emit_elementwise(ctx, ir::TflOp::MUL, {in, k(beta)});
+  Value* e = emit_elementwise(ctx, ir::TflOp::EXP,
+                              {emit_elementwise(ctx, ir::TflOp::NEG, {emit_elementwise(ctx, ir::TflOp::ABS, {bx})})});
   Value* soft = emit_log1p(ctx, e);
-  if (beta != 1.0) soft = emit_elementwise(ctx, "DIV", {soft, k(beta)});
-  soft = emit_elementwise(ctx, "ADD", {emit_elementwise(ctx, "MAXIMUM", {in, k(0.0)}), soft});
+  if (beta != 1.0) soft = emit_elementwise(ctx, ir::TflOp::DIV, {soft, k(beta)});
+  soft = emit_elementwise(ctx, ir::TflOp::ADD, {emit_elementwise(ctx, ir::TflOp::MAXIMUM, {in, k(0.0)}), soft});
   if (threshold >= 24 * std::log(2.0)) return soft;
   // A low threshold switches to x where the smooth form still differs: select like PyTorch.
   Value* above = ctx.make_temp(ir::DType::kBool, in->shape);
-  emit_elementwise(ctx, "GREATER", {bx, k(threshold)}, above);
-  return emit_elementwise(ctx, "SELECT_V2", {above, in, soft}, ctx.make_temp(in->dtype, in->shape));
+  emit_elementwise(ctx, ir::TflOp::GREATER, {bx, k(threshold)}, above);
+  return emit_elementwise(ctx, ir::TflOp::SELECT_V2, {above, in, soft}, ctx.make_temp(in->dtype, in->shape));
 }
 
 void lower_softplus(LowerCtx& ctx, const ir::Node& n) {
@@ -135,12 +145,12 @@ void lower_mish(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   if (!ir::is_floating(x->dtype)) return ctx.unsupported("mish of an integer tensor");
   Value* in = ctx.get_any(x);
-  Value* t = emit_elementwise(ctx, "TANH", {emit_softplus(ctx, in, 1.0, 20.0)});
-  emit_elementwise(ctx, "MUL", {in, t}, ctx.make_output(n.outputs.at(0), ctx.layout_of(x)));
+  Value* t = emit_elementwise(ctx, ir::TflOp::TANH, {emit_softplus(ctx, in, 1.0, 20.0)});
+  emit_elementwise(ctx, ir::TflOp::MUL, {in, t}, ctx.make_output(n.outputs.at(0), ctx.layout_of(x)));
 }
 
 // Softmax runs over the stored last axis: pick a layout that puts `dim` last.
-void lower_softmax_like(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_softmax_like(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const Value* x = n.get_tensor("self");
   const int rank = x->rank();
   int64_t dim = n.get_int("dim");
@@ -156,11 +166,11 @@ void lower_softmax_like(LowerCtx& ctx, const ir::Node& n, const std::string& op)
   Value* in = ctx.get(x, full);
   Value* out = ctx.make_output(n.outputs.at(0), full);
   ir::Node* s = ctx.emit(op, {in}, {out});
-  if (op == "SOFTMAX") s->set("beta", 1.0);
+  if (op == ir::TflOp::SOFTMAX) s->set("beta", 1.0);
 }
 
-void lower_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, "SOFTMAX"); }
-void lower_log_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, "LOG_SOFTMAX"); }
+void lower_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, ir::TflOp::SOFTMAX); }
+void lower_log_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ctx, n, ir::TflOp::LOG_SOFTMAX); }
 // _safe_softmax is softmax that gives 0 on rows where every input is -inf (fully masked
 // attention rows). SOFTMAX gives NaN there; matching it would need EQUAL + REDUCE_ALL + SELECT,
 // none of them delegated, on every attention score, so rows that are not fully masked are exact
@@ -168,7 +178,7 @@ void lower_log_softmax(LowerCtx& ctx, const ir::Node& n) { lower_softmax_like(ct
 void lower_safe_softmax(LowerCtx& ctx, const ir::Node& n) {
   if (!n.is_none("dtype") && n.get_int("dtype") != 7 /* float32 */)
     return ctx.unsupported("_safe_softmax with a dtype other than float32 is not supported");
-  lower_softmax_like(ctx, n, "SOFTMAX");
+  lower_softmax_like(ctx, n, ir::TflOp::SOFTMAX);
 }
 
 }  // namespace
@@ -180,7 +190,8 @@ void register_activation_rules(Registry& r) {
   r.add("aten.sigmoid.default", lower_sigmoid, "LOGISTIC");
   r.add("aten.tanh.default", lower_tanh, "TANH");
   r.add("aten.hardswish.default", lower_hardswish, "HARD_SWISH").keep_whole_in_decomposition();
-  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6").keep_whole_in_decomposition();
+  r.add("aten.hardsigmoid.default", lower_hardsigmoid, "ADD(RELU6) + MUL", "relu6(x + 3) / 6")
+      .keep_whole_in_decomposition();
   r.add("aten.silu.default", lower_silu, "LOGISTIC + MUL").keep_whole_in_decomposition();
   r.add("aten.gelu.default", lower_gelu, "GELU", "approximate 'none' and 'tanh'").keep_whole_in_decomposition();
   r.add("aten._softmax.default", lower_softmax, "SOFTMAX", "the softmax dim is stored last (TRANSPOSE if needed)");
@@ -190,11 +201,13 @@ void register_activation_rules(Registry& r) {
   r.add("aten.leaky_relu.default", lower_leaky_relu, "LEAKY_RELU");
   r.add("aten.elu.default", lower_elu, "ELU; MAXIMUM, MINIMUM, MUL, ADD",
         "alpha = scale = input_scale = 1 → ELU; else built around ELU from delegated ops");
-  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "slope in the activation layout").keep_whole_in_decomposition();
+  r.add("aten._prelu_kernel.default", lower_prelu, "PRELU", "slope in the activation layout")
+      .keep_whole_in_decomposition();
   r.add("aten.softplus.default", lower_softplus, "ABS, NEG, EXP, LOG, ADD, SUB, DIV, MAXIMUM",
         "max(x,0) + log1p(exp(-β|x|))/β, no select; + GREATER/SELECT_V2 only for threshold < 16.6")
       .keep_whole_in_decomposition();
-  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "x·tanh(softplus(x))").keep_whole_in_decomposition();
+  r.add("aten.mish.default", lower_mish, "softplus ops + TANH + MUL", "x·tanh(softplus(x))")
+      .keep_whole_in_decomposition();
   r.add("aten._log_softmax.default", lower_log_softmax, "LOG_SOFTMAX", "not delegated to XNNPACK");
 }
 

@@ -6,8 +6,8 @@
 // because DYNAMIC_UPDATE_SLICE writes a contiguous block from the first position.
 #include <optional>
 
-#include "lower/cache_write.h"
 #include "ir/constants.h"
+#include "lower/cache_write.h"
 #include "lower/rules.h"
 
 namespace pt2tflite::lower {
@@ -53,7 +53,8 @@ std::optional<ContiguousStart> contiguous_start(const Value* idx, int64_t count)
   if (is_arange(idx, count)) return ContiguousStart{};
   const ir::Node* p = idx->producer;
   if (!p || (p->op != "aten.add.Tensor" && p->op != "aten.add.Scalar")) return std::nullopt;
-  if (const ir::Attr* alpha = p->find("alpha"); alpha && std::holds_alternative<int64_t>(*alpha) && std::get<int64_t>(*alpha) != 1)
+  if (const ir::Attr* alpha = p->find("alpha");
+      alpha && std::holds_alternative<int64_t>(*alpha) && std::get<int64_t>(*alpha) != 1)
     return std::nullopt;
   const ir::Attr* a = p->find("self");
   const ir::Attr* b = p->find("other");
@@ -64,7 +65,8 @@ std::optional<ContiguousStart> contiguous_start(const Value* idx, int64_t count)
     const Value* const* r = std::get_if<Value*>(&range);
     if (!r || !is_arange(*r, count)) continue;
     if (const int64_t* i = std::get_if<int64_t>(&start)) return ContiguousStart{nullptr, *i};
-    if (const Value* const* s = std::get_if<Value*>(&start); s && numel_or_minus1(*s) == 1 && !ir::is_floating((*s)->dtype) && (*s)->dtype != ir::DType::kBool)
+    if (const Value* const* s = std::get_if<Value*>(&start);
+        s && numel_or_minus1(*s) == 1 && !ir::is_floating((*s)->dtype) && (*s)->dtype != ir::DType::kBool)
       return ContiguousStart{*s, 0};
   }
   return std::nullopt;
@@ -84,10 +86,10 @@ void emit_block_write(LowerCtx& ctx, const Value* x, const Value* update, int ax
     // Zeros around the start: PAD of the one-element start to [rank] (paddings [[axis, rank-1-axis]]).
     std::vector<int32_t> pads{axis, rank - 1 - axis};
     starts = ctx.make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
-    ctx.emit("PAD", {one, ctx.const_i32(pads, {1, 2})}, {starts});
+    ctx.emit(ir::TflOp::PAD, {one, ctx.const_i32(pads, {1, 2})}, {starts});
   }
   Value* upd = ctx.cast(ctx.get(update, {}), x->dtype);
-  ctx.emit("DYNAMIC_UPDATE_SLICE", {ctx.get(x, {}), upd, starts}, {ctx.make_output(y)});
+  ctx.emit(ir::TflOp::DYNAMIC_UPDATE_SLICE, {ctx.get(x, {}), upd, starts}, {ctx.make_output(y)});
 }
 
 // Checks what DYNAMIC_UPDATE_SLICE needs of a write along `axis`: static shapes, and an update with

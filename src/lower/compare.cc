@@ -27,7 +27,7 @@ ir::DType compare_dtype(const ir::Attr& a, const ir::Attr& b) {
   return t;
 }
 
-void lower_compare(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_compare(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const ir::Attr& a = *n.find("self");
   const ir::Attr& b = *n.find("other");
   const Value* y = n.outputs.at(0);
@@ -38,17 +38,18 @@ void lower_compare(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
   emit_elementwise(ctx, op, {lhs, rhs}, ctx.make_output(y, layout));
 }
 
-void lower_eq(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "EQUAL"); }
-void lower_ne(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "NOT_EQUAL"); }
-void lower_lt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "LESS"); }
-void lower_le(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "LESS_EQUAL"); }
-void lower_gt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "GREATER"); }
-void lower_ge(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, "GREATER_EQUAL"); }
+void lower_eq(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::EQUAL); }
+void lower_ne(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::NOT_EQUAL); }
+void lower_lt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::LESS); }
+void lower_le(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::LESS_EQUAL); }
+void lower_gt(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::GREATER); }
+void lower_ge(LowerCtx& ctx, const ir::Node& n) { lower_compare(ctx, n, ir::TflOp::GREATER_EQUAL); }
 
 // A tensor as bool: non-bool tensors are "x != 0", as PyTorch's logical ops read them.
 Value* as_bool(LowerCtx& ctx, Value* v) {
   if (v->dtype == ir::DType::kBool) return v;
-  return emit_elementwise(ctx, "NOT_EQUAL", {v, ctx.scalar(v->dtype, 0)}, ctx.make_temp(ir::DType::kBool, v->shape));
+  return emit_elementwise(ctx, ir::TflOp::NOT_EQUAL, {v, ctx.scalar(v->dtype, 0)},
+                          ctx.make_temp(ir::DType::kBool, v->shape));
 }
 
 void lower_logical_not(LowerCtx& ctx, const ir::Node& n) {
@@ -56,10 +57,19 @@ void lower_logical_not(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   if (y->dtype != ir::DType::kBool) return ctx.unsupported("logical_not with a non-bool output is not supported");
   const Perm layout = ctx.layout_of(x);
-  emit_elementwise(ctx, "LOGICAL_NOT", {as_bool(ctx, ctx.get_any(x))}, ctx.make_output(y, layout));
+  emit_elementwise(ctx, ir::TflOp::LOGICAL_NOT, {as_bool(ctx, ctx.get_any(x))}, ctx.make_output(y, layout));
 }
 
-void lower_logical_binary(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+// isnan(x) = x != x: NaN is the only value unequal to itself (IEEE 754, which NOT_EQUAL's kernel
+// follows); integer and bool tensors give all false, as in PyTorch.
+void lower_isnan(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  const Perm layout = ctx.layout_of(x);
+  Value* v = ctx.get_any(x);
+  emit_elementwise(ctx, ir::TflOp::NOT_EQUAL, {v, v}, ctx.make_output(n.outputs.at(0), layout));
+}
+
+void lower_logical_binary(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const ir::Attr& a = *n.find("self");
   const ir::Attr& b = *n.find("other");
   const Value* y = n.outputs.at(0);
@@ -72,8 +82,8 @@ void lower_logical_binary(LowerCtx& ctx, const ir::Node& n, const std::string& o
   emit_elementwise(ctx, op, {operand(a), operand(b)}, ctx.make_output(y, layout));
 }
 
-void lower_logical_and(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, "LOGICAL_AND"); }
-void lower_logical_or(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, "LOGICAL_OR"); }
+void lower_logical_and(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, ir::TflOp::LOGICAL_AND); }
+void lower_logical_or(LowerCtx& ctx, const ir::Node& n) { lower_logical_binary(ctx, n, ir::TflOp::LOGICAL_OR); }
 
 // `&`, `|` and `~` on masks: the bitwise ops are the logical ones for bool tensors.
 void lower_bitwise(LowerCtx& ctx, const ir::Node& n, void (*logical)(LowerCtx&, const ir::Node&)) {
@@ -94,22 +104,27 @@ void lower_where(LowerCtx& ctx, const ir::Node& n) {
   Value* cond = as_bool(ctx, elementwise_operand(ctx, c, std::get<Value*>(c)->dtype, y->rank(), layout));
   Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
   Value* rhs = elementwise_operand(ctx, b, y->dtype, y->rank(), layout);
-  emit_elementwise(ctx, "SELECT_V2", {cond, lhs, rhs}, ctx.make_output(y, layout));
+  emit_elementwise(ctx, ir::TflOp::SELECT_V2, {cond, lhs, rhs}, ctx.make_output(y, layout));
 }
 
 }  // namespace
 
 void register_compare_rules(Registry& r) {
   const char* note = "PyTorch type promotion and broadcasting; not delegated to XNNPACK";
-  for (const char* kind : {"Scalar", "Tensor"}) {
-    r.add(std::string("aten.eq.") + kind, lower_eq, "EQUAL", note);
-    r.add(std::string("aten.ne.") + kind, lower_ne, "NOT_EQUAL", note);
-    r.add(std::string("aten.lt.") + kind, lower_lt, "LESS", note);
-    r.add(std::string("aten.le.") + kind, lower_le, "LESS_EQUAL", note);
-    r.add(std::string("aten.gt.") + kind, lower_gt, "GREATER", note);
-    r.add(std::string("aten.ge.") + kind, lower_ge, "GREATER_EQUAL", note);
-  }
+  r.add("aten.eq.Scalar", lower_eq, "EQUAL", note);
+  r.add("aten.ne.Scalar", lower_ne, "NOT_EQUAL", note);
+  r.add("aten.lt.Scalar", lower_lt, "LESS", note);
+  r.add("aten.le.Scalar", lower_le, "LESS_EQUAL", note);
+  r.add("aten.gt.Scalar", lower_gt, "GREATER", note);
+  r.add("aten.ge.Scalar", lower_ge, "GREATER_EQUAL", note);
+  r.add("aten.eq.Tensor", lower_eq, "EQUAL", note);
+  r.add("aten.ne.Tensor", lower_ne, "NOT_EQUAL", note);
+  r.add("aten.lt.Tensor", lower_lt, "LESS", note);
+  r.add("aten.le.Tensor", lower_le, "LESS_EQUAL", note);
+  r.add("aten.gt.Tensor", lower_gt, "GREATER", note);
+  r.add("aten.ge.Tensor", lower_ge, "GREATER_EQUAL", note);
   r.add("aten.logical_not.default", lower_logical_not, "LOGICAL_NOT", "non-bool inputs compare != 0 first");
+  r.add("aten.isnan.default", lower_isnan, "NOT_EQUAL", "x != x; not delegated to XNNPACK");
   r.add("aten.logical_and.default", lower_logical_and, "LOGICAL_AND", "non-bool inputs compare != 0 first");
   r.add("aten.logical_or.default", lower_logical_or, "LOGICAL_OR", "non-bool inputs compare != 0 first");
   r.add("aten.bitwise_and.Tensor", lower_bitwise_and, "LOGICAL_AND", "bool tensors only");

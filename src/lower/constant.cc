@@ -48,13 +48,13 @@ void lower_dynamic_arange(LowerCtx& ctx, const ir::Node& n, double start, double
   Value* length = ctx.runtime_size(y->shape.at(0).symbol);
   if (!length) return;
   Value* scalar_length = ctx.make_temp(ir::DType::kInt32, {});
-  ctx.emit("RESHAPE", {length, ctx.const_i32({}, {0})}, {scalar_length});
+  ctx.emit(ir::TflOp::RESHAPE, {length, ctx.const_i32({}, {0})}, {scalar_length});
   const auto first = static_cast<int32_t>(start);
   Value* from = ctx.const_i32(std::span(&first, 1), {});
-  Value* limit = first == 0 ? scalar_length : emit_elementwise(ctx, "ADD", {scalar_length, from});
+  Value* limit = first == 0 ? scalar_length : emit_elementwise(ctx, ir::TflOp::ADD, {scalar_length, from});
   const int32_t one = 1;
   Value* out = y->dtype == ir::DType::kInt32 ? ctx.make_output(y) : ctx.make_temp(ir::DType::kInt32, y->shape);
-  ctx.emit("RANGE", {from, limit, ctx.const_i32(std::span(&one, 1), {})}, {out});
+  ctx.emit(ir::TflOp::RANGE, {from, limit, ctx.const_i32(std::span(&one, 1), {})}, {out});
   if (out->dtype != y->dtype) ctx.bind(y, ctx.cast(out, y->dtype));
 }
 
@@ -81,8 +81,9 @@ void register_constant_rules(Registry& r) {
   r.add("aten.full.default", lower_full, "(constant)", note);
   r.add("aten.full_like.default", lower_full, "(constant)", note);
   r.add("aten.scalar_tensor.default", lower_scalar_tensor, "(constant)", note);
-  const char* arange_note = "folded at convert time into a constant; a dynamic length (a model input's dim): "
-                            "RANGE + SHAPE, integers with step 1, builtin kernel";
+  const char* arange_note =
+      "folded at convert time into a constant; a dynamic length (a model input's dim): "
+      "RANGE + SHAPE, integers with step 1, builtin kernel";
   r.add("aten.arange.default", lower_arange, "(constant), RANGE", arange_note);
   r.add("aten.arange.start", lower_arange, "(constant), RANGE", arange_note);
   r.add("aten.arange.start_step", lower_arange, "(constant), RANGE", arange_note);

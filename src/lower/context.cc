@@ -66,9 +66,8 @@ ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
   return dst_.add_value(name_for(node ? node->name : "tmp"), dtype, std::move(shape));
 }
 
-ir::Node* LowerCtx::emit(const std::string& op, std::vector<ir::Value*> inputs,
-                         std::vector<ir::Value*> outputs) {
-  ir::Node* n = dst_.add_node("tfl." + op, name_for(node ? node->name : op), std::move(inputs),
+ir::Node* LowerCtx::emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
+  ir::Node* n = dst_.add_node(op, name_for(node ? node->name : std::string(ir::builtin_name(op))), std::move(inputs),
                               std::move(outputs));
   if (node) n->source = node->source;
   return n;
@@ -116,7 +115,7 @@ ir::Value* LowerCtx::transpose(ir::Value* v, const Perm& perm) {
   std::vector<int32_t> p(perm.begin(), perm.end());
   ir::Value* out = make_temp(v->dtype, std::move(out_shape));
   out->quant = permuted_quant(v->quant, perm);
-  emit("TRANSPOSE", {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
+  emit(ir::TflOp::TRANSPOSE, {v, const_i32(p, {static_cast<int64_t>(p.size())})}, {out});
   return out;
 }
 
@@ -138,7 +137,7 @@ ir::Value* LowerCtx::reshape(ir::Value* v, const std::vector<int64_t>& shape) {
   ir::Value* out = make_temp(v->dtype, ir::static_shape(shape));
   out->quant = v->quant;
   std::vector<int32_t> s(shape.begin(), shape.end());
-  emit("RESHAPE", {v, const_i32(s, {static_cast<int64_t>(s.size())})}, {out});
+  emit(ir::TflOp::RESHAPE, {v, const_i32(s, {static_cast<int64_t>(s.size())})}, {out});
   return out;
 }
 
@@ -154,7 +153,7 @@ ir::Value* LowerCtx::slice(ir::Value* v, int axis, int64_t begin, int64_t size) 
   shape[axis].size = size;
   ir::Value* out = make_temp(v->dtype, shape);
   out->quant = v->quant;
-  emit("SLICE", {v, const_i32(b, {rank}), const_i32(s, {rank})}, {out});
+  emit(ir::TflOp::SLICE, {v, const_i32(b, {rank}), const_i32(s, {rank})}, {out});
   return out;
 }
 
@@ -169,7 +168,7 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
     return new_const(dtype, v->shape, std::move(bytes));
   }
   ir::Value* out = make_temp(dtype, v->shape);
-  ir::Node* n = emit("CAST", {v}, {out});
+  ir::Node* n = emit(ir::TflOp::CAST, {v}, {out});
   n->set("in_data_type", static_cast<int64_t>(v->dtype));
   n->set("out_data_type", static_cast<int64_t>(dtype));
   return out;
@@ -178,7 +177,8 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
 ir::Value* LowerCtx::runtime_size(const std::string& symbol) {
   if (auto it = runtime_sizes_.find(symbol); it != runtime_sizes_.end()) return it->second;
   for (const ir::Value* in : src_.inputs) {
-    const auto dim = std::find_if(in->shape.begin(), in->shape.end(), [&](const ir::Dim& d) { return d.symbol == symbol; });
+    const auto dim =
+        std::find_if(in->shape.begin(), in->shape.end(), [&](const ir::Dim& d) { return d.symbol == symbol; });
     if (dim == in->shape.end() || !is_lowered(in)) continue;
     const int rank = in->rank();
     const Perm layout = layout_of(in);
@@ -186,7 +186,7 @@ ir::Value* LowerCtx::runtime_size(const std::string& symbol) {
     const int logical = static_cast<int>(dim - in->shape.begin());
     const int axis = static_cast<int>(std::find(full.begin(), full.end(), logical) - full.begin());
     ir::Value* shape = make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
-    emit("SHAPE", {get_any(in)}, {shape})->set("out_type", static_cast<int64_t>(ir::DType::kInt32));
+    emit(ir::TflOp::SHAPE, {get_any(in)}, {shape})->set("out_type", static_cast<int64_t>(ir::DType::kInt32));
     return runtime_sizes_[symbol] = slice(shape, 0, axis, 1);
   }
   unsupported("a size computed from dynamic dims (" + symbol +
@@ -221,9 +221,9 @@ ir::Value* LowerCtx::runtime_shape(const ir::Shape& shape) {
   flush();
   if (pieces.size() == 1) return pieces[0];
   ir::Value* out = make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
-  ir::Node* c = emit("CONCATENATION", pieces, {out});
+  ir::Node* c = emit(ir::TflOp::CONCATENATION, pieces, {out});
   c->set("axis", int64_t{0});
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
   return out;
 }
 
@@ -239,7 +239,7 @@ ir::Value* LowerCtx::reshape_dynamic(ir::Value* v, const ir::Shape& shape) {
   }
   ir::Value* out = make_temp(v->dtype, shape);
   out->quant = v->quant;
-  emit("RESHAPE", {v, sizes}, {out});
+  emit(ir::TflOp::RESHAPE, {v, sizes}, {out});
   return out;
 }
 

@@ -55,8 +55,8 @@ class LowerCtx {
   ir::Value* make_output(const ir::Value* aten, const Perm& layout = {});
   // A new intermediate tensor with the given stored shape.
   ir::Value* make_temp(ir::DType dtype, ir::Shape shape);
-  // Appends a TFLite op (`op` without the "tfl." prefix); named after the ATen node.
-  ir::Node* emit(const std::string& op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs);
+  // Appends TFLite op `op`, named after the ATen node.
+  ir::Node* emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs);
 
   ir::Value* new_const(ir::DType dtype, ir::Shape shape, std::vector<uint8_t> bytes);
   ir::Value* const_f32(std::span<const float> values, const std::vector<int64_t>& shape);

@@ -13,14 +13,15 @@ using ir::Value;
 
 // Pads the stored NHWC tensor explicitly (zeros) when SAME cannot express PyTorch's padding.
 Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t ph, int64_t pw) {
-  std::vector<int32_t> pads{0, 0, static_cast<int32_t>(ph), static_cast<int32_t>(ph),
-                            static_cast<int32_t>(pw), static_cast<int32_t>(pw), 0, 0};
+  std::vector<int32_t> pads{
+      0, 0, static_cast<int32_t>(ph), static_cast<int32_t>(ph), static_cast<int32_t>(pw), static_cast<int32_t>(pw),
+      0, 0};
   ir::Shape s = x->shape;
   s[1].size += 2 * ph;
   s[2].size += 2 * pw;
   Value* out = ctx.make_temp(x->dtype, s);
   out->quant = x->quant;
-  ctx.emit("PAD", {x, ctx.const_i32(pads, {4, 2})}, {out});
+  ctx.emit(ir::TflOp::PAD, {x, ctx.const_i32(pads, {4, 2})}, {out});
   return out;
 }
 
@@ -34,8 +35,7 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   if (n.get_bool("transposed")) return lower_transposed_convolution(ctx, n);
   const int rank = x->rank();
   if (rank != 3 && rank != 4)
-    return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " +
-                           std::to_string(rank) + ")");
+    return ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " + std::to_string(rank) + ")");
   // A dynamic batch is fine for a 2-D convolution: nothing below bakes the batch into the file.
   if (!ir::is_static_from(x->shape, rank == 4 ? 1 : 0))
     return ctx.unsupported("dynamic spatial or channel dims are not supported yet");
@@ -67,10 +67,10 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   }
   const int64_t H = in->shape[1].size, W = in->shape[2].size;
 
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (pad[0] != 0 || pad[1] != 0) {
     if (torch_pad_is_same(H, kh, stride[0], pad[0], dil[0]) && torch_pad_is_same(W, kw, stride[1], pad[1], dil[1]))
-      padding = "SAME";
+      padding = ir::Padding::SAME;
     else
       in = pad_nhwc(ctx, in, pad[0], pad[1]);
   }
@@ -88,14 +88,14 @@ void lower_convolution(LowerCtx& ctx, const ir::Node& n) {
   const int64_t oh = torch_window_out(H, kh, stride[0], pad[0], dil[0]);
   const int64_t ow = torch_window_out(W, kw, stride[1], pad[1], dil[1]);
   Value* out4 = ctx.make_temp(y->dtype, ir::Shape{x->shape[0], {oh, {}}, {ow, {}}, {cout, {}}});
-  ir::Node* op = ctx.emit(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D", {in, filter, bias}, {out4});
-  op->set("padding", padding);
+  ir::Node* op = ctx.emit(depthwise ? ir::TflOp::DEPTHWISE_CONV_2D : ir::TflOp::CONV_2D, {in, filter, bias}, {out4});
+  ir::set_padding(*op, padding);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
   op->set("dilation_h", dil[0]);
   op->set("dilation_w", dil[1]);
   if (depthwise) op->set("depth_multiplier", cout / cin);
-  op->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*op, ir::Activation::NONE);
 
   if (rank == 4) {
     ctx.bind(y, out4, channels_last_perm(4));
@@ -127,7 +127,8 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
   };
   const auto stride = two_d(n.get_ints("stride"), 1), pad = two_d(n.get_ints("padding"), 0);
   const auto out_pad = two_d(n.get_ints("output_padding"), 0), dil = two_d(n.get_ints("dilation"), 1);
-  if (dil[0] != 1 || dil[1] != 1) return ctx.unsupported("dilated transposed convolution: TRANSPOSE_CONV has no dilation");
+  if (dil[0] != 1 || dil[1] != 1)
+    return ctx.unsupported("dilated transposed convolution: TRANSPOSE_CONV has no dilation");
   std::vector<int64_t> wsz = ir::sizes_of(wc->shape);  // [Cin, Cout, (kH,) kW]
   if (rank == 3) wsz.insert(wsz.begin() + 2, 1);
   const int64_t cin = wsz[0], cout = wsz[1], N = x->shape[0].size;
@@ -155,17 +156,17 @@ void lower_transposed_convolution(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> shape{static_cast<int32_t>(N), static_cast<int32_t>(computed[0]),
                              static_cast<int32_t>(computed[1]), static_cast<int32_t>(cout)};
   Value* res = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, computed[0], computed[1], cout}));
-  ir::Node* op = ctx.emit("TRANSPOSE_CONV", {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
-  op->set("padding", std::string(same ? "SAME" : "VALID"));
+  ir::Node* op = ctx.emit(ir::TflOp::TRANSPOSE_CONV, {ctx.const_i32(shape, {4}), filter, in, bias}, {res});
+  ir::set_padding(*op, same ? ir::Padding::SAME : ir::Padding::VALID);
   op->set("stride_h", stride[0]);
   op->set("stride_w", stride[1]);
-  op->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*op, ir::Activation::NONE);
   if (!same && (pad[0] || pad[1] || computed[0] != out[0] || computed[1] != out[1])) {
     std::vector<int32_t> begin{0, static_cast<int32_t>(pad[0]), static_cast<int32_t>(pad[1]), 0};
     std::vector<int32_t> size{static_cast<int32_t>(N), static_cast<int32_t>(out[0]), static_cast<int32_t>(out[1]),
                               static_cast<int32_t>(cout)};  // no -1: XNNPACK refuses it
     Value* cropped = ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{N, out[0], out[1], cout}));
-    ctx.emit("SLICE", {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
+    ctx.emit(ir::TflOp::SLICE, {res, ctx.const_i32(begin, {4}), ctx.const_i32(size, {4})}, {cropped});
     res = cropped;
   }
   if (rank == 4) return ctx.bind(y, res, channels_last_perm(4));
@@ -179,7 +180,6 @@ void register_conv_rules(Registry& r) {
         "1-D and 2-D, plain/depthwise/grouped; constant weights; NHWC; SAME when PyTorch's padding equals it, "
         "else PAD + VALID; a zero bias is added when absent. Transposed: groups = 1, no dilation, "
         "VALID + SLICE unless SAME crops the same way");
-
 }
 
 }  // namespace pt2tflite::lower

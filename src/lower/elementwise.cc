@@ -36,13 +36,17 @@ Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dty
       Value* r = ctx.reshape_dynamic(base, full);
       return r ? r : base;
     }
-    if (layout.empty() || same_memory_order(full, layout)) return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
+    if (layout.empty() || same_memory_order(full, layout))
+      return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
     return ctx.transpose(ctx.reshape(base, ir::sizes_of(full)), layout);
   }
   double x = 0;
-  if (const auto* i = std::get_if<int64_t>(&operand)) x = static_cast<double>(*i);
-  else if (const auto* d = std::get_if<double>(&operand)) x = *d;
-  else if (const auto* b = std::get_if<bool>(&operand)) x = *b ? 1 : 0;
+  if (const auto* i = std::get_if<int64_t>(&operand))
+    x = static_cast<double>(*i);
+  else if (const auto* d = std::get_if<double>(&operand))
+    x = *d;
+  else if (const auto* b = std::get_if<bool>(&operand))
+    x = *b ? 1 : 0;
   return ctx.scalar(dtype, x);
 }
 
@@ -61,16 +65,17 @@ std::optional<double> scalar_value(LowerCtx& ctx, const ir::Attr& a) {
 
 // Folds `op` of a constant tensor with a scalar at convert time (index math such as
 // arange(n) * 2 + 1 stays constant). Returns false when the operands are not of that form.
-bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
+bool fold_with_scalar(LowerCtx& ctx, const Value* y, ir::TflOp op, const ir::Attr& a, const ir::Attr& b) {
   const auto* ta = std::get_if<Value*>(&a);
   Value* ca = ta ? ctx.constant(*ta) : nullptr;
   const std::optional<double> sb = scalar_value(ctx, b);
-  if (op != "ADD" && op != "SUB" && op != "MUL" && op != "DIV") return false;  // apply() knows only these
+  if (op != ir::TflOp::ADD && op != ir::TflOp::SUB && op != ir::TflOp::MUL && op != ir::TflOp::DIV)
+    return false;  // apply() knows only these
   if (!ca || !sb || ca->shape != y->shape) return false;
   auto apply = [&](auto x, auto s) -> decltype(x) {
-    if (op == "ADD") return x + s;
-    if (op == "SUB") return x - s;
-    if (op == "MUL") return x * s;
+    if (op == ir::TflOp::ADD) return x + s;
+    if (op == ir::TflOp::SUB) return x - s;
+    if (op == ir::TflOp::MUL) return x * s;
     return x / s;
   };
   std::vector<uint8_t> bytes;
@@ -79,7 +84,7 @@ bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, cons
     for (float& x : v) x = apply(x, static_cast<float>(*sb));
     bytes = ir::from_float_vector(v, y->dtype);
   } else {
-    if (op == "DIV" || *sb != static_cast<double>(static_cast<int64_t>(*sb))) return false;
+    if (op == ir::TflOp::DIV || *sb != static_cast<double>(static_cast<int64_t>(*sb))) return false;
     std::vector<int64_t> v = ir::to_int_vector(*ca);
     for (int64_t& x : v) x = apply(x, static_cast<int64_t>(*sb));
     bytes = ir::from_int_vector(v, y->dtype);
@@ -90,10 +95,11 @@ bool fold_with_scalar(LowerCtx& ctx, const Value* y, const std::string& op, cons
 
 }  // namespace
 
-Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const ir::Attr& a, const ir::Attr& b) {
+Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, ir::TflOp op, const ir::Attr& a, const ir::Attr& b) {
   const Value* y = n.outputs.at(0);
-  const bool commutes = op == "ADD" || op == "MUL";
-  if (ir::is_fully_static(y->shape) && (fold_with_scalar(ctx, y, op, a, b) || (commutes && fold_with_scalar(ctx, y, op, b, a))))
+  const bool commutes = op == ir::TflOp::ADD || op == ir::TflOp::MUL;
+  if (ir::is_fully_static(y->shape) &&
+      (fold_with_scalar(ctx, y, op, a, b) || (commutes && fold_with_scalar(ctx, y, op, b, a))))
     return ctx.get_any(y);
   Perm layout = elementwise_layout(ctx, y, {&a, &b});
   Value* lhs = elementwise_operand(ctx, a, y->dtype, y->rank(), layout);
@@ -101,14 +107,15 @@ Value* lower_binary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, 
   return emit_elementwise(ctx, op, {lhs, rhs}, ctx.make_output(y, layout));
 }
 
-Value* emit_elementwise(LowerCtx& ctx, const std::string& op, std::vector<Value*> inputs, Value* out) {
+Value* emit_elementwise(LowerCtx& ctx, ir::TflOp op, std::vector<Value*> inputs, Value* out) {
   if (!out) out = ctx.make_temp(inputs.at(0)->dtype, inputs.at(0)->shape);
   ir::Node* e = ctx.emit(op, std::move(inputs), {out});
-  if (op == "ADD" || op == "SUB" || op == "MUL" || op == "DIV") e->set("fused_activation", std::string("NONE"));
+  if (op == ir::TflOp::ADD || op == ir::TflOp::SUB || op == ir::TflOp::MUL || op == ir::TflOp::DIV)
+    ir::set_fused_activation(*e, ir::Activation::NONE);
   return out;
 }
 
-ir::Node* lower_unary_op(LowerCtx& ctx, const ir::Node& n, const std::string& op, const Value* x) {
+ir::Node* lower_unary_op(LowerCtx& ctx, const ir::Node& n, ir::TflOp op, const Value* x) {
   Value* in = ctx.get_any(x);
   Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
   return ctx.emit(op, {in}, {out});
@@ -118,13 +125,15 @@ namespace {
 
 // add/sub with alpha: self ± alpha·other. alpha is folded into a scalar operand; a tensor
 // operand is scaled by one MUL first.
-void lower_add_sub(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_add_sub(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   ir::Attr other = *n.find("other");
   const ir::Attr& self = *n.find("self");
   const double alpha = n.get_float("alpha");
   if (alpha != 1.0) {
-    if (const auto* i = std::get_if<int64_t>(&other)) other = static_cast<double>(*i) * alpha;
-    else if (const auto* d = std::get_if<double>(&other)) other = *d * alpha;
+    if (const auto* i = std::get_if<int64_t>(&other))
+      other = static_cast<double>(*i) * alpha;
+    else if (const auto* d = std::get_if<double>(&other))
+      other = *d * alpha;
     else {
       const Value* y = n.outputs.at(0);
       if (!ir::is_floating(y->dtype) && alpha != static_cast<double>(static_cast<int64_t>(alpha)))
@@ -132,22 +141,28 @@ void lower_add_sub(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
       const Perm layout = elementwise_layout(ctx, y, {&self, &other});
       Value* lhs = elementwise_operand(ctx, self, y->dtype, y->rank(), layout);
       Value* rhs = elementwise_operand(ctx, other, y->dtype, y->rank(), layout);
-      Value* scaled = emit_elementwise(ctx, "MUL", {rhs, ctx.scalar(y->dtype, alpha)});
+      Value* scaled = emit_elementwise(ctx, ir::TflOp::MUL, {rhs, ctx.scalar(y->dtype, alpha)});
       return void(emit_elementwise(ctx, op, {lhs, scaled}, ctx.make_output(y, layout)));
     }
   }
   lower_binary_op(ctx, n, op, self, other);
 }
 
-void lower_add(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, "ADD"); }
-void lower_sub(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, "SUB"); }
-void lower_mul(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MUL", *n.find("self"), *n.find("other")); }
+void lower_add(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, ir::TflOp::ADD); }
+void lower_sub(LowerCtx& ctx, const ir::Node& n) { lower_add_sub(ctx, n, ir::TflOp::SUB); }
+void lower_mul(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, ir::TflOp::MUL, *n.find("self"), *n.find("other"));
+}
 void lower_div(LowerCtx& ctx, const ir::Node& n) {
   if (!ir::is_floating(n.outputs.at(0)->dtype)) return ctx.unsupported("integer division is not supported yet");
-  lower_binary_op(ctx, n, "DIV", *n.find("self"), *n.find("other"));
+  lower_binary_op(ctx, n, ir::TflOp::DIV, *n.find("self"), *n.find("other"));
 }
-void lower_maximum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MAXIMUM", *n.find("self"), *n.find("other")); }
-void lower_minimum(LowerCtx& ctx, const ir::Node& n) { lower_binary_op(ctx, n, "MINIMUM", *n.find("self"), *n.find("other")); }
+void lower_maximum(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, ir::TflOp::MAXIMUM, *n.find("self"), *n.find("other"));
+}
+void lower_minimum(LowerCtx& ctx, const ir::Node& n) {
+  lower_binary_op(ctx, n, ir::TflOp::MINIMUM, *n.find("self"), *n.find("other"));
+}
 
 // div with rounding_mode. floor follows PyTorch's div_floor, which is not FLOOR(a / b) (1 // 0.1
 // is 9, while 1 / 0.1 rounds to 10): (a - mod(a, b)) / b with FLOOR_MOD's exact remainder,
@@ -166,38 +181,44 @@ void lower_div_mode(LowerCtx& ctx, const ir::Node& n) {
   const bool full_lhs = lhs->shape == out->shape;
   if (!ir::is_floating(y->dtype)) {
     if (mode != "floor" && mode != "trunc") return ctx.unsupported("unknown rounding_mode '" + mode + "'");
-    const char* op = mode == "floor" ? "FLOOR_DIV" : "DIV";  // TFLite's integer DIV truncates, as C++ does
+    const ir::TflOp op =
+        mode == "floor" ? ir::TflOp::FLOOR_DIV : ir::TflOp::DIV;  // TFLite's integer DIV truncates, as C++ does
     if (y->dtype == ir::DType::kInt32) return void(ctx.emit(op, {lhs, rhs}, {out}));
     // int64 (PyTorch's index type): TFLite divides int32 only, exact here when both fit in int32.
     if (y->dtype != ir::DType::kInt64 || !ir::fits_int32(a, b))
-      return ctx.unsupported("integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV), and "
-                             "these int64 values are not proven to fit in int32");
+      return ctx.unsupported(
+          "integer div with rounding_mode runs on int32 only (TFLite FLOOR_DIV / DIV), and "
+          "these int64 values are not proven to fit in int32");
     Value* q = ctx.make_temp(ir::DType::kInt32, out->shape);
     ctx.emit(op, {ctx.cast(lhs, ir::DType::kInt32), ctx.cast(rhs, ir::DType::kInt32)}, {q});
-    ir::Node* widen = ctx.emit("CAST", {q}, {out});
+    ir::Node* widen = ctx.emit(ir::TflOp::CAST, {q}, {out});
     widen->set("in_data_type", static_cast<int64_t>(ir::DType::kInt32));
     widen->set("out_data_type", static_cast<int64_t>(ir::DType::kInt64));
     return;
   }
   if (mode == "trunc") {
-    Value* q = emit_elementwise(ctx, "DIV", {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
-    Value* mag = emit_elementwise(ctx, "FLOOR", {emit_elementwise(ctx, "ABS", {q})});
-    return void(emit_elementwise(ctx, "MUL", {mag, emit_elementwise(ctx, "SIGN", {q})}, out));
+    Value* q =
+        emit_elementwise(ctx, ir::TflOp::DIV, {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
+    Value* mag = emit_elementwise(ctx, ir::TflOp::FLOOR, {emit_elementwise(ctx, ir::TflOp::ABS, {q})});
+    return void(emit_elementwise(ctx, ir::TflOp::MUL, {mag, emit_elementwise(ctx, ir::TflOp::SIGN, {q})}, out));
   }
   if (mode != "floor") return ctx.unsupported("unknown rounding_mode '" + mode + "'");
-  Value* mod = emit_elementwise(ctx, "FLOOR_MOD", {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
-  Value* q = emit_elementwise(ctx, "DIV", {emit_elementwise(ctx, "SUB", {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
-  emit_elementwise(ctx, "ROUND", {q}, out);
+  Value* mod =
+      emit_elementwise(ctx, ir::TflOp::FLOOR_MOD, {lhs, rhs}, full_lhs ? nullptr : ctx.make_temp(y->dtype, out->shape));
+  Value* q =
+      emit_elementwise(ctx, ir::TflOp::DIV,
+                       {emit_elementwise(ctx, ir::TflOp::SUB, {lhs, mod}, ctx.make_temp(y->dtype, out->shape)), rhs});
+  emit_elementwise(ctx, ir::TflOp::ROUND, {q}, out);
 }
 
 // PyTorch's remainder (Python's %) takes the divisor's sign, as TFLite's FLOOR_MOD does.
 void lower_remainder(LowerCtx& ctx, const ir::Node& n) {
-  lower_binary_op(ctx, n, "FLOOR_MOD", *n.find("self"), *n.find("other"));
+  lower_binary_op(ctx, n, ir::TflOp::FLOOR_MOD, *n.find("self"), *n.find("other"));
 }
 
 void lower_rsub(LowerCtx& ctx, const ir::Node& n) {  // other - alpha·self
   if (n.get_float("alpha") != 1.0) return ctx.unsupported("rsub with alpha != 1 is not supported yet");
-  lower_binary_op(ctx, n, "SUB", *n.find("other"), *n.find("self"));
+  lower_binary_op(ctx, n, ir::TflOp::SUB, *n.find("other"), *n.find("self"));
 }
 
 }  // namespace
@@ -213,13 +234,16 @@ void register_elementwise_rules(Registry& r) {
   r.add("aten.mul.Scalar", lower_mul, "MUL", bcast);
   r.add("aten.div.Tensor", lower_div, "DIV", "floating point only; " + std::string(bcast));
   r.add("aten.div.Scalar", lower_div, "DIV", "floating point only; " + std::string(bcast));
-  r.add("aten.div.Tensor_mode", lower_div_mode, "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
+  r.add("aten.div.Tensor_mode", lower_div_mode,
+        "FLOOR_MOD + SUB + DIV + ROUND; DIV + ABS + FLOOR + SIGN + MUL; FLOOR_DIV",
         "floor: (a - mod(a, b)) / b rounded, as PyTorch computes it (1 // 0.1 = 9); trunc: FLOOR(|a/b|)·SIGN(a/b); "
         "b = 0 gives NaN where PyTorch gives ±inf; integers: int32, and int64 computed in int32 (CAST) where the graph "
         "proves the values fit (indices from topk/argmax/sort, arange, constants); FLOOR_MOD and SIGN are not "
         "delegated to XNNPACK");
-  r.add("aten.remainder.Tensor", lower_remainder, "FLOOR_MOD", "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
-  r.add("aten.remainder.Scalar", lower_remainder, "FLOOR_MOD", "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
+  r.add("aten.remainder.Tensor", lower_remainder, "FLOOR_MOD",
+        "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
+  r.add("aten.remainder.Scalar", lower_remainder, "FLOOR_MOD",
+        "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
   r.add("aten.maximum.default", lower_maximum, "MAXIMUM", bcast);
   r.add("aten.minimum.default", lower_minimum, "MINIMUM", bcast);
 }

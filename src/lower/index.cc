@@ -7,8 +7,8 @@
 #include <numeric>
 #include <optional>
 
-#include "lower/cache_write.h"
 #include "ir/constants.h"
+#include "lower/cache_write.h"
 #include "lower/elementwise.h"
 #include "lower/rules.h"
 
@@ -34,8 +34,9 @@ void lower_slice_to_runtime_end(LowerCtx& ctx, const ir::Node& n, const Value* x
   int64_t start = n.is_none("start") ? 0 : n.get_int("start");
   if (start < 0) start = std::max<int64_t>(start + size, 0);
   if (n.get_int("step") != 1 || y->shape.at(dim).is_static() || start >= size)
-    return ctx.unsupported("a slice with a run-time end is supported with step 1 and an output length that is a "
-                           "model input's dynamic dim");
+    return ctx.unsupported(
+        "a slice with a run-time end is supported with step 1 and an output length that is a "
+        "model input's dynamic dim");
   Value* length = ctx.runtime_size(y->shape[dim].symbol);
   if (!length) return;
   const Perm layout = ctx.layout_of(x);
@@ -48,11 +49,11 @@ void lower_slice_to_runtime_end(LowerCtx& ctx, const ir::Node& n, const Value* x
   Value* sizes = pieces[0];
   if (rank > 1) {
     sizes = ctx.make_temp(ir::DType::kInt32, ir::static_shape(std::vector<int64_t>{rank}));
-    ir::Node* c = ctx.emit("CONCATENATION", pieces, {sizes});
+    ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, pieces, {sizes});
     c->set("axis", int64_t{0});
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
   }
-  ctx.emit("SLICE", {ctx.get_any(x), ctx.const_i32(begin, {rank}), sizes}, {ctx.make_output(y, layout)});
+  ctx.emit(ir::TflOp::SLICE, {ctx.get_any(x), ctx.const_i32(begin, {rank}), sizes}, {ctx.make_output(y, layout)});
 }
 
 // slice(self, dim, start, end, step) with PyTorch's clamping of start and end.
@@ -93,7 +94,7 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
       padded[axis].size = first + window;
       Value* out = ctx.make_temp(in->dtype, padded);
       out->quant = in->quant;
-      ctx.emit("PAD", {in, ctx.const_i32(pads, {rank, 2})}, {out});
+      ctx.emit(ir::TflOp::PAD, {in, ctx.const_i32(pads, {rank, 2})}, {out});
       in = out;
     }
     Value* win = first == 0 && window == in->shape[axis].size ? in : ctx.slice(in, axis, first, window);
@@ -110,7 +111,8 @@ void lower_slice(LowerCtx& ctx, const ir::Node& n) {
   e[axis] = static_cast<int32_t>(end);
   s[axis] = static_cast<int32_t>(step);
   Value* out = ctx.make_output(y, layout);
-  ctx.emit("STRIDED_SLICE", {in, ctx.const_i32(b, {rank}), ctx.const_i32(e, {rank}), ctx.const_i32(s, {rank})}, {out});
+  ctx.emit(ir::TflOp::STRIDED_SLICE, {in, ctx.const_i32(b, {rank}), ctx.const_i32(e, {rank}), ctx.const_i32(s, {rank})},
+           {out});
 }
 
 // select(self, dim, index) = SLICE of size 1, then a RESHAPE that drops the size-1 stored axis
@@ -150,7 +152,8 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
       outs.push_back(y ? ctx.make_output(y, layout) : ctx.make_temp(in->dtype, s));  // SPLIT writes every piece
     }
     const int32_t a = axis;
-    ctx.emit("SPLIT", {ctx.const_i32(std::span(&a, 1), {}), in}, outs)->set("num_splits", static_cast<int64_t>(sizes.size()));
+    ctx.emit(ir::TflOp::SPLIT, {ctx.const_i32(std::span(&a, 1), {}), in}, outs)
+        ->set("num_splits", static_cast<int64_t>(sizes.size()));
     return;
   }
   int64_t begin = 0;
@@ -160,7 +163,7 @@ void lower_split_with_sizes(LowerCtx& ctx, const ir::Node& n) {
 
 // GATHER of `params` along stored axis `axis` by `indices` (int32, PyTorch order).
 void emit_gather(LowerCtx& ctx, Value* params, int axis, Value* indices, Value* out) {
-  ctx.emit("GATHER", {params, indices}, {out})->set("axis", int64_t{axis});
+  ctx.emit(ir::TflOp::GATHER, {params, indices}, {out})->set("axis", int64_t{axis});
 }
 
 // Indices as int32: constants narrowed (negative ones wrapped) at convert time, tensors CAST.
@@ -220,7 +223,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
       } else {
         std::vector<int32_t> shape(bshape.begin(), bshape.end());
         Value* out = ctx.make_temp(ir::DType::kInt32, ir::static_shape(bshape));
-        ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {b_rank})}, {out});
+        ctx.emit(ir::TflOp::BROADCAST_TO, {v, ctx.const_i32(shape, {b_rank})}, {out});
         v = out;
       }
     }
@@ -237,9 +240,9 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
     return ctx.const_i32(c, cshape);
   }
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
-  ir::Node* cat = ctx.emit("CONCATENATION", parts, {coords});
+  ir::Node* cat = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
   cat->set("axis", static_cast<int64_t>(b_rank));
-  cat->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*cat, ir::Activation::NONE);
   return coords;
 }
 
@@ -270,7 +273,8 @@ std::optional<std::pair<int, int>> indexed_dims(LowerCtx& ctx, const std::vector
     if (!indices[i]) continue;
     if (dim < 0) dim = static_cast<int>(i);
     if (last >= 0 && static_cast<int>(i) != last + 1) {
-      ctx.unsupported("index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
+      ctx.unsupported(
+          "index tensors separated by a slice (PyTorch then moves the indexed dims first) are not supported");
       return std::nullopt;
     }
     last = static_cast<int>(i);
@@ -303,7 +307,7 @@ void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k
   if (!target || !one_shape) return;
   auto reshaped = [&](Value* v, const ir::Shape& to, Value* shape) {
     Value* out = ctx.make_temp(v->dtype, to);
-    ctx.emit("RESHAPE", {v, shape}, {out});
+    ctx.emit(ir::TflOp::RESHAPE, {v, shape}, {out});
     return out;
   };
   std::vector<Value*> parts;
@@ -321,7 +325,7 @@ void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k
     }
     if (full != bshape) {
       Value* b = ctx.make_temp(ir::DType::kInt32, bshape);
-      ctx.emit("BROADCAST_TO", {v, target}, {b});
+      ctx.emit(ir::TflOp::BROADCAST_TO, {v, target}, {b});
       v = b;
     }
     parts.push_back(reshaped(v, one, one_shape));
@@ -329,10 +333,10 @@ void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k
   ir::Shape cshape = bshape;
   cshape.push_back(ir::Dim{k, ""});
   Value* coords = ctx.make_temp(ir::DType::kInt32, cshape);
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
   c->set("axis", int64_t{b_rank});
-  c->set("fused_activation", std::string("NONE"));
-  ctx.emit("GATHER_ND", {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+  ir::set_fused_activation(*c, ir::Activation::NONE);
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
            {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
 }
 
@@ -340,13 +344,14 @@ void lower_index_several(LowerCtx& ctx, const ir::Node& n, int d0, int k) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape)) return lower_index_several_dynamic(ctx, n, d0, k);
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(y->shape))
+    return lower_index_several_dynamic(ctx, n, d0, k);
   const int b_rank = y->rank() - (rank - k);
   std::vector<int64_t> bshape;
   for (int i = 0; i < b_rank; ++i) bshape.push_back(y->shape[d0 + i].size);
   Value* coords = index_coordinates(ctx, x, n.get_tensors("indices"), d0, k, bshape);
   if (!coords) return;
-  ctx.emit("GATHER_ND", {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, indexed_dims_first(rank, d0, k)), coords},
            {ctx.make_output(y, indexed_result_layout(y->rank(), d0, b_rank))});
 }
 
@@ -366,8 +371,10 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   const auto& indices = n.get_tensors("indices");
   const bool accumulate = n.find("accumulate") && n.get_bool("accumulate");
   const int rank = x->rank();
-  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(vals->shape)) return ctx.unsupported("index_put needs static shapes");
-  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt32) return ctx.unsupported("index_put on float32 / int32 only");
+  if (!ir::is_fully_static(x->shape) || !ir::is_fully_static(vals->shape))
+    return ctx.unsupported("index_put needs static shapes");
+  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt32)
+    return ctx.unsupported("index_put on float32 / int32 only");
   const auto dims = indexed_dims(ctx, indices);
   if (!dims) return;
   const auto [d0, k] = *dims;
@@ -387,7 +394,8 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   Value* coords = index_coordinates(ctx, x, indices, d0, k, bshape);
   if (!coords) return;
   if (!accumulate && !coords->is_const())
-    return ctx.unsupported("index_put without accumulate needs constant indices (repeated run-time positions have no defined winner)");
+    return ctx.unsupported(
+        "index_put without accumulate needs constant indices (repeated run-time positions have no defined winner)");
   // The updates, [pre, B, post] in PyTorch order broadcast from `values`, stored [B, pre, post].
   std::vector<int64_t> logical;
   for (int d = 0; d < d0; ++d) logical.push_back(x->shape[d].size);
@@ -400,7 +408,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   if (vfull != logical) {
     std::vector<int32_t> shape(logical.begin(), logical.end());
     Value* b = ctx.make_temp(x->dtype, ir::static_shape(logical));
-    ctx.emit("BROADCAST_TO", {v, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {b});
+    ctx.emit(ir::TflOp::BROADCAST_TO, {v, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {b});
     v = b;
   }
   Perm to_stored;
@@ -411,8 +419,8 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> xshape;
   for (const ir::Dim& d : xt->shape) xshape.push_back(static_cast<int32_t>(d.size));
   Value* scattered = ctx.make_temp(x->dtype, xt->shape);
-  ctx.emit("SCATTER_ND", {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
-  if (accumulate) return void(emit_elementwise(ctx, "ADD", {xt, scattered}, ctx.make_output(y, front)));
+  ctx.emit(ir::TflOp::SCATTER_ND, {coords, updates, ctx.const_i32(xshape, {rank})}, {scattered});
+  if (accumulate) return void(emit_elementwise(ctx, ir::TflOp::ADD, {xt, scattered}, ctx.make_output(y, front)));
   // Convert-time mask of the written positions of xt ([K..., rest...], row-major).
   const auto c = ir::to_int_vector(*coords);
   const int64_t positions = static_cast<int64_t>(c.size()) / k;
@@ -427,7 +435,7 @@ void lower_index_put(LowerCtx& ctx, const ir::Node& n) {
     std::fill(mask.begin() + at * inner, mask.begin() + (at + 1) * inner, 1);
   }
   Value* m = ctx.new_const(ir::DType::kBool, xt->shape, std::move(mask));
-  ctx.emit("SELECT_V2", {m, scattered, xt}, {ctx.make_output(y, front)});
+  ctx.emit(ir::TflOp::SELECT_V2, {m, scattered, xt}, {ctx.make_output(y, front)});
 }
 
 // x[..., idx, ...]: one integer index tensor after some full slices (None entries); several on
@@ -496,8 +504,9 @@ void lower_dynamic_gather(LowerCtx& ctx, const Value* x, const Value* idx, const
   Value* flat = ctx.reshape(ctx.get(x, {}), {x->shape[dim].size});
   // PyTorch takes negative indices from the end; GATHER does not: wrap them first (FLOOR_MOD).
   Value* index = ctx.get(idx, {});
-  if (!ctx.constant(idx)) index = emit_elementwise(ctx, "FLOOR_MOD", {index, ctx.scalar(index->dtype, double(x->shape[dim].size))});
-  ir::Node* g = ctx.emit("GATHER", {flat, index}, {ctx.make_output(y)});
+  if (!ctx.constant(idx))
+    index = emit_elementwise(ctx, ir::TflOp::FLOOR_MOD, {index, ctx.scalar(index->dtype, double(x->shape[dim].size))});
+  ir::Node* g = ctx.emit(ir::TflOp::GATHER, {flat, index}, {ctx.make_output(y)});
   g->set("axis", int64_t{0});
 }
 
@@ -510,7 +519,8 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
   const int dim = normalize_dim(n.get_int("dim"), rank);
-  if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape)) return lower_dynamic_gather(ctx, x, idx, y, dim);
+  if (!ir::is_fully_static(idx->shape) || !ir::is_fully_static(x->shape))
+    return lower_dynamic_gather(ctx, x, idx, y, dim);
   const std::vector<int64_t> sizes = ir::sizes_of(idx->shape);
   const int64_t numel = ir::num_elements(idx->shape);
   Value* xc = ctx.constant(x);
@@ -534,7 +544,7 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
     }
     std::vector<int64_t> cshape = sizes;
     cshape.push_back(rank);
-    ctx.emit("GATHER_ND", {ctx.get(x, {}), ctx.const_i32(coords, cshape)}, {ctx.make_output(y)});
+    ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, {}), ctx.const_i32(coords, cshape)}, {ctx.make_output(y)});
     return;
   }
   // Run-time index: constant coordinate grids with the index spliced in as coordinate `dim`.
@@ -554,10 +564,10 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int64_t> cshape = sizes;
   cshape.push_back(rank);
   Value* coords = ctx.make_temp(ir::DType::kInt32, ir::static_shape(cshape));
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {coords});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {coords});
   c->set("axis", int64_t{static_cast<int64_t>(sizes.size())});
-  c->set("fused_activation", std::string("NONE"));
-  ctx.emit("GATHER_ND", {ctx.get(x, {}), coords}, {ctx.make_output(y)});
+  ir::set_fused_activation(*c, ir::Activation::NONE);
+  ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, {}), coords}, {ctx.make_output(y)});
 }
 
 }  // namespace
@@ -573,10 +583,12 @@ void register_index_rules(Registry& r) {
   r.add("aten.gather.default", lower_gather, "(folded) / GATHER_ND",
         "folded when self and index are constants; otherwise GATHER_ND (not delegated to XNNPACK)");
   r.add("aten.index_select.default", lower_index_select, "GATHER", "1-D index; in the input's layout");
-  r.add("aten.embedding.default", lower_embedding, "GATHER", "int64 ids used as they are; constant indices narrowed to int32");
+  r.add("aten.embedding.default", lower_embedding, "GATHER",
+        "int64 ids used as they are; constant indices narrowed to int32");
   r.add("aten.index_put.default", lower_index_put, "DYNAMIC_UPDATE_SLICE, or SCATTER_ND + ADD / SELECT_V2",
         "a block of consecutive rows at arange(T) + start on one dim → DYNAMIC_UPDATE_SLICE (KV-cache writes; "
-        "the only write allowed into a model input); otherwise index tensors on adjacent dims; accumulate → ADD of the scattered values; otherwise constant indices "
+        "the only write allowed into a model input); otherwise index tensors on adjacent dims; accumulate → ADD of the "
+        "scattered values; otherwise constant indices "
         "without repeats and a convert-time mask (SELECT_V2); float32 / int32; not delegated to XNNPACK");
   r.add("aten.index.Tensor", lower_index, "GATHER, GATHER_ND",
         "one integer index tensor (leading full slices allowed) → GATHER; several on adjacent dims → GATHER_ND of "

@@ -17,8 +17,8 @@ void emit_fc(LowerCtx& ctx, const Value* x, Value* w_out_in, Value* bias, const 
   const bool row = x->rank() == 1;
   const int64_t cout = w_out_in->shape.at(0).size;
   Value* out = row ? ctx.make_temp(y->dtype, ir::static_shape(std::vector<int64_t>{1, cout})) : ctx.make_output(y);
-  ir::Node* fc = ctx.emit("FULLY_CONNECTED", {in, w_out_in, bias}, {out});
-  fc->set("fused_activation", std::string("NONE"));
+  ir::Node* fc = ctx.emit(ir::TflOp::FULLY_CONNECTED, {in, w_out_in, bias}, {out});
+  ir::set_fused_activation(*fc, ir::Activation::NONE);
   fc->set("keep_num_dims", x->rank() > 2);
   if (row) ctx.bind(y, ctx.reshape(out, {cout}));
 }
@@ -46,7 +46,7 @@ void lower_matmul_generic(LowerCtx& ctx, const Value* a, const Value* b, const V
   bool adj_x = false, adj_y = false;
   Value* lhs = matmul_operand(ctx, a, adj_x);
   Value* rhs = matmul_operand(ctx, b, adj_y);
-  ir::Node* mm = ctx.emit("BATCH_MATMUL", {lhs, rhs}, {ctx.make_output(y)});
+  ir::Node* mm = ctx.emit(ir::TflOp::BATCH_MATMUL, {lhs, rhs}, {ctx.make_output(y)});
   mm->set("adj_x", adj_x);
   mm->set("adj_y", adj_y);
 }
@@ -108,10 +108,14 @@ void lower_linear(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_linear_rules(Registry& r) {
-  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED", "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
-  r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL", "FULLY_CONNECTED when the right operand is constant");
-  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL", "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
-  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED", "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time")
+  r.add("aten.addmm.default", lower_addmm, "FULLY_CONNECTED",
+        "constant weight transposed at convert time; a run-time weight through a TRANSPOSE");
+  r.add("aten.mm.default", lower_mm, "FULLY_CONNECTED, BATCH_MATMUL",
+        "FULLY_CONNECTED when the right operand is constant");
+  r.add("aten.bmm.default", lower_bmm, "BATCH_MATMUL",
+        "adj_x / adj_y instead of a TRANSPOSE of an operand stored transposed");
+  r.add("aten.linear.default", lower_linear, "FULLY_CONNECTED",
+        "keep_num_dims for rank > 2 inputs; weight and bias constant or run-time")
       .keep_whole_in_decomposition();
 }
 

@@ -41,8 +41,7 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
                                [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
       try {
         if (ready) rule->fn(ctx, *n);
-      } catch (const InternalError&) {
-      }
+      } catch (const InternalError&) {}
     }
     // What a failed node would have produced becomes a placeholder, so its readers get checked.
     if (ctx.failed() || !reported.empty())

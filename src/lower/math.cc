@@ -16,7 +16,7 @@ Value* emit_log1p(LowerCtx& ctx, Value* y) {
   // LOG(1 + y). Correcting for the rounding of 1 + y (Goldberg's log(u) - ((u-1)-y)/u) buys
   // nothing here: XNNPACK's LOG itself has an absolute error of about 1e-7 near 1 (measured), so
   // tiny y keep an absolute, not a relative, accuracy of ~1e-7 either way.
-  return emit_elementwise(ctx, "LOG", {emit_elementwise(ctx, "ADD", {y, ctx.scalar(y->dtype, 1.0)})});
+  return emit_elementwise(ctx, ir::TflOp::LOG, {emit_elementwise(ctx, ir::TflOp::ADD, {y, ctx.scalar(y->dtype, 1.0)})});
 }
 
 namespace {
@@ -27,43 +27,44 @@ bool check_float(LowerCtx& ctx, const Value* x) {
   return false;
 }
 
-void lower_exp(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "EXP", n.get_tensor("self")); }
-void lower_log(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "LOG", n.get_tensor("self")); }
-void lower_sqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "SQRT", n.get_tensor("self")); }
-void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "RSQRT", n.get_tensor("self")); }
-void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, "NEG", n.get_tensor("self")); }
+void lower_exp(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::EXP, n.get_tensor("self")); }
+void lower_log(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::LOG, n.get_tensor("self")); }
+void lower_sqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::SQRT, n.get_tensor("self")); }
+void lower_rsqrt(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::RSQRT, n.get_tensor("self")); }
+void lower_neg(LowerCtx& ctx, const ir::Node& n) { lower_unary_op(ctx, n, ir::TflOp::NEG, n.get_tensor("self")); }
 void lower_abs(LowerCtx& ctx, const ir::Node& n) {
   // LiteRT's ABS kernel takes float32, int8, int16 and int32: an int64 ABS would not even load.
   if (n.get_tensor("self")->dtype == ir::DType::kInt64)
     return ctx.unsupported("abs of a run-time int64 tensor (TFLite ABS has no int64 kernel)");
-  lower_unary_op(ctx, n, "ABS", n.get_tensor("self"));
+  lower_unary_op(ctx, n, ir::TflOp::ABS, n.get_tensor("self"));
 }
 
 void lower_sin(LowerCtx& ctx, const ir::Node& n) {
-  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIN", n.get_tensor("self"));
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, ir::TflOp::SIN, n.get_tensor("self"));
 }
 void lower_cos(LowerCtx& ctx, const ir::Node& n) {
-  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "COS", n.get_tensor("self"));
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, ir::TflOp::COS, n.get_tensor("self"));
 }
 void lower_sign(LowerCtx& ctx, const ir::Node& n) {
-  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, "SIGN", n.get_tensor("self"));
+  if (check_float(ctx, n.get_tensor("self"))) lower_unary_op(ctx, n, ir::TflOp::SIGN, n.get_tensor("self"));
 }
 
 // floor / ceil / round of an integer tensor is the tensor itself.
-void lower_rounding(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_rounding(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const Value* x = n.get_tensor("self");
   if (!ir::is_floating(x->dtype)) return ctx.bind(n.outputs.at(0), ctx.get_any(x), ctx.layout_of(x));
   lower_unary_op(ctx, n, op, x);
 }
-void lower_floor(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "FLOOR"); }
-void lower_ceil(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "CEIL"); }
-void lower_round(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, "ROUND"); }
+void lower_floor(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, ir::TflOp::FLOOR); }
+void lower_ceil(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, ir::TflOp::CEIL); }
+void lower_round(LowerCtx& ctx, const ir::Node& n) { lower_rounding(ctx, n, ir::TflOp::ROUND); }
 
 void lower_reciprocal(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   if (!check_float(ctx, x) || y->dtype != x->dtype) return;
-  emit_elementwise(ctx, "DIV", {ctx.scalar(y->dtype, 1.0), ctx.get_any(x)}, ctx.make_output(y, ctx.layout_of(x)));
+  emit_elementwise(ctx, ir::TflOp::DIV, {ctx.scalar(y->dtype, 1.0), ctx.get_any(x)},
+                   ctx.make_output(y, ctx.layout_of(x)));
 }
 
 void lower_log1p(LowerCtx& ctx, const ir::Node& n) {
@@ -81,12 +82,13 @@ void lower_pow_scalar(LowerCtx& ctx, const ir::Node& n) {
   Value* in = ctx.get_any(x);
   const Perm layout = ctx.layout_of(x);
   if (e == 1.0) return ctx.bind(y, in, layout);
-  if (e == 2.0) return void(emit_elementwise(ctx, "MUL", {in, in}, ctx.make_output(y, layout)));
+  if (e == 2.0) return void(emit_elementwise(ctx, ir::TflOp::MUL, {in, in}, ctx.make_output(y, layout)));
   if (!check_float(ctx, x)) return;
-  if (e == 0.5) return void(lower_unary_op(ctx, n, "SQRT", x));
-  if (e == -0.5) return void(lower_unary_op(ctx, n, "RSQRT", x));
-  if (e == -1.0) return void(emit_elementwise(ctx, "DIV", {ctx.scalar(y->dtype, 1.0), in}, ctx.make_output(y, layout)));
-  emit_elementwise(ctx, "POW", {in, ctx.scalar(y->dtype, e)}, ctx.make_output(y, layout));
+  if (e == 0.5) return void(lower_unary_op(ctx, n, ir::TflOp::SQRT, x));
+  if (e == -0.5) return void(lower_unary_op(ctx, n, ir::TflOp::RSQRT, x));
+  if (e == -1.0)
+    return void(emit_elementwise(ctx, ir::TflOp::DIV, {ctx.scalar(y->dtype, 1.0), in}, ctx.make_output(y, layout)));
+  emit_elementwise(ctx, ir::TflOp::POW, {in, ctx.scalar(y->dtype, e)}, ctx.make_output(y, layout));
 }
 
 // fmod(x, c) = x - trunc(x / c) * c (the sign of x). Index math on constants (Swin's window

@@ -25,7 +25,8 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* var = ctx.constant(n.get_tensor("running_var"));
   Value* wc = w ? ctx.constant(w) : nullptr;
   Value* bc = b ? ctx.constant(b) : nullptr;
-  if (!mean || !var || (w && !wc) || (b && !bc)) return ctx.unsupported("batch norm needs constant statistics and affine parameters");
+  if (!mean || !var || (w && !wc) || (b && !bc))
+    return ctx.unsupported("batch norm needs constant statistics and affine parameters");
   const double eps = n.get_float("eps");
   auto m = ir::to_float_vector(*mean), v = ir::to_float_vector(*var);
   const int64_t c = static_cast<int64_t>(m.size());
@@ -47,9 +48,9 @@ void lower_batch_norm(LowerCtx& ctx, const ir::Node& n) {
   Value* sc = ctx.reshape(ctx.const_f32(scale, {c}), full);
   Value* sh = ctx.reshape(ctx.const_f32(shift, {c}), full);
   Value* mid = ctx.make_temp(y->dtype, in->shape);
-  ctx.emit("MUL", {in, sc}, {mid})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {in, sc}, {mid}), ir::Activation::NONE);
   Value* out = ctx.make_output(y, layout);
-  ctx.emit("ADD", {mid, sh}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::ADD, {mid, sh}, {out}), ir::Activation::NONE);
 }
 
 // True when the statistics outputs (mean, rstd / invstd) of a normalization are read.
@@ -69,20 +70,21 @@ Value* normalize(LowerCtx& ctx, Value* x, const std::vector<int32_t>& axes, doub
     ir::Shape s = v->shape;
     for (int32_t a : axes) s[a].size = 1;
     Value* out = ctx.make_temp(v->dtype, s);
-    ctx.emit("MEAN", {v, axes_c}, {out})->set("keep_dims", true);
+    ctx.emit(ir::TflOp::MEAN, {v, axes_c}, {out})->set("keep_dims", true);
     return out;
   };
-  Value* d = emit_elementwise(ctx, "SUB", {x, mean(x)});
-  Value* var = mean(emit_elementwise(ctx, "MUL", {d, d}));
-  Value* rstd = emit_elementwise(ctx, "RSQRT", {emit_elementwise(ctx, "ADD", {var, ctx.scalar(x->dtype, eps)})});
-  return emit_elementwise(ctx, "MUL", {d, rstd});
+  Value* d = emit_elementwise(ctx, ir::TflOp::SUB, {x, mean(x)});
+  Value* var = mean(emit_elementwise(ctx, ir::TflOp::MUL, {d, d}));
+  Value* rstd = emit_elementwise(ctx, ir::TflOp::RSQRT,
+                                 {emit_elementwise(ctx, ir::TflOp::ADD, {var, ctx.scalar(x->dtype, eps)})});
+  return emit_elementwise(ctx, ir::TflOp::MUL, {d, rstd});
 }
 
 // Binds y = x·weight + bias (optional operands already shaped to broadcast), stored in `layout`.
 void bind_affine(LowerCtx& ctx, Value* x, Value* weight, Value* bias, const Value* y, const Perm& layout) {
   if (!weight && !bias) return ctx.bind(y, x, layout);
-  if (weight) x = emit_elementwise(ctx, "MUL", {x, weight}, bias ? nullptr : ctx.make_output(y, layout));
-  if (bias) emit_elementwise(ctx, "ADD", {x, bias}, ctx.make_output(y, layout));
+  if (weight) x = emit_elementwise(ctx, ir::TflOp::MUL, {x, weight}, bias ? nullptr : ctx.make_output(y, layout));
+  if (bias) emit_elementwise(ctx, ir::TflOp::ADD, {x, bias}, ctx.make_output(y, layout));
 }
 
 // native_layer_norm(input, normalized_shape, weight?, bias?, eps) over the last k logical dims.
@@ -144,8 +146,10 @@ void lower_batch_norm_no_stats(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int32_t> axes;
   std::vector<int64_t> channel_shape(rank, 1);
   for (int p = 0; p < rank; ++p) {
-    if (full[p] != 1) axes.push_back(p);
-    else channel_shape[p] = x->shape[1].size;
+    if (full[p] != 1)
+      axes.push_back(p);
+    else
+      channel_shape[p] = x->shape[1].size;
   }
   Value* normed = normalize(ctx, ctx.get_any(x), axes, n.get_float("eps"));
   auto param = [&](const char* name) -> Value* {

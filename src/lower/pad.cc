@@ -63,9 +63,9 @@ void lower_constant_pad(LowerCtx& ctx, const ir::Node& n) {
   const double value = n.get_float("value");
   Value* out = ctx.make_output(y, layout);
   if (value == 0.0)
-    ctx.emit("PAD", {in, pads_const(ctx, pads)}, {out});
+    ctx.emit(ir::TflOp::PAD, {in, pads_const(ctx, pads)}, {out});
   else  // PADV2 is not delegated to XNNPACK
-    ctx.emit("PADV2", {in, pads_const(ctx, pads), ctx.scalar(y->dtype, value)}, {out});
+    ctx.emit(ir::TflOp::PADV2, {in, pads_const(ctx, pads), ctx.scalar(y->dtype, value)}, {out});
 }
 
 void lower_reflection_pad(LowerCtx& ctx, const ir::Node& n) {
@@ -74,7 +74,7 @@ void lower_reflection_pad(LowerCtx& ctx, const ir::Node& n) {
   if (!check_pads(ctx, pad)) return;
   const Perm layout = ctx.layout_of(x);
   Value* out = ctx.make_output(n.outputs.at(0), layout);
-  ctx.emit("MIRROR_PAD", {ctx.get_any(x), pads_const(ctx, stored_pads(pad, x->rank(), layout))}, {out})
+  ctx.emit(ir::TflOp::MIRROR_PAD, {ctx.get_any(x), pads_const(ctx, stored_pads(pad, x->rank(), layout))}, {out})
       ->set("mode", std::string("REFLECT"));
 }
 
@@ -100,9 +100,9 @@ void lower_replication_pad(LowerCtx& ctx, const ir::Node& n) {
     ir::Shape shape = cur->shape;
     shape[axis].size += lo + hi;
     Value* next = ctx.make_temp(cur->dtype, shape);
-    ir::Node* c = ctx.emit("CONCATENATION", parts, {next});
+    ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {next});
     c->set("axis", int64_t{axis});
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     cur = next;
   }
   ctx.bind(n.outputs.at(0), cur, layout);
@@ -116,9 +116,11 @@ void register_pad_rules(Registry& r) {
         "pads mapped through the stored layout; negative pads crop with SLICE; all-zero pads are free; a non-zero "
         "value → PADV2 (not delegated to XNNPACK)");
   const std::string reflect_note = std::string(note) + "; not delegated to XNNPACK";
-  for (const char* op : {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default", "aten.reflection_pad3d.default"})
+  for (const char* op :
+       {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default", "aten.reflection_pad3d.default"})
     r.add(op, lower_reflection_pad, "MIRROR_PAD (REFLECT)", reflect_note).keep_whole_in_decomposition();
-  for (const char* op : {"aten.replication_pad1d.default", "aten.replication_pad2d.default", "aten.replication_pad3d.default"})
+  for (const char* op :
+       {"aten.replication_pad1d.default", "aten.replication_pad2d.default", "aten.replication_pad3d.default"})
     r.add(op, lower_replication_pad, "SLICE + CONCATENATION", note).keep_whole_in_decomposition();
 }
 

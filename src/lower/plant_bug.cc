@@ -20,7 +20,7 @@ void plant_bug(LowerCtx& ctx, const ir::Node& n) {
   ir::Value* wrong = ctx.make_temp(held->dtype, held->shape);
   // The FX name belongs to the wrong value; a view's input (another node's name) keeps its own.
   if (held->name == aten->name) std::swap(wrong->name, held->name);
-  emit_elementwise(ctx, "ADD", {held, ctx.scalar(held->dtype, kPlantedBugOffset)}, wrong);
+  emit_elementwise(ctx, ir::TflOp::ADD, {held, ctx.scalar(held->dtype, kPlantedBugOffset)}, wrong);
   ctx.bind(aten, wrong, ctx.layout_of(aten));
 }
 

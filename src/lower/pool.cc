@@ -27,46 +27,52 @@ Window window_of(const ir::Node& n) {
   return {k[0], k[1], s[0], s[1], p[0], p[1]};
 }
 
-ir::Node* emit_pool(LowerCtx& ctx, const std::string& op, Value* in, const Window& w, const std::string& padding,
-                    const Value* y) {
+ir::Node* emit_pool(LowerCtx& ctx, ir::TflOp op, Value* in, const Window& w, ir::Padding padding, const Value* y) {
   Value* out = ctx.make_output(y, channels_last_perm(4));
   if (w.kh == 1 && w.kw == 1 && (w.sh > 1 || w.sw > 1) && in->dtype == ir::DType::kFloat32 && !in->quant) {
     // A 1x1 window with stride > 1 only subsamples, but XNNPACK refuses 1x1 pooling with stride > 1.
     // A depthwise 1x1 convolution with weight 1 and bias 0 picks the same elements (x·1 + 0 = x).
     const int64_t c = in->shape[3].size;
     const std::vector<float> ones(c, 1.0f), zeros(c, 0.0f);
-    ir::Node* n = ctx.emit("DEPTHWISE_CONV_2D", {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
-    n->set("padding", std::string("VALID"));
+    ir::Node* n = ctx.emit(ir::TflOp::DEPTHWISE_CONV_2D,
+                           {in, ctx.const_f32(ones, {1, 1, 1, c}), ctx.const_f32(zeros, {c})}, {out});
+    ir::set_padding(*n, ir::Padding::VALID);
     n->set("stride_h", w.sh);
     n->set("stride_w", w.sw);
     n->set("dilation_h", int64_t{1});
     n->set("dilation_w", int64_t{1});
     n->set("depth_multiplier", int64_t{1});
-    n->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*n, ir::Activation::NONE);
     return n;
   }
   ir::Node* n = ctx.emit(op, {in}, {out});
-  n->set("padding", padding);
+  ir::set_padding(*n, padding);
   n->set("stride_h", w.sh);
   n->set("stride_w", w.sw);
   n->set("filter_h", w.kh);
   n->set("filter_w", w.kw);
-  n->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*n, ir::Activation::NONE);
   return n;
 }
 
 // Explicit padding of the stored NHWC tensor with `value` (PADV2 when not zero).
 Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t left, int64_t right, float value) {
-  std::vector<int32_t> pads{0, 0, static_cast<int32_t>(top), static_cast<int32_t>(bottom),
-                            static_cast<int32_t>(left), static_cast<int32_t>(right), 0, 0};
+  std::vector<int32_t> pads{0,
+                            0,
+                            static_cast<int32_t>(top),
+                            static_cast<int32_t>(bottom),
+                            static_cast<int32_t>(left),
+                            static_cast<int32_t>(right),
+                            0,
+                            0};
   ir::Shape s = x->shape;
   s[1].size += top + bottom;
   s[2].size += left + right;
   Value* out = ctx.make_temp(x->dtype, s);
   if (value == 0.0f)
-    ctx.emit("PAD", {x, ctx.const_i32(pads, {4, 2})}, {out});
+    ctx.emit(ir::TflOp::PAD, {x, ctx.const_i32(pads, {4, 2})}, {out});
   else
-    ctx.emit("PADV2", {x, ctx.const_i32(pads, {4, 2}), ctx.scalar(x->dtype, value)}, {out});
+    ctx.emit(ir::TflOp::PADV2, {x, ctx.const_i32(pads, {4, 2}), ctx.scalar(x->dtype, value)}, {out});
   return out;
 }
 
@@ -78,15 +84,17 @@ Value* pad_nhwc(LowerCtx& ctx, Value* x, int64_t top, int64_t bottom, int64_t le
 bool known_non_negative(const Value* v, int depth = 0) {
   const ir::Node* p = v->producer;
   if (!p || depth > 8) return false;
-  if (p->op == "tfl.TRANSPOSE" || p->op == "tfl.RESHAPE" || p->op == "tfl.MAX_POOL_2D" || p->op == "tfl.AVERAGE_POOL_2D")
+  if (p->is(ir::TflOp::TRANSPOSE) || p->is(ir::TflOp::RESHAPE) || p->is(ir::TflOp::MAX_POOL_2D) ||
+      p->is(ir::TflOp::AVERAGE_POOL_2D))
     return known_non_negative(p->inputs[0], depth + 1);
-  if (p->op == "tfl.CONCATENATION")
-    return std::all_of(p->inputs.begin(), p->inputs.end(), [&](const Value* in) { return known_non_negative(in, depth + 1); });
-  if (p->op == "tfl.DEQUANTIZE") {
+  if (p->is(ir::TflOp::CONCATENATION))
+    return std::all_of(p->inputs.begin(), p->inputs.end(),
+                       [&](const Value* in) { return known_non_negative(in, depth + 1); });
+  if (p->is(ir::TflOp::DEQUANTIZE)) {
     const auto& q = p->inputs[0]->quant;
     return q && q->zero_point.size() == 1 && q->zero_point[0] == -128;
   }
-  return p->op == "tfl.RELU" || p->op == "tfl.RELU6" || p->op == "tfl.LOGISTIC";
+  return p->is(ir::TflOp::RELU) || p->is(ir::TflOp::RELU6) || p->is(ir::TflOp::LOGISTIC);
 }
 
 bool check_pool_input(LowerCtx& ctx, const Value* x) {
@@ -112,11 +120,11 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
   const bool ceil = n.get_bool("ceil_mode");
   Value* in = ctx.get(x, channels_last_perm(4));
   const int64_t H = in->shape[1].size, W = in->shape[2].size;
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (w.ph == 0 && w.pw == 0 && !ceil) {
-    padding = "VALID";
+    padding = ir::Padding::VALID;
   } else if (torch_pad_is_same(H, w.kh, w.sh, w.ph, 1, ceil) && torch_pad_is_same(W, w.kw, w.sw, w.pw, 1, ceil)) {
-    padding = "SAME";  // SAME ignores out-of-bounds taps, exactly like PyTorch's -inf padding
+    padding = ir::Padding::SAME;  // SAME ignores out-of-bounds taps, exactly like PyTorch's -inf padding
   } else {
     const int64_t oh = torch_window_out(H, w.kh, w.sh, w.ph, 1, ceil);
     const int64_t ow = torch_window_out(W, w.kw, w.sw, w.pw, 1, ceil);
@@ -126,7 +134,7 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
     const float fill = known_non_negative(in) ? 0.0f : -std::numeric_limits<float>::infinity();
     in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, fill);
   }
-  emit_pool(ctx, "MAX_POOL_2D", in, w, padding, n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::MAX_POOL_2D, in, w, padding, n.outputs[0]);
 }
 
 // The general average pool: PAD with zeros so that every window lies inside the padded tensor,
@@ -153,20 +161,21 @@ void emit_avg_pool_rescaled(LowerCtx& ctx, const ir::Node& n, Value* in, const W
       all_one = all_one && scale[i * ow + j] == 1.0f;
     }
   if (w.ph || w.pw || bottom || right) in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, 0.0f);
-  if (all_one) return void(emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]));
+  if (all_one) return void(emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, ir::Padding::VALID, n.outputs[0]));
   ir::Shape pooled = in->shape;
   pooled[1].size = oh;
   pooled[2].size = ow;
   Value* avg = ctx.make_temp(in->dtype, pooled);
-  ir::Node* p = ctx.emit("AVERAGE_POOL_2D", {in}, {avg});
-  p->set("padding", std::string("VALID"));
+  ir::Node* p = ctx.emit(ir::TflOp::AVERAGE_POOL_2D, {in}, {avg});
+  ir::set_padding(*p, ir::Padding::VALID);
   p->set("stride_h", w.sh);
   p->set("stride_w", w.sw);
   p->set("filter_h", w.kh);
   p->set("filter_w", w.kw);
-  p->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*p, ir::Activation::NONE);
   Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
-  ctx.emit("MUL", {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out})->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*ctx.emit(ir::TflOp::MUL, {avg, ctx.const_f32(scale, {1, oh, ow, 1})}, {out}),
+                           ir::Activation::NONE);
 }
 
 void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
@@ -188,12 +197,12 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     if (in->quant) return ctx.unsupported("int8 avg_pool2d with divisor_override is not supported");
     return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
   }
-  std::string padding = "VALID";
+  ir::Padding padding = ir::Padding::VALID;
   if (w.ph == 0 && w.pw == 0 && bottom == 0 && right == 0) {
-    padding = "VALID";
+    padding = ir::Padding::VALID;
   } else if (!include_pad && torch_pad_is_same(H, w.kh, w.sh, w.ph, 1, ceil) &&
              torch_pad_is_same(W, w.kw, w.sw, w.pw, 1, ceil)) {
-    padding = "SAME";
+    padding = ir::Padding::SAME;
   } else if (include_pad && (oh - 1) * w.sh + w.kh <= H + 2 * w.ph && (ow - 1) * w.sw + w.kw <= W + 2 * w.pw) {
     // Every window lies inside the zero-padded input, so dividing by k·k matches PyTorch.
     in = pad_nhwc(ctx, in, w.ph, w.ph, w.pw, w.pw, 0.0f);  // zeros count, as in PyTorch
@@ -201,7 +210,7 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
     if (in->quant) return ctx.unsupported("int8 avg_pool2d with windows past the padded input is not supported");
     return emit_avg_pool_rescaled(ctx, n, in, w, oh, ow, include_pad);
   }
-  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, padding, n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, padding, n.outputs[0]);
 }
 
 // Adaptive pooling whose windows differ in size (output i covers [floor(i·H/OH), ceil((i+1)·H/OH))):
@@ -209,9 +218,11 @@ void lower_avg_pool(LowerCtx& ctx, const ir::Node& n) {
 // [N, H·W, C]. No TRANSPOSE: the spatial dims are already together in the stored order.
 void lower_adaptive_by_matmul(LowerCtx& ctx, const ir::Node& n, Value* in, int64_t oh, int64_t ow) {
   const int64_t N = in->shape[0].size, H = in->shape[1].size, W = in->shape[2].size, C = in->shape[3].size;
-  if (in->quant || in->dtype != ir::DType::kFloat32) return ctx.unsupported("adaptive avg pool with uneven windows: float32 only");
+  if (in->quant || in->dtype != ir::DType::kFloat32)
+    return ctx.unsupported("adaptive avg pool with uneven windows: float32 only");
   if (oh * ow * H * W > (int64_t{1} << 22))
-    return ctx.unsupported("adaptive avg pool with uneven windows and a large input: the averaging matrix would exceed 16 MB");
+    return ctx.unsupported(
+        "adaptive avg pool with uneven windows and a large input: the averaging matrix would exceed 16 MB");
   std::vector<float> m(oh * ow * H * W, 0.0f);
   for (int64_t i = 0; i < oh; ++i) {
     const int64_t h0 = i * H / oh, h1 = ((i + 1) * H + oh - 1) / oh;
@@ -225,7 +236,7 @@ void lower_adaptive_by_matmul(LowerCtx& ctx, const ir::Node& n, Value* in, int64
   Value* flat = ctx.reshape(in, {N, H * W, C});
   const std::vector<int64_t> pooled_shape{N, oh * ow, C};
   Value* pooled = ctx.make_temp(in->dtype, ir::static_shape(pooled_shape));
-  ir::Node* mm = ctx.emit("BATCH_MATMUL", {ctx.const_f32(m, {1, oh * ow, H * W}), flat}, {pooled});
+  ir::Node* mm = ctx.emit(ir::TflOp::BATCH_MATMUL, {ctx.const_f32(m, {1, oh * ow, H * W}), flat}, {pooled});
   mm->set("adj_x", false);
   mm->set("adj_y", false);
   ctx.bind(n.outputs[0], ctx.reshape(pooled, {N, oh, ow, C}), channels_last_perm(4));
@@ -241,20 +252,22 @@ void lower_adaptive_avg_pool(LowerCtx& ctx, const ir::Node& n) {
   if (out_size[0] == 1 && out_size[1] == 1) {
     Value* out = ctx.make_output(n.outputs[0], channels_last_perm(4));
     std::vector<int32_t> axes{1, 2};
-    ir::Node* m = ctx.emit("MEAN", {in, ctx.const_i32(axes, {2})}, {out});
+    ir::Node* m = ctx.emit(ir::TflOp::MEAN, {in, ctx.const_i32(axes, {2})}, {out});
     m->set("keep_dims", true);
     return;
   }
-  if (H % out_size[0] != 0 || W % out_size[1] != 0) return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
+  if (H % out_size[0] != 0 || W % out_size[1] != 0)
+    return lower_adaptive_by_matmul(ctx, n, in, out_size[0], out_size[1]);
   const Window w{H / out_size[0], W / out_size[1], H / out_size[0], W / out_size[1], 0, 0};
-  emit_pool(ctx, "AVERAGE_POOL_2D", in, w, "VALID", n.outputs[0]);
+  emit_pool(ctx, ir::TflOp::AVERAGE_POOL_2D, in, w, ir::Padding::VALID, n.outputs[0]);
 }
 
 }  // namespace
 
 void register_pool_rules(Registry& r) {
   r.add("aten.max_pool2d_with_indices.default", lower_max_pool, "MAX_POOL_2D (+PAD / PADV2)",
-        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode handled; "
+        "indices must be unused; SAME when equivalent, else PAD(0) after a ReLU or PADV2(-inf), + VALID; ceil_mode "
+        "handled; "
         "1x1 window with stride > 1 → DEPTHWISE_CONV_2D (XNNPACK refuses that pool)");
   r.add("aten.avg_pool2d.default", lower_avg_pool, "AVERAGE_POOL_2D (+PAD, MUL)",
         "count_include_pad=False → SAME when equivalent; windows inside the zero-padded input → PAD(0) + VALID; "

@@ -24,7 +24,7 @@ bool is_full_int8_range(const ir::Node& n) {
 }
 
 ir::QuantParams per_tensor_params(const ir::Node& n) {
-  return ir::QuantParams{{static_cast<float>(n.get_float("scale"))}, {n.get_int("zero_point")}, 0};
+  return ir::QuantParams{{static_cast<float>(n.get_float("scale"))}, {n.get_int("zero_point")}, 0, nullptr};
 }
 
 // The int8 constant `w` with `q` attached, sharing its bytes.
@@ -41,7 +41,7 @@ void lower_quantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
     return ctx.unsupported("only int8 activations with the full [-128, 127] range are supported");
   Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
   out->quant = per_tensor_params(n);
-  ctx.emit("QUANTIZE", {ctx.get_any(x)}, {out});
+  ctx.emit(ir::TflOp::QUANTIZE, {ctx.get_any(x)}, {out});
 }
 
 void lower_dequantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
@@ -50,7 +50,7 @@ void lower_dequantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
   Value* in = ctx.get_any(x);
   if (!in->quant || *in->quant != per_tensor_params(n))
     return ctx.unsupported("dequantize of a tensor that was not quantized with the same scale and zero point");
-  ctx.emit("DEQUANTIZE", {in}, {ctx.make_output(n.outputs.at(0), ctx.layout_of(x))});
+  ctx.emit(ir::TflOp::DEQUANTIZE, {in}, {ctx.make_output(n.outputs.at(0), ctx.layout_of(x))});
 }
 
 void lower_dequantize_per_channel(LowerCtx& ctx, const ir::Node& n) {

@@ -16,14 +16,14 @@ Value* repeat_axis(LowerCtx& ctx, Value* x, int axis, int64_t m) {
   s[axis].size *= m;
   Value* out = ctx.make_temp(x->dtype, s);
   if (m <= 4) {
-    ir::Node* c = ctx.emit("CONCATENATION", std::vector<Value*>(m, x), {out});
+    ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, std::vector<Value*>(m, x), {out});
     c->set("axis", static_cast<int64_t>(axis));
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     return out;
   }
   std::vector<int32_t> multiples(x->rank(), 1);
   multiples[axis] = static_cast<int32_t>(m);
-  ctx.emit("TILE", {x, ctx.const_i32(multiples, {x->rank()})}, {out});
+  ctx.emit(ir::TflOp::TILE, {x, ctx.const_i32(multiples, {x->rank()})}, {out});
   return out;
 }
 
@@ -67,7 +67,7 @@ void lower_flip(LowerCtx& ctx, const ir::Node& n) {
     while (full[axis] != d) ++axis;
     if (v->shape[axis].is_static() && v->shape[axis].size == 1) continue;
     Value* out = ctx.make_temp(v->dtype, v->shape);
-    ctx.emit("REVERSE_V2", {v, ctx.const_i32(std::span(&axis, 1), {1})}, {out});
+    ctx.emit(ir::TflOp::REVERSE_V2, {v, ctx.const_i32(std::span(&axis, 1), {1})}, {out});
     v = out;
   }
   ctx.bind(n.outputs.at(0), v, layout);
@@ -101,7 +101,7 @@ void lower_unfold(LowerCtx& ctx, const ir::Node& n) {
     for (int64_t i = 0; i < count; ++i)
       for (int64_t j = 0; j < size; ++j) idx.push_back(static_cast<int32_t>(i * step + j));
     windows = ctx.make_temp(x->dtype, ir::static_shape(shape));
-    ctx.emit("GATHER", {in, ctx.const_i32(idx, {count, size})}, {windows})->set("axis", dim);
+    ctx.emit(ir::TflOp::GATHER, {in, ctx.const_i32(idx, {count, size})}, {windows})->set("axis", dim);
   }
   // Stored [.., count, size, rest..] holds output logical dims [.., dim, rank, dim + 1, ..].
   Perm layout;
@@ -114,9 +114,11 @@ void lower_unfold(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_rearrange_rules(Registry& r) {
-  r.add("aten.repeat.default", lower_repeat, "CONCATENATION / TILE",
-        "per repeated stored axis: CONCATENATION of up to 4 copies (delegated to XNNPACK), TILE beyond (not delegated)");
-  r.add("aten.flip.default", lower_flip, "REVERSE_V2", "one per flipped axis; in the stored layout; not delegated to XNNPACK");
+  r.add(
+      "aten.repeat.default", lower_repeat, "CONCATENATION / TILE",
+      "per repeated stored axis: CONCATENATION of up to 4 copies (delegated to XNNPACK), TILE beyond (not delegated)");
+  r.add("aten.flip.default", lower_flip, "REVERSE_V2",
+        "one per flipped axis; in the stored layout; not delegated to XNNPACK");
   r.add("aten.unfold.default", lower_unfold, "SLICE + RESHAPE / GATHER",
         "step = size: SLICE + RESHAPE; other steps: GATHER of constant window indices (not delegated to XNNPACK); "
         "the window dim stays next to the window index in the stored layout");

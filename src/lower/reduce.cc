@@ -1,6 +1,6 @@
 // Reductions over dims: mean / sum / amax / amin → MEAN / SUM / REDUCE_MAX / REDUCE_MIN, var from
-// MEANs, argmax / argmin / max.dim / min.dim → ARG_MAX / ARG_MIN, and the cumsum scan → CUMSUM, computed in the input's stored layout (the reduced axes
-// are mapped through it).
+// MEANs, argmax / argmin / max.dim / min.dim → ARG_MAX / ARG_MIN, and the cumsum scan → CUMSUM, computed in the input's
+// stored layout (the reduced axes are mapped through it).
 #include <algorithm>
 
 #include "lower/elementwise.h"
@@ -44,14 +44,14 @@ Perm reduced_layout(const std::vector<int64_t>& dims, const Perm& layout, int ra
   return normalized(out, rank - static_cast<int>(dims.size()));
 }
 
-ir::Node* emit_reduce(LowerCtx& ctx, const std::string& op, Value* in, const std::vector<int32_t>& axes, bool keepdim,
+ir::Node* emit_reduce(LowerCtx& ctx, ir::TflOp op, Value* in, const std::vector<int32_t>& axes, bool keepdim,
                       Value* out) {
   ir::Node* r = ctx.emit(op, {in, ctx.const_i32(axes, {static_cast<int64_t>(axes.size())})}, {out});
   r->set("keep_dims", keepdim);
   return r;
 }
 
-void lower_reduce(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_reduce(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
@@ -69,7 +69,8 @@ void lower_var(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const int rank = x->rank();
-  if (!ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape)) return ctx.unsupported("var needs a static float tensor");
+  if (!ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("var needs a static float tensor");
   const auto dims = reduced_dims(n, rank);
   const bool keepdim = n.get_bool("keepdim");
   const double correction = n.is_none("correction") ? 1.0 : n.get_float("correction");
@@ -82,16 +83,16 @@ void lower_var(LowerCtx& ctx, const ir::Node& n) {
   ir::Shape kept = in->shape;
   for (int32_t a : axes) kept[a].size = 1;
   Value* mean = ctx.make_temp(in->dtype, kept);
-  emit_reduce(ctx, "MEAN", in, axes, true, mean);
-  Value* dev = emit_elementwise(ctx, "SUB", {in, mean});
-  Value* sq = emit_elementwise(ctx, "MUL", {dev, dev});
+  emit_reduce(ctx, ir::TflOp::MEAN, in, axes, true, mean);
+  Value* dev = emit_elementwise(ctx, ir::TflOp::SUB, {in, mean});
+  Value* sq = emit_elementwise(ctx, ir::TflOp::MUL, {dev, dev});
   const Perm out_layout = reduced_layout(dims, layout, rank, keepdim);
   const double rescale = static_cast<double>(count) / (static_cast<double>(count) - correction);
   Value* out = ctx.make_output(y, out_layout);
-  if (rescale == 1.0) return void(emit_reduce(ctx, "MEAN", sq, axes, keepdim, out));
+  if (rescale == 1.0) return void(emit_reduce(ctx, ir::TflOp::MEAN, sq, axes, keepdim, out));
   Value* m = ctx.make_temp(y->dtype, physical_shape(y->shape, out_layout));
-  emit_reduce(ctx, "MEAN", sq, axes, keepdim, m);
-  emit_elementwise(ctx, "MUL", {m, ctx.scalar(y->dtype, rescale)}, out);
+  emit_reduce(ctx, ir::TflOp::MEAN, sq, axes, keepdim, m);
+  emit_elementwise(ctx, ir::TflOp::MUL, {m, ctx.scalar(y->dtype, rescale)}, out);
 }
 
 // cumsum along one dim; integer inputs accumulate in the output dtype (int64 by default).
@@ -106,7 +107,7 @@ void lower_cumsum(LowerCtx& ctx, const ir::Node& n) {
   const Perm layout = ctx.layout_of(x);
   const int32_t axis = stored_axes({dim}, layout, rank).at(0);
   Value* in = ctx.cast(ctx.get_any(x), y->dtype);
-  ir::Node* c = ctx.emit("CUMSUM", {in, ctx.const_i32(std::span(&axis, 1), {})}, {ctx.make_output(y, layout)});
+  ir::Node* c = ctx.emit(ir::TflOp::CUMSUM, {in, ctx.const_i32(std::span(&axis, 1), {})}, {ctx.make_output(y, layout)});
   c->set("exclusive", false);
   c->set("reverse", false);
 }
@@ -114,13 +115,14 @@ void lower_cumsum(LowerCtx& ctx, const ir::Node& n) {
 // ARG_MAX / ARG_MIN of stored tensor `in` over stored `axis` into ATen value `y` (int64), keeping
 // the reduced dim as size 1 when `keepdim`; `layout` is the input's. Ties give the first index,
 // as in PyTorch.
-void lower_arg_into(LowerCtx& ctx, const std::string& op, Value* in, int32_t axis, bool keepdim, const Perm& layout,
-                    int64_t dim, const Value* y) {
+void lower_arg_into(LowerCtx& ctx, ir::TflOp op, Value* in, int32_t axis, bool keepdim, const Perm& layout, int64_t dim,
+                    const Value* y) {
   if (!y || ctx.uses(y) == 0) return;
   const int rank = in->rank();
   ir::Shape reduced = in->shape;
   reduced.erase(reduced.begin() + axis);
-  Value* idx = keepdim ? ctx.make_temp(ir::DType::kInt64, reduced) : ctx.make_output(y, reduced_layout({dim}, layout, rank, false));
+  Value* idx = keepdim ? ctx.make_temp(ir::DType::kInt64, reduced)
+                       : ctx.make_output(y, reduced_layout({dim}, layout, rank, false));
   ir::Node* a = ctx.emit(op, {in, ctx.const_i32(std::span(&axis, 1), {1})}, {idx});
   a->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
   if (!keepdim) return;
@@ -130,7 +132,7 @@ void lower_arg_into(LowerCtx& ctx, const std::string& op, Value* in, int32_t axi
 }
 
 // argmax / argmin (dim None: over the flattened tensor in PyTorch order).
-void lower_arg(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
+void lower_arg(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
   const bool keepdim = n.find("keepdim") ? n.get_bool("keepdim") : false;
@@ -140,7 +142,8 @@ void lower_arg(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
     Value* flat = ctx.reshape(ctx.get(x, {}), {ir::num_elements(x->shape)});
     Value* idx = keepdim || x->rank() == 0 ? ctx.make_temp(ir::DType::kInt64, {}) : ctx.make_output(y);
     const int32_t axis = 0;
-    ctx.emit(op, {flat, ctx.const_i32(std::span(&axis, 1), {1})}, {idx})->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
+    ctx.emit(op, {flat, ctx.const_i32(std::span(&axis, 1), {1})}, {idx})
+        ->set("output_type", static_cast<int64_t>(ir::DType::kInt64));
     if (keepdim || x->rank() == 0) ctx.bind(y, ctx.reshape(idx, ir::sizes_of(y->shape)));
     return;
   }
@@ -152,11 +155,11 @@ void lower_arg(LowerCtx& ctx, const ir::Node& n, const std::string& op) {
   lower_arg_into(ctx, op, ctx.get_any(x), axis, keepdim, layout, dim, y);
 }
 
-void lower_argmax(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, "ARG_MAX"); }
-void lower_argmin(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, "ARG_MIN"); }
+void lower_argmax(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, ir::TflOp::ARG_MAX); }
+void lower_argmin(LowerCtx& ctx, const ir::Node& n) { lower_arg(ctx, n, ir::TflOp::ARG_MIN); }
 
 // max.dim / min.dim: (values, indices) = REDUCE_MAX / REDUCE_MIN and ARG_MAX / ARG_MIN.
-void lower_max_min_dim(LowerCtx& ctx, const ir::Node& n, const std::string& reduce, const std::string& arg) {
+void lower_max_min_dim(LowerCtx& ctx, const ir::Node& n, ir::TflOp reduce, ir::TflOp arg) {
   const Value* x = n.get_tensor("self");
   if (!ir::is_fully_static(x->shape)) return ctx.unsupported("max.dim/min.dim needs static shapes");
   const int rank = x->rank();
@@ -173,13 +176,17 @@ void lower_max_min_dim(LowerCtx& ctx, const ir::Node& n, const std::string& redu
   if (n.outputs.size() > 1) lower_arg_into(ctx, arg, in, axis, keepdim, layout, dim, n.outputs[1]);
 }
 
-void lower_max_dim(LowerCtx& ctx, const ir::Node& n) { lower_max_min_dim(ctx, n, "REDUCE_MAX", "ARG_MAX"); }
-void lower_min_dim(LowerCtx& ctx, const ir::Node& n) { lower_max_min_dim(ctx, n, "REDUCE_MIN", "ARG_MIN"); }
+void lower_max_dim(LowerCtx& ctx, const ir::Node& n) {
+  lower_max_min_dim(ctx, n, ir::TflOp::REDUCE_MAX, ir::TflOp::ARG_MAX);
+}
+void lower_min_dim(LowerCtx& ctx, const ir::Node& n) {
+  lower_max_min_dim(ctx, n, ir::TflOp::REDUCE_MIN, ir::TflOp::ARG_MIN);
+}
 
-void lower_mean(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "MEAN"); }
-void lower_sum(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "SUM"); }
-void lower_amax(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "REDUCE_MAX"); }
-void lower_amin(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, "REDUCE_MIN"); }
+void lower_mean(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, ir::TflOp::MEAN); }
+void lower_sum(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, ir::TflOp::SUM); }
+void lower_amax(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, ir::TflOp::REDUCE_MAX); }
+void lower_amin(LowerCtx& ctx, const ir::Node& n) { lower_reduce(ctx, n, ir::TflOp::REDUCE_MIN); }
 
 }  // namespace
 
@@ -195,12 +202,16 @@ void register_reduce_rules(Registry& r) {
   // RoPE takes max(position_ids) to pick its frequencies).
   r.add("aten.max.default", lower_amax, "REDUCE_MAX", "all dims");
   r.add("aten.min.default", lower_amin, "REDUCE_MIN", "all dims");
-  r.add("aten.argmax.default", lower_argmax, "ARG_MAX", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
-  r.add("aten.argmin.default", lower_argmin, "ARG_MIN", "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.argmax.default", lower_argmax, "ARG_MAX",
+        "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
+  r.add("aten.argmin.default", lower_argmin, "ARG_MIN",
+        "int64 indices, first index on ties; dim None: the flattened tensor; not delegated to XNNPACK");
   r.add("aten.max.dim", lower_max_dim, "REDUCE_MAX + ARG_MAX", "indices only when used; " + std::string(note));
   r.add("aten.min.dim", lower_min_dim, "REDUCE_MIN + ARG_MIN", "indices only when used; " + std::string(note));
-  r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL", "two MEANs, rescaled by N / (N - correction); static shapes");
-  r.add("aten.cumsum.default", lower_cumsum, "CUMSUM", "axis mapped through the stored layout; not delegated to XNNPACK");
+  r.add("aten.var.correction", lower_var, "MEAN, SUB, MUL",
+        "two MEANs, rescaled by N / (N - correction); static shapes");
+  r.add("aten.cumsum.default", lower_cumsum, "CUMSUM",
+        "axis mapped through the stored layout; not delegated to XNNPACK");
 }
 
 }  // namespace pt2tflite::lower

@@ -12,10 +12,10 @@ namespace pt2tflite::lower {
 using LowerFn = void (*)(LowerCtx& ctx, const ir::Node& node);
 
 struct Rule {
-  std::string op;         // exact overload, e.g. "aten.convolution.default"
+  std::string op;  // exact overload, e.g. "aten.convolution.default"
   LowerFn fn;
-  std::string emits;      // TFLite op(s) it becomes, for docs/ops.md
-  std::string notes;      // limits and conditions, for docs/ops.md
+  std::string emits;  // TFLite op(s) it becomes, for docs/ops.md
+  std::string notes;  // limits and conditions, for docs/ops.md
   // Whether pt2tflite.convert keeps the op out of torch.export's decomposition table. PyTorch's
   // default table splits some ops into many small ones (upsampling and reflect/replicate padding
   // and roll into gathers; softplus, mish, prelu and _safe_softmax into selects) that this rule

@@ -30,16 +30,18 @@ std::pair<std::optional<double>, std::optional<double>> scales_of(const ir::Node
   return {one("scales_h"), one("scales_w")};
 }
 
-void lower_resize(LowerCtx& ctx, const ir::Node& n, const std::string& op, bool bilinear) {
+void lower_resize(LowerCtx& ctx, const ir::Node& n, ir::TflOp op, bool bilinear) {
   const Value* x = n.get_tensor(n.find("input") ? "input" : "self");
   const Value* y = n.outputs.at(0);
-  if (x->rank() != 4 || !ir::is_fully_static(y->shape)) return ctx.unsupported("upsampling needs a 4-D input and a static output");
+  if (x->rank() != 4 || !ir::is_fully_static(y->shape))
+    return ctx.unsupported("upsampling needs a 4-D input and a static output");
   const int64_t ih = x->shape[2].size, iw = x->shape[3].size, oh = y->shape[2].size, ow = y->shape[3].size;
   const bool align_corners = bilinear && n.get_bool("align_corners");
   auto [sh, sw] = scales_of(n);
   if (!align_corners && (!scale_matches(sh, ih, oh) || !scale_matches(sw, iw, ow)))
-    return ctx.unsupported("upsampling with a scale factor that is not output/input size (PyTorch maps "
-                           "coordinates by 1/scale, TFLite by input/output); pass size= instead");
+    return ctx.unsupported(
+        "upsampling with a scale factor that is not output/input size (PyTorch maps "
+        "coordinates by 1/scale, TFLite by input/output); pass size= instead");
   const Perm nhwc = channels_last_perm(4);
   std::vector<int32_t> size{static_cast<int32_t>(oh), static_cast<int32_t>(ow)};
   ir::Node* r = ctx.emit(op, {ctx.get(x, nhwc), ctx.const_i32(size, {2})}, {ctx.make_output(y, nhwc)});
@@ -47,8 +49,10 @@ void lower_resize(LowerCtx& ctx, const ir::Node& n, const std::string& op, bool 
   r->set("half_pixel_centers", bilinear && !align_corners);
 }
 
-void lower_nearest(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, "RESIZE_NEAREST_NEIGHBOR", false); }
-void lower_bilinear(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, "RESIZE_BILINEAR", true); }
+void lower_nearest(LowerCtx& ctx, const ir::Node& n) {
+  lower_resize(ctx, n, ir::TflOp::RESIZE_NEAREST_NEIGHBOR, false);
+}
+void lower_bilinear(LowerCtx& ctx, const ir::Node& n) { lower_resize(ctx, n, ir::TflOp::RESIZE_BILINEAR, true); }
 
 }  // namespace
 

@@ -14,19 +14,21 @@ using ir::Value;
 
 struct Sampler {
   LowerCtx& ctx;
-  Value* flat;       // input as [N·H·W, C]
+  Value* flat;        // input as [N·H·W, C]
   Value* batch_base;  // n·H·W as float [N, 1, 1, 1]
   int64_t N, H, W, C, Ho, Wo;
   bool zeros;
 
   Value* scalar(double v) { return ctx.scalar(ir::DType::kFloat32, v); }
-  Value* op(const std::string& name, Value* a, Value* b) { return emit_elementwise(ctx, name, {a, b}); }
-  Value* clamp(Value* v, int64_t hi) { return op("MINIMUM", op("MAXIMUM", v, scalar(0)), scalar(static_cast<double>(hi))); }
+  Value* op(ir::TflOp name, Value* a, Value* b) { return emit_elementwise(ctx, name, {a, b}); }
+  Value* clamp(Value* v, int64_t hi) {
+    return op(ir::TflOp::MINIMUM, op(ir::TflOp::MAXIMUM, v, scalar(0)), scalar(static_cast<double>(hi)));
+  }
 
   // 1.0 where integer-valued coordinate `v` lies in [0, hi], else 0.0.
   Value* in_bounds(Value* v, Value* clamped) {
     Value* eq = ctx.make_temp(ir::DType::kBool, v->shape);
-    ctx.emit("EQUAL", {v, clamped}, {eq});
+    ctx.emit(ir::TflOp::EQUAL, {v, clamped}, {eq});
     return ctx.cast(eq, ir::DType::kFloat32);
   }
 
@@ -36,23 +38,24 @@ struct Sampler {
     Value* xc = clamp(x, W - 1);
     Value* yc = clamp(y, H - 1);
     if (zeros) {
-      Value* mask = op("MUL", in_bounds(x, xc), in_bounds(y, yc));
-      weight = weight ? op("MUL", mask, weight) : mask;
+      Value* mask = op(ir::TflOp::MUL, in_bounds(x, xc), in_bounds(y, yc));
+      weight = weight ? op(ir::TflOp::MUL, mask, weight) : mask;
     }
-    Value* index = op("ADD", op("ADD", op("MUL", yc, scalar(static_cast<double>(W))), xc), batch_base);
+    Value* index =
+        op(ir::TflOp::ADD, op(ir::TflOp::ADD, op(ir::TflOp::MUL, yc, scalar(static_cast<double>(W))), xc), batch_base);
     Value* i32 = ctx.reshape(ctx.cast(index, ir::DType::kInt32), {N, Ho, Wo});
     std::vector<int64_t> out{N, Ho, Wo, C};
     Value* pixels = ctx.make_temp(ir::DType::kFloat32, ir::static_shape(out));
-    ctx.emit("GATHER", {flat, i32}, {pixels})->set("axis", int64_t{0});
-    return weight ? op("MUL", pixels, weight) : pixels;
+    ctx.emit(ir::TflOp::GATHER, {flat, i32}, {pixels})->set("axis", int64_t{0});
+    return weight ? op(ir::TflOp::MUL, pixels, weight) : pixels;
   }
 };
 
 // align_corners: (g + 1)·(size - 1)/2; otherwise (g + 1)·size/2 - 0.5 (PyTorch's CPU kernel).
 Value* unnormalize(Sampler& s, Value* g, int64_t size, bool align_corners) {
-  Value* shifted = s.op("ADD", g, s.scalar(1.0));
-  if (align_corners) return s.op("MUL", shifted, s.scalar(static_cast<double>(size - 1) / 2.0));
-  return s.op("SUB", s.op("MUL", shifted, s.scalar(static_cast<double>(size) / 2.0)), s.scalar(0.5));
+  Value* shifted = s.op(ir::TflOp::ADD, g, s.scalar(1.0));
+  if (align_corners) return s.op(ir::TflOp::MUL, shifted, s.scalar(static_cast<double>(size - 1) / 2.0));
+  return s.op(ir::TflOp::SUB, s.op(ir::TflOp::MUL, shifted, s.scalar(static_cast<double>(size) / 2.0)), s.scalar(0.5));
 }
 
 void lower_grid_sampler_2d(LowerCtx& ctx, const ir::Node& n) {
@@ -83,18 +86,19 @@ void lower_grid_sampler_2d(LowerCtx& ctx, const ir::Node& n) {
   Value* one = s.scalar(1.0);
   Value* result = nullptr;
   if (mode == 1) {  // nearest: round half to even, as PyTorch's nearbyint
-    result = s.tap(emit_elementwise(ctx, "ROUND", {ix}), emit_elementwise(ctx, "ROUND", {iy}), nullptr);
+    result =
+        s.tap(emit_elementwise(ctx, ir::TflOp::ROUND, {ix}), emit_elementwise(ctx, ir::TflOp::ROUND, {iy}), nullptr);
   } else {
-    Value* x0 = emit_elementwise(ctx, "FLOOR", {ix});
-    Value* y0 = emit_elementwise(ctx, "FLOOR", {iy});
-    Value* x1 = s.op("ADD", x0, one);
-    Value* y1 = s.op("ADD", y0, one);
-    Value* wx1 = s.op("SUB", ix, x0), *wx0 = s.op("SUB", x1, ix);
-    Value* wy1 = s.op("SUB", iy, y0), *wy0 = s.op("SUB", y1, iy);
-    result = s.tap(x0, y0, s.op("MUL", wx0, wy0));
-    result = s.op("ADD", result, s.tap(x1, y0, s.op("MUL", wx1, wy0)));
-    result = s.op("ADD", result, s.tap(x0, y1, s.op("MUL", wx0, wy1)));
-    result = s.op("ADD", result, s.tap(x1, y1, s.op("MUL", wx1, wy1)));
+    Value* x0 = emit_elementwise(ctx, ir::TflOp::FLOOR, {ix});
+    Value* y0 = emit_elementwise(ctx, ir::TflOp::FLOOR, {iy});
+    Value* x1 = s.op(ir::TflOp::ADD, x0, one);
+    Value* y1 = s.op(ir::TflOp::ADD, y0, one);
+    Value *wx1 = s.op(ir::TflOp::SUB, ix, x0), *wx0 = s.op(ir::TflOp::SUB, x1, ix);
+    Value *wy1 = s.op(ir::TflOp::SUB, iy, y0), *wy0 = s.op(ir::TflOp::SUB, y1, iy);
+    result = s.tap(x0, y0, s.op(ir::TflOp::MUL, wx0, wy0));
+    result = s.op(ir::TflOp::ADD, result, s.tap(x1, y0, s.op(ir::TflOp::MUL, wx1, wy0)));
+    result = s.op(ir::TflOp::ADD, result, s.tap(x0, y1, s.op(ir::TflOp::MUL, wx0, wy1)));
+    result = s.op(ir::TflOp::ADD, result, s.tap(x1, y1, s.op(ir::TflOp::MUL, wx1, wy1)));
   }
   ctx.bind(n.outputs.at(0), result, channels_last_perm(4));
 }

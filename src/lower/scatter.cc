@@ -14,9 +14,9 @@ namespace {
 using ir::Value;
 
 void concat(LowerCtx& ctx, const std::vector<Value*>& parts, int axis, Value* out) {
-  ir::Node* c = ctx.emit("CONCATENATION", parts, {out});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, parts, {out});
   c->set("axis", static_cast<int64_t>(axis));
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
 }
 
 // `region` (rows start .. start + span of x along `dim`) with rows 0, step, 2·step, ... replaced by
@@ -31,7 +31,7 @@ Value* interleave_rows(LowerCtx& ctx, Value* region, Value* src, int dim, int64_
     ir::Shape s = region->shape;
     s[dim].size = full;
     Value* padded = ctx.make_temp(region->dtype, s);
-    ctx.emit("PAD", {region, ctx.const_i32(pads, {region->rank(), 2})}, {padded});
+    ctx.emit(ir::TflOp::PAD, {region, ctx.const_i32(pads, {region->rank(), 2})}, {padded});
     region = padded;
   }
   std::vector<int64_t> grouped = ir::sizes_of(region->shape);
@@ -75,8 +75,8 @@ void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
     auto s = ctx.cast(sc, x->dtype)->data->bytes();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < count; ++i)
-        std::memcpy(out.data() + ((o * size + start + i * step) * inner) * es, s.data() + ((o * count + i) * inner) * es,
-                    inner * es);
+        std::memcpy(out.data() + ((o * size + start + i * step) * inner) * es,
+                    s.data() + ((o * count + i) * inner) * es, inner * es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(out)));
   }
   if (count == 0) return ctx.bind(y, ctx.get_any(x), ctx.layout_of(x));
@@ -106,12 +106,14 @@ void lower_copy(LowerCtx& ctx, const ir::Node& n) {
     const auto src_bytes = typed->data->bytes();
     const auto offsets = ir::broadcast_offsets(ir::sizes_of(typed->shape), ir::sizes_of(x->shape));
     std::vector<uint8_t> bytes(offsets.size() * es);
-    for (size_t e = 0; e < offsets.size(); ++e) std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
+    for (size_t e = 0; e < offsets.size(); ++e)
+      std::memcpy(bytes.data() + e * es, src_bytes.data() + offsets[e] * es, es);
     return ctx.bind(y, ctx.new_const(x->dtype, x->shape, std::move(bytes)));
   }
   const auto shape = ir::sizes_of(x->shape);
   std::vector<int32_t> s(shape.begin(), shape.end());
-  ctx.emit("BROADCAST_TO", {ctx.cast(ctx.get(src, {}), x->dtype), ctx.const_i32(s, {static_cast<int64_t>(s.size())})},
+  ctx.emit(ir::TflOp::BROADCAST_TO,
+           {ctx.cast(ctx.get(src, {}), x->dtype), ctx.const_i32(s, {static_cast<int64_t>(s.size())})},
            {ctx.make_output(y)});
 }
 

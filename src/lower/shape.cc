@@ -29,10 +29,11 @@ void lower_dynamic_reshape(LowerCtx& ctx, const Value* x, const Value* y) {
     dynamic += !d.is_static();
   }
   if (dynamic > 1) {
-    if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit("RESHAPE", {ctx.get(x, {}), s}, {ctx.make_output(y)});
+    if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit(ir::TflOp::RESHAPE, {ctx.get(x, {}), s}, {ctx.make_output(y)});
     return;
   }
-  ctx.emit("RESHAPE", {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y)});
+  ctx.emit(ir::TflOp::RESHAPE, {ctx.get(x, {}), ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+           {ctx.make_output(y)});
 }
 
 // Any op whose output is the input with another shape (same elements in PyTorch order).
@@ -117,7 +118,7 @@ struct StridedView {
 std::optional<StridedView> strided_view(const Value* x) {
   StridedView view;
   const int rank = x->rank();
-  for (const Value* v = x;; ) {
+  for (const Value* v = x;;) {
     const ir::Node* p = v->producer;
     if (p && (p->op == "aten.clone.default" || p->op == "aten.alias.default")) {
       v = p->get_tensor("self");
@@ -234,9 +235,9 @@ void lower_cat(LowerCtx& ctx, const ir::Node& n) {
   const Perm full = layout.empty() ? identity_perm(rank) : layout;
   const int axis = static_cast<int>(std::find(full.begin(), full.end(), dim) - full.begin());
   Value* out = ctx.make_output(y, layout);
-  ir::Node* c = ctx.emit("CONCATENATION", ins, {out});
+  ir::Node* c = ctx.emit(ir::TflOp::CONCATENATION, ins, {out});
   c->set("axis", int64_t{axis});
-  c->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*c, ir::Activation::NONE);
 }
 
 // expand to a shape with dynamic dims: a view when every dim is the input's (the same symbol or the
@@ -253,10 +254,10 @@ void lower_dynamic_expand(LowerCtx& ctx, const ir::Node& n, const Value* x, cons
     Value* s = ctx.runtime_shape(ranked);
     if (!s) return;
     Value* r = ctx.make_temp(in->dtype, ranked);
-    ctx.emit("RESHAPE", {in, s}, {r});
+    ctx.emit(ir::TflOp::RESHAPE, {in, s}, {r});
     in = r;
   }
-  if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit("BROADCAST_TO", {in, s}, {ctx.make_output(y)});
+  if (Value* s = ctx.runtime_shape(y->shape)) ctx.emit(ir::TflOp::BROADCAST_TO, {in, s}, {ctx.make_output(y)});
 }
 
 // expand: a view when no dim grows (same shape, or only new leading 1s); otherwise BROADCAST_TO,
@@ -282,7 +283,8 @@ void lower_expand(LowerCtx& ctx, const ir::Node& n) {
   for (const ir::Dim& d : physical_shape(y->shape, layout)) shape.push_back(static_cast<int32_t>(d.size));
   // BROADCAST_TO is not delegated to XNNPACK; elementwise ops broadcast by themselves, so it only
   // appears where PyTorch materializes the expansion (e.g. before a reshape that merges dims).
-  ctx.emit("BROADCAST_TO", {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})}, {ctx.make_output(y, layout)});
+  ctx.emit(ir::TflOp::BROADCAST_TO, {in, ctx.const_i32(shape, {static_cast<int64_t>(shape.size())})},
+           {ctx.make_output(y, layout)});
 }
 
 // pixel_shuffle in NHWC. PyTorch reads input channel c·r² + i·r + j into output (c, h·r+i, w·r+j);
@@ -291,7 +293,8 @@ void lower_expand(LowerCtx& ctx, const ir::Node& n) {
 void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
-  if (x->rank() != 4 || !ir::is_fully_static(x->shape)) return ctx.unsupported("pixel_shuffle needs a static 4-D input");
+  if (x->rank() != 4 || !ir::is_fully_static(x->shape))
+    return ctx.unsupported("pixel_shuffle needs a static 4-D input");
   const int64_t r = n.get_int("upscale_factor");
   const int64_t N = x->shape[0].size, H = x->shape[2].size, W = x->shape[3].size, C = y->shape[1].size;
   const Perm nhwc = channels_last_perm(4);
@@ -300,7 +303,7 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
     Value* split = ctx.reshape(in, {N, H, W, C, r * r});
     in = ctx.reshape(ctx.transpose(split, {0, 1, 2, 4, 3}), {N, H, W, r * r * C});
   }
-  ctx.emit("DEPTH_TO_SPACE", {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
+  ctx.emit(ir::TflOp::DEPTH_TO_SPACE, {in}, {ctx.make_output(y, nhwc)})->set("block_size", r);
 }
 
 // roll(self, shifts, dims): out[i] = x[(i - shift) mod n] along each rolled dim, i.e. the last
@@ -340,9 +343,10 @@ void lower_roll(LowerCtx& ctx, const ir::Node& n) {
     if (s == 0) continue;
     Value* out = ctx.make_temp(v->dtype, v->shape);
     out->quant = v->quant;
-    ir::Node* c = ctx.emit("CONCATENATION", {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
+    ir::Node* c =
+        ctx.emit(ir::TflOp::CONCATENATION, {ctx.slice(v, axis, size - s, s), ctx.slice(v, axis, 0, size - s)}, {out});
     c->set("axis", int64_t{axis});
-    c->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*c, ir::Activation::NONE);
     v = out;
   }
   if (dims.empty()) v = ctx.reshape(v, ir::sizes_of(x->shape));
@@ -352,7 +356,8 @@ void lower_roll(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_shape_rules(Registry& r) {
-  const char* reshape_note = "keeps the layout when the merged/split dims lie together in the stored order; folded for constants";
+  const char* reshape_note =
+      "keeps the layout when the merged/split dims lie together in the stored order; folded for constants";
   r.add("aten.view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten._unsafe_view.default", lower_view, "RESHAPE", reshape_note);
   r.add("aten.as_strided.default", lower_as_strided, "RESHAPE", "only when it reads its input in order (a reshape)");

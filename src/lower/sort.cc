@@ -26,7 +26,7 @@ void emit_topk(LowerCtx& ctx, const ir::Node& n, const Value* x, int64_t dim, in
     layout.push_back(static_cast<int>(dim));
   }
   Value* in = ctx.get(x, layout);
-  if (!largest) in = emit_elementwise(ctx, "NEG", {in});
+  if (!largest) in = emit_elementwise(ctx, ir::TflOp::NEG, {in});
   ir::Shape out_shape = in->shape;
   out_shape.back().size = k;
   const Value* values = n.outputs.at(0);
@@ -34,11 +34,12 @@ void emit_topk(LowerCtx& ctx, const ir::Node& n, const Value* x, int64_t dim, in
   const bool want_values = values && ctx.uses(values) > 0;
   const bool want_indices = indices && ctx.uses(indices) > 0;
   Value* v = largest && want_values ? ctx.make_output(values, layout) : ctx.make_temp(in->dtype, out_shape);
-  Value* i32 = indices && indices->dtype == ir::DType::kInt32 && want_indices ? ctx.make_output(indices, layout)
-                                                                               : ctx.make_temp(ir::DType::kInt32, out_shape);
+  Value* i32 = indices && indices->dtype == ir::DType::kInt32 && want_indices
+                   ? ctx.make_output(indices, layout)
+                   : ctx.make_temp(ir::DType::kInt32, out_shape);
   const int32_t kk = static_cast<int32_t>(k);
-  ctx.emit("TOPK_V2", {in, ctx.const_i32(std::span(&kk, 1), {})}, {v, i32});
-  if (!largest && want_values) emit_elementwise(ctx, "NEG", {v}, ctx.make_output(values, layout));
+  ctx.emit(ir::TflOp::TOPK_V2, {in, ctx.const_i32(std::span(&kk, 1), {})}, {v, i32});
+  if (!largest && want_values) emit_elementwise(ctx, ir::TflOp::NEG, {v}, ctx.make_output(values, layout));
   if (want_indices && indices->dtype != ir::DType::kInt32) ctx.bind(indices, ctx.cast(i32, indices->dtype), layout);
 }
 
@@ -64,8 +65,9 @@ void lower_sort(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_sort_rules(Registry& r) {
-  const char* note = "float32 / int32; the dim is stored last (TRANSPOSE if needed); smallest-first negates; "
-                     "int32 indices cast to int64 when used; not delegated to XNNPACK";
+  const char* note =
+      "float32 / int32; the dim is stored last (TRANSPOSE if needed); smallest-first negates; "
+      "int32 indices cast to int64 when used; not delegated to XNNPACK";
   r.add("aten.topk.default", lower_topk, "TOPK_V2 (+NEG, CAST)", std::string("sorted; ") + note);
   r.add("aten.sort.default", lower_sort, "TOPK_V2 (+NEG, CAST)",
         std::string("k = the dim's size; the order of equal elements may differ from PyTorch's; ") + note);

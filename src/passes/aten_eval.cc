@@ -120,10 +120,14 @@ struct Ctx {
       return Operand{t, false};
     }
     auto s = std::make_shared<EvalTensor>();
-    if (auto* i = std::get_if<int64_t>(a)) s->dtype = DType::kInt64, s->values = {static_cast<double>(*i)};
-    else if (auto* d = std::get_if<double>(a)) s->dtype = DType::kFloat64, s->values = {*d};
-    else if (auto* b = std::get_if<bool>(a)) s->dtype = DType::kBool, s->values = {*b ? 1.0 : 0.0};
-    else return std::nullopt;
+    if (auto* i = std::get_if<int64_t>(a))
+      s->dtype = DType::kInt64, s->values = {static_cast<double>(*i)};
+    else if (auto* d = std::get_if<double>(a))
+      s->dtype = DType::kFloat64, s->values = {*d};
+    else if (auto* b = std::get_if<bool>(a))
+      s->dtype = DType::kBool, s->values = {*b ? 1.0 : 0.0};
+    else
+      return std::nullopt;
     return Operand{s, true};
   }
   EvalTensorPtr tensor(std::string_view name) const {
@@ -175,8 +179,10 @@ std::optional<std::vector<double>> broadcast(const Ctx& c, const EvalTensor& t, 
   std::vector<double> v(offsets.size());
   for (size_t i = 0; i < v.size(); ++i) {
     double x = t.values[offsets[i]];
-    if (ir::is_floating(dtype) && !ir::is_floating(t.dtype)) x = *round_to(dtype, x);
-    else if (dtype == DType::kFloat32 && t.dtype == DType::kFloat64) x = *round_to(dtype, x);
+    if (ir::is_floating(dtype) && !ir::is_floating(t.dtype))
+      x = *round_to(dtype, x);
+    else if (dtype == DType::kFloat32 && t.dtype == DType::kFloat64)
+      x = *round_to(dtype, x);
     v[i] = x;
   }
   return v;
@@ -398,8 +404,10 @@ std::optional<EvalTensor> index(const Ctx& c) {
     if (s.size() > b.size()) b.insert(b.begin(), s.size() - b.size(), 1);
     for (size_t i = 0; i < s.size(); ++i) {
       int64_t& bd = b[b.size() - s.size() + i];
-      if (bd == 1) bd = s[i];
-      else if (s[i] != 1 && s[i] != bd) return std::nullopt;
+      if (bd == 1)
+        bd = s[i];
+      else if (s[i] != 1 && s[i] != bd)
+        return std::nullopt;
     }
   }
   if (indexed.empty()) return std::nullopt;
@@ -521,8 +529,10 @@ std::optional<EvalTensor> upsample_nearest(const Ctx& c) {
     const int64_t in = x->sizes[2 + a], out = c.out_sizes[2 + a];
     for (int64_t o = 0; o < out; ++o) {
       int64_t s;
-      if (out == in) s = o;
-      else if (out == 2 * in) s = o >> 1;
+      if (out == in)
+        s = o;
+      else if (out == 2 * in)
+        s = o >> 1;
       else {
         const float scale = scale_of[a] && *scale_of[a] > 0 ? static_cast<float>(1.0 / *scale_of[a])
                                                             : static_cast<float>(in) / static_cast<float>(out);
@@ -578,7 +588,8 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
   const auto* list = dims ? std::get_if<std::vector<int64_t>>(dims) : nullptr;
   std::vector<int64_t> one_dim;  // any.dim / all.dim name a single dim
   if (dims && std::holds_alternative<int64_t>(*dims)) list = &(one_dim = {std::get<int64_t>(*dims)});
-  if (!list || list->empty()) reduced.assign(rank, true);
+  if (!list || list->empty())
+    reduced.assign(rank, true);
   else
     for (int64_t d : *list) {
       auto nd = c.dim(d, rank);
@@ -592,17 +603,22 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
   if (n_out != numel(c.out_sizes)) return std::nullopt;
   const Sizes kst = strides_of(kept_sizes);
   const bool extremum = kind == Reduce::kMax || kind == Reduce::kMin;
-  std::vector<double> acc(n_out, extremum ? (kind == Reduce::kMax ? -INFINITY : INFINITY)
-                                          : (kind == Reduce::kAll ? 1.0 : 0.0));
+  std::vector<double> acc(
+      n_out, extremum ? (kind == Reduce::kMax ? -INFINITY : INFINITY) : (kind == Reduce::kAll ? 1.0 : 0.0));
   Sizes idx(rank, 0);
   for (double e : x->values) {
     int64_t o = 0;
     for (size_t d = 0; d < rank; ++d) o += (reduced[d] ? 0 : idx[d]) * kst[d];
-    if (kind == Reduce::kMax) acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::max(acc[o], e);
-    else if (kind == Reduce::kMin) acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::min(acc[o], e);
-    else if (kind == Reduce::kAny) acc[o] = std::max(acc[o], e != 0.0 ? 1.0 : 0.0);  // NaN counts as true
-    else if (kind == Reduce::kAll) acc[o] = std::min(acc[o], e != 0.0 ? 1.0 : 0.0);
-    else acc[o] += e;
+    if (kind == Reduce::kMax)
+      acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::max(acc[o], e);
+    else if (kind == Reduce::kMin)
+      acc[o] = std::isnan(e) || std::isnan(acc[o]) ? NAN : std::min(acc[o], e);
+    else if (kind == Reduce::kAny)
+      acc[o] = std::max(acc[o], e != 0.0 ? 1.0 : 0.0);  // NaN counts as true
+    else if (kind == Reduce::kAll)
+      acc[o] = std::min(acc[o], e != 0.0 ? 1.0 : 0.0);
+    else
+      acc[o] += e;
     next_index(idx, x->sizes);
   }
   if (kind == Reduce::kMean) {
@@ -614,8 +630,7 @@ std::optional<EvalTensor> reduce(const Ctx& c, Reduce kind) {
 
 std::optional<EvalTensor> matmul(const Ctx& c) {
   EvalTensorPtr a = c.tensor("self"), b = c.tensor("mat2");
-  if (!a || !b || a->sizes.size() != b->sizes.size() || a->sizes.size() < 2 || a->sizes.size() > 3)
-    return std::nullopt;
+  if (!a || !b || a->sizes.size() != b->sizes.size() || a->sizes.size() < 2 || a->sizes.size() > 3) return std::nullopt;
   const bool batched = a->sizes.size() == 3;
   const int64_t batch = batched ? a->sizes[0] : 1;
   if (batched && b->sizes[0] != batch) return std::nullopt;
@@ -672,8 +687,7 @@ std::optional<EvalTensor> where(const Ctx& c) {
        vb = broadcast(c, *b->t, c.out.dtype);
   if (!vc || !va || !vb) return std::nullopt;
   std::vector<double> r(vc->size());
-  for (size_t i = 0; i < r.size(); ++i)
-    r[i] = std::isnan((*vc)[i]) ? (*vc)[i] : (*vc)[i] != 0 ? (*va)[i] : (*vb)[i];
+  for (size_t i = 0; i < r.size(); ++i) r[i] = std::isnan((*vc)[i]) ? (*vc)[i] : (*vc)[i] != 0 ? (*va)[i] : (*vb)[i];
   return finish(c, std::move(r));
 }
 
@@ -702,8 +716,10 @@ std::optional<EvalTensor> clamp(const Ctx& c) {
     for (size_t i = 0; i < v->size(); ++i) {
       double& e = (*v)[i];
       const double lim = ir::is_floating(c.out.dtype) ? *round_to(c.out.dtype, (*vb)[i]) : (*vb)[i];
-      if (std::isnan(e) || std::isnan(lim)) e = NAN;
-      else e = is_min ? std::max(e, lim) : std::min(e, lim);
+      if (std::isnan(e) || std::isnan(lim))
+        e = NAN;
+      else
+        e = is_min ? std::max(e, lim) : std::min(e, lim);
     }
   }
   return finish(c, std::move(*v));
@@ -731,12 +747,14 @@ double bits_xor(double a, double b) { return static_cast<double>(static_cast<int
 using Kernel = std::optional<EvalTensor> (*)(const Ctx&);
 
 #define UNARY(expr) [](const Ctx& c) { return unary(c, [](double x) -> double { return expr; }); }
-#define BINARY(a, b, expr) [](const Ctx& c) { return binary(c, a, b, [](double x, double y) -> double { return expr; }); }
-#define BINARY_ALPHA(a, b, expr, on_a)                                                           \
-  [](const Ctx& c) {                                                                             \
-    auto alpha = c.arg("alpha") ? c.number("alpha") : std::optional<double>(1.0);                \
-    if (!alpha) return std::optional<EvalTensor>();                                              \
-    return binary(c, a, b, [](double x, double y) -> double { return expr; }, *alpha, on_a);     \
+#define BINARY(a, b, expr) \
+  [](const Ctx& c) { return binary(c, a, b, [](double x, double y) -> double { return expr; }); }
+#define BINARY_ALPHA(a, b, expr, on_a)                                             \
+  [](const Ctx& c) {                                                               \
+    auto alpha = c.arg("alpha") ? c.number("alpha") : std::optional<double>(1.0);  \
+    if (!alpha) return std::optional<EvalTensor>();                                \
+    return binary(                                                                 \
+        c, a, b, [](double x, double y) -> double { return expr; }, *alpha, on_a); \
   }
 
 const std::unordered_map<std::string_view, Kernel>& kernels() {
@@ -849,14 +867,16 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
       {"aten.div.Tensor", BINARY("self", "other", x / y)},
       {"aten.div.Scalar", BINARY("self", "other", x / y)},
       {"aten.div.Tensor_mode",
-       [](const Ctx& c) -> std::optional<EvalTensor> {
-         const ir::Attr* m = c.arg("rounding_mode");
-         const auto* mode = m ? std::get_if<std::string>(m) : nullptr;
-         if (!mode) return binary(c, "self", "other", [](double x, double y) { return x / y; });
-         if (*mode == "trunc") return binary(c, "self", "other", [](double x, double y) { return std::trunc(x / y); });
-         if (*mode == "floor") return binary(c, "self", "other", py_floor_div);
-         return std::nullopt;
-       }},
+       [](const Ctx& c) -> std::
+                            optional<EvalTensor> {
+                              const ir::Attr* m = c.arg("rounding_mode");
+                              const auto* mode = m ? std::get_if<std::string>(m) : nullptr;
+                              if (!mode) return binary(c, "self", "other", [](double x, double y) { return x / y; });
+                              if (*mode == "trunc")
+                                return binary(c, "self", "other", [](double x, double y) { return std::trunc(x / y); });
+                              if (*mode == "floor") return binary(c, "self", "other", py_floor_div);
+                              return std::nullopt;
+                            }},
       {"aten.floor_divide.default", BINARY("self", "other", py_floor_div(x, y))},
       {"aten.remainder.Tensor", BINARY("self", "other", py_mod(x, y))},
       {"aten.remainder.Scalar", BINARY("self", "other", py_mod(x, y))},
@@ -917,12 +937,23 @@ std::vector<std::string_view> evaluable_ops() {
 }
 
 bool is_layout_op(std::string_view op) {
-  static const std::unordered_set<std::string_view> ops = {
-      "aten.view.default",    "aten._unsafe_view.default", "aten.reshape.default",   "aten.alias.default",
-      "aten.clone.default",   "aten.detach.default",       "aten.lift_fresh_copy.default", "aten.contiguous.default",
-      "aten.unsqueeze.default", "aten.squeeze.default",    "aten.squeeze.dim",       "aten.squeeze.dims",
-      "aten.permute.default", "aten.t.default",            "aten.transpose.int",     "aten.expand.default",
-      "aten.repeat.default"};
+  static const std::unordered_set<std::string_view> ops = {"aten.view.default",
+                                                           "aten._unsafe_view.default",
+                                                           "aten.reshape.default",
+                                                           "aten.alias.default",
+                                                           "aten.clone.default",
+                                                           "aten.detach.default",
+                                                           "aten.lift_fresh_copy.default",
+                                                           "aten.contiguous.default",
+                                                           "aten.unsqueeze.default",
+                                                           "aten.squeeze.default",
+                                                           "aten.squeeze.dim",
+                                                           "aten.squeeze.dims",
+                                                           "aten.permute.default",
+                                                           "aten.t.default",
+                                                           "aten.transpose.int",
+                                                           "aten.expand.default",
+                                                           "aten.repeat.default"};
   return ops.count(op) > 0;
 }
 
@@ -967,7 +998,8 @@ EvalTensorPtr read_constant(const ir::Value& v) {
       }
       break;
     case DType::kFloat16:
-    case DType::kBFloat16: return nullptr;
+    case DType::kBFloat16:
+    case DType::kInt4: return nullptr;  // not evaluated at convert time
   }
   if (static_cast<int64_t>(t->values.size()) != numel(t->sizes)) return nullptr;
   return t;
@@ -991,7 +1023,8 @@ std::vector<uint8_t> to_const_bytes(const EvalTensor& t) {
     case DType::kInt32: return pack(int32_t{});
     case DType::kInt64: return pack(int64_t{});
     case DType::kFloat16:
-    case DType::kBFloat16: break;
+    case DType::kBFloat16:
+    case DType::kInt4: break;
   }
   return {};
 }

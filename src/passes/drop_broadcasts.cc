@@ -15,11 +15,6 @@ namespace {
 using ir::Value;
 using Sizes = std::vector<int64_t>;
 
-bool is_elementwise_binary(const std::string& op) {
-  return op == "tfl.ADD" || op == "tfl.SUB" || op == "tfl.MUL" || op == "tfl.DIV" || op == "tfl.MAXIMUM" ||
-         op == "tfl.MINIMUM" || op == "tfl.SQUARED_DIFFERENCE";
-}
-
 // The shape a RESHAPE of the full tensor `from_full` to `to_full` takes when applied to its
 // un-broadcast form `from` instead: each run of merged/split dims keeps its sizes when it holds
 // no broadcast dim and becomes all 1s when all its dims of size > 1 are broadcast; a run that
@@ -31,14 +26,19 @@ std::optional<Sizes> reshape_before_broadcast(const Sizes& from_full, const Size
     const size_t i0 = i, j0 = j;
     int64_t pin = from_full[i++], pout = to_full[j++];
     while (pin != pout) {
-      if (pin < pout && i < from_full.size()) pin *= from_full[i++];
-      else if (pout < pin && j < to_full.size()) pout *= to_full[j++];
-      else return std::nullopt;
+      if (pin < pout && i < from_full.size())
+        pin *= from_full[i++];
+      else if (pout < pin && j < to_full.size())
+        pout *= to_full[j++];
+      else
+        return std::nullopt;
     }
     bool broadcast = false, kept = false;
     for (size_t k = i0; k < i; ++k) {
-      if (from[k] != from_full[k]) broadcast = true;
-      else if (from_full[k] != 1) kept = true;
+      if (from[k] != from_full[k])
+        broadcast = true;
+      else if (from_full[k] != 1)
+        kept = true;
     }
     if (broadcast && kept) return std::nullopt;
     for (size_t k = j0; k < j; ++k) to[k] = broadcast ? 1 : to_full[k];
@@ -62,12 +62,12 @@ bool readers_broadcast(const ir::Graph& g, const Value* v, const Sizes& small, R
   for (ir::Node* u : g.users(v)) {
     Value* out = u->outputs.empty() ? nullptr : u->outputs[0];
     if (!out || u->outputs.size() != 1 || out->quant || !ir::is_fully_static(out->shape)) return false;
-    if (u->op == "tfl.RESHAPE" && u->inputs[0] == v) {
+    if (u->is(ir::TflOp::RESHAPE) && u->inputs[0] == v) {
       std::optional<Sizes> to = reshape_before_broadcast(full, small, ir::sizes_of(out->shape));
       if (!to) return false;
       rw.shapes.emplace_back(out, *to);
       if (!readers_broadcast(g, out, *to, rw)) return false;
-    } else if (u->op == "tfl.BATCH_MATMUL") {
+    } else if (u->is(ir::TflOp::BATCH_MATMUL)) {
       // Only batch dims may be broadcast, and the other operand must carry every output batch dim.
       const int r = v->rank();
       if (r < 2 || small[r - 1] != full[r - 1] || small[r - 2] != full[r - 2]) return false;
@@ -77,7 +77,7 @@ bool readers_broadcast(const ir::Graph& g, const Value* v, const Sizes& small, R
       for (int d = 0; d + 2 < r; ++d)
         if (o[d] != y[d]) return false;
       rw.stay_full.push_back(other);
-    } else if (is_elementwise_binary(u->op)) {
+    } else if (ir::is_arithmetic_binary(*u)) {
       const Value* other = u->inputs[u->inputs[0] == v ? 1 : 0];
       if (other == v) return false;
       if (other->shape == out->shape && out->shape == v->shape) {  // the op broadcasts `small` itself
@@ -114,7 +114,7 @@ Value* const_i32(ir::Graph& g, const std::string& stem, const Sizes& v) {
 
 void drop_broadcasts(ir::Graph& g) {
   for (const auto& b : g.nodes()) {
-    if (b->op != "tfl.BROADCAST_TO") continue;
+    if (!b->is(ir::TflOp::BROADCAST_TO)) continue;
     Value* x = b->inputs[0];
     Value* y = b->outputs[0];
     if (x->rank() != y->rank() || !ir::is_fully_static(y->shape) || x->quant) continue;
@@ -122,7 +122,8 @@ void drop_broadcasts(ir::Graph& g) {
     if (!readers_broadcast(g, y, ir::sizes_of(x->shape), rw) || !keeps_full_operands(rw, y)) continue;
     for (auto& [v, sizes] : rw.shapes) {
       v->shape = ir::static_shape(sizes);
-      if (v->producer->op == "tfl.RESHAPE") v->producer->inputs[1] = const_i32(g, v->producer->name + "_shape", sizes);
+      if (v->producer->is(ir::TflOp::RESHAPE))
+        v->producer->inputs[1] = const_i32(g, v->producer->name + "_shape", sizes);
     }
     g.replace_uses(y, x);
   }

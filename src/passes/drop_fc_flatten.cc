@@ -7,9 +7,9 @@ namespace pt2tflite::passes {
 
 void drop_fc_flatten(ir::Graph& g) {
   for (const auto& fc : g.nodes()) {
-    if (fc->op != "tfl.FULLY_CONNECTED" || fc->get_bool("keep_num_dims")) continue;
+    if (!fc->is(ir::TflOp::FULLY_CONNECTED) || fc->get_bool("keep_num_dims")) continue;
     ir::Node* r = fc->inputs[0]->producer;
-    if (!r || r->op != "tfl.RESHAPE") continue;
+    if (!r || !r->is(ir::TflOp::RESHAPE)) continue;
     const ir::Value* flat = fc->inputs[0];
     ir::Value* x = r->inputs[0];
     if (flat->rank() != 2 || !ir::is_fully_static(x->shape) || x->rank() < 2 || x->quant != flat->quant) continue;

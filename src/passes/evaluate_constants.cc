@@ -69,8 +69,10 @@ class Evaluator {
     if (!ir::is_fully_static(out->shape) || ir::num_elements(out->shape) > kMaxEvalElements) return;
     bool all_sources = true;
     for (const Value* v : n->operands()) {
-      if (known_.count(v) || deferred_.count(v)) all_sources = false;
-      else if (!readable_constant(v)) return;
+      if (known_.count(v) || deferred_.count(v))
+        all_sources = false;
+      else if (!readable_constant(v))
+        return;
     }
     if (is_layout_op(n->op) && all_sources) {
       deferred_[out] = n;

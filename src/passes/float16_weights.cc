@@ -16,24 +16,23 @@
 namespace pt2tflite::passes {
 
 void float16_weights(ir::Graph& g) {
-  static const std::set<std::string> kWeighted = {"tfl.CONV_2D", "tfl.DEPTHWISE_CONV_2D", "tfl.FULLY_CONNECTED",
-                                                   "tfl.TRANSPOSE_CONV"};
   std::map<ir::Value*, ir::Value*> converted;  // a weight shared by several ops is converted once
   std::vector<ir::Node*> snapshot;
   for (const auto& n : g.nodes()) snapshot.push_back(n.get());
   for (ir::Node* n : snapshot) {
-    if (!kWeighted.count(n->op) || n->inputs.size() < 2) continue;
+    if (!ir::is_weighted(*n) || n->inputs.size() < 2) continue;
     ir::Value* w = n->inputs[1];
     if (!w || !w->is_const() || w->dtype != ir::DType::kFloat32 || w->quant) continue;
     auto values = w->data->as<float>();
     if (std::any_of(values.begin(), values.end(), [](float x) { return !(std::fabs(x) <= 65504.0f); })) continue;
     auto [it, inserted] = converted.emplace(w, nullptr);
     if (inserted) {
-      ir::Value* half = g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,
-                                    ir::ConstData::own(ir::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
+      ir::Value* half =
+          g.add_const(g.unique_name(w->name), ir::DType::kFloat16, w->shape,
+                      ir::ConstData::own(ir::from_float_vector(w->data->as<float>(), ir::DType::kFloat16)));
       ir::Value* full = g.add_value(g.unique_name(w->name), ir::DType::kFloat32, w->shape);
       auto dq = std::make_unique<ir::Node>();
-      dq->op = "tfl.DEQUANTIZE";
+      dq->set_op(ir::TflOp::DEQUANTIZE);
       dq->name = g.unique_name(n->name);
       dq->source = n->source;
       dq->inputs = {half};

@@ -48,7 +48,8 @@ void fold_batchnorm(ir::Graph& g) {
     }
     ir::Value* nw = g.add_const(w->name + "_bn", ir::DType::kFloat32, w->shape,
                                 ir::ConstData::own(ir::to_bytes(std::span<const float>(wv))));
-    ir::Value* nb = g.add_const(bn->name + "_bias", ir::DType::kFloat32, ir::static_shape(std::vector<int64_t>{static_cast<int64_t>(cout)}),
+    ir::Value* nb = g.add_const(bn->name + "_bias", ir::DType::kFloat32,
+                                ir::static_shape(std::vector<int64_t>{static_cast<int64_t>(cout)}),
                                 ir::ConstData::own(ir::to_bytes(std::span<const float>(bias))));
     conv->set("weight", nw);
     conv->set("bias", nb);

@@ -16,7 +16,6 @@
 #include <optional>
 #include <span>
 
-#include "ir/fused_activation.h"
 #include "ir/constants.h"
 #include "passes/passes.h"
 
@@ -25,13 +24,10 @@ namespace {
 
 using ir::Value;
 
-bool is_affine_producer(const ir::Node* p) {
-  return p && (p->op == "tfl.CONV_2D" || p->op == "tfl.DEPTHWISE_CONV_2D" || p->op == "tfl.FULLY_CONNECTED" ||
-               p->op == "tfl.TRANSPOSE_CONV");
-}
+bool is_affine_producer(const ir::Node* p) { return p && ir::is_weighted(*p); }
 
 // TRANSPOSE_CONV takes (output_shape, filter, input, bias); the others (input, filter, bias).
-size_t bias_index(const ir::Node& p) { return p.op == "tfl.TRANSPOSE_CONV" ? 3 : 2; }
+size_t bias_index(const ir::Node& p) { return p.is(ir::TflOp::TRANSPOSE_CONV) ? 3 : 2; }
 
 // The per-output-channel values of `c` for an op with `cout` channels on the last axis, or
 // empty when `c` varies along another axis or would broadcast the output to a larger rank.
@@ -52,7 +48,7 @@ Value* new_f32(ir::Graph& g, const std::string& stem, const ir::Shape& shape, co
 
 // Rewrites producer `p`'s filter and bias for `op` (ADD / SUB / MUL) by `c`; false when its
 // constants are not plain float32.
-bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vector<float>& c) {
+bool fold_into(ir::Graph& g, ir::Node& p, ir::TflOp op, const std::vector<float>& c) {
   const int64_t cout = static_cast<int64_t>(c.size());
   Value* filter = p.inputs.at(1);
   const size_t bi = bias_index(p);
@@ -60,13 +56,14 @@ bool fold_into(ir::Graph& g, ir::Node& p, const std::string& op, const std::vect
   if (!filter->is_const() || filter->dtype != ir::DType::kFloat32 || filter->quant) return false;
   if (bias && (!bias->is_const() || bias->dtype != ir::DType::kFloat32 || bias->quant)) return false;
   std::vector<float> b = bias ? ir::to_float_vector(*bias) : std::vector<float>(cout, 0.0f);
-  for (int64_t o = 0; o < cout; ++o) b[o] = op == "tfl.ADD" ? b[o] + c[o] : op == "tfl.SUB" ? b[o] - c[o] : b[o] * c[o];
-  if (op == "tfl.MUL") {
+  for (int64_t o = 0; o < cout; ++o)
+    b[o] = op == ir::TflOp::ADD ? b[o] + c[o] : op == ir::TflOp::SUB ? b[o] - c[o] : b[o] * c[o];
+  if (op == ir::TflOp::MUL) {
     // Output channel of filter element i: CONV_2D / TRANSPOSE_CONV / FC [Cout, ...] → i / (size / Cout);
     // DEPTHWISE_CONV_2D [1, kH, kW, Cout] → i % Cout.
     std::vector<float> w = ir::to_float_vector(*filter);
     const size_t per_out = w.size() / cout;
-    for (size_t i = 0; i < w.size(); ++i) w[i] *= c[p.op == "tfl.DEPTHWISE_CONV_2D" ? i % cout : i / per_out];
+    for (size_t i = 0; i < w.size(); ++i) w[i] *= c[p.is(ir::TflOp::DEPTHWISE_CONV_2D) ? i % cout : i / per_out];
     p.inputs[1] = new_f32(g, p.name + "_filter", filter->shape, w);
   }
   p.inputs.resize(bi + 1);
@@ -82,15 +79,15 @@ bool moves_channels_whole(const ir::Node& u) {
   const Value* in = u.inputs.empty() ? nullptr : u.inputs[0];
   const Value* out = u.outputs.size() == 1 ? u.outputs[0] : nullptr;
   if (!in || !out || in->rank() == 0 || out->rank() == 0 || out->shape.back() != in->shape.back()) return false;
-  if (u.op == "tfl.RESHAPE" || u.op == "tfl.SLICE") return true;
-  if (u.op == "tfl.TRANSPOSE") {
+  if (u.is(ir::TflOp::RESHAPE) || u.is(ir::TflOp::SLICE)) return true;
+  if (u.is(ir::TflOp::TRANSPOSE)) {
     const Value* perm = u.inputs[1];
     return perm->is_const() && ir::to_int_vector(*perm).back() == in->rank() - 1;
   }
-  if (u.op == "tfl.CONCATENATION") {
+  if (u.is(ir::TflOp::CONCATENATION)) {
     int64_t axis = u.get_int("axis");
     if (axis < 0) axis += out->rank();
-    return axis != out->rank() - 1 && u.get_string("fused_activation") == "NONE";
+    return axis != out->rank() - 1 && ir::fused_activation(u) == ir::Activation::NONE;
   }
   return false;
 }
@@ -106,12 +103,13 @@ std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, Value* y) {
     const Value* v = derived[i];
     if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end() || v->quant) return std::nullopt;
     for (ir::Node* u : g.users(v)) {
-      if (moves_channels_whole(*u) && (u->op == "tfl.CONCATENATION" || (u->inputs[0] == v && std::count(u->inputs.begin(), u->inputs.end(), v) == 1))) {
-        if (u->op == "tfl.CONCATENATION") concats.push_back(u);
+      if (moves_channels_whole(*u) && (u->is(ir::TflOp::CONCATENATION) ||
+                                       (u->inputs[0] == v && std::count(u->inputs.begin(), u->inputs.end(), v) == 1))) {
+        if (u->is(ir::TflOp::CONCATENATION)) concats.push_back(u);
         if (!is_derived(u->outputs[0])) derived.push_back(u->outputs[0]);
         continue;
       }
-      if (u->op != "tfl.FULLY_CONNECTED" || u->inputs[0] != v || u->inputs[1] == v) return std::nullopt;
+      if (!u->is(ir::TflOp::FULLY_CONNECTED) || u->inputs[0] != v || u->inputs[1] == v) return std::nullopt;
       const Value* w = u->inputs[1];
       const Value* b = u->inputs.size() > 2 ? u->inputs[2] : nullptr;
       if (!w->is_const() || w->quant || w->dtype != ir::DType::kFloat32 || w->rank() != 2 ||
@@ -129,11 +127,11 @@ std::optional<std::vector<ir::Node*>> fc_readers(const ir::Graph& g, Value* y) {
 
 // Folds `op` (ADD / SUB / MUL by the per-input-channel `c`) into FULLY_CONNECTED `fc`'s weight
 // (MUL) or bias (ADD, SUB), as new constants: a weight may be shared with other ops.
-void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const std::vector<float>& c) {
+void fold_into_input(ir::Graph& g, ir::Node& fc, ir::TflOp op, const std::vector<float>& c) {
   const Value* w = fc.inputs[1];
   const int64_t cout = w->shape[0].size, k = w->shape[1].size;
   const std::span<const float> wv = w->data->as<float>();  // float32 (fc_readers checked): read in place
-  if (op == "tfl.MUL") {
+  if (op == ir::TflOp::MUL) {
     std::vector<float> scaled(wv.size());
     for (int64_t o = 0; o < cout; ++o)
       for (int64_t i = 0; i < k; ++i) scaled[o * k + i] = wv[o * k + i] * c[i];
@@ -145,7 +143,7 @@ void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const st
   for (int64_t o = 0; o < cout; ++o) {
     double acc = 0;
     for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(wv[o * k + i]) * c[i];
-    bias[o] = static_cast<float>(bias[o] + (op == "tfl.SUB" ? -acc : acc));
+    bias[o] = static_cast<float>(bias[o] + (op == ir::TflOp::SUB ? -acc : acc));
   }
   fc.inputs.resize(3);
   fc.inputs[2] = new_f32(g, fc.name + "_bias", ir::static_shape(std::vector<int64_t>{cout}), bias);
@@ -156,10 +154,10 @@ void fold_into_input(ir::Graph& g, ir::Node& fc, const std::string& op, const st
 bool fold_input_affine_once(ir::Graph& g) {
   bool changed = false;
   for (const auto& n : g.nodes()) {
-    if (n->op != "tfl.ADD" && n->op != "tfl.SUB" && n->op != "tfl.MUL") continue;
+    if (!n->is(ir::TflOp::ADD) && !n->is(ir::TflOp::SUB) && !n->is(ir::TflOp::MUL)) continue;
     Value* y = n->outputs[0];
-    if (!y || y->quant || y->rank() == 0 || n->get_string("fused_activation") != "NONE") continue;
-    for (int side = 0; side < (n->op == "tfl.SUB" ? 1 : 2); ++side) {
+    if (!y || y->quant || y->rank() == 0 || ir::fused_activation(*n) != ir::Activation::NONE) continue;
+    for (int side = 0; side < (n->is(ir::TflOp::SUB) ? 1 : 2); ++side) {
       Value* x = n->inputs[side];
       Value* c = n->inputs[1 - side];
       if (x->shape != y->shape || x->quant || x->is_const()) continue;
@@ -167,7 +165,7 @@ bool fold_input_affine_once(ir::Graph& g) {
       if (cv.empty()) continue;
       const auto fcs = fc_readers(g, y);
       if (!fcs || fcs->empty()) continue;
-      for (ir::Node* fc : *fcs) fold_into_input(g, *fc, n->op, cv);
+      for (ir::Node* fc : *fcs) fold_into_input(g, *fc, *ir::tfl_op(*n), cv);
       g.replace_uses(y, x);
       changed = true;
       break;
@@ -181,27 +179,29 @@ bool fold_input_affine_once(ir::Graph& g) {
 
 void fold_channel_affine(ir::Graph& g) {
   for (const auto& n : g.nodes()) {
-    if (n->op != "tfl.ADD" && n->op != "tfl.SUB" && n->op != "tfl.MUL") continue;
+    if (!n->is(ir::TflOp::ADD) && !n->is(ir::TflOp::SUB) && !n->is(ir::TflOp::MUL)) continue;
     Value* y = n->outputs[0];
-    for (int side = 0; side < (n->op == "tfl.SUB" ? 1 : 2); ++side) {
+    for (int side = 0; side < (n->is(ir::TflOp::SUB) ? 1 : 2); ++side) {
       Value* x = n->inputs[side];
       Value* c = n->inputs[1 - side];
       if (x->shape != y->shape || x->quant || y->quant) continue;
       // A scalar MUL may sit behind single-use RESHAPE / TRANSPOSE steps.
       Value* z = x;
-      if (n->op == "tfl.MUL" && c->is_const() && ir::num_elements(c->shape) == 1 && n->get_string("fused_activation") == "NONE")
-        while (z->producer && (z->producer->op == "tfl.RESHAPE" || z->producer->op == "tfl.TRANSPOSE") &&
+      if (n->is(ir::TflOp::MUL) && c->is_const() && ir::num_elements(c->shape) == 1 &&
+          ir::fused_activation(*n) == ir::Activation::NONE)
+        while (z->producer && (z->producer->is(ir::TflOp::RESHAPE) || z->producer->is(ir::TflOp::TRANSPOSE)) &&
                g.use_count(z) == 1 && !z->quant)
           z = z->producer->inputs[0];
       ir::Node* p = z->producer;
-      if (!is_affine_producer(p) || p->get_string("fused_activation") != "NONE" || g.use_count(z) != 1 || z->quant) continue;
+      if (!is_affine_producer(p) || ir::fused_activation(*p) != ir::Activation::NONE || g.use_count(z) != 1 || z->quant)
+        continue;
       // The producer takes over the op's fused activation only where its kernels apply one.
-      if (!ir::accepts_fused_activation(p->op) && n->get_string("fused_activation") != "NONE") continue;
-      const int64_t cout = p->inputs[1]->shape[p->op == "tfl.DEPTHWISE_CONV_2D" ? 3 : 0].size;
+      if (!ir::accepts_fused_activation(*p) && ir::fused_activation(*n) != ir::Activation::NONE) continue;
+      const int64_t cout = p->inputs[1]->shape[p->is(ir::TflOp::DEPTHWISE_CONV_2D) ? 3 : 0].size;
       const std::vector<float> shift = per_channel(c, z == x ? x->rank() : c->rank(), cout);
-      if (shift.empty() || !fold_into(g, *p, n->op, shift)) continue;
+      if (shift.empty() || !fold_into(g, *p, *ir::tfl_op(*n), shift)) continue;
       if (z == x) {  // the producer now computes y itself, with the op's fused activation
-        p->set("fused_activation", n->get_string("fused_activation"));
+        ir::set_fused_activation(*p, ir::fused_activation(*n));
         p->outputs[0] = y;
         y->producer = p;
         n->outputs[0] = nullptr;  // remove_dead drops the op
@@ -212,8 +212,7 @@ void fold_channel_affine(ir::Graph& g) {
     }
   }
   g.remove_dead();
-  while (fold_input_affine_once(g)) {
-  }
+  while (fold_input_affine_once(g)) {}
 }
 
 }  // namespace pt2tflite::passes

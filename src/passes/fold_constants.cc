@@ -40,10 +40,10 @@ void next_index(std::vector<int64_t>& idx, const std::vector<int64_t>& sizes) {
 }
 
 // The fused activation TFLite applies after an arithmetic op.
-float activate(float x, const std::string& act) {
-  if (act == "RELU") return std::max(x, 0.0f);
-  if (act == "RELU6") return std::clamp(x, 0.0f, 6.0f);
-  if (act == "RELU_N1_TO_1") return std::clamp(x, -1.0f, 1.0f);
+float activate(float x, ir::Activation act) {
+  if (act == ir::Activation::RELU) return std::max(x, 0.0f);
+  if (act == ir::Activation::RELU6) return std::clamp(x, 0.0f, 6.0f);
+  if (act == ir::Activation::RELU_N1_TO_1) return std::clamp(x, -1.0f, 1.0f);
   return x;
 }
 
@@ -53,9 +53,8 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
   const Value* a = n.inputs.at(0);
   const Value* b = n.inputs.at(1);
   const Value* y = n.outputs[0];
-  const std::string& op = n.op;
-  const auto* act_attr = n.find("fused_activation");
-  const std::string act = act_attr ? std::get<std::string>(*act_attr) : "NONE";
+  const ir::TflOp op = *ir::tfl_op(n);
+  const ir::Activation act = ir::fused_activation(n);
   const auto oa = broadcast_offsets(sizes(a), sizes(y)), ob = broadcast_offsets(sizes(b), sizes(y));
   if (y->dtype == ir::DType::kFloat32) {
     const auto va = ir::to_float_vector(*a), vb = ir::to_float_vector(*b);
@@ -63,29 +62,43 @@ std::optional<Bytes> eval_binary(const ir::Node& n) {
     for (size_t i = 0; i < r.size(); ++i) {
       const float x = va[oa[i]], z = vb[ob[i]];
       float v;
-      if (op == "tfl.ADD") v = x + z;
-      else if (op == "tfl.SUB") v = x - z;
-      else if (op == "tfl.MUL") v = x * z;
-      else if (op == "tfl.DIV") v = x / z;
-      else if (op == "tfl.MAXIMUM") v = std::max(x, z);
-      else if (op == "tfl.MINIMUM") v = std::min(x, z);
-      else v = (x - z) * (x - z);  // SQUARED_DIFFERENCE
+      if (op == ir::TflOp::ADD)
+        v = x + z;
+      else if (op == ir::TflOp::SUB)
+        v = x - z;
+      else if (op == ir::TflOp::MUL)
+        v = x * z;
+      else if (op == ir::TflOp::DIV)
+        v = x / z;
+      else if (op == ir::TflOp::MAXIMUM)
+        v = std::max(x, z);
+      else if (op == ir::TflOp::MINIMUM)
+        v = std::min(x, z);
+      else
+        return std::nullopt;
       r[i] = activate(v, act);
     }
     return ir::to_bytes(std::span<const float>(r));
   }
-  if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == "tfl.DIV" || act != "NONE")
+  if ((y->dtype != ir::DType::kInt32 && y->dtype != ir::DType::kInt64) || op == ir::TflOp::DIV ||
+      act != ir::Activation::NONE)
     return std::nullopt;
   const auto va = ir::to_int_vector(*a), vb = ir::to_int_vector(*b);
   std::vector<int64_t> r(oa.size());
   for (size_t i = 0; i < r.size(); ++i) {
     const int64_t x = va[oa[i]], z = vb[ob[i]];
-    if (op == "tfl.ADD") r[i] = x + z;
-    else if (op == "tfl.SUB") r[i] = x - z;
-    else if (op == "tfl.MUL") r[i] = x * z;
-    else if (op == "tfl.MAXIMUM") r[i] = std::max(x, z);
-    else if (op == "tfl.MINIMUM") r[i] = std::min(x, z);
-    else r[i] = (x - z) * (x - z);
+    if (op == ir::TflOp::ADD)
+      r[i] = x + z;
+    else if (op == ir::TflOp::SUB)
+      r[i] = x - z;
+    else if (op == ir::TflOp::MUL)
+      r[i] = x * z;
+    else if (op == ir::TflOp::MAXIMUM)
+      r[i] = std::max(x, z);
+    else if (op == ir::TflOp::MINIMUM)
+      r[i] = std::min(x, z);
+    else
+      return std::nullopt;
   }
   return ir::from_int_vector(r, y->dtype);
 }
@@ -213,7 +226,7 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
   const auto va = values(a);
   const auto oa = broadcast_offsets(sizes(a), sizes(y));
   std::vector<int64_t> r(oa.size());
-  if (n.op == "tfl.LOGICAL_NOT") {
+  if (n.is(ir::TflOp::LOGICAL_NOT)) {
     for (size_t i = 0; i < r.size(); ++i) r[i] = va[oa[i]] == 0;
     return ir::from_int_vector(r, y->dtype);
   }
@@ -222,14 +235,22 @@ std::optional<Bytes> eval_predicate(const ir::Node& n) {
   const auto ob = broadcast_offsets(sizes(b), sizes(y));
   for (size_t i = 0; i < r.size(); ++i) {
     const double x = va[oa[i]], z = vb[ob[i]];
-    if (n.op == "tfl.EQUAL") r[i] = x == z;
-    else if (n.op == "tfl.NOT_EQUAL") r[i] = x != z;
-    else if (n.op == "tfl.LESS") r[i] = x < z;
-    else if (n.op == "tfl.LESS_EQUAL") r[i] = x <= z;
-    else if (n.op == "tfl.GREATER") r[i] = x > z;
-    else if (n.op == "tfl.GREATER_EQUAL") r[i] = x >= z;
-    else if (n.op == "tfl.LOGICAL_AND") r[i] = x != 0 && z != 0;
-    else r[i] = x != 0 || z != 0;  // LOGICAL_OR
+    if (n.is(ir::TflOp::EQUAL))
+      r[i] = x == z;
+    else if (n.is(ir::TflOp::NOT_EQUAL))
+      r[i] = x != z;
+    else if (n.is(ir::TflOp::LESS))
+      r[i] = x < z;
+    else if (n.is(ir::TflOp::LESS_EQUAL))
+      r[i] = x <= z;
+    else if (n.is(ir::TflOp::GREATER))
+      r[i] = x > z;
+    else if (n.is(ir::TflOp::GREATER_EQUAL))
+      r[i] = x >= z;
+    else if (n.is(ir::TflOp::LOGICAL_AND))
+      r[i] = x != 0 && z != 0;
+    else
+      r[i] = x != 0 || z != 0;  // LOGICAL_OR
   }
   return ir::from_int_vector(r, y->dtype);
 }
@@ -254,8 +275,7 @@ std::optional<Bytes> eval_select(const ir::Node& n) {
 // Masks built by slice writes into a constant (Swin's shifted-window mask) lower to these.
 std::optional<Bytes> eval_concatenation(const ir::Node& n) {
   const Value* y = n.outputs[0];
-  const auto* act = n.find("fused_activation");
-  if (act && std::get<std::string>(*act) != "NONE") return std::nullopt;
+  if (ir::fused_activation(n) != ir::Activation::NONE) return std::nullopt;
   const auto out = sizes(y);
   const int rank = static_cast<int>(out.size());
   int64_t axis = n.get_int("axis");
@@ -287,8 +307,7 @@ std::optional<Bytes> eval_fully_connected(const ir::Node& n) {
   const Value* b = n.inputs.size() > 2 ? n.inputs[2] : nullptr;
   const Value* y = n.outputs[0];
   if (y->dtype != ir::DType::kFloat32 || x->dtype != ir::DType::kFloat32 || w->rank() != 2) return std::nullopt;
-  const auto* act_attr = n.find("fused_activation");
-  const std::string act = act_attr ? std::get<std::string>(*act_attr) : "NONE";
+  const ir::Activation act = ir::fused_activation(n);
   const int64_t O = w->shape[0].size, K = w->shape[1].size;
   const int64_t numel = ir::num_elements(x->shape);
   if (K == 0 || numel % K != 0 || ir::num_elements(y->shape) != numel / K * O) return std::nullopt;
@@ -333,24 +352,35 @@ std::optional<Bytes> eval_unary(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
   if (x->dtype != ir::DType::kFloat32 || n.outputs[0]->dtype != ir::DType::kFloat32 || n.inputs.size() != 1)
     return std::nullopt;
-  const std::string& op = n.op;
+  const ir::TflOp op = *ir::tfl_op(n);
   std::vector<float> r = ir::to_float_vector(*x);
   for (float& f : r) {
     const double v = f;
     double z;
-    if (op == "tfl.RELU") z = std::max(v, 0.0);
-    else if (op == "tfl.RELU6") z = std::clamp(v, 0.0, 6.0);
-    else if (op == "tfl.RELU_N1_TO_1") z = std::clamp(v, -1.0, 1.0);
-    else if (op == "tfl.LOGISTIC") z = 1.0 / (1.0 + std::exp(-v));
-    else if (op == "tfl.TANH") z = std::tanh(v);
-    else if (op == "tfl.EXP") z = std::exp(v);
-    else if (op == "tfl.LOG") z = std::log(v);
-    else if (op == "tfl.SQRT") z = std::sqrt(v);
-    else if (op == "tfl.RSQRT") z = 1.0 / std::sqrt(v);
-    else if (op == "tfl.NEG") z = -v;
-    else if (op == "tfl.ABS") z = std::fabs(v);
-    else if (op == "tfl.SQUARE") z = v * v;
-    else return std::nullopt;
+    if (op == ir::TflOp::RELU)
+      z = std::max(v, 0.0);
+    else if (op == ir::TflOp::RELU6)
+      z = std::clamp(v, 0.0, 6.0);
+    else if (op == ir::TflOp::RELU_N1_TO_1)
+      z = std::clamp(v, -1.0, 1.0);
+    else if (op == ir::TflOp::LOGISTIC)
+      z = 1.0 / (1.0 + std::exp(-v));
+    else if (op == ir::TflOp::TANH)
+      z = std::tanh(v);
+    else if (op == ir::TflOp::EXP)
+      z = std::exp(v);
+    else if (op == ir::TflOp::LOG)
+      z = std::log(v);
+    else if (op == ir::TflOp::SQRT)
+      z = std::sqrt(v);
+    else if (op == ir::TflOp::RSQRT)
+      z = 1.0 / std::sqrt(v);
+    else if (op == ir::TflOp::NEG)
+      z = -v;
+    else if (op == ir::TflOp::ABS)
+      z = std::fabs(v);
+    else
+      return std::nullopt;
     f = static_cast<float>(z);
   }
   return ir::to_bytes(std::span<const float>(r));
@@ -380,7 +410,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
     }
   }
   const auto v = ir::to_float_vector(*x);
-  const bool is_max = n.op == "tfl.REDUCE_MAX", is_min = n.op == "tfl.REDUCE_MIN";
+  const bool is_max = n.is(ir::TflOp::REDUCE_MAX), is_min = n.is(ir::TflOp::REDUCE_MIN);
   std::vector<double> acc(outputs, is_max ? -INFINITY : is_min ? INFINITY : 0.0);
   std::vector<int64_t> idx(rank, 0);
   for (float f : v) {
@@ -391,7 +421,7 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
   }
   std::vector<float> r(outputs);
   for (int64_t i = 0; i < outputs; ++i)
-    r[i] = static_cast<float>(n.op == "tfl.MEAN" ? acc[i] / static_cast<double>(count) : acc[i]);
+    r[i] = static_cast<float>(n.is(ir::TflOp::MEAN) ? acc[i] / static_cast<double>(count) : acc[i]);
   return ir::to_bytes(std::span<const float>(r));
 }
 
@@ -399,19 +429,20 @@ std::optional<Bytes> eval_reduce(const ir::Node& n) {
 std::optional<Bytes> evaluate(const ir::Node& n) {
   const Value* x = n.inputs.at(0);
   const Value* y = n.outputs[0];
-  if (n.op == "tfl.RESHAPE") return Bytes(x->data->bytes().begin(), x->data->bytes().end());
-  if (n.op == "tfl.TRANSPOSE") {
+  if (n.is(ir::TflOp::RESHAPE)) return Bytes(x->data->bytes().begin(), x->data->bytes().end());
+  if (n.is(ir::TflOp::TRANSPOSE)) {
     const auto p = ir::to_int_vector(*n.inputs.at(1));
-    return ir::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x), std::vector<int>(p.begin(), p.end()));
+    return ir::permute_bytes(x->data->bytes(), ir::dtype_size(x->dtype), sizes(x),
+                             std::vector<int>(p.begin(), p.end()));
   }
-  if (n.op == "tfl.CAST") {
+  if (n.is(ir::TflOp::CAST)) {
     if (ir::is_floating(x->dtype) && !ir::is_floating(y->dtype)) return std::nullopt;  // rounding mode differs
     return ir::is_floating(x->dtype) ? ir::from_float_vector(ir::to_float_vector(*x), y->dtype)
                                      : ir::from_int_vector(ir::to_int_vector(*x), y->dtype);
   }
-  if (n.op == "tfl.GATHER") return eval_gather(n);
-  if (n.op == "tfl.GATHER_ND") return eval_gather_nd(n);
-  if (n.op == "tfl.BROADCAST_TO") {
+  if (n.is(ir::TflOp::GATHER)) return eval_gather(n);
+  if (n.is(ir::TflOp::GATHER_ND)) return eval_gather_nd(n);
+  if (n.is(ir::TflOp::BROADCAST_TO)) {
     const size_t es = ir::dtype_size(x->dtype);
     const auto src = x->data->bytes();
     const auto offsets = broadcast_offsets(sizes(x), sizes(y));
@@ -419,25 +450,47 @@ std::optional<Bytes> evaluate(const ir::Node& n) {
     for (size_t i = 0; i < offsets.size(); ++i) std::memcpy(out.data() + i * es, src.data() + offsets[i] * es, es);
     return out;
   }
-  if (n.op == "tfl.BATCH_MATMUL") return eval_batch_matmul(n);
-  if (n.op == "tfl.SLICE") return eval_slice(n);
-  if (n.op == "tfl.SELECT_V2") return eval_select(n);
-  if (n.op == "tfl.CONCATENATION") return eval_concatenation(n);
-  if (n.op == "tfl.PAD") return eval_pad(n);
-  if (n.op == "tfl.FULLY_CONNECTED") return eval_fully_connected(n);
-  static const char* kUnary[] = {"tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1", "tfl.LOGISTIC", "tfl.TANH", "tfl.EXP",
-                                 "tfl.LOG",  "tfl.SQRT",  "tfl.RSQRT",        "tfl.NEG",      "tfl.ABS",  "tfl.SQUARE"};
-  if (std::find(std::begin(kUnary), std::end(kUnary), n.op) != std::end(kUnary)) return eval_unary(n);
-  static const char* kReduce[] = {"tfl.SUM", "tfl.MEAN", "tfl.REDUCE_MAX", "tfl.REDUCE_MIN"};
-  if (std::find(std::begin(kReduce), std::end(kReduce), n.op) != std::end(kReduce)) return eval_reduce(n);
-  static const char* kPredicates[] = {"tfl.EQUAL",         "tfl.NOT_EQUAL",   "tfl.LESS",       "tfl.LESS_EQUAL",
-                                      "tfl.GREATER",       "tfl.GREATER_EQUAL", "tfl.LOGICAL_AND", "tfl.LOGICAL_OR",
-                                      "tfl.LOGICAL_NOT"};
-  if (std::find(std::begin(kPredicates), std::end(kPredicates), n.op) != std::end(kPredicates))
-    return eval_predicate(n);
-  static const char* kBinary[] = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
-                                  "tfl.SQUARED_DIFFERENCE"};
-  if (std::find(std::begin(kBinary), std::end(kBinary), n.op) != std::end(kBinary)) return eval_binary(n);
+  if (n.is(ir::TflOp::BATCH_MATMUL)) return eval_batch_matmul(n);
+  if (n.is(ir::TflOp::SLICE)) return eval_slice(n);
+  if (n.is(ir::TflOp::SELECT_V2)) return eval_select(n);
+  if (n.is(ir::TflOp::CONCATENATION)) return eval_concatenation(n);
+  if (n.is(ir::TflOp::PAD)) return eval_pad(n);
+  if (n.is(ir::TflOp::FULLY_CONNECTED)) return eval_fully_connected(n);
+  const std::optional<ir::TflOp> op = ir::tfl_op(n);
+  if (!op) return std::nullopt;
+  switch (*op) {
+    case ir::TflOp::RELU:
+    case ir::TflOp::RELU6:
+    case ir::TflOp::RELU_N1_TO_1:
+    case ir::TflOp::LOGISTIC:
+    case ir::TflOp::TANH:
+    case ir::TflOp::EXP:
+    case ir::TflOp::LOG:
+    case ir::TflOp::SQRT:
+    case ir::TflOp::RSQRT:
+    case ir::TflOp::NEG:
+    case ir::TflOp::ABS: return eval_unary(n);
+    case ir::TflOp::SUM:
+    case ir::TflOp::MEAN:
+    case ir::TflOp::REDUCE_MAX:
+    case ir::TflOp::REDUCE_MIN: return eval_reduce(n);
+    case ir::TflOp::EQUAL:
+    case ir::TflOp::NOT_EQUAL:
+    case ir::TflOp::LESS:
+    case ir::TflOp::LESS_EQUAL:
+    case ir::TflOp::GREATER:
+    case ir::TflOp::GREATER_EQUAL:
+    case ir::TflOp::LOGICAL_AND:
+    case ir::TflOp::LOGICAL_OR:
+    case ir::TflOp::LOGICAL_NOT: return eval_predicate(n);
+    case ir::TflOp::ADD:
+    case ir::TflOp::SUB:
+    case ir::TflOp::MUL:
+    case ir::TflOp::DIV:
+    case ir::TflOp::MAXIMUM:
+    case ir::TflOp::MINIMUM: return eval_binary(n);
+    default: break;
+  }
   return std::nullopt;
 }
 
@@ -452,19 +505,18 @@ bool is_float_splat(const Value* v, float value) {
 // (up to the sign of a zero), so the op is dropped. Such ops appear once masks and scales fold.
 Value* identity_operand(const ir::Node& n) {
   if (n.outputs.size() != 1 || n.inputs.size() != 2 || n.outputs[0]->quant) return nullptr;
-  const auto* act = n.find("fused_activation");
-  if (act && std::get<std::string>(*act) != "NONE") return nullptr;
+  if (ir::fused_activation(n) != ir::Activation::NONE) return nullptr;
   Value *a = n.inputs[0], *b = n.inputs[1], *y = n.outputs[0];
   auto same = [&](const Value* v) { return v->dtype == y->dtype && v->shape == y->shape && !v->quant; };
-  if (n.op == "tfl.ADD") {
+  if (n.is(ir::TflOp::ADD)) {
     if (is_float_splat(b, 0.0f) && same(a)) return a;
     if (is_float_splat(a, 0.0f) && same(b)) return b;
-  } else if (n.op == "tfl.MUL") {
+  } else if (n.is(ir::TflOp::MUL)) {
     if (is_float_splat(b, 1.0f) && same(a)) return a;
     if (is_float_splat(a, 1.0f) && same(b)) return b;
-  } else if (n.op == "tfl.SUB") {
+  } else if (n.is(ir::TflOp::SUB)) {
     if (is_float_splat(b, 0.0f) && same(a)) return a;
-  } else if (n.op == "tfl.DIV") {
+  } else if (n.is(ir::TflOp::DIV)) {
     if (is_float_splat(b, 1.0f) && same(a)) return a;
   }
   return nullptr;
@@ -492,7 +544,8 @@ void fold_constants(ir::Graph& g) {
       g.replace_uses(y, x);
       continue;
     }
-    if (!std::all_of(n->inputs.begin(), n->inputs.end(), [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
+    if (!std::all_of(n->inputs.begin(), n->inputs.end(),
+                     [](const Value* v) { return !v || (v->is_const() && !v->quant); }))
       continue;
     int64_t operand_bytes = 0;
     for (const Value* v : n->inputs)
@@ -501,7 +554,7 @@ void fold_constants(ir::Graph& g) {
     if (!worth_storing(result_bytes, operand_bytes)) continue;
     // A broadcast of a constant read at run time stays a run-time broadcast: its readers mostly
     // broadcast by themselves (drop_broadcasts), and a stored copy would only grow the file.
-    if (n->op == "tfl.BROADCAST_TO" && result_bytes > operand_bytes && !only_feeds_constant_ops(g, y)) continue;
+    if (n->is(ir::TflOp::BROADCAST_TO) && result_bytes > operand_bytes && !only_feeds_constant_ops(g, y)) continue;
     std::optional<Bytes> bytes = evaluate(*n);
     if (!bytes) continue;
     Value* c = g.add_const(g.unique_name(y->name), y->dtype, y->shape, ir::ConstData::own(std::move(*bytes)));

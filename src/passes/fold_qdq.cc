@@ -24,60 +24,33 @@ using ir::Graph;
 using ir::Node;
 using ir::Value;
 
-// What an op needs to run in int8, from TFLite's quantization spec
-// (tensorflow/lite/g3doc/performance/quantization_spec.md).
-enum class Int8Kind {
-  kWeighted,     // int8 activation, int8 weights (zero point 0), int32 bias of scale s_in·s_w
-  kSameParams,   // data movement and max/avg pooling: output parameters equal the inputs'
-  kFreeParams,   // any input and output parameters
-  kFixedOutput,  // the int8 kernel produces a fixed output scale and zero point
-};
-
+// What an op needs to run in int8: its kind from the op table's INT8 column (after TFLite's
+// quantization spec, tensorflow/lite/g3doc/performance/quantization_spec.md) and that kind's details.
 struct Int8Rule {
-  Int8Kind kind;
-  int activation = 0;  // kWeighted: the activation, weight and bias input slots,
+  ir::Int8Kind kind;
+  int activation = 0;  // WEIGHTED: the activation, weight and bias input slots,
   int weight = 1;      // and the weight dim TFLite quantizes per channel
   int bias = 2;
   int weight_dim = 0;
-  float fixed_scale = 0;  // kFixedOutput
+  float fixed_scale = 0;  // FIXED
   int64_t fixed_zero_point = 0;
 };
 
-const std::map<std::string, Int8Rule>& int8_rules() {
-  using K = Int8Kind;
-  static const std::map<std::string, Int8Rule> rules = {
-      {"tfl.CONV_2D", {K::kWeighted, 0, 1, 2, 0}},
-      {"tfl.DEPTHWISE_CONV_2D", {K::kWeighted, 0, 1, 2, 3}},
-      {"tfl.FULLY_CONNECTED", {K::kWeighted, 0, 1, 2, 0}},
-      {"tfl.TRANSPOSE_CONV", {K::kWeighted, 2, 1, 3, 0}},
-      {"tfl.MAX_POOL_2D", {K::kSameParams}},
-      {"tfl.AVERAGE_POOL_2D", {K::kSameParams}},
-      {"tfl.CONCATENATION", {K::kSameParams}},
-      {"tfl.RESHAPE", {K::kSameParams}},
-      {"tfl.TRANSPOSE", {K::kSameParams}},
-      {"tfl.PAD", {K::kSameParams}},
-      {"tfl.SLICE", {K::kSameParams}},
-      {"tfl.STRIDED_SLICE", {K::kSameParams}},
-      {"tfl.ADD", {K::kFreeParams}},
-      {"tfl.SUB", {K::kFreeParams}},
-      {"tfl.MUL", {K::kFreeParams}},
-      {"tfl.MEAN", {K::kFreeParams}},
-      {"tfl.HARD_SWISH", {K::kFreeParams}},
-      {"tfl.RELU", {K::kFreeParams}},
-      {"tfl.RELU6", {K::kFreeParams}},
-      {"tfl.RELU_N1_TO_1", {K::kFreeParams}},
-      {"tfl.LEAKY_RELU", {K::kFreeParams}},
-      {"tfl.LOGISTIC", {K::kFixedOutput, 0, 1, 2, 0, 1.0f / 256, -128}},
-      {"tfl.SOFTMAX", {K::kFixedOutput, 0, 1, 2, 0, 1.0f / 256, -128}},
-      {"tfl.TANH", {K::kFixedOutput, 0, 1, 2, 0, 1.0f / 128, 0}},
-  };
-  return rules;
+Int8Rule int8_rule(const Node& n) {
+  Int8Rule r{ir::int8_kind(n)};
+  if (n.is(ir::TflOp::TRANSPOSE_CONV)) r.activation = 2, r.bias = 3;  // (output_shape, filter, input, bias)
+  if (n.is(ir::TflOp::DEPTHWISE_CONV_2D)) r.weight_dim = 3;           // filter [1, kH, kW, Cout]
+  if (n.is(ir::TflOp::LOGISTIC) || n.is(ir::TflOp::SOFTMAX)) r.fixed_scale = 1.0f / 256, r.fixed_zero_point = -128;
+  if (n.is(ir::TflOp::TANH)) r.fixed_scale = 1.0f / 128, r.fixed_zero_point = 0;
+  return r;
 }
 
-// Ops that only move elements (PAD fills with the zero point, i.e. real 0): a DEQUANTIZE before
-// them can move after them, so the data movement runs on int8.
-const std::set<std::string> kDataMovement = {"tfl.TRANSPOSE", "tfl.RESHAPE", "tfl.PAD", "tfl.SLICE",
-                                             "tfl.STRIDED_SLICE"};
+// Ops that only move elements (PAD fills with the zero point, i.e. real 0) and whose int8 kernel
+// keeps the input's parameters: a DEQUANTIZE before them can move after them, so the data
+// movement runs on int8. Not CONCATENATION: sink_dequantize moves one activation operand.
+bool is_int8_data_movement(const Node& n) {
+  return ir::moves_elements(n) && ir::int8_kind(n) == ir::Int8Kind::SAME && !n.is(ir::TflOp::CONCATENATION);
+}
 
 // XNNPACK and TFLite's int8 kernels take per-tensor activations only.
 bool is_int8_per_tensor(const Value* v) {
@@ -87,7 +60,7 @@ bool is_int8_per_tensor(const Value* v) {
 // The int8 tensor a DEQUANTIZE turned into `v`, or null.
 Value* dequantized_source(const Value* v) {
   const Node* p = v ? v->producer : nullptr;
-  if (!p || p->op != "tfl.DEQUANTIZE") return nullptr;
+  if (!p || !p->is(ir::TflOp::DEQUANTIZE)) return nullptr;
   return is_int8_per_tensor(p->inputs[0]) ? p->inputs[0] : nullptr;
 }
 
@@ -98,18 +71,18 @@ std::vector<Node*> quantizing_users(const Graph& g, const Value* v) {
   std::vector<Node*> users = g.users(v);
   for (const Node* u : users) {
     const Value* q = u->outputs.at(0);
-    if (u->op != "tfl.QUANTIZE" || !is_int8_per_tensor(q) || *q->quant != *users[0]->outputs[0]->quant) return {};
+    if (!u->is(ir::TflOp::QUANTIZE) || !is_int8_per_tensor(q) || *q->quant != *users[0]->outputs[0]->quant) return {};
   }
   return users;
 }
 
 // Inserts `op` before `pos` reading `in` and writing a new tensor like `in` with `quant`.
-Value* insert_before(Graph& g, const Node* pos, const std::string& op, Value* in, ir::DType dtype,
+Value* insert_before(Graph& g, const Node* pos, ir::TflOp op, Value* in, ir::DType dtype,
                      std::optional<ir::QuantParams> quant) {
   Value* out = g.add_value(g.unique_name(in->name), dtype, in->shape);
   out->quant = std::move(quant);
   auto n = std::make_unique<Node>();
-  n->op = op;
+  n->set_op(op);
   n->name = g.unique_name(pos->name);
   n->source = pos->source;
   n->inputs = {in};
@@ -138,8 +111,8 @@ Value* int32_bias(Graph& g, const Value* b, float s_in, const ir::QuantParams& w
   std::vector<int32_t> ints(values.size());
   for (size_t c = 0; c < values.size(); ++c) {
     const double r = std::round(static_cast<double>(values[c]) / q.scale[q.scale.size() == 1 ? 0 : c]);
-    ints[c] = static_cast<int32_t>(std::clamp<double>(r, std::numeric_limits<int32_t>::min(),
-                                                      std::numeric_limits<int32_t>::max()));
+    ints[c] = static_cast<int32_t>(
+        std::clamp<double>(r, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
   }
   std::vector<uint8_t> bytes(ints.size() * sizeof(int32_t));
   std::memcpy(bytes.data(), ints.data(), bytes.size());
@@ -159,12 +132,12 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
   std::vector<std::pair<size_t, Value*>> sources;  // activation slot → its int8 tensor
   for (size_t k = 0; k < n->inputs.size(); ++k) {
     Value* v = n->inputs[k];
-    if (!v || (rule.kind == Int8Kind::kWeighted && static_cast<int>(k) != rule.activation)) continue;
+    if (!v || (rule.kind == ir::Int8Kind::WEIGHTED && static_cast<int>(k) != rule.activation)) continue;
     if (v->is_const()) {
       if (ir::is_floating(v->dtype)) return false;  // a float operand such as x + 1: stays float
       // A quantized constant operand (x + c with c quantized) is read as it is, when the op
       // allows its own parameters; integer constants are shapes, axes and paddings.
-      if (v->quant && (rule.kind != Int8Kind::kFreeParams || !is_int8_per_tensor(v))) return false;
+      if (v->quant && (rule.kind != ir::Int8Kind::FREE || !is_int8_per_tensor(v))) return false;
       continue;
     }
     Value* src = dequantized_source(v);
@@ -172,11 +145,11 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
     sources.emplace_back(k, src);
   }
   if (sources.empty()) return false;
-  if (rule.kind == Int8Kind::kFixedOutput &&
-      (std::abs(out_q.scale[0] - rule.fixed_scale) > 1e-3f * rule.fixed_scale || out_q.zero_point[0] != rule.fixed_zero_point))
+  if (rule.kind == ir::Int8Kind::FIXED && (std::abs(out_q.scale[0] - rule.fixed_scale) > 1e-3f * rule.fixed_scale ||
+                                           out_q.zero_point[0] != rule.fixed_zero_point))
     return false;
 
-  if (rule.kind == Int8Kind::kWeighted) {
+  if (rule.kind == ir::Int8Kind::WEIGHTED) {
     const Value* w = n->inputs.at(rule.weight);
     const Value* b = static_cast<size_t>(rule.bias) < n->inputs.size() ? n->inputs[rule.bias] : nullptr;
     if (!is_int8_weight(w, rule.weight_dim)) return false;
@@ -187,8 +160,8 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
   for (auto [k, src] : sources) {
     // Max, data movement and concatenation commute with requantization, so inputs quantized
     // differently are requantized to the output's parameters first (exact but for average pooling).
-    if (rule.kind == Int8Kind::kSameParams && *src->quant != out_q)
-      src = insert_before(g, n, "tfl.QUANTIZE", src, ir::DType::kInt8, out_q);
+    if (rule.kind == ir::Int8Kind::SAME && *src->quant != out_q)
+      src = insert_before(g, n, ir::TflOp::QUANTIZE, src, ir::DType::kInt8, out_q);
     n->inputs[k] = src;
   }
   for (size_t j = 1; j < quantizes.size(); ++j) {
@@ -228,7 +201,7 @@ void sink_dequantize(Graph& g, Node* n) {
   n->outputs[0] = moved;
   moved->producer = n;
   auto dq = std::make_unique<Node>();
-  dq->op = "tfl.DEQUANTIZE";
+  dq->set_op(ir::TflOp::DEQUANTIZE);
   dq->name = g.unique_name(n->name);
   dq->source = n->source;
   dq->inputs = {moved};
@@ -246,16 +219,16 @@ void dequantize_float_op_weights(Graph& g) {
   std::vector<Node*> snapshot;
   for (const auto& n : g.nodes()) snapshot.push_back(n.get());
   for (Node* n : snapshot) {
-    if (n->op == "tfl.DEQUANTIZE" || n->outputs.empty() || !n->outputs[0] || !ir::is_floating(n->outputs[0]->dtype))
+    if (n->is(ir::TflOp::DEQUANTIZE) || n->outputs.empty() || !n->outputs[0] || !ir::is_floating(n->outputs[0]->dtype))
       continue;
     for (size_t k = 0; k < n->inputs.size(); ++k) {
       Value* w = n->inputs[k];
       if (!w || !w->is_const() || !w->quant || w->dtype != ir::DType::kInt8) continue;
-      if (n->op == "tfl.FULLY_CONNECTED" && k == 1 && n->inputs[0]->dtype == ir::DType::kFloat32 &&
+      if (n->is(ir::TflOp::FULLY_CONNECTED) && k == 1 && n->inputs[0]->dtype == ir::DType::kFloat32 &&
           is_int8_weight(w, 0))
         continue;
       auto [it, inserted] = dequantized.emplace(w, nullptr);
-      if (inserted) it->second = insert_before(g, n, "tfl.DEQUANTIZE", w, ir::DType::kFloat32, std::nullopt);
+      if (inserted) it->second = insert_before(g, n, ir::TflOp::DEQUANTIZE, w, ir::DType::kFloat32, std::nullopt);
       n->inputs[k] = it->second;
     }
   }
@@ -268,13 +241,13 @@ void fold_qdq(ir::Graph& g) {
   std::vector<Node*> snapshot;
   for (const auto& n : g.nodes()) snapshot.push_back(n.get());
   for (Node* n : snapshot) {
-    if (n->op == "tfl.QUANTIZE") {
+    if (n->is(ir::TflOp::QUANTIZE)) {
       fold_requantize(g, n);
       continue;
     }
-    auto rule = int8_rules().find(n->op);
-    if (rule != int8_rules().end() && to_int8(g, n, rule->second)) continue;
-    if (kDataMovement.count(n->op)) sink_dequantize(g, n);
+    const Int8Rule rule = int8_rule(*n);
+    if (rule.kind != ir::Int8Kind::NO && to_int8(g, n, rule)) continue;
+    if (is_int8_data_movement(*n)) sink_dequantize(g, n);
   }
   dequantize_float_op_weights(g);
   g.remove_dead();

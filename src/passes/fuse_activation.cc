@@ -1,16 +1,16 @@
-#include "ir/fused_activation.h"
 #include "passes/passes.h"
 
 namespace pt2tflite::passes {
 
 void fuse_activation(ir::Graph& g) {
   for (const auto& act : g.nodes()) {
-    if (!ir::is_fusable_activation(act->op)) continue;
+    const std::optional<ir::Activation> fused = ir::as_fused_activation(*act);
+    if (!fused) continue;
     ir::Value* x = act->inputs.at(0);
     ir::Node* p = x->producer;
-    if (!p || !ir::accepts_fused_activation(p->op) || p->get_string("fused_activation") != "NONE") continue;
+    if (!p || !ir::accepts_fused_activation(*p) || ir::fused_activation(*p) != ir::Activation::NONE) continue;
     if (g.use_count(x) != 1 || x->quant != act->outputs[0]->quant) continue;
-    p->set("fused_activation", act->op.substr(4));
+    ir::set_fused_activation(*p, *fused);
     ir::Value* y = act->outputs[0];
     p->outputs[0] = y;
     y->producer = p;

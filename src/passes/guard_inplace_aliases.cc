@@ -12,24 +12,24 @@
 // output) and an in-place op is reachable from it through aliases only, the alias's result is
 // copied once (an identity TRANSPOSE, which no planner shares), so the in-place op writes into a
 // buffer of its own. Graphs without that pattern are unchanged.
-#include <string_view>
-#include <unordered_set>
-
+#include "ir/tfl_op.h"
 #include "passes/passes.h"
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes {
 namespace {
 
-bool is_alias_op(std::string_view op) {
-  return op == "tfl.RESHAPE" || op == "tfl.SQUEEZE" || op == "tfl.EXPAND_DIMS" || op == "tfl.BITCAST";
+bool is_alias_op(const ir::Node& n) {
+  auto op = ir::tfl_op(n);
+  return op && ir::arena(*op) == ir::Arena::ALIAS;
 }
 
-// The inputs an in-place kernel may write its output over (kTfLiteInplaceOpInputNShared).
+// The inputs an in-place kernel may write its output over (kTfLiteInplaceOpInputNShared): 0 and
+// 1 of a binary op, else 0 (tfl_ops.inc's ARENA column).
 bool may_write_over(const ir::Node& n, size_t input) {
-  const std::string_view op = n.op;
-  if (op == "tfl.ADD" || op == "tfl.SUB" || op == "tfl.MUL" || op == "tfl.DIV") return input < 2;
-  return (op == "tfl.SOFTMAX" || op == "tfl.DYNAMIC_UPDATE_SLICE") && input == 0;
+  auto op = ir::tfl_op(n);
+  if (!op || ir::arena(*op) != ir::Arena::INPLACE) return false;
+  return input == 0 || (input == 1 && ir::is_elementwise_binary(*op));
 }
 
 // Readers as the planner counts them: node inputs, plus one for a graph input or output.
@@ -45,7 +45,7 @@ bool feeds_in_place_op(const ir::Graph& g, const ir::Value* v, int depth = 0) {
   for (const ir::Node* u : g.users(v)) {
     for (size_t i = 0; i < u->inputs.size(); ++i)
       if (u->inputs[i] == v && may_write_over(*u, i)) return true;
-    if (is_alias_op(u->op) && !u->outputs.empty() && u->outputs[0] && feeds_in_place_op(g, u->outputs[0], depth + 1))
+    if (is_alias_op(*u) && !u->outputs.empty() && u->outputs[0] && feeds_in_place_op(g, u->outputs[0], depth + 1))
       return true;
   }
   return false;
@@ -56,7 +56,7 @@ bool feeds_in_place_op(const ir::Graph& g, const ir::Value* v, int depth = 0) {
 void guard_inplace_aliases(ir::Graph& g) {
   std::vector<ir::Node*> hazards;
   for (const auto& n : g.nodes()) {
-    if (!is_alias_op(n->op) || n->inputs.empty() || !n->inputs[0] || n->inputs[0]->is_const()) continue;
+    if (!is_alias_op(*n) || n->inputs.empty() || !n->inputs[0] || n->inputs[0]->is_const()) continue;
     ir::Value* out = n->outputs.empty() ? nullptr : n->outputs[0];
     if (!out || readers(g, n->inputs[0]) < 2) continue;
     if (feeds_in_place_op(g, out)) hazards.push_back(n.get());
@@ -69,7 +69,7 @@ void guard_inplace_aliases(ir::Graph& g) {
     std::vector<int32_t> identity(shared->rank());
     for (int i = 0; i < shared->rank(); ++i) identity[i] = i;
     auto copy = std::make_unique<ir::Node>();
-    copy->op = "tfl.TRANSPOSE";
+    copy->set_op(ir::TflOp::TRANSPOSE);
     copy->name = g.unique_name(alias->name);
     copy->source = alias->source;
     copy->inputs = {shared, paths::const_i32(g, alias->name + "_perm", identity)};

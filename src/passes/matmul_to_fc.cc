@@ -11,7 +11,7 @@ namespace pt2tflite::passes {
 
 void matmul_to_fc(ir::Graph& g) {
   for (const auto& n : g.nodes()) {
-    if (n->op != "tfl.BATCH_MATMUL") continue;
+    if (!n->is(ir::TflOp::BATCH_MATMUL)) continue;
     ir::Value* x = n->inputs[0];
     ir::Value* c = n->inputs[1];
     ir::Value* y = n->outputs[0];
@@ -24,7 +24,8 @@ void matmul_to_fc(ir::Graph& g) {
     const auto bytes = c->data->bytes();
     const size_t matrix = static_cast<size_t>(rows * cols) * sizeof(float);
     bool same = true;
-    for (size_t at = matrix; same && at < bytes.size(); at += matrix) same = std::memcmp(bytes.data(), bytes.data() + at, matrix) == 0;
+    for (size_t at = matrix; same && at < bytes.size(); at += matrix)
+      same = std::memcmp(bytes.data(), bytes.data() + at, matrix) == 0;
     if (!same) continue;
     // FC weights are [units, inputs]: c as [K, N] transposed, or as is when adj_y already gives [N, K].
     const std::vector<float> all = ir::to_float_vector(*c);
@@ -36,10 +37,10 @@ void matmul_to_fc(ir::Graph& g) {
     ir::Value* weights = g.add_const(g.unique_name(n->name + "_weights"), ir::DType::kFloat32,
                                      ir::static_shape(std::vector<int64_t>{units, inputs}),
                                      ir::ConstData::own(ir::to_bytes(std::span<const float>(w))));
-    n->op = "tfl.FULLY_CONNECTED";
+    n->set_op(ir::TflOp::FULLY_CONNECTED);
     n->inputs = {x, weights, nullptr};
     n->args.clear();
-    n->set("fused_activation", std::string("NONE"));
+    ir::set_fused_activation(*n, ir::Activation::NONE);
     n->set("keep_num_dims", true);
   }
   g.remove_dead();

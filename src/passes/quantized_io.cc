@@ -19,7 +19,7 @@ void quantized_io(ir::Graph& g) {
     std::vector<ir::Node*> users = g.users(in);
     if (users.empty() || std::count(g.outputs.begin(), g.outputs.end(), in)) continue;
     const bool all_quantize = std::all_of(users.begin(), users.end(), [&](const ir::Node* u) {
-      return u->op == "tfl.QUANTIZE" && is_int8_per_tensor(u->outputs[0]) &&
+      return u->is(ir::TflOp::QUANTIZE) && is_int8_per_tensor(u->outputs[0]) &&
              *u->outputs[0]->quant == *users[0]->outputs[0]->quant;
     });
     if (!all_quantize) continue;
@@ -35,7 +35,7 @@ void quantized_io(ir::Graph& g) {
   }
   for (ir::Value*& out : g.outputs) {
     const ir::Node* p = out->producer;
-    if (!p || p->op != "tfl.DEQUANTIZE" || !is_int8_per_tensor(p->inputs[0])) continue;
+    if (!p || !p->is(ir::TflOp::DEQUANTIZE) || !is_int8_per_tensor(p->inputs[0])) continue;
     p->inputs[0]->name = out->name;
     out = p->inputs[0];
   }

@@ -20,15 +20,12 @@ using ir::Value;
 
 bool plain_float(const Value* v) { return v && v->dtype == ir::DType::kFloat32 && !v->quant; }
 
-bool no_activation(const ir::Node& n) {
-  const auto* act = n.find("fused_activation");
-  return !act || std::get<std::string>(*act) == "NONE";
-}
+bool no_activation(const ir::Node& n) { return ir::fused_activation(n) == ir::Activation::NONE; }
 
 // The single-use, activation-free producer of `v` with op `op`, or null.
-ir::Node* sole_producer(const ir::Graph& g, const Value* v, const std::string& op) {
+ir::Node* sole_producer(const ir::Graph& g, const Value* v, ir::TflOp op) {
   ir::Node* p = v->producer;
-  if (!p || p->op != op || !no_activation(*p) || g.use_count(v) != 1) return nullptr;
+  if (!p || !p->is(op) || !no_activation(*p) || g.use_count(v) != 1) return nullptr;
   if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end()) return nullptr;
   return p;
 }
@@ -53,16 +50,16 @@ bool full_and_small(const Value* v, const Value* s, const Value* y) {
 }
 
 // Emits `op`(a, b) before `pos` and returns its output, shaped as their broadcast.
-Value* emit_small(ir::Graph& g, const ir::Node& pos, const std::string& op, Value* a, Value* b) {
+Value* emit_small(ir::Graph& g, const ir::Node& pos, ir::TflOp op, Value* a, Value* b) {
   const auto shape = broadcast_sizes(ir::sizes_of(a->shape), ir::sizes_of(b->shape));
   Value* out = g.add_value(g.unique_name(pos.name + "_small"), ir::DType::kFloat32, ir::static_shape(shape));
   auto n = std::make_unique<ir::Node>();
-  n->op = op;
+  n->set_op(op);
   n->name = g.unique_name(pos.name);
   n->source = pos.source;
   n->inputs = {a, b};
   n->outputs = {out};
-  n->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*n, ir::Activation::NONE);
   g.insert_node(&pos, std::move(n));
   return out;
 }
@@ -74,7 +71,7 @@ bool merge_scales(ir::Graph& g, ir::Node& n) {
     Value* c = n.inputs[side];
     Value* a = n.inputs[1 - side];
     if (!c->is_const()) continue;
-    ir::Node* inner = sole_producer(g, a, "tfl.MUL");
+    ir::Node* inner = sole_producer(g, a, ir::TflOp::MUL);
     if (!inner) continue;
     for (int k = 0; k < 2; ++k) {
       Value* x = inner->inputs[k];
@@ -83,7 +80,7 @@ bool merge_scales(ir::Graph& g, ir::Node& n) {
         continue;
       const auto vc_sizes = broadcast_sizes(ir::sizes_of(v->shape), ir::sizes_of(c->shape));
       if (ir::num_elements(ir::static_shape(vc_sizes)) >= ir::num_elements(y->shape)) continue;  // nothing saved
-      n.inputs = {x, emit_small(g, n, "tfl.MUL", v, c)};
+      n.inputs = {x, emit_small(g, n, ir::TflOp::MUL, v, c)};
       return true;
     }
   }
@@ -105,7 +102,7 @@ bool constant_add_last(ir::Graph& g, ir::Node& n) {
   for (int side = 0; side < 2; ++side) {
     Value* inner_out = n.inputs[side];
     Value* w = n.inputs[1 - side];
-    ir::Node* inner = sole_producer(g, inner_out, "tfl.ADD");
+    ir::Node* inner = sole_producer(g, inner_out, ir::TflOp::ADD);
     if (!inner || w->shape != y->shape || w->is_const()) continue;
     for (int k = 0; k < 2; ++k) {
       Value* z = inner->inputs[k];
@@ -126,7 +123,7 @@ bool distribute_residual(ir::Graph& g, ir::Node& n) {
   for (int side = 0; side < 2; ++side) {
     Value* m = n.inputs[side];
     Value* x = n.inputs[1 - side];
-    ir::Node* mul = sole_producer(g, m, "tfl.MUL");
+    ir::Node* mul = sole_producer(g, m, ir::TflOp::MUL);
     if (!mul) continue;
     for (int k = 0; k < 2; ++k) {
       Value* s = mul->inputs[1 - k];
@@ -141,9 +138,9 @@ bool distribute_residual(ir::Graph& g, ir::Node& n) {
         const float one = 1.0f;
         Value* c1 = g.add_const(g.unique_name(n.name + "_one"), ir::DType::kFloat32, {},
                                 ir::ConstData::own(ir::to_bytes(std::span<const float>(&one, 1))));
-        s1 = emit_small(g, n, "tfl.ADD", s, c1);
+        s1 = emit_small(g, n, ir::TflOp::ADD, s, c1);
       }
-      n.op = "tfl.MUL";
+      n.set_op(ir::TflOp::MUL);
       n.inputs = {x, s1};
       return true;
     }
@@ -158,9 +155,9 @@ bool rewrite_once(ir::Graph& g) {
   for (ir::Node* n : snapshot) {
     if (n->inputs.size() != 2 || n->outputs.size() != 1 || !n->outputs[0]) continue;
     if (!plain_float(n->outputs[0]) || !plain_float(n->inputs[0]) || !plain_float(n->inputs[1])) continue;
-    if (n->op == "tfl.MUL") {
+    if (n->is(ir::TflOp::MUL)) {
       changed |= merge_scales(g, *n);
-    } else if (n->op == "tfl.ADD") {
+    } else if (n->is(ir::TflOp::ADD)) {
       // Reorders first so that the residual ADD meets the MUL it can absorb.
       if (constant_add_last(g, *n)) {
         changed = true;
@@ -176,8 +173,7 @@ bool rewrite_once(ir::Graph& g) {
 }  // namespace
 
 void reassociate_broadcasts(ir::Graph& g) {
-  for (int round = 0; round < 8 && rewrite_once(g); ++round) {
-  }
+  for (int round = 0; round < 8 && rewrite_once(g); ++round) {}
 }
 
 }  // namespace pt2tflite::passes

@@ -32,10 +32,13 @@ constexpr int64_t kMinWeightElements = 1024;
 
 // A float32 constant worth quantizing.
 bool quantizable(const Value* w) {
-  return w && w->is_const() && w->dtype == DType::kFloat32 && !w->quant && ir::num_elements(w->shape) >= kMinWeightElements;
+  return w && w->is_const() && w->dtype == DType::kFloat32 && !w->quant &&
+         ir::num_elements(w->shape) >= kMinWeightElements;
 }
 
-bool float_input(const Node& n, size_t i) { return n.inputs.size() > i && n.inputs[i] && n.inputs[i]->dtype == DType::kFloat32; }
+bool float_input(const Node& n, size_t i) {
+  return n.inputs.size() > i && n.inputs[i] && n.inputs[i]->dtype == DType::kFloat32;
+}
 
 class Quantizer {
  public:
@@ -64,7 +67,8 @@ class Quantizer {
     const int64_t rows = w->shape[0].size, cols = w->shape[1].size, block = o_.block_size;
     std::optional<quant::Int4Blockwise> q = quant::quantize_int4_blockwise(ir::to_float_vector(*w), rows, cols, block);
     if (!q) return done_[key] = nullptr;
-    Value* out = g_.add_const(g_.unique_name(w->name), DType::kInt4, w->shape, ir::ConstData::own(std::move(q->packed)));
+    Value* out =
+        g_.add_const(g_.unique_name(w->name), DType::kInt4, w->shape, ir::ConstData::own(std::move(q->packed)));
     auto scales = std::make_shared<ir::BlockwiseScales>();
     scales->block_size = static_cast<int32_t>(block);
     scales->shape = ir::static_shape(std::vector<int64_t>{rows, cols / block});
@@ -78,7 +82,7 @@ class Quantizer {
     auto key = std::make_tuple(w, axis, 1);
     if (auto it = done_.find(key); it != done_.end()) return it->second;
     Value* full = g_.add_value(g_.unique_name(w->name), DType::kFloat32, w->shape);
-    insert(user, "tfl.DEQUANTIZE", {int8(w, axis)}, {full});
+    insert(user, ir::TflOp::DEQUANTIZE, {int8(w, axis)}, {full});
     return done_[key] = full;
   }
 
@@ -91,9 +95,9 @@ class Quantizer {
     return w->rank() == 2 && rows >= 4 && cols >= 32 && cols % 2 == 0 && cols % o_.block_size == 0;
   }
 
-  Node* insert(const Node* before, std::string op, std::vector<Value*> inputs, std::vector<Value*> outputs) {
+  Node* insert(const Node* before, ir::TflOp op, std::vector<Value*> inputs, std::vector<Value*> outputs) {
     auto n = std::make_unique<Node>();
-    n->op = std::move(op);
+    n->set_op(op);
     n->name = g_.unique_name(before->name);
     n->source = before->source;
     n->inputs = std::move(inputs);
@@ -119,11 +123,11 @@ class Quantizer {
 // Moves a fused activation off `n` into an op of its own after it (the builtin blockwise int4 FC
 // kernel does not apply one).
 void unfuse_activation(Quantizer& q, Node* n) {
-  const std::string act = n->get_string("fused_activation");
-  if (act == "NONE") return;
+  const ir::Activation act = ir::fused_activation(*n);
+  if (act == ir::Activation::NONE) return;
   Value* y = n->outputs[0];
   Value* pre = q.graph().add_value(q.graph().unique_name(y->name), y->dtype, y->shape);
-  n->set("fused_activation", std::string("NONE"));
+  ir::set_fused_activation(*n, ir::Activation::NONE);
   n->outputs[0] = pre;
   pre->producer = n;
   // Inserted before the op that follows `n`: find it by position.
@@ -132,7 +136,7 @@ void unfuse_activation(Quantizer& q, Node* n) {
   for (size_t i = 0; i < nodes.size(); ++i)
     if (nodes[i].get() == n) next = i + 1 < nodes.size() ? nodes[i + 1].get() : nullptr;
   auto a = std::make_unique<Node>();
-  a->op = "tfl." + act;
+  a->set_op(ir::activation_op(act));
   a->name = q.graph().unique_name(n->name);
   a->source = n->source;
   a->inputs = {pre};
@@ -175,11 +179,11 @@ void quantize_embedding(Quantizer& q, Node* n) {
   // EMBEDDING_LOOKUP reads int32 ids. An int64 id that is a CAST of an int32 one is read before the
   // CAST (same values); any other is narrowed (an id past int32 is out of range either way).
   if (ids->dtype == DType::kInt64) {
-    if (ids->producer && ids->producer->op == "tfl.CAST" && ids->producer->inputs[0]->dtype == DType::kInt32) {
+    if (ids->producer && ids->producer->is(ir::TflOp::CAST) && ids->producer->inputs[0]->dtype == DType::kInt32) {
       ids = ids->producer->inputs[0];
     } else {
       Value* narrow = q.graph().add_value(q.graph().unique_name(ids->name), DType::kInt32, ids->shape);
-      Node* c = q.insert(n, "tfl.CAST", {ids}, {narrow});
+      Node* c = q.insert(n, ir::TflOp::CAST, {ids}, {narrow});
       c->set("in_data_type", static_cast<int64_t>(DType::kInt64));
       c->set("out_data_type", static_cast<int64_t>(DType::kInt32));
       ids = narrow;
@@ -189,21 +193,21 @@ void quantize_embedding(Quantizer& q, Node* n) {
   if (ids->rank() != 1) {
     Value* flat = q.graph().add_value(q.graph().unique_name(ids->name), DType::kInt32,
                                       ir::static_shape(std::vector<int64_t>{count}));
-    q.insert(n, "tfl.RESHAPE", {ids, q.const_i32(ids->name + "_shape", {static_cast<int32_t>(count)})}, {flat});
+    q.insert(n, ir::TflOp::RESHAPE, {ids, q.const_i32(ids->name + "_shape", {static_cast<int32_t>(count)})}, {flat});
     ids = flat;
   }
   n->args.clear();
   if (y->rank() == 2) {
-    n->op = "tfl.EMBEDDING_LOOKUP";
+    n->set_op(ir::TflOp::EMBEDDING_LOOKUP);
     n->inputs = {ids, quantized};
     return;
   }
   ir::Shape rows_shape = {ids->shape[0], table->shape[1]};
   Value* rows = q.graph().add_value(q.graph().unique_name(y->name), DType::kFloat32, rows_shape);
-  q.insert(n, "tfl.EMBEDDING_LOOKUP", {ids, quantized}, {rows});
+  q.insert(n, ir::TflOp::EMBEDDING_LOOKUP, {ids, quantized}, {rows});
   std::vector<int32_t> out_shape;
   for (const ir::Dim& d : y->shape) out_shape.push_back(static_cast<int32_t>(d.size));
-  n->op = "tfl.RESHAPE";
+  n->set_op(ir::TflOp::RESHAPE);
   n->inputs = {rows, q.const_i32(y->name + "_shape", out_shape)};
 }
 
@@ -215,13 +219,15 @@ void weight_quant(ir::Graph& g, const WeightQuantOptions& options) {
   std::vector<Node*> snapshot;
   for (const auto& n : g.nodes()) snapshot.push_back(n.get());
   for (Node* n : snapshot) {
-    if (n->op == "tfl.FULLY_CONNECTED") quantize_fully_connected(q, n);
-    else if (n->op == "tfl.CONV_2D") quantize_conv(q, n);
-    else if (n->op == "tfl.DEPTHWISE_CONV_2D" && quantizable(n->inputs[1]) && float_input(*n, 0))
+    if (n->is(ir::TflOp::FULLY_CONNECTED))
+      quantize_fully_connected(q, n);
+    else if (n->is(ir::TflOp::CONV_2D))
+      quantize_conv(q, n);
+    else if (n->is(ir::TflOp::DEPTHWISE_CONV_2D) && quantizable(n->inputs[1]) && float_input(*n, 0))
       n->inputs[1] = q.dequantized(n->inputs[1], 3, n);
-    else if (n->op == "tfl.TRANSPOSE_CONV" && quantizable(n->inputs[1]) && float_input(*n, 2))
+    else if (n->is(ir::TflOp::TRANSPOSE_CONV) && quantizable(n->inputs[1]) && float_input(*n, 2))
       n->inputs[1] = q.dequantized(n->inputs[1], 0, n);
-    else if (n->op == "tfl.GATHER" && n->inputs[0]->is_const())
+    else if (n->is(ir::TflOp::GATHER) && n->inputs[0]->is_const())
       quantize_embedding(q, n);
   }
   g.remove_dead();

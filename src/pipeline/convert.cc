@@ -9,9 +9,9 @@
 #include "archive/pt2_reader.h"
 #include "archive/zip_archive.h"
 #include "lower/lower.h"
+#include "passes/passes.h"
 #include "pipeline/atomic_file.h"
 #include "pipeline/output_check.h"
-#include "passes/passes.h"
 #include "pt2tflite/convert.h"
 #include "tflite/writer.h"
 #include "util/check.h"
@@ -36,9 +36,12 @@ bool is_pass_name(const std::string& name) {
 // The weight_quant pass's options; a ConversionError for values the user may not give.
 passes::WeightQuantOptions weight_quant_options(const ConvertOptions& o) {
   passes::WeightQuantOptions wq;
-  if (o.weight_quant == "int8") wq.mode = passes::WeightQuantMode::kInt8;
-  else if (o.weight_quant == "int4") wq.mode = passes::WeightQuantMode::kInt4;
-  else throw ConversionError("weight_quant must be \"int8\" or \"int4\", not \"" + o.weight_quant + "\"");
+  if (o.weight_quant == "int8")
+    wq.mode = passes::WeightQuantMode::kInt8;
+  else if (o.weight_quant == "int4")
+    wq.mode = passes::WeightQuantMode::kInt4;
+  else
+    throw ConversionError("weight_quant must be \"int8\" or \"int4\", not \"" + o.weight_quant + "\"");
   // XNNPACK takes blocks that are a multiple of 32; LiteRT's recipes use 32, 64 and 128.
   if (o.block_size != 32 && o.block_size != 64 && o.block_size != 128)
     throw ConversionError("block_size must be 32, 64 or 128, not " + std::to_string(o.block_size));
@@ -68,9 +71,9 @@ class Stages {
     PT2_CHECK(!m || is_pass_name(name), "pipeline stage '" << name << "' is missing from pass_names()");
     auto now = std::chrono::steady_clock::now();
     if (options_.verbose)
-      std::cerr << "pt2tflite: " << name << " "
-                << std::chrono::duration<double, std::milli>(now - last_).count() << " ms, RSS "
-                << util::current_rss_bytes() / kMiB << " MiB (peak " << util::peak_rss_bytes() / kMiB << " MiB)\n";
+      std::cerr << "pt2tflite: " << name << " " << std::chrono::duration<double, std::milli>(now - last_).count()
+                << " ms, RSS " << util::current_rss_bytes() / kMiB << " MiB (peak " << util::peak_rss_bytes() / kMiB
+                << " MiB)\n";
     last_ = now;
     for (const std::string& d : options_.dump_after) {
       if (d != name || !m) continue;

@@ -24,8 +24,8 @@ std::string sizes_str(const Sizes& s) {
 }
 
 [[noreturn]] void refuse(const Node& n, const std::string& why) {
-  throw ConversionError("the converted model would not load in LiteRT: " + n.op + " (node '" +
-                        n.name.substr(0, 80) + "'): " + why +
+  throw ConversionError("the converted model would not load in LiteRT: " + n.op + " (node '" + n.name.substr(0, 80) +
+                        "'): " + why +
                         ". The archive's declared shapes contradict its ops (if it came from "
                         "torch.export unchanged, please report this as a pt2tflite bug)");
 }
@@ -49,23 +49,14 @@ std::optional<Sizes> const_ints(const Value* v) {
 int64_t window_out(const Node& n, int64_t in, int64_t filter, int64_t stride, int64_t dilation) {
   if (stride < 1 || dilation < 1 || filter < 1) refuse(n, "non-positive stride, dilation or filter size");
   int64_t effective = (filter - 1) * dilation + 1;
-  if (n.get_string("padding") == "SAME") return (in + stride - 1) / stride;
+  if (ir::padding(n) == ir::Padding::SAME) return (in + stride - 1) / stride;
   if (in < effective) refuse(n, "the window is larger than the input");
   return (in - effective) / stride + 1;
 }
 
-constexpr std::string_view kSameShapeOps[] = {
-    "tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1", "tfl.LOGISTIC", "tfl.TANH", "tfl.EXP", "tfl.LOG", "tfl.SQRT",
-    "tfl.RSQRT", "tfl.ABS", "tfl.NEG", "tfl.HARD_SWISH", "tfl.SOFTMAX", "tfl.LOG_SOFTMAX", "tfl.GELU",
-    "tfl.CAST", "tfl.DEQUANTIZE", "tfl.QUANTIZE", "tfl.LEAKY_RELU", "tfl.ELU", "tfl.SIN", "tfl.COS",
-    "tfl.FLOOR", "tfl.CEIL", "tfl.ROUND", "tfl.SQUARE", "tfl.LOGICAL_NOT", "tfl.SIGN"};
-constexpr std::string_view kBroadcastOps[] = {
-    "tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM", "tfl.POW", "tfl.SQUARED_DIFFERENCE",
-    "tfl.EQUAL", "tfl.NOT_EQUAL", "tfl.LESS", "tfl.LESS_EQUAL", "tfl.GREATER", "tfl.GREATER_EQUAL",
-    "tfl.LOGICAL_AND", "tfl.LOGICAL_OR", "tfl.FLOOR_DIV", "tfl.FLOOR_MOD"};
-
-bool in(std::string_view op, std::span<const std::string_view> ops) {
-  return std::find(ops.begin(), ops.end(), op) != ops.end();
+// Ops whose output has the shape of input 0: per-element ops, and softmaxes along the last dim.
+bool keeps_shape(const Node& n) {
+  return ir::is_elementwise_unary(n) || n.is(ir::TflOp::SOFTMAX) || n.is(ir::TflOp::LOG_SOFTMAX);
 }
 
 // The output shape LiteRT computes for `n`, for the ops whose rule is simple enough to restate;
@@ -76,13 +67,13 @@ std::optional<Sizes> computed_shape(const Node& n) {
   auto input = [&](size_t i) -> const Value* { return i < n.inputs.size() ? n.inputs[i] : nullptr; };
   auto sizes = [&](size_t i) { return ir::sizes_of(input(i)->shape); };
   if (!input(0)) return std::nullopt;
-  if (in(n.op, kSameShapeOps)) return sizes(0);
-  if (in(n.op, kBroadcastOps) && input(1)) {
+  if (keeps_shape(n)) return sizes(0);
+  if (ir::is_elementwise_binary(n) && input(1)) {
     auto b = ir::broadcast_sizes(sizes(0), sizes(1));
     if (!b) refuse(n, "operands " + sizes_str(sizes(0)) + " and " + sizes_str(sizes(1)) + " do not broadcast");
     return b;
   }
-  if (n.op == "tfl.TRANSPOSE") {
+  if (n.is(ir::TflOp::TRANSPOSE)) {
     auto perm = const_ints(input(1));
     if (!perm) return std::nullopt;
     Sizes s = sizes(0), out;
@@ -93,7 +84,7 @@ std::optional<Sizes> computed_shape(const Node& n) {
     }
     return out;
   }
-  if (n.op == "tfl.PAD" || n.op == "tfl.PADV2" || n.op == "tfl.MIRROR_PAD") {
+  if (n.is(ir::TflOp::PAD) || n.is(ir::TflOp::PADV2) || n.is(ir::TflOp::MIRROR_PAD)) {
     auto pads = const_ints(input(1));
     if (!pads) return std::nullopt;
     Sizes s = sizes(0);
@@ -104,12 +95,12 @@ std::optional<Sizes> computed_shape(const Node& n) {
     }
     return s;
   }
-  if (n.op == "tfl.RESHAPE") {
+  if (n.is(ir::TflOp::RESHAPE)) {
     if (ir::num_elements(input(0)->shape) != ir::num_elements(n.outputs[0]->shape))
       refuse(n, "reshapes " + sizes_str(sizes(0)) + " to " + ir::shape_to_string(n.outputs[0]->shape));
     return std::nullopt;
   }
-  if (n.op == "tfl.CONCATENATION") {
+  if (n.is(ir::TflOp::CONCATENATION)) {
     Sizes out = sizes(0);
     int64_t axis = n.get_int("axis");
     if (axis < 0) axis += static_cast<int64_t>(out.size());
@@ -123,30 +114,32 @@ std::optional<Sizes> computed_shape(const Node& n) {
     }
     return out;
   }
-  if ((n.op == "tfl.CONV_2D" || n.op == "tfl.DEPTHWISE_CONV_2D") && input(1)) {
+  if ((n.is(ir::TflOp::CONV_2D) || n.is(ir::TflOp::DEPTHWISE_CONV_2D)) && input(1)) {
     Sizes x = sizes(0), w = sizes(1);
     if (x.size() != 4 || w.size() != 4) refuse(n, "input and filter must be 4-D");
-    int64_t oc = n.op == "tfl.CONV_2D" ? w[0] : w[3];
-    if (n.op == "tfl.CONV_2D" && (w[3] < 1 || x[3] % w[3] != 0)) refuse(n, "input channels do not match the filter");
-    if (n.op == "tfl.DEPTHWISE_CONV_2D" && (w[0] != 1 || x[3] < 1 || oc % x[3] != 0))
+    int64_t oc = n.is(ir::TflOp::CONV_2D) ? w[0] : w[3];
+    if (n.is(ir::TflOp::CONV_2D) && (w[3] < 1 || x[3] % w[3] != 0)) refuse(n, "input channels do not match the filter");
+    if (n.is(ir::TflOp::DEPTHWISE_CONV_2D) && (w[0] != 1 || x[3] < 1 || oc % x[3] != 0))
       refuse(n, "depthwise filter does not match the input channels");
-    if (const Value* b = input(2); b && (b->rank() != 1 || b->shape[0].size != oc)) refuse(n, "bias size differs from the output channels");
+    if (const Value* b = input(2); b && (b->rank() != 1 || b->shape[0].size != oc))
+      refuse(n, "bias size differs from the output channels");
     return Sizes{x[0], window_out(n, x[1], w[1], n.get_int("stride_h"), n.get_int("dilation_h")),
                  window_out(n, x[2], w[2], n.get_int("stride_w"), n.get_int("dilation_w")), oc};
   }
-  if (n.op == "tfl.MAX_POOL_2D" || n.op == "tfl.AVERAGE_POOL_2D") {
+  if (n.is(ir::TflOp::MAX_POOL_2D) || n.is(ir::TflOp::AVERAGE_POOL_2D)) {
     Sizes x = sizes(0);
     if (x.size() != 4) refuse(n, "input must be 4-D");
     return Sizes{x[0], window_out(n, x[1], n.get_int("filter_h"), n.get_int("stride_h"), 1),
                  window_out(n, x[2], n.get_int("filter_w"), n.get_int("stride_w"), 1), x[3]};
   }
-  if (n.op == "tfl.FULLY_CONNECTED" && input(1)) {
+  if (n.is(ir::TflOp::FULLY_CONNECTED) && input(1)) {
     Sizes x = sizes(0), w = sizes(1);
     if (w.size() != 2 || w[1] < 1) refuse(n, "weights must be 2-D");
     // The kernel flattens the input to [-1, w[1]] (drop_fc_flatten relies on it).
     if (ir::num_elements(input(0)->shape) % w[1] != 0)
       refuse(n, "input " + sizes_str(x) + " does not flatten to rows of the weights' " + std::to_string(w[1]));
-    if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0]) refuse(n, "bias size differs from the units");
+    if (const Value* b = input(2); b && ir::num_elements(b->shape) != w[0])
+      refuse(n, "bias size differs from the units");
     return std::nullopt;  // keep_num_dims decides the rank; the element count is checked below
   }
   return std::nullopt;
@@ -163,7 +156,8 @@ void check_graph(const ir::Graph& g) {
       const uint64_t elements = static_cast<uint64_t>(ir::num_elements(v->shape));
       const bool packed = v->dtype == ir::DType::kInt4;
       if (packed) want = (elements + 1) / 2;
-      if ((!packed && __builtin_mul_overflow(elements, ir::dtype_size(v->dtype), &want)) || want != v->data->bytes().size())
+      if ((!packed && __builtin_mul_overflow(elements, ir::dtype_size(v->dtype), &want)) ||
+          want != v->data->bytes().size())
         throw ConversionError("the converted model would not load in LiteRT: constant '" + v->name.substr(0, 80) +
                               "' has " + std::to_string(v->data->bytes().size()) + " bytes for shape " +
                               ir::shape_to_string(v->shape));

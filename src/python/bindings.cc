@@ -4,7 +4,7 @@
 
 #include <tuple>
 
-#include "ir/fused_activation.h"
+#include "ir/tfl_op.h"
 #include "lower/registry.h"
 #include "passes/aten_eval.h"
 #include "pt2tflite/convert.h"
@@ -56,9 +56,8 @@ py::tuple convert_file(const std::string& path, std::vector<std::string> dump_af
                        bool external_buffers, bool quantized_io, bool float16_weights, std::string weight_quant,
                        int block_size) {
   std::string dumps;
-  pt2tflite::ConvertOptions options =
-      make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
-                   std::move(weight_quant), block_size);
+  pt2tflite::ConvertOptions options = make_options(std::move(dump_after), &dumps, verbose, external_buffers,
+                                                   quantized_io, float16_weights, std::move(weight_quant), block_size);
   pt2tflite::ConvertResult result;
   {
     py::gil_scoped_release release;
@@ -84,9 +83,10 @@ py::tuple convert(py::bytes archive, std::vector<std::string> dump_after, bool v
 }
 
 // signatures: [(key, archive bytes, output names)], one subgraph each, weights shared.
-py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes, std::vector<std::string>>>& signatures,
-                             std::vector<std::string> dump_after, bool verbose, bool external_buffers,
-                             bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
+py::tuple convert_signatures(
+    const std::vector<std::tuple<std::string, py::bytes, std::vector<std::string>>>& signatures,
+    std::vector<std::string> dump_after, bool verbose, bool external_buffers, bool quantized_io, bool float16_weights,
+    std::string weight_quant, int block_size) {
   std::string dumps;
   auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
                               std::move(weight_quant), block_size);
@@ -106,15 +106,16 @@ py::tuple convert_signatures(const std::vector<std::tuple<std::string, py::bytes
 
 // signatures: [(key, archive path, output names)]; writes the .tflite to `output` (streamed from the
 // archive mappings). Returns (bytes written, dumps).
-py::tuple convert_signature_files(const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>& signatures,
-                                  const std::string& output, std::vector<std::string> dump_after, bool verbose,
-                                  bool external_buffers, bool quantized_io, bool float16_weights,
-                                  std::string weight_quant, int block_size) {
+py::tuple convert_signature_files(
+    const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>& signatures,
+    const std::string& output, std::vector<std::string> dump_after, bool verbose, bool external_buffers,
+    bool quantized_io, bool float16_weights, std::string weight_quant, int block_size) {
   std::string dumps;
   auto options = make_options(std::move(dump_after), &dumps, verbose, external_buffers, quantized_io, float16_weights,
                               std::move(weight_quant), block_size);
   std::vector<pt2tflite::SignatureFile> files;
-  for (const auto& [key, path, output_names] : signatures) files.push_back(pt2tflite::SignatureFile{key, path, output_names});
+  for (const auto& [key, path, output_names] : signatures)
+    files.push_back(pt2tflite::SignatureFile{key, path, output_names});
   uint64_t size = 0;
   {
     py::gil_scoped_release release;
@@ -179,7 +180,8 @@ py::list evaluable_ops() {
 
 py::list fused_activation_ops() {
   py::list out;
-  for (std::string_view op : pt2tflite::ir::ops_accepting_fused_activation()) out.append(py::str(op.substr(4)));
+  for (pt2tflite::ir::TflOp op : pt2tflite::ir::all_tfl_ops())
+    if (pt2tflite::ir::accepts_fused_activation(op)) out.append(py::str(pt2tflite::ir::builtin_name(op)));
   return out;
 }
 
@@ -208,14 +210,16 @@ PYBIND11_MODULE(_core, m) {
         py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
         py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
         py::arg("weight_quant") = "", py::arg("block_size") = 32,
-        "Converts [(key, archive bytes, output names)] into one multi-signature model; returns (tflite_bytes, ir_dumps).");
+        "Converts [(key, archive bytes, output names)] into one multi-signature model; returns (tflite_bytes, "
+        "ir_dumps).");
   m.def("convert_signature_files", &convert_signature_files, py::arg("signatures"), py::arg("output"),
         py::arg("dump_after") = std::vector<std::string>{}, py::arg("verbose") = false,
         py::arg("external_buffers") = false, py::arg("quantized_io") = false, py::arg("float16_weights") = false,
         py::arg("weight_quant") = "", py::arg("block_size") = 32,
         "Converts [(key, archive path, output names)] into one multi-signature .tflite written to `output` (weights "
         "streamed from the archive mappings); returns (bytes written, ir_dumps).");
-  m.def("inspect", &inspect, py::arg("model"), "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
+  m.def("inspect", &inspect, py::arg("model"),
+        "Op histogram, XNNPACK delegation per op type, sizes and signatures of .tflite bytes.");
   m.def("pass_names", &pt2tflite::pass_names, "Stages whose IR dump_after can print, in pipeline order.");
   m.def("fused_activation_ops", &fused_activation_ops,
         "TFLite ops that may carry a fused activation (both the builtin kernel and XNNPACK apply it).");

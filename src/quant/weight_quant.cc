@@ -57,7 +57,8 @@ std::optional<Int4Blockwise> quantize_int4_blockwise(std::span<const float> w, i
     s = std::max(s, kSmallestNormalFp16);
     out.fp16_scales[b] = s;
     const double scale = ir::f16_to_f32(s);
-    for (int64_t i = 0; i < block; ++i) q[b * block + i] = static_cast<int8_t>(quantize_one(values[i], scale, kInt4Min, kInt4Max));
+    for (int64_t i = 0; i < block; ++i)
+      q[b * block + i] = static_cast<int8_t>(quantize_one(values[i], scale, kInt4Min, kInt4Max));
   }
   out.packed = pack_int4(q);
   return out;

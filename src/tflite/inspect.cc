@@ -45,8 +45,10 @@ ModelSummary summarize_model(std::span<const uint8_t> bytes) {
         s.op_histogram[key]++;
         s.op_count++;
         const std::string why = xnnpack_refusal(*m, *g, *op);
-        if (why.empty()) s.xnnpack[key].delegated++;
-        else s.xnnpack[key].refused[why]++;
+        if (why.empty())
+          s.xnnpack[key].delegated++;
+        else
+          s.xnnpack[key].refused[why]++;
         s.ops.push_back(OpInfo{static_cast<int>(gi), static_cast<int>(oi), key, tensor_names(*g, op->inputs()),
                                tensor_names(*g, op->outputs()), why});
       }

@@ -17,17 +17,17 @@ struct TensorInfo {
 
 // What LiteRT's XNNPACK delegate does with the ops of one type (see xnnpack_rules.h).
 struct XnnpackOps {
-  int delegated = 0;                  // ops it takes
+  int delegated = 0;                   // ops it takes
   std::map<std::string, int> refused;  // why it refuses the others → how many
 };
 
 // One operator, in execution order, with the names of the tensors it reads and writes.
 struct OpInfo {
   int subgraph = 0;
-  int index = 0;  // position in its subgraph
-  std::string name;  // builtin name, e.g. "CONV_2D"
+  int index = 0;                             // position in its subgraph
+  std::string name;                          // builtin name, e.g. "CONV_2D"
   std::vector<std::string> inputs, outputs;  // tensor names (omitted optional inputs left out)
-  std::string xnnpack_refusal;  // empty when XNNPACK takes it (see xnnpack_rules.h)
+  std::string xnnpack_refusal;               // empty when XNNPACK takes it (see xnnpack_rules.h)
 };
 
 struct ModelSummary {
@@ -36,7 +36,7 @@ struct ModelSummary {
   std::map<std::string, int> op_histogram;  // builtin name → count, all subgraphs
   int op_count = 0;
   std::map<std::string, XnnpackOps> xnnpack;  // builtin name → delegation verdicts
-  std::vector<TensorInfo> inputs, outputs;  // of subgraph 0
+  std::vector<TensorInfo> inputs, outputs;    // of subgraph 0
   std::vector<std::string> signatures;
   std::vector<OpInfo> ops;  // every operator of every subgraph, in order
   // Per signature, in file order: its input and output names in SignatureDef order (LiteRT's

@@ -1,6 +1,6 @@
 #include "tflite/op_options.h"
 
-#include "ir/fused_activation.h"
+#include "ir/tfl_op.h"
 
 #include "util/check.h"
 
@@ -11,28 +11,30 @@ using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
 tflite::ActivationFunctionType act(const ir::Node& n) {
-  const ir::Attr* a = n.find("fused_activation");
-  if (!a) return tflite::ActivationFunctionType_NONE;
-  const std::string& s = std::get<std::string>(*a);
-  if (s == "NONE") return tflite::ActivationFunctionType_NONE;
+  const ir::Activation a = ir::fused_activation(n);
+  if (a == ir::Activation::NONE) return tflite::ActivationFunctionType_NONE;
   // A kernel that ignores or refuses the activation would give a wrong answer or no model.
-  PT2_CHECK(ir::accepts_fused_activation(n.op), "fused activation " << s << " on " << n.op << " (node " << n.name
-                                                                  << "), whose kernels do not apply it");
-  if (s == "RELU") return tflite::ActivationFunctionType_RELU;
-  if (s == "RELU6") return tflite::ActivationFunctionType_RELU6;
-  if (s == "RELU_N1_TO_1") return tflite::ActivationFunctionType_RELU_N1_TO_1;
-  if (s == "TANH") return tflite::ActivationFunctionType_TANH;
-  PT2_CHECK(false, "unknown fused activation " << s);
+  PT2_CHECK(ir::accepts_fused_activation(n), "fused activation " << ir::activation_name(a) << " on " << n.op
+                                                                 << " (node " << n.name
+                                                                 << "), whose kernels do not apply it");
+  switch (a) {
+    case ir::Activation::RELU: return tflite::ActivationFunctionType_RELU;
+    case ir::Activation::RELU6: return tflite::ActivationFunctionType_RELU6;
+    case ir::Activation::RELU_N1_TO_1: return tflite::ActivationFunctionType_RELU_N1_TO_1;
+    case ir::Activation::TANH: return tflite::ActivationFunctionType_TANH;
+    case ir::Activation::NONE: break;
+  }
+  PT2_CHECK(false, "unhandled fused activation");
 }
 
-tflite::Padding padding(const ir::Node& n) {
-  return n.get_string("padding") == "SAME" ? tflite::Padding_SAME : tflite::Padding_VALID;
+tflite::Padding tfl_padding(const ir::Node& n) {
+  return ir::padding(n) == ir::Padding::SAME ? tflite::Padding_SAME : tflite::Padding_VALID;
 }
 
 int32_t i32(const ir::Node& n, std::string_view k) { return static_cast<int32_t>(n.get_int(k)); }
 bool flag(const ir::Node& n, std::string_view k) { return n.find(k) && n.get_bool(k); }
 
-// One builder per options table named in builtin_ops.inc.
+// One builder per options table named in ir/tfl_ops.inc.
 Offset<void> build_NONE(FlatBufferBuilder&, const ir::Node&) { return 0; }
 Offset<void> build_AddOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateAddOptions(b, act(n)).Union();
@@ -47,17 +49,17 @@ Offset<void> build_DivOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateDivOptions(b, act(n)).Union();
 }
 Offset<void> build_Pool2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreatePool2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), i32(n, "filter_w"),
+  return tflite::CreatePool2DOptions(b, tfl_padding(n), i32(n, "stride_w"), i32(n, "stride_h"), i32(n, "filter_w"),
                                      i32(n, "filter_h"), act(n))
       .Union();
 }
 Offset<void> build_Conv2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateConv2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n),
+  return tflite::CreateConv2DOptions(b, tfl_padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n),
                                      i32(n, "dilation_w"), i32(n, "dilation_h"))
       .Union();
 }
 Offset<void> build_DepthwiseConv2DOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateDepthwiseConv2DOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"),
+  return tflite::CreateDepthwiseConv2DOptions(b, tfl_padding(n), i32(n, "stride_w"), i32(n, "stride_h"),
                                               i32(n, "depth_multiplier"), act(n), i32(n, "dilation_w"),
                                               i32(n, "dilation_h"))
       .Union();
@@ -143,16 +145,15 @@ Offset<void> build_StridedSliceOptions(FlatBufferBuilder& b, const ir::Node&) {
   return tflite::CreateStridedSliceOptions(b).Union();  // no masks: begin/end/strides are explicit
 }
 Offset<void> build_MirrorPadOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateMirrorPadOptions(b, n.get_string("mode") == "SYMMETRIC" ? tflite::MirrorPadMode_SYMMETRIC
-                                                                                : tflite::MirrorPadMode_REFLECT)
+  return tflite::CreateMirrorPadOptions(
+             b, n.get_string("mode") == "SYMMETRIC" ? tflite::MirrorPadMode_SYMMETRIC : tflite::MirrorPadMode_REFLECT)
       .Union();
 }
 Offset<void> build_ResizeBilinearOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateResizeBilinearOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers")).Union();
 }
 Offset<void> build_ResizeNearestNeighborOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateResizeNearestNeighborOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers"))
-      .Union();
+  return tflite::CreateResizeNearestNeighborOptions(b, flag(n, "align_corners"), flag(n, "half_pixel_centers")).Union();
 }
 Offset<void> build_DepthToSpaceOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateDepthToSpaceOptions(b, i32(n, "block_size")).Union();
@@ -161,7 +162,7 @@ Offset<void> build_CumsumOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateCumsumOptions(b, flag(n, "exclusive"), flag(n, "reverse")).Union();
 }
 Offset<void> build_TransposeConvOptions(FlatBufferBuilder& b, const ir::Node& n) {
-  return tflite::CreateTransposeConvOptions(b, padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n)).Union();
+  return tflite::CreateTransposeConvOptions(b, tfl_padding(n), i32(n, "stride_w"), i32(n, "stride_h"), act(n)).Union();
 }
 Offset<void> build_CastOptions(FlatBufferBuilder& b, const ir::Node& n) {
   return tflite::CreateCastOptions(b, tensor_type(static_cast<ir::DType>(n.get_int("in_data_type"))),
@@ -189,13 +190,16 @@ tflite::TensorType tensor_type(ir::DType dtype) {
 }
 
 BuiltinOp build_builtin_op(FlatBufferBuilder& fbb, const ir::Node& n) {
-  PT2_CHECK(n.op.rfind("tfl.", 0) == 0, "node " << n.name << " (" << n.op << ") was not lowered");
-  const std::string_view op = std::string_view(n.op).substr(4);
-#define PT2_TFL_OP(NAME, OPT) \
-  if (op == #NAME) return {tflite::BuiltinOperator_##NAME, tflite::BuiltinOptions_##OPT, build_##OPT(fbb, n)};
-#include "tflite/builtin_ops.inc"
+  const std::optional<ir::TflOp> op = ir::tfl_op(n);
+  PT2_CHECK(op, "node " << n.name << " (" << n.op << ") was not lowered");
+  switch (*op) {
+#define PT2_TFL_OP(NAME, OPT, ELEMENTWISE, LAYOUT, FUSED, INT8, ARENA) \
+  case ir::TflOp::NAME:                                                \
+    return {tflite::BuiltinOperator_##NAME, tflite::BuiltinOptions_##OPT, build_##OPT(fbb, n)};
+#include "ir/tfl_ops.inc"
 #undef PT2_TFL_OP
-  PT2_CHECK(false, "TFLite op " << op << " is missing from builtin_ops.inc");
+  }
+  PT2_CHECK(false, "TFLite op " << n.op << " is missing from ir/tfl_ops.inc");
 }
 
 int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
@@ -225,7 +229,8 @@ int op_version(const ir::Node& n, tflite::BuiltinOperator code) {
       return int8_weights ? 2 : 1;
     case tflite::BuiltinOperator_FULLY_CONNECTED:
       // Float input with int8 weights is the dynamic-range ("hybrid") kernel; per-channel needs 12.
-      if (!int8 && int8_weights) return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
+      if (!int8 && int8_weights)
+        return w->quant && w->quant->scale.size() > 1 ? 12 : (flag(n, "keep_num_dims") ? 5 : 3);
       if (flag(n, "keep_num_dims")) return 5;  // also float input with int4 weights (no rule of its own)
       return int8 ? 4 : 1;
     case tflite::BuiltinOperator_DEQUANTIZE:

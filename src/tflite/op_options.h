@@ -17,7 +17,7 @@ struct BuiltinOp {
 };
 
 // Builds the builtin code and options of lowered node `n` (op "tfl.<NAME>"). Throws
-// InternalError for an op missing from builtin_ops.inc.
+// InternalError for an op missing from ir/tfl_ops.inc.
 BuiltinOp build_builtin_op(flatbuffers::FlatBufferBuilder& fbb, const ir::Node& n);
 
 // The lowest op version whose kernel semantics cover `n` (dtypes, options in use).

@@ -49,8 +49,7 @@ size_t constant_bytes(const ir::Module& m) {
 
 class ModelWriter {
  public:
-  ModelWriter(const ir::Module& m, bool external)
-      : module_(m), external_(external), fbb_(initial_size(m, external)) {}
+  ModelWriter(const ir::Module& m, bool external) : module_(m), external_(external), fbb_(initial_size(m, external)) {}
 
   Flatbuffer run() {
     // Buffer 0 is the empty sentinel that tensors without data point at.
@@ -59,9 +58,9 @@ class ModelWriter {
     for (const auto& g : module_.subgraphs) subgraphs.push_back(write_subgraph(*g));
     std::vector<Offset<tflite::SignatureDef>> sigs;
     for (const ir::Signature& s : module_.signatures) sigs.push_back(write_signature(s));
-    auto model = tflite::CreateModel(fbb_, kSchemaVersion, fbb_.CreateVector(opcodes_), fbb_.CreateVector(subgraphs),
-                                     fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0,
-                                     fbb_.CreateVector(sigs));
+    auto model =
+        tflite::CreateModel(fbb_, kSchemaVersion, fbb_.CreateVector(opcodes_), fbb_.CreateVector(subgraphs),
+                            fbb_.CreateString("pt2tflite"), fbb_.CreateVector(buffers_), 0, 0, fbb_.CreateVector(sigs));
     fbb_.Finish(model, tflite::ModelIdentifier());
     const uint64_t head_size = fbb_.GetSize();
     // Inline constants were placed by their distance from the end of the builder, which grows
@@ -76,9 +75,9 @@ class ModelWriter {
   }
 
  private:
-  // Reserve room for everything up front (constants only when they go inside the flatbuffer) so the builder never re-copies the weights: growing
-  // past the reservation doubles the buffer, a second copy of every weight at the peak. Besides
-  // the constants, each tensor and op takes a table, a name and index vectors (an upper bound).
+  // Reserve room for everything up front (constants only when they go inside the flatbuffer) so the builder never
+  // re-copies the weights: growing past the reservation doubles the buffer, a second copy of every weight at the peak.
+  // Besides the constants, each tensor and op takes a table, a name and index vectors (an upper bound).
   static size_t initial_size(const ir::Module& m, bool external) {
     size_t total = 1 << 16;
     for (const auto& g : m.subgraphs) {
@@ -150,7 +149,8 @@ class ModelWriter {
     auto key = std::make_pair(static_cast<int>(code), version);
     if (auto it = opcode_index_.find(key); it != opcode_index_.end()) return it->second;
     // Codes above 127 only fit the newer int32 field; the old byte field saturates.
-    auto deprecated = static_cast<int8_t>(std::min<int>(code, tflite::BuiltinOperator_PLACEHOLDER_FOR_GREATER_OP_CODES));
+    auto deprecated =
+        static_cast<int8_t>(std::min<int>(code, tflite::BuiltinOperator_PLACEHOLDER_FOR_GREATER_OP_CODES));
     opcodes_.push_back(tflite::CreateOperatorCode(fbb_, deprecated, 0, version, code));
     uint32_t index = static_cast<uint32_t>(opcodes_.size() - 1);
     opcode_index_.emplace(key, index);
@@ -253,8 +253,8 @@ class ModelWriter {
     const ir::Graph& g = *module_.subgraphs.at(s.subgraph);
     const auto& index = graph_tensor_index_.at(&g);
     auto maps = [&](const std::vector<std::string>& names, const std::vector<ir::Value*>& values) {
-      PT2_CHECK(names.size() == values.size(), "signature " << s.key << " names " << names.size() << " of "
-                                                             << values.size() << " tensors");
+      PT2_CHECK(names.size() == values.size(),
+                "signature " << s.key << " names " << names.size() << " of " << values.size() << " tensors");
       std::vector<Offset<tflite::TensorMap>> out;
       for (size_t i = 0; i < names.size(); ++i)
         out.push_back(tflite::CreateTensorMap(fbb_, fbb_.CreateString(names[i]), index.at(values[i])));

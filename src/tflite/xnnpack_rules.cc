@@ -13,14 +13,63 @@ using tflite::TensorType;
 
 // Builtins with a visitor in the delegate (formats.md §5.2), by name.
 const std::set<std::string>& delegated_ops() {
-  static const std::set<std::string> ops = {
-      "ABS", "ADD", "ASSIGN_VARIABLE", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION",
-      "CONV_2D", "COS", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EXP",
-      "EXPAND_DIMS", "FLOOR", "FULLY_CONNECTED", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOG", "LOGISTIC",
-      "MAX_POOL_2D", "MAXIMUM", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "MINIMUM", "MUL", "NEG", "PAD",
-      "PRELU", "QUANTIZE", "READ_VARIABLE", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
-      "ROUND", "RSQRT", "SIN", "SLICE", "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SQRT", "SQUARE",
-      "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "VAR_HANDLE"};
+  static const std::set<std::string> ops = {"ABS",
+                                            "ADD",
+                                            "ASSIGN_VARIABLE",
+                                            "AVERAGE_POOL_2D",
+                                            "BATCH_MATMUL",
+                                            "CEIL",
+                                            "CONCATENATION",
+                                            "CONV_2D",
+                                            "COS",
+                                            "DEPTH_TO_SPACE",
+                                            "DEPTHWISE_CONV_2D",
+                                            "DEQUANTIZE",
+                                            "DIV",
+                                            "ELU",
+                                            "EXP",
+                                            "EXPAND_DIMS",
+                                            "FLOOR",
+                                            "FULLY_CONNECTED",
+                                            "GELU",
+                                            "HARD_SWISH",
+                                            "LEAKY_RELU",
+                                            "LOG",
+                                            "LOGISTIC",
+                                            "MAX_POOL_2D",
+                                            "MAXIMUM",
+                                            "MEAN",
+                                            "SUM",
+                                            "REDUCE_MAX",
+                                            "REDUCE_MIN",
+                                            "MINIMUM",
+                                            "MUL",
+                                            "NEG",
+                                            "PAD",
+                                            "PRELU",
+                                            "QUANTIZE",
+                                            "READ_VARIABLE",
+                                            "RELU",
+                                            "RELU6",
+                                            "RELU_N1_TO_1",
+                                            "RESHAPE",
+                                            "RESIZE_BILINEAR",
+                                            "ROUND",
+                                            "RSQRT",
+                                            "SIN",
+                                            "SLICE",
+                                            "SOFTMAX",
+                                            "SPACE_TO_DEPTH",
+                                            "SPLIT",
+                                            "SQRT",
+                                            "SQUARE",
+                                            "SQUARED_DIFFERENCE",
+                                            "STRIDED_SLICE",
+                                            "SUB",
+                                            "TANH",
+                                            "TRANSPOSE",
+                                            "TRANSPOSE_CONV",
+                                            "VAR_HANDLE"};
   return ops;
 }
 
@@ -75,7 +124,8 @@ std::string check_activation(const tflite::Tensor* t, const char* what) {
         return name + " is quantized per channel; quantized activations must be per tensor";
       break;
     }
-    default: return name + " has type " + std::string(tflite::EnumNameTensorType(t->type())) + "; only float32 and int8/uint8";
+    default:
+      return name + " has type " + std::string(tflite::EnumNameTensorType(t->type())) + "; only float32 and int8/uint8";
   }
   if (t->shape() && t->shape()->size() > 6) return name + " has rank > 6";
   return "";
@@ -101,7 +151,8 @@ std::string check_pool(const OpView& v) {
 std::string xnnpack_refusal(const tflite::Model& model, const tflite::SubGraph& graph, const tflite::Operator& op) {
   const OpView v(model, graph, op);
   const tflite::OperatorCode* code = model.operator_codes()->Get(op.opcode_index());
-  const auto builtin = static_cast<BuiltinOperator>(std::max<int>(code->builtin_code(), code->deprecated_builtin_code()));
+  const auto builtin =
+      static_cast<BuiltinOperator>(std::max<int>(code->builtin_code(), code->deprecated_builtin_code()));
   const std::string name = tflite::EnumNameBuiltinOperator(builtin);
   if (builtin == BuiltinOperator::BuiltinOperator_CUSTOM) return "custom op";
   if (!delegated_ops().count(name)) return (name.empty() ? "this builtin" : name) + " is not in the delegate's op list";
@@ -126,7 +177,8 @@ std::string xnnpack_refusal(const tflite::Model& model, const tflite::SubGraph& 
     if (!v.is_static(v.input(1))) return "filter is not a constant (dynamic FC is off by default)";
     if (v.input(2) && !v.is_static(v.input(2))) return "bias is not a constant";
     const auto* o = op.builtin_options_as_FullyConnectedOptions();
-    if (o && o->weights_format() != tflite::FullyConnectedOptionsWeightsFormat_DEFAULT) return "non-default weights format";
+    if (o && o->weights_format() != tflite::FullyConnectedOptionsWeightsFormat_DEFAULT)
+      return "non-default weights format";
     return "";
   }
   if (name == "AVERAGE_POOL_2D" || name == "MAX_POOL_2D") return check_pool(v);
@@ -141,7 +193,8 @@ std::string xnnpack_refusal(const tflite::Model& model, const tflite::SubGraph& 
     const auto strides = v.ints(v.input(3));
     if (std::any_of(strides.begin(), strides.end(), [](int32_t s) { return s != 1; })) return "a stride other than 1";
     const auto* o = op.builtin_options_as_StridedSliceOptions();
-    if (o && (o->ellipsis_mask() || o->new_axis_mask() || o->shrink_axis_mask())) return "ellipsis, new-axis or shrink mask";
+    if (o && (o->ellipsis_mask() || o->new_axis_mask() || o->shrink_axis_mask()))
+      return "ellipsis, new-axis or shrink mask";
     return "";
   }
   if (name == "SLICE") {
@@ -157,11 +210,13 @@ std::string xnnpack_refusal(const tflite::Model& model, const tflite::SubGraph& 
     return "";
   }
   if (name == "PAD" || name == "TRANSPOSE") {
-    if (!v.is_static(v.input(1))) return (name == "PAD" ? "paddings" : "permutation") + std::string(" are not constants");
+    if (!v.is_static(v.input(1)))
+      return (name == "PAD" ? "paddings" : "permutation") + std::string(" are not constants");
     return "";
   }
   if (name == "MEAN" || name == "SUM" || name == "REDUCE_MAX" || name == "REDUCE_MIN") {
-    if (!v.is_static(v.input(1)) || v.input(1)->type() != TensorType::TensorType_INT32) return "axes are not constant int32";
+    if (!v.is_static(v.input(1)) || v.input(1)->type() != TensorType::TensorType_INT32)
+      return "axes are not constant int32";
     return "";
   }
   if (name == "SPLIT") {

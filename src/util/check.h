@@ -17,11 +17,11 @@ class InternalError : public std::logic_error {
 
 }  // namespace pt2tflite
 
-#define PT2_CHECK(cond, msg)                                                     \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::ostringstream pt2_check_os_;                                          \
-      pt2_check_os_ << msg;                                                      \
-      ::pt2tflite::fail_check(__FILE__, __LINE__, #cond, pt2_check_os_.str());   \
-    }                                                                            \
+#define PT2_CHECK(cond, msg)                                                   \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::ostringstream pt2_check_os_;                                        \
+      pt2_check_os_ << msg;                                                    \
+      ::pt2tflite::fail_check(__FILE__, __LINE__, #cond, pt2_check_os_.str()); \
+    }                                                                          \
   } while (0)

@@ -89,12 +89,13 @@ std::string context(std::string_view text, size_t pos) {
 ::testing::AssertionResult FileCheck(std::string_view text, std::string_view checks) {
   std::vector<Check> cs;
   if (std::string err = parse_checks(checks, cs); !err.empty()) return ::testing::AssertionFailure() << err;
-  size_t pos = 0;                        // where the next positive check starts looking
-  std::optional<size_t> last_match;      // start of the previous positive match
+  size_t pos = 0;                         // where the next positive check starts looking
+  std::optional<size_t> last_match;       // start of the previous positive match
   std::vector<const Check*> pending_not;  // CHECK-NOTs waiting for the next positive match
   auto fail_not = [&](const Check& c, size_t at) {
     return ::testing::AssertionFailure() << "check line " << c.line << " failed: " << c.source
-                                         << "\n  the pattern occurs:\n" << context(text, at);
+                                         << "\n  the pattern occurs:\n"
+                                         << context(text, at);
   };
   auto check_nots = [&](size_t from, size_t to) -> std::optional<::testing::AssertionResult> {
     for (const Check* n : pending_not) {
@@ -111,8 +112,8 @@ std::string context(std::string_view text, size_t pos) {
     }
     size_t at = text.find(c.pattern, pos);
     if (at == std::string_view::npos)
-      return ::testing::AssertionFailure() << "check line " << c.line << " failed: " << c.source
-                                           << "\n  pattern not found;" << context(text, pos);
+      return ::testing::AssertionFailure()
+             << "check line " << c.line << " failed: " << c.source << "\n  pattern not found;" << context(text, pos);
     if (c.kind == Kind::kNext) {
       // The match must lie on the line after the previous match's line.
       size_t prev_eol = last_match ? text.find('\n', *last_match) : std::string_view::npos;
@@ -125,8 +126,9 @@ std::string context(std::string_view text, size_t pos) {
     if (c.kind == Kind::kSame) {
       size_t eol = text.find('\n', pos);
       if (!last_match || (eol != std::string_view::npos && at > eol))
-        return ::testing::AssertionFailure() << "check line " << c.line << " failed: " << c.source
-                                             << "\n  not on the same line after the previous match;" << context(text, pos);
+        return ::testing::AssertionFailure()
+               << "check line " << c.line << " failed: " << c.source
+               << "\n  not on the same line after the previous match;" << context(text, pos);
     }
     if (auto f = check_nots(pos, at)) return *f;
     last_match = at;

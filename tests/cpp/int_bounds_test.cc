@@ -43,7 +43,8 @@ TEST(IntBounds, AModelInputHasNoBound) {
   %y = aten.add.Tensor(self=%x, other=1, alpha=1) : i64[4]
   return %y
 }
-)").has_value());
+)")
+                   .has_value());
 }
 
 TEST(IntBounds, ProductsThatCouldOverflowAreNotBounded) {
@@ -52,7 +53,8 @@ TEST(IntBounds, ProductsThatCouldOverflowAreNotBounded) {
   %m = aten.mul.Tensor(self=%a, other=4611686018427387904) : i64[]
   return %m
 }
-)").has_value());
+)")
+                   .has_value());
 }
 
 TEST(IntBounds, FitsInt32NeedsBothSides) {

@@ -179,8 +179,7 @@ std::string parse_error(const std::string& text) {
 
 TEST(IrText, MalformedTextGivesLineColumnAndWhatWasExpected) {
   EXPECT_EQ(parse_error(""), "IR text line 1:1: expected 'graph', got end of text");
-  EXPECT_EQ(parse_error("graph main(%x: f33[2]) {"),
-            "IR text line 1:16: expected a dtype (f32, i64, ...), got 'f33'");
+  EXPECT_EQ(parse_error("graph main(%x: f33[2]) {"), "IR text line 1:16: expected a dtype (f32, i64, ...), got 'f33'");
   EXPECT_EQ(parse_error("graph main(%x: f32[2]) {\n  %y = tfl.RELU(%z) : f32[2]\n  return %y\n}\n"),
             "IR text line 2:17: undefined value %z");
   EXPECT_EQ(parse_error("graph main(%x: f32[2]) {\n  %x = tfl.RELU(%x) : f32[2]\n  return %x\n}\n"),
@@ -193,8 +192,7 @@ TEST(IrText, MalformedTextGivesLineColumnAndWhatWasExpected) {
             "IR text line 2:21: expected 'name=value' (operands come before named arguments), got '%'");
   EXPECT_EQ(parse_error("graph main(%x: f32[2]) {\n  %y = tfl.RELU(%x) : f32[2] f32[2]\n"),
             "IR text line 2:30: expected no more output types than outputs, got 'f32'");
-  EXPECT_EQ(parse_error("graph main(%x: f32[2]) {\n  %y = tfl.X(s=\"abc\n"),
-            "IR text line 2:16: unterminated string");
+  EXPECT_EQ(parse_error("graph main(%x: f32[2]) {\n  %y = tfl.X(s=\"abc\n"), "IR text line 2:16: unterminated string");
   EXPECT_EQ(parse_error("graph main() {\n  return\n}\nsignature k -> other () -> ()\n"),
             "IR text line 4:16: no graph named other");
 }
@@ -205,8 +203,7 @@ TEST(IrText, TruncatedTextNeverCrashes) {
   for (size_t n = 0; n < text.size(); n += 11) {
     try {
       parse(text.substr(0, n));
-    } catch (const ConversionError&) {
-    }
+    } catch (const ConversionError&) {}
   }
 }
 
@@ -215,11 +212,11 @@ TEST(FileCheck, MatchesInOrderNextNotAndCount) {
   EXPECT_TRUE(FileCheck(text, "CHECK: a\nCHECK-NEXT: b 2\nCHECK-NOT: x\nCHECK: c"));
   EXPECT_TRUE(FileCheck(text, "CHECK-COUNT-2: b"));
   EXPECT_TRUE(FileCheck(text, "CHECK: b\nCHECK-SAME: 2\nCHECK-NEXT: c"));
-  EXPECT_FALSE(FileCheck(text, "CHECK: b 2\nCHECK-SAME: 4"));  // on a later line
-  EXPECT_FALSE(FileCheck(text, "CHECK: c\nCHECK: a"));          // order
-  EXPECT_FALSE(FileCheck(text, "CHECK: a\nCHECK-NEXT: c"));     // not the next line
+  EXPECT_FALSE(FileCheck(text, "CHECK: b 2\nCHECK-SAME: 4"));         // on a later line
+  EXPECT_FALSE(FileCheck(text, "CHECK: c\nCHECK: a"));                // order
+  EXPECT_FALSE(FileCheck(text, "CHECK: a\nCHECK-NEXT: c"));           // not the next line
   EXPECT_FALSE(FileCheck(text, "CHECK: a\nCHECK-NOT: b\nCHECK: c"));  // b lies between
-  EXPECT_FALSE(FileCheck(text, "CHECK: c\nCHECK-NOT: b"));      // b after the last match
+  EXPECT_FALSE(FileCheck(text, "CHECK: c\nCHECK-NOT: b"));            // b after the last match
   EXPECT_FALSE(FileCheck(text, "CHECK-COUNT-3: b"));
   EXPECT_FALSE(FileCheck(text, "no directives"));
   ::testing::AssertionResult r = FileCheck(text, "CHECK: a\nCHECK: zzz");

@@ -17,7 +17,7 @@ TEST(Layout, TransposeBetweenLayouts) {
 
 TEST(Layout, SameMemoryOrderIgnoresUnitDims) {
   auto s = [](std::vector<int64_t> v) { return ir::static_shape(v); };
-  EXPECT_TRUE(same_memory_order(s({1, 64, 1, 1}), channels_last_perm(4)));   // flatten after global pool
+  EXPECT_TRUE(same_memory_order(s({1, 64, 1, 1}), channels_last_perm(4)));  // flatten after global pool
   EXPECT_FALSE(same_memory_order(s({1, 64, 7, 7}), channels_last_perm(4)));
   EXPECT_TRUE(same_memory_order(s({2, 3, 4}), {}));
 }
@@ -52,9 +52,9 @@ namespace pt2tflite::lower {
 namespace {
 
 TEST(Padding, SameOnlyWhenTapsMatch) {
-  EXPECT_TRUE(torch_pad_is_same(56, 3, 1, 1, 1));    // 3x3 stride 1 pad 1
-  EXPECT_FALSE(torch_pad_is_same(56, 3, 2, 1, 1));   // stride 2 on an even input: SAME pads 0 before
-  EXPECT_TRUE(torch_pad_is_same(57, 3, 2, 1, 1));    // odd input: both pad 1 before
+  EXPECT_TRUE(torch_pad_is_same(56, 3, 1, 1, 1));   // 3x3 stride 1 pad 1
+  EXPECT_FALSE(torch_pad_is_same(56, 3, 2, 1, 1));  // stride 2 on an even input: SAME pads 0 before
+  EXPECT_TRUE(torch_pad_is_same(57, 3, 2, 1, 1));   // odd input: both pad 1 before
   EXPECT_FALSE(torch_pad_is_same(224, 7, 2, 3, 1));
   EXPECT_EQ(torch_window_out(112, 3, 2, 1, 1), 56);
   EXPECT_EQ(torch_window_out(5, 2, 2, 0, 1, /*ceil_mode=*/true), 3);

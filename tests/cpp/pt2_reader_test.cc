@@ -22,8 +22,13 @@ json tensor_meta(std::vector<int64_t> sizes, std::vector<int64_t> strides = {}, 
   json s = json::array(), st = json::array();
   for (auto v : sizes) s.push_back({{"as_int", v}});
   for (auto v : strides) st.push_back({{"as_int", v}});
-  return {{"dtype", 7}, {"sizes", s}, {"requires_grad", false}, {"device", {{"type", "cpu"}, {"index", nullptr}}},
-          {"strides", st}, {"storage_offset", {{"as_int", offset}}}, {"layout", 7}};
+  return {{"dtype", 7},
+          {"sizes", s},
+          {"requires_grad", false},
+          {"device", {{"type", "cpu"}, {"index", nullptr}}},
+          {"strides", st},
+          {"storage_offset", {{"as_int", offset}}},
+          {"layout", 7}};
 }
 
 // out = x * w, with w [2, 3] a parameter; every knob makes one input bad.
@@ -45,7 +50,8 @@ std::vector<uint8_t> build(const ArchiveSpec& spec) {
                  {{"name", "other"}, {"arg", {{"as_tensor", {{"name", "p_w"}}}}}, {"kind", 1}}}},
                {"outputs", {{{"as_tensor", {{"name", "mul"}}}}}},
                {"metadata",
-                {{"stack_trace", "File \"/site/torch/nn/x.py\", line 3, in f\n  File \"/home/me/model.py\", line 42, in forward"},
+                {{"stack_trace",
+                  "File \"/site/torch/nn/x.py\", line 3, in f\n  File \"/home/me/model.py\", line 42, in forward"},
                  {"nn_module_stack", "L__self__,,M;L__self___blk,blk,my.Block"}}}};
   json ep = {
       {"graph_module",

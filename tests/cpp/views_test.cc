@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "passes/views.h"
+#include "passes/transpose/views.h"
 
 namespace pt2tflite::passes {
 namespace {

@@ -23,7 +23,7 @@ std::vector<float> random_weights(size_t n, float scale, unsigned seed) {
 TEST(Int8PerChannel, ErrorIsAtMostHalfAStepInEveryChannel) {
   const int64_t channels = 6, inner = 50;
   std::vector<float> w = random_weights(channels * inner * 3, 0.05f, 1);  // 3 outer slices
-  w[7] = 2.5f;                                                          // one channel with an outlier
+  w[7] = 2.5f;                                                            // one channel with an outlier
   const Int8PerChannel q = quantize_int8_per_channel(w, channels, inner);
   ASSERT_EQ(q.scales.size(), static_cast<size_t>(channels));
   for (size_t i = 0; i < w.size(); ++i) {

@@ -18,8 +18,10 @@ ir::Module two_adds() {
   auto shape = ir::static_shape(std::vector<int64_t>{1, 4});
   std::vector<float> ones(4, 1.0f);
   ir::Value* x = g.add_value("x", ir::DType::kFloat32, shape);
-  ir::Value* c1 = g.add_const("c1", ir::DType::kFloat32, shape, ir::ConstData::own(ir::to_bytes(std::span<const float>(ones))));
-  ir::Value* c2 = g.add_const("c2", ir::DType::kFloat32, shape, ir::ConstData::own(ir::to_bytes(std::span<const float>(ones))));
+  ir::Value* c1 =
+      g.add_const("c1", ir::DType::kFloat32, shape, ir::ConstData::own(ir::to_bytes(std::span<const float>(ones))));
+  ir::Value* c2 =
+      g.add_const("c2", ir::DType::kFloat32, shape, ir::ConstData::own(ir::to_bytes(std::span<const float>(ones))));
   ir::Value* y = g.add_value("y", ir::DType::kFloat32, shape);
   ir::Value* z = g.add_value("z", ir::DType::kFloat32, shape);
   g.add_node("tfl.ADD", "add1", {x, c1}, {y})->set("fused_activation", std::string("NONE"));

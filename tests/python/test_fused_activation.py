@@ -1,6 +1,6 @@
-"""The builtin kernels are the specification: the table of TFLite ops that may carry a fused
-activation (src/ir/fused_activation.cc, `_core.fused_activation_ops()`) is checked against
-LiteRT. For every op in it, a model ending in that op + RELU / RELU6 / RELU_N1_TO_1 must fuse the
+"""The builtin kernels are the specification: the TFLite ops that may carry a fused activation
+(the FUSED_ACTIVATION column of src/ir/tfl_ops.inc, `_core.fused_activation_ops()`) are checked
+against LiteRT. For every op in it, a model ending in that op + RELU / RELU6 / RELU_N1_TO_1 must fuse the
 activation (no activation op left) and give the clamped answer on XNNPACK and on the builtin
 kernels. Ops left out of the table on purpose (CONCATENATION: the builtin kernel refuses a fused
 activation and XNNPACK ignores it; TRANSPOSE_CONV) must keep the activation as an op and still

@@ -10,9 +10,9 @@ from parity import Fn, check
 STORM = ["GATHER", "SELECT_V2", "EQUAL", "REDUCE_ALL", "LOGICAL_NOT", "BROADCAST_TO", "CAST"]
 
 
-@pytest.mark.parametrize("b, h, l, s, e", [(1, 2, 5, 5, 8), (2, 1, 3, 6, 4)])
-def test_sdpa(b, h, l, s, e):
-    q, k, v = torch.randn(b, h, l, e), torch.randn(b, h, s, e), torch.randn(b, h, s, e)
+@pytest.mark.parametrize("b, h, t, s, e", [(1, 2, 5, 5, 8), (2, 1, 3, 6, 4)])
+def test_sdpa(b, h, t, s, e):
+    q, k, v = torch.randn(b, h, t, e), torch.randn(b, h, s, e), torch.randn(b, h, s, e)
     check(Fn(F.scaled_dot_product_attention), (q, k, v), atol=1e-5, has=["BATCH_MATMUL", "SOFTMAX"], lacks=STORM)
 
 

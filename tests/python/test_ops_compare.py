@@ -48,6 +48,23 @@ def test_bool_bitwise_ops():
     check(Fn(lambda a, b: ~((a > 0) & (b > 0)) | (a < b)), (small_ints((2, 5)), small_ints((2, 5))), has=["LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR"])
 
 
+SPECIAL = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.5, -2.0, float("nan")])
+
+
+@pytest.mark.parametrize("shape", [(8,), (2, 4), (1, 2, 2, 2)])
+def test_isnan(shape):
+    check(Fn(torch.isnan), (SPECIAL.reshape(shape),), has=["NOT_EQUAL"])
+
+
+def test_isnan_of_integers_is_false():
+    check(Fn(lambda x: torch.isnan(x) | (x > 0)), (small_ints((2, 5), torch.int32),), has=["NOT_EQUAL"])
+
+
+def test_nan_to_num():
+    # nan_to_num decomposes into isnan(x) and x == ±inf, each selecting its replacement with where.
+    check(Fn(lambda x: torch.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0) * 2), (SPECIAL.reshape(2, 4),))
+
+
 def test_logical_ops():
     def f(a, b):
         return torch.logical_or(torch.logical_and(a > 0, b), torch.logical_not(a < 1)), torch.logical_or(a, b > 0)

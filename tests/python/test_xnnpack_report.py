@@ -1,5 +1,5 @@
-"""The XNNPACK delegation report of `inspect` (C++ rules in src/tflite/xnnpack_rules.cc) agrees with
-the real interpreter's partitioning, op type by op type."""
+"""The XNNPACK delegation report (`pt2tflite.xnnpack_report`, `inspect`; C++ rules in
+src/tflite/xnnpack_rules.cc) agrees with the real interpreter's partitioning, op type by op type."""
 
 import pytest
 import torch
@@ -13,7 +13,7 @@ from pt2tflite import _core
 
 
 def predicted_refusals(model):
-    report = _core.inspect(model.tflite_bytes)["xnnpack"]
+    report = pt2tflite.xnnpack_report(model)
     return {op: sum(v["refused"].values()) for op, v in report.items() if v["refused"]}
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pt2tflite.model import Model
 
 # Why there is no per-op share of run time: ai-edge-litert's Python Interpreter and CompiledModel
 # expose no op profiler (LiteRT's profiler is reachable from C++ and benchmark_model only).
@@ -36,6 +40,17 @@ class Inspection:
         return render(self)
 
 
+def xnnpack_report(model: str | os.PathLike | bytes | Model) -> dict[str, dict]:
+    """How much of a .tflite (path, bytes or pt2tflite.Model) LiteRT's XNNPACK delegate takes, by
+    its published rules (src/tflite/xnnpack_rules.cc): TFLite op type -> {"delegated": number of
+    ops XNNPACK takes, "refused": {the rule that refuses the others: number of ops}}. The same
+    figures `pt2tflite inspect model.tflite` prints."""
+    from pt2tflite import _core
+
+    report = _core.inspect(_file_bytes(model))["xnnpack"]
+    return {op: {"delegated": int(x["delegated"]), "refused": dict(x["refused"])} for op, x in sorted(report.items())}
+
+
 def ir_name_of(tensor_name: str) -> str:
     """A tensor's IR name: its file name without the module scopes ("features/1/relu_1" → "relu_1")."""
     return tensor_name.rsplit("/", 1)[-1]
@@ -46,7 +61,16 @@ def fx_node_of(tensor_name: str) -> str:
     return ir_name_of(tensor_name).split("#", 1)[0]
 
 
-def inspect(model, program=None, *, profile: bool = False) -> Inspection:
+def _file_bytes(model: str | os.PathLike | bytes | Model) -> bytes:
+    if hasattr(model, "tflite_bytes"):
+        return model.tflite_bytes
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            return f.read()
+    return bytes(model)
+
+
+def inspect(model: str | os.PathLike | bytes | Model, program=None, *, profile: bool = False) -> Inspection:
     """Per-op report of a .tflite (path, bytes or pt2tflite.Model).
 
     program: the ExportedProgram or .pt2 path the file was converted from, to add each op's
@@ -54,12 +78,7 @@ def inspect(model, program=None, *, profile: bool = False) -> Inspection:
     from pt2tflite import _core
     from pt2tflite.debug import origin
 
-    if hasattr(model, "tflite_bytes"):
-        model = model.tflite_bytes
-    if isinstance(model, (str, os.PathLike)):
-        with open(model, "rb") as f:
-            model = f.read()
-    summary = _core.inspect(bytes(model))
+    summary = _core.inspect(_file_bytes(model))
     nodes = {}
     if program is not None:
         import torch

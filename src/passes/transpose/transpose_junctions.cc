@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes::paths {
 namespace {

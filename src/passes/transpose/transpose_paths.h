@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "passes/views.h"
+#include "passes/transpose/views.h"
 
 namespace pt2tflite::passes::paths {
 
@@ -62,10 +62,10 @@ class Readers {
 struct Step {
   enum class Kind { kView, kElementwise, kLastDim } kind;
   Node* node;
-  int data = 0;            // the input slot the path flows through
-  std::optional<View> view;
-  bool needs_last = false;  // kElementwise whose constant varies along the last dim
-  bool any_const = false;   // kElementwise with another constant: only whole dims may move
+  int data = 0;  // the input slot the path flows through
+  std::optional<View> view = std::nullopt;
+  bool needs_last = false;            // kElementwise whose constant varies along the last dim
+  bool any_const = false;             // kElementwise with another constant: only whole dims may move
   int64_t last_in = 0, last_out = 0;  // kLastDim: the last dim before and after
 };
 
@@ -85,8 +85,8 @@ struct Plan {
   int split = 0;
   View w;
   bool flip = false;
-  std::vector<Sizes> compute_in, compute_out;  // per compute step, its shapes in the plan
-  std::vector<std::vector<int>> compute_perm;   // per compute step, how its constant moves
+  std::vector<Sizes> compute_in = {}, compute_out = {};  // per compute step, its shapes in the plan
+  std::vector<std::vector<int>> compute_perm = {};       // per compute step, how its constant moves
 };
 
 // Every way of gathering the movement: above[p] moves the views before compute step p down to it
@@ -114,13 +114,12 @@ class Emitter {
  public:
   Emitter(Graph& g, const Node* pos, const Node* like) : g_(g), pos_(pos), like_(like) {}
 
-  void op(const std::string& op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr,
-          int data = 0) {
+  void op(ir::TflOp op, std::vector<Value*> inputs, const Sizes& out, const Node* copy_args = nullptr, int data = 0) {
     Pending p{op, std::move(inputs), out, copy_args, data};
     pending_.push_back(std::move(p));
   }
   void reshape(const Sizes& from, const Sizes& to) {
-    if (from != to) op("tfl.RESHAPE", {nullptr, const_i32(g_, like_->name + "_shape", to_i32(to))}, to);
+    if (from != to) op(ir::TflOp::RESHAPE, {nullptr, const_i32(g_, like_->name + "_shape", to_i32(to))}, to);
   }
   // The ops performing `w` (at most RESHAPE, TRANSPOSE, RESHAPE).
   void view(const View& w);
@@ -131,7 +130,7 @@ class Emitter {
 
  private:
   struct Pending {
-    std::string op;
+    ir::TflOp op;
     std::vector<Value*> inputs;
     Sizes out;
     const Node* copy_args;

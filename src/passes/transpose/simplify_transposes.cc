@@ -31,7 +31,7 @@
 
 #include "ir/layout.h"
 #include "passes/passes.h"
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes {
 namespace paths {
@@ -41,7 +41,7 @@ void turn_into_reshape(Graph& g, Node& n) {
   const Value* y = n.outputs[0];
   std::vector<int32_t> shape;
   for (const ir::Dim& d : y->shape) shape.push_back(d.is_static() ? static_cast<int32_t>(d.size) : -1);
-  n.op = "tfl.RESHAPE";
+  n.set_op(ir::TflOp::RESHAPE);
   n.inputs = {n.inputs[0], const_i32(g, n.name + "_shape", shape)};
 }
 
@@ -49,10 +49,10 @@ void turn_into_reshape(Graph& g, Node& n) {
 // a RESHAPE of a RESHAPE that something else reads.
 void merge_neighbours(Graph& g, bool forks = false) {
   for (const auto& n : g.nodes()) {
-    if (n->op == "tfl.TRANSPOSE" && n->inputs[1]->is_const()) {
+    if (n->is(ir::TflOp::TRANSPOSE) && n->inputs[1]->is_const()) {
       Node* inner = n->inputs[0]->producer;
       std::vector<int> perm = perm_of(*n);
-      if (inner && inner->op == "tfl.TRANSPOSE" && inner->inputs[1]->is_const()) {
+      if (inner && inner->is(ir::TflOp::TRANSPOSE) && inner->inputs[1]->is_const()) {
         // out[i] = mid[perm[i]] = in[inner_perm[perm[i]]]
         const std::vector<int> first = perm_of(*inner);
         for (int& d : perm) d = first[d];
@@ -66,11 +66,11 @@ void merge_neighbours(Graph& g, bool forks = false) {
       // A permutation that keeps the dims of size > 1 in order moves no bytes.
       if (ir::is_fully_static(x->shape) && ir::same_memory_order(x->shape, perm)) turn_into_reshape(g, *n);
     }
-    if (n->op == "tfl.RESHAPE") {
+    if (n->is(ir::TflOp::RESHAPE)) {
       Node* inner = n->inputs[0]->producer;
       // While the other rewrites run, only when nothing else reads the inner RESHAPE: its input
       // would gain a reader, cutting the chains that merge_paths follows.
-      if (inner && inner->op == "tfl.RESHAPE" && (forks || g.use_count(n->inputs[0]) == 1))
+      if (inner && inner->is(ir::TflOp::RESHAPE) && (forks || g.use_count(n->inputs[0]) == 1))
         n->inputs[0] = inner->inputs[0];
       Value* x = n->inputs[0];
       Value* y = n->outputs[0];
@@ -104,7 +104,7 @@ Value* rewrite_path(Graph& g, const Readers& readers, Value* top, const std::vec
       return bottom;
     }
     // A graph output keeps an op of its own.
-    e.op("tfl.RESHAPE", {nullptr, const_i32(g, last->name + "_shape", to_i32(sizes(bottom)))}, sizes(bottom));
+    e.op(ir::TflOp::RESHAPE, {nullptr, const_i32(g, last->name + "_shape", to_i32(sizes(bottom)))}, sizes(bottom));
   }
   detach(g, bottom);
   e.emit(top, bottom);

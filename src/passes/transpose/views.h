@@ -27,9 +27,9 @@ struct View {
   // The smallest TRANSPOSE that performs this View: atoms that stay neighbours are merged.
   // `no_merge_before` lists atoms that must begin a merged atom (their predecessor stays apart).
   struct Minimal {
-    std::vector<int64_t> in;   // shape to reshape X to before the TRANSPOSE
-    std::vector<int> perm;     // TRANSPOSE permutation (identity: the View is a plain RESHAPE)
-    std::vector<int64_t> out;  // shape after the TRANSPOSE
+    std::vector<int64_t> in;      // shape to reshape X to before the TRANSPOSE
+    std::vector<int> perm;        // TRANSPOSE permutation (identity: the View is a plain RESHAPE)
+    std::vector<int64_t> out;     // shape after the TRANSPOSE
     std::vector<int> first_atom;  // per merged dim of `in`, its first atom
   };
   Minimal minimal(const std::vector<int>& no_merge_before = {}) const;

@@ -1,4 +1,4 @@
-#include "passes/views.h"
+#include "passes/transpose/views.h"
 
 #include <algorithm>
 #include <numeric>
@@ -103,7 +103,7 @@ View View::transpose(const std::vector<int64_t>& in, const std::vector<int>& per
 
 View::Minimal View::minimal(const std::vector<int>& no_merge_before) const {
   const std::vector<int> pos = inverse(perm);  // output position of each input atom
-  std::vector<std::pair<int, int>> groups;      // [begin, end) of atoms, in input order
+  std::vector<std::pair<int, int>> groups;     // [begin, end) of atoms, in input order
   for (int t = 0; t < static_cast<int>(atoms.size()); ++t) {
     const bool split = std::find(no_merge_before.begin(), no_merge_before.end(), t) != no_merge_before.end();
     if (!groups.empty() && !split && pos[t] == pos[t - 1] + 1)
@@ -157,8 +157,7 @@ std::optional<std::vector<int>> View::dim_permutation() const {
     int t = 0;
     for (int64_t d : shape) {
       const int first = t;
-      for (int64_t p = 1; p < d; p *= seq[t++]) {
-      }
+      for (int64_t p = 1; p < d; p *= seq[t++]) {}
       r.emplace_back(first, t);
     }
     return r;
@@ -172,7 +171,9 @@ std::optional<std::vector<int>> View::dim_permutation() const {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
     const auto b = out_r[j].first, e = out_r[j].second;
     if (b == e) continue;
-    const auto d = std::find_if(in_r.begin(), in_r.end(), [&](const auto& r) { return r.first == perm[b] && r.second > r.first; }) - in_r.begin();
+    const auto d = std::find_if(in_r.begin(), in_r.end(),
+                                [&](const auto& r) { return r.first == perm[b] && r.second > r.first; }) -
+                   in_r.begin();
     if (d == static_cast<std::ptrdiff_t>(in.size()) || in_r[d].second - in_r[d].first != e - b) return std::nullopt;
     for (int k = 0; k < e - b; ++k)
       if (perm[b + k] != perm[b] + k) return std::nullopt;

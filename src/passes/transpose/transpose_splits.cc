@@ -5,19 +5,19 @@
 #include <set>
 
 #include "ir/constants.h"
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 namespace pt2tflite::passes::paths {
 namespace {
 
 struct Branch {
-  Value* head;  // the piece
+  Value* head;        // the piece
   int64_t index = 0;  // which piece of the split axis (in units of the piece size)
-  std::vector<Step> steps;
-  Value* end;  // the last value of the steps (head when there are none)
-  std::optional<View> plain, flipped;  // the movement of the steps, hoisted to the head
-  std::vector<Sizes> plain_out, flipped_out;  // the compute steps' shapes after the hoist
-  std::vector<std::vector<int>> plain_perm, flipped_perm;  // and their constants' permutations
+  std::vector<Step> steps = {};
+  Value* end = nullptr;  // the last value of the steps (head when there are none)
+  std::optional<View> plain = std::nullopt, flipped = std::nullopt;  // the movement of the steps, hoisted to the head
+  std::vector<Sizes> plain_out = {}, flipped_out = {};               // the compute steps' shapes after the hoist
+  std::vector<std::vector<int>> plain_perm = {}, flipped_perm = {};  // and their constants' permutations
 };
 
 // The pieces of `x` when every reader of x is one SPLIT or SLICEs along one axis (all the same
@@ -29,7 +29,7 @@ std::vector<Branch> pieces_of(const Graph& g, const Readers& readers, Value* x, 
   if (rs.empty() || is_graph_output(g, x) || !plain_float(x)) return {};
   const Sizes xs = sizes(x);
   split = nullptr;
-  if (rs.size() == 1 && rs[0]->op == "tfl.SPLIT") {
+  if (rs.size() == 1 && rs[0]->is(ir::TflOp::SPLIT)) {
     Node* s = rs[0];
     if (s->inputs.size() != 2 || s->inputs[1] != x || !s->inputs[0]->is_const()) return {};
     int64_t a = ir::to_int_vector(*s->inputs[0]).at(0);
@@ -45,7 +45,7 @@ std::vector<Branch> pieces_of(const Graph& g, const Readers& readers, Value* x, 
   }
   axis = -1;
   for (Node* r : rs) {
-    if (r->op != "tfl.SLICE" || r->inputs.size() != 3 || r->inputs[0] != x || !r->inputs[1]->is_const() ||
+    if (!r->is(ir::TflOp::SLICE) || r->inputs.size() != 3 || r->inputs[0] != x || !r->inputs[1]->is_const() ||
         !r->inputs[2]->is_const() || !plain_float(r->outputs[0]))
       return {};
     const auto begin = ir::to_int_vector(*r->inputs[1]);
@@ -72,8 +72,7 @@ std::optional<View::Minimal> widen(const View& w, int axis, int64_t n, int& cut_
   int t = 0, first = 0;
   for (int d = 0; d < static_cast<int>(w.in.size()); ++d) {
     if (d == axis) first = t;
-    for (int64_t p = 1; p < w.in[d]; p *= w.atoms[t++]) {
-    }
+    for (int64_t p = 1; p < w.in[d]; p *= w.atoms[t++]) {}
   }
   View v;
   v.atoms = w.atoms;
@@ -88,7 +87,8 @@ std::optional<View::Minimal> widen(const View& w, int axis, int64_t n, int& cut_
     if (!best || m.in.size() < best->in.size()) best = m;
   }
   if (best->in.size() > kMaxTransposeRank) return std::nullopt;
-  const int g = static_cast<int>(std::find(best->first_atom.begin(), best->first_atom.end(), first) - best->first_atom.begin());
+  const int g =
+      static_cast<int>(std::find(best->first_atom.begin(), best->first_atom.end(), first) - best->first_atom.begin());
   cut_axis = static_cast<int>(std::find(best->perm.begin(), best->perm.end(), g) - best->perm.begin());
   inner = best->in[g] / n;
   return best;
@@ -155,12 +155,12 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
   const Node* like = [&]() -> const Node* {
     for (const Branch& b : branches)
       for (const Step& s : b.steps)
-        if (s.node->op == "tfl.TRANSPOSE") return s.node;
+        if (s.node->is(ir::TflOp::TRANSPOSE)) return s.node;
     return branches[0].head->producer;
   }();
   Emitter e(g, first_reader, like);
   e.reshape(sizes(x), m->in);
-  e.op("tfl.TRANSPOSE", {nullptr, const_i32(g, like->name + "_perm", to_i32(m->perm))}, m->out);
+  e.op(ir::TflOp::TRANSPOSE, {nullptr, const_i32(g, like->name + "_perm", to_i32(m->perm))}, m->out);
   Value* moved = e.emit(x, nullptr);
 
   // The pieces of the moved tensor: one SPLIT when x had one, else a SLICE each.
@@ -169,7 +169,7 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
   std::vector<Value*> heads;
   if (split) {
     auto s = std::make_unique<Node>();
-    s->op = "tfl.SPLIT";
+    s->set_op(ir::TflOp::SPLIT);
     s->name = g.unique_name(split->name);
     s->source = split->source;
     s->args = split->args;
@@ -193,7 +193,9 @@ bool hoist_split(Graph& g, const Readers& readers, Value* x, std::set<const Valu
     if (!split) {
       std::vector<int32_t> begin(m->out.size(), 0);
       begin[cut] = static_cast<int32_t>(b.index * inner);
-      be.op("tfl.SLICE", {nullptr, const_i32(g, like->name + "_begin", begin), const_i32(g, like->name + "_size", to_i32(piece_shape))},
+      be.op(ir::TflOp::SLICE,
+            {nullptr, const_i32(g, like->name + "_begin", begin),
+             const_i32(g, like->name + "_size", to_i32(piece_shape))},
             piece_shape);
     }
     be.reshape(piece_shape, common->out);
@@ -225,8 +227,8 @@ bool hoist_splits(Graph& g) {
   std::set<const Value*> seen;
   for (const auto& n : g.nodes()) {
     Value* x = nullptr;
-    if (n->op == "tfl.SPLIT" && n->inputs.size() == 2) x = n->inputs[1];
-    if (n->op == "tfl.SLICE" && !n->inputs.empty()) x = n->inputs[0];
+    if (n->is(ir::TflOp::SPLIT) && n->inputs.size() == 2) x = n->inputs[1];
+    if (n->is(ir::TflOp::SLICE) && !n->inputs.empty()) x = n->inputs[0];
     if (x && seen.insert(x).second) candidates.push_back(x);
   }
   bool changed = false;

@@ -1,4 +1,4 @@
-#include "passes/transpose_paths.h"
+#include "passes/transpose/transpose_paths.h"
 
 #include <algorithm>
 #include <numeric>
@@ -37,12 +37,11 @@ bool plain_float(const Value* v) {
 
 namespace {
 
-const std::set<std::string> kUnary = {"tfl.LOGISTIC", "tfl.TANH", "tfl.RELU", "tfl.RELU6", "tfl.RELU_N1_TO_1",
-                                      "tfl.GELU", "tfl.HARD_SWISH", "tfl.EXP", "tfl.LOG", "tfl.RSQRT", "tfl.SQRT",
-                                      "tfl.SQUARE", "tfl.NEG", "tfl.ABS", "tfl.ELU", "tfl.LEAKY_RELU", "tfl.SIN",
-                                      "tfl.COS", "tfl.FLOOR", "tfl.CEIL", "tfl.ROUND"};
-const std::set<std::string> kBinary = {"tfl.ADD", "tfl.SUB", "tfl.MUL", "tfl.DIV", "tfl.MAXIMUM", "tfl.MINIMUM",
-                                       "tfl.SQUARED_DIFFERENCE"};
+// Per-element math on one tensor: a transpose moves through it unchanged.
+bool is_unary_step(const Node* n) { return ir::is_elementwise_unary(*n) && ir::is_layout_agnostic(*n); }
+// ADD SUB MUL DIV MAXIMUM MINIMUM: a transpose moves through them when the other operand is a
+// constant that moves along (or a junction of two activations).
+bool is_binary_step(const Node* n) { return ir::is_arithmetic_binary(*n); }
 
 }  // namespace
 
@@ -51,10 +50,10 @@ std::optional<Step> as_step(Node* n) {
   if (n->outputs.size() != 1 || !plain_float(n->outputs[0])) return std::nullopt;
   const Value* y = n->outputs[0];
   Step s{Step::Kind::kView, n};
-  if (n->op == "tfl.RESHAPE" || n->op == "tfl.TRANSPOSE") {
+  if (n->is(ir::TflOp::RESHAPE) || n->is(ir::TflOp::TRANSPOSE)) {
     const Value* x = n->inputs.at(0);
     if (!plain_float(x)) return std::nullopt;
-    if (n->op == "tfl.RESHAPE") {
+    if (n->is(ir::TflOp::RESHAPE)) {
       s.view = View::reshape(sizes(x), sizes(y));
     } else if (n->inputs.at(1)->is_const()) {
       s.view = View::transpose(sizes(x), perm_of(*n));
@@ -62,12 +61,12 @@ std::optional<Step> as_step(Node* n) {
     if (!s.view) return std::nullopt;
     return s;
   }
-  if (kUnary.count(n->op)) {
+  if (is_unary_step(n)) {
     if (n->inputs.size() != 1 || !plain_float(n->inputs[0]) || n->inputs[0]->shape != y->shape) return std::nullopt;
     s.kind = Step::Kind::kElementwise;
     return s;
   }
-  if (kBinary.count(n->op)) {
+  if (is_binary_step(n)) {
     if (n->inputs.size() != 2) return std::nullopt;
     const int data = n->inputs[0]->is_const() ? 1 : 0;
     const Value* x = n->inputs[data];
@@ -86,7 +85,7 @@ std::optional<Step> as_step(Node* n) {
       if (cs[i] != 1 && cs[i] != ys[ys.size() - cs.size() + i]) return std::nullopt;
     return s;
   }
-  if (n->op == "tfl.FULLY_CONNECTED") {
+  if (n->is(ir::TflOp::FULLY_CONNECTED)) {
     const Value* x = n->inputs.at(0);
     const bool const_bias = n->inputs.size() < 3 || !n->inputs[2] || n->inputs[2]->is_const();
     const auto* keep = n->find("keep_num_dims");
@@ -98,7 +97,7 @@ std::optional<Step> as_step(Node* n) {
     s.last_out = y->shape.back().size;
     return s;
   }
-  if (n->op == "tfl.SOFTMAX") {
+  if (n->is(ir::TflOp::SOFTMAX)) {
     const Value* x = n->inputs.at(0);
     if (!plain_float(x) || x->shape != y->shape) return std::nullopt;
     s.kind = Step::Kind::kLastDim;
@@ -123,7 +122,8 @@ std::vector<Step> steps_below(const Readers& readers, Value* v) {
 }
 
 int count_transposes(const std::vector<Step>& steps) {
-  return static_cast<int>(std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.node && s.node->op == "tfl.TRANSPOSE"; }));
+  return static_cast<int>(std::count_if(steps.begin(), steps.end(),
+                                        [](const Step& s) { return s.node && s.node->is(ir::TflOp::TRANSPOSE); }));
 }
 
 // Moves data movement `v` across compute step `s`: `new_last` is the last dim on the far side.
@@ -207,8 +207,8 @@ std::optional<Plan> plan_path(const Sizes& top, const std::vector<Step>& steps, 
     if (!w || !fits(*w)) continue;
     int64_t moved = 1;
     for (int64_t d : w->in) moved *= d;
-    if (best && (w->transposes() > best->w.transposes() ||
-                 (w->transposes() == best->w.transposes() && moved >= best_moved)))
+    if (best &&
+        (w->transposes() > best->w.transposes() || (w->transposes() == best->w.transposes() && moved >= best_moved)))
       continue;
     best = Plan{static_cast<int>(p), *w, flip, {}, {}};
     best_moved = moved;
@@ -226,7 +226,8 @@ std::optional<Plan> plan_path(const Sizes& top, const std::vector<Step>& steps, 
 // The BATCH_MATMUL that reads `v` alone as its right operand, or nullptr.
 Node* matmul_reading_rhs(const Readers& readers, const Value* v) {
   Node* r = readers.only(v);
-  if (!r || r->op != "tfl.BATCH_MATMUL" || r->inputs.size() != 2 || r->inputs[1] != v || v->rank() < 2) return nullptr;
+  if (!r || !r->is(ir::TflOp::BATCH_MATMUL) || r->inputs.size() != 2 || r->inputs[1] != v || v->rank() < 2)
+    return nullptr;
   return r;
 }
 
@@ -234,7 +235,7 @@ void Emitter::view(const View& w) {
   if (w.is_reshape()) return reshape(w.in, w.out);
   const View::Minimal m = w.minimal();
   reshape(w.in, m.in);
-  op("tfl.TRANSPOSE", {nullptr, const_i32(g_, like_->name + "_perm", to_i32(m.perm))}, m.out);
+  op(ir::TflOp::TRANSPOSE, {nullptr, const_i32(g_, like_->name + "_perm", to_i32(m.perm))}, m.out);
   reshape(m.out, w.out);
 }
 
@@ -243,15 +244,14 @@ Value* Emitter::emit(Value* input, Value* final_value) {
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
     auto n = std::make_unique<Node>();
-    n->op = p.op;
+    n->set_op(p.op);
     n->name = g_.unique_name(p.copy_args ? p.copy_args->name : like_->name);
     n->source = (p.copy_args ? p.copy_args : like_)->source;
     if (p.copy_args) n->args = p.copy_args->args;
     n->inputs = p.inputs;
     n->inputs[p.data] = cur;
-    Value* out = i + 1 == pending_.size() && final_value
-                     ? final_value
-                     : g_.add_value(n->name, cur->dtype, ir::static_shape(p.out));
+    Value* out = i + 1 == pending_.size() && final_value ? final_value
+                                                         : g_.add_value(n->name, cur->dtype, ir::static_shape(p.out));
     PT2_CHECK(sizes(out) == p.out, "view rewrite of " << like_->name << " produced the wrong shape");
     n->outputs = {out};
     g_.insert_node(pos_, std::move(n));
@@ -299,7 +299,7 @@ void queue_computes(Graph& g, Emitter& e, const std::vector<Step>& steps, const 
         if (s.any_const) inputs[i] = permuted_constant(g, inputs[i], perms[c]);
         inputs[i] = constant_for_rank(g, inputs[i], outs[c].size());
       }
-      e.op(s.node->op, inputs, outs[c], s.node, s.data);
+      e.op(*ir::tfl_op(*s.node), inputs, outs[c], s.node, s.data);
     }
     ++c;
   }
@@ -314,7 +314,7 @@ void detach(Graph& g, Value* v) {
 
 // A binary elementwise op of two activations shaped like its output (no broadcasting).
 bool is_junction(const Node* n) {
-  if (!kBinary.count(n->op) || n->inputs.size() != 2 || n->outputs.size() != 1) return false;
+  if (!is_binary_step(n) || n->inputs.size() != 2 || n->outputs.size() != 1) return false;
   const Value* z = n->outputs[0];
   return plain_float(z) && n->inputs[0] != n->inputs[1] && plain_float(n->inputs[0]) && plain_float(n->inputs[1]) &&
          n->inputs[0]->shape == z->shape && n->inputs[1]->shape == z->shape;
