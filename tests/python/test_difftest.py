@@ -22,10 +22,7 @@ from difftest.program import eval_values, make_inputs, module_source, union  # n
 CI_SEED = 2026
 CI_COUNT = 400
 # Programs of the slice that hit a bug still open, each with its minimized xfail(strict=True) test.
-KNOWN_BUGS = {
-    "2026:20": "int8 softmax reading a value that is also an output: builtin kernels wrong "
-               "(test_quant_ops.py::test_int8_softmax_input_also_read_elsewhere)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def test_random_programs_match_pytorch(tmp_path):

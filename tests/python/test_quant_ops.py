@@ -137,12 +137,11 @@ def test_cat_reading_one_tensor_twice():
                has=("CONCATENATION",))
 
 
-@pytest.mark.xfail(strict=True, reason="builtin kernels only: an int8 value read by SOFTMAX and by a RESHAPE "
-                   "that is a model output comes out wrong (difftest 2026:20; likely LiteRT's arena reusing a "
-                   "live buffer, as in LiteRT issue 8889)")
 def test_int8_softmax_input_also_read_elsewhere():
     """difftest 2026:20, minimized: y = depthwise_conv1d(x) + s; outputs softmax(y, -1) and y.view(-1, 15).
-    XNNPACK matches the PT2E reference exactly; the builtin kernels return y.view wrong by ~1.5x max|ref|."""
+    XNNPACK matched the PT2E reference exactly; the builtin kernels returned y.view wrong by ~1.5x max|ref|:
+    LiteRT's arena planner let an in-place kernel write over a RESHAPE's shared buffer while the
+    tensor had other readers (fixed by passes/guard_inplace_aliases.cc)."""
     from quant_parity import quantize
 
     import pt2tflite
