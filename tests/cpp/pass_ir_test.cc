@@ -561,5 +561,41 @@ TEST(WeightQuantPass, LeavesSmallWeightsInFloat) {
   EXPECT_TRUE(FileCheck(out, "CHECK-NOT: i8\nCHECK: %y = tfl.FULLY_CONNECTED(%x, %w, _,")) << out;
 }
 
+
+// --- guard_inplace_aliases
+
+TEST(GuardInplaceAliases, CopiesAReshapeOfASharedTensorBeforeAnInPlaceMul) {
+  // %x has two readers; LiteRT would let the MUL write over the buffer %q aliases, which is %x's.
+  std::string out = run(guard_inplace_aliases, R"(graph main(%a: f32[4,8], %b: f32[4,8]) {
+  %x = tfl.ADD(%a, %b, fused_activation="NONE") : f32[4,8]
+  %shape = const i32[3] = [4, 2, 4]
+  %q = tfl.RESHAPE(%x, %shape) : f32[4,2,4]
+  %half = const f32[] = [0.5]
+  %m = tfl.MUL(%q, %half, fused_activation="NONE") : f32[4,2,4]
+  %r = tfl.RELU(%x) : f32[4,8]
+  return %m, %r
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %q = tfl.RESHAPE(%x, %shape)
+CHECK-NEXT: = tfl.TRANSPOSE(%q, %
+CHECK-NEXT: %m = tfl.MUL(%q#
+)")) << out;
+}
+
+TEST(GuardInplaceAliases, LeavesAReshapeOfATensorWithOneReader) {
+  std::string text = R"(graph main(%a: f32[4,8], %b: f32[4,8]) {
+  %x = tfl.ADD(%a, %b, fused_activation="NONE") : f32[4,8]
+  %shape = const i32[3] = [4, 2, 4]
+  %q = tfl.RESHAPE(%x, %shape) : f32[4,2,4]
+  %half = const f32[] = [0.5]
+  %m = tfl.MUL(%q, %half, fused_activation="NONE") : f32[4,2,4]
+  return %m
+}
+)";
+  std::string out = run(guard_inplace_aliases, text);
+  EXPECT_TRUE(FileCheck(out, "CHECK-NOT: tfl.TRANSPOSE")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
