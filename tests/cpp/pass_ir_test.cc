@@ -561,7 +561,6 @@ TEST(WeightQuantPass, LeavesSmallWeightsInFloat) {
   EXPECT_TRUE(FileCheck(out, "CHECK-NOT: i8\nCHECK: %y = tfl.FULLY_CONNECTED(%x, %w, _,")) << out;
 }
 
-
 // --- guard_inplace_aliases
 
 TEST(GuardInplaceAliases, CopiesAReshapeOfASharedTensorBeforeAnInPlaceMul) {
