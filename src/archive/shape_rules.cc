@@ -189,6 +189,13 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     if (!b) invalid("operands do not broadcast");
     return b;
   }
+  if (base == "clamp" && overload == "Tensor" && c.has_tensor("self")) {  // tensor bounds broadcast too
+    std::optional<Sizes> b = in_sizes("self");
+    for (const char* bound : {"min", "max"})
+      if (b && c.has_tensor(bound)) b = ir::broadcast_sizes(*b, in_sizes(bound));
+    if (!b) invalid("self, min and max do not broadcast");
+    return b;
+  }
   if (unary_ops().count(base) && c.has_tensor("self")) return in_sizes("self");
   if (base == "_softmax" || base == "_log_softmax" || base == "_safe_softmax" || base == "cumsum") {
     c.dim(n.get_int("dim"), c.rank("self"));

@@ -160,6 +160,35 @@ void lower_div(LowerCtx& ctx, const ir::Node& n) {
 void lower_maximum(LowerCtx& ctx, const ir::Node& n) {
   lower_binary_op(ctx, n, ir::TflOp::MAXIMUM, *n.find("self"), *n.find("other"));
 }
+// clamp with tensor bounds (Gemma's vision tower): MAXIMUM with min, then MINIMUM with max, each
+// bound optional; all three broadcast.
+void lower_clamp_tensor(LowerCtx& ctx, const ir::Node& n) {
+  const Value* y = n.outputs.at(0);
+  const bool has_min = !n.is_none("min"), has_max = !n.is_none("max");
+  if (!has_min && !has_max) return ctx.unsupported("clamp needs a min or a max");
+  std::vector<const ir::Attr*> operands = {n.find("self")};
+  if (has_min) operands.push_back(n.find("min"));
+  if (has_max) operands.push_back(n.find("max"));
+  const Perm layout = elementwise_layout(ctx, y, operands);
+  Value* out = ctx.make_output(y, layout);
+  Value* x = elementwise_operand(ctx, *n.find("self"), y->dtype, y->rank(), layout);
+  if (has_min) {
+    Value* lo = elementwise_operand(ctx, *n.find("min"), y->dtype, y->rank(), layout);
+    Value* low = out;
+    if (has_max) {  // max(self, min) broadcasts only those two (max may be the one that widens)
+      auto shape = ir::is_fully_static(x->shape) && ir::is_fully_static(lo->shape)
+                       ? ir::broadcast_sizes(ir::sizes_of(x->shape), ir::sizes_of(lo->shape))
+                       : std::nullopt;
+      if (!shape) return ctx.unsupported("clamp with tensor bounds of dynamic shapes is not supported yet");
+      low = ctx.make_temp(y->dtype, ir::static_shape(*shape));
+    }
+    x = emit_elementwise(ctx, ir::TflOp::MAXIMUM, {x, lo}, low);
+  }
+  if (has_max) {
+    Value* hi = elementwise_operand(ctx, *n.find("max"), y->dtype, y->rank(), layout);
+    emit_elementwise(ctx, ir::TflOp::MINIMUM, {x, hi}, out);
+  }
+}
 void lower_minimum(LowerCtx& ctx, const ir::Node& n) {
   lower_binary_op(ctx, n, ir::TflOp::MINIMUM, *n.find("self"), *n.find("other"));
 }
@@ -245,6 +274,8 @@ void register_elementwise_rules(Registry& r) {
   r.add("aten.remainder.Scalar", lower_remainder, "FLOOR_MOD",
         "the divisor's sign, as Python's %; not delegated to XNNPACK; " + std::string(bcast));
   r.add("aten.maximum.default", lower_maximum, "MAXIMUM", bcast);
+  r.add("aten.clamp.Tensor", lower_clamp_tensor, "MAXIMUM + MINIMUM",
+        "tensor bounds, either may be None; " + std::string(bcast));
   r.add("aten.minimum.default", lower_minimum, "MINIMUM", bcast);
 }
 

@@ -102,3 +102,13 @@ def test_abs_of_run_time_int64_is_refused_not_a_file_litert_rejects():
     with pytest.raises(pt2tflite.ConversionError, match="int64"):
         pt2tflite.convert(Fn(lambda x: torch.abs(x) + 1).eval(), (torch.arange(-3, 3),))
     check(Fn(lambda x: torch.abs(x) + 1), (torch.arange(-3, 3).int(),))
+
+
+def test_clamp_with_tensor_bounds():
+    # Gemma's vision tower clamps with tensor bounds; each bound may be missing, all broadcast.
+    x = torch.randn(2, 3, 4) * 3
+    lo, hi = -torch.rand(3, 1), torch.rand(4)
+    check(Fn(lambda x, lo, hi: torch.clamp(x, lo, hi)), (x, lo, hi), has=["MAXIMUM", "MINIMUM"])
+    check(Fn(lambda x, lo: torch.clamp(x, min=lo)), (x, lo), has=["MAXIMUM"])
+    check(Fn(lambda x, hi: torch.clamp(x, max=hi)), (x, hi), has=["MINIMUM"])
+    check(Fn(lambda x: torch.clamp(x[:1], torch.tensor(-0.5), torch.ones(2, 3, 4))), (x,))
