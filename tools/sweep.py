@@ -130,20 +130,24 @@ def convert_ours(model, x0) -> Converted:
 def convert_incumbent(model, x0) -> Converted:
     """litert-torch's convert(), run through its own model object (in its bench venv)."""
     import litert_torch
+    import torch
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     edge = litert_torch.convert(model, x0)
     content = edge.model_content()
 
+    def arrays(x):  # litert-torch narrows int64 inputs (token ids) to int32 and refuses int64 arrays
+        return [t.numpy().astype(np.int32) if t.dtype == torch.int64 else t.numpy() for t in x]
+
     def builtin(*x):
         edge.set_interpreter_builder(lambda: Interpreter(
             model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
         try:
-            return as_list(edge(*[t.numpy() for t in x]))
+            return as_list(edge(*arrays(x)))
         finally:
             edge.set_interpreter_builder(lambda: Interpreter(model_content=content))
 
-    return Converted(lambda *x: as_list(edge(*[t.numpy() for t in x])), builtin, count_ops(content))
+    return Converted(lambda *x: as_list(edge(*arrays(x))), builtin, count_ops(content))
 
 
 def count_ops(tflite: bytes) -> int | None:
