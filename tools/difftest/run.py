@@ -213,6 +213,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=8, help="programs per conversion (1: no unions)")
     ap.add_argument("--task", type=int, default=32, help="programs per worker task")
     ap.add_argument("--out", default="build/difftest")
+    ap.add_argument("--ledger", help="append this run's counts to a JSON-lines ledger (long.py)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     indices = list(range(args.start, args.start + args.count))
@@ -251,6 +252,12 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write(markdown(s))
     print(json.dumps(s["classes"]), f"{s['programs_per_minute']}/min; summary in {args.out}/summary.md", file=sys.stderr)
+    if args.ledger and len(records) == args.count:  # only whole ranges: an interrupted one is rerun
+        entry = {k: s[k] for k in ("commit", "seed", "start", "count", "seconds", "classes")}
+        entry["date"] = time.strftime("%Y-%m-%d", time.gmtime())
+        entry["bugs"] = [f"{r['name']} {r['class']} {r['runtime'] or '-'}" for r in s["bugs"]]
+        with open(args.ledger, "a") as f:
+            f.write(json.dumps(entry) + "\n")
     return 1 if s["bugs"] else 0
 
 
