@@ -37,6 +37,14 @@ def signature_keys(interp: Interpreter) -> tuple[str, str]:
     return prefill[0], "decode"
 
 
+def decode_key_for(interp: Interpreter, position: int) -> str:
+    """The decode signature to call for a token at `position`: the smallest `decode_{L}` (export_llm's
+    decode_lengths, attention over the first L cache rows) with L > position, else `decode`."""
+    lengths = sorted(int(k.split("_")[1]) for k in interp.get_signature_list()
+                     if k.startswith("decode_") and k.split("_")[1].isdigit())
+    return next((f"decode_{n}" for n in lengths if n > position), "decode")
+
+
 def _mask(detail: dict, positions: np.ndarray) -> np.ndarray:
     """Additive causal mask [1,1,T,S]: row t sees cache slots 0..positions[t]."""
     shape = detail["shape"]
@@ -138,6 +146,8 @@ def time_signatures(paths: dict[str, str], *, num_threads: int, prefill_len: int
             else:
                 s = cache_length(interp)
                 pos = min(s - 1, int(fill * s))
+                dk = decode_key_for(interp, pos)
+                out[label][f"key@{fill:g}"] = dk
                 prepared[label] = _Prepared(interp, dk, np.array([7], np.int32), np.array([pos]), pos, rng)
         for _ in range(warmup):
             for p in prepared.values():
@@ -180,16 +190,18 @@ def time_compiled(paths: dict[str, str], *, num_threads: int, prefill_len: int, 
     for case, fill, runs in cases:
         runners = {}
         for label, (cm, shapes) in models.items():
-            pk, dk = signature_keys(shapes)
-            key = pk if fill is None else dk
-            runner = shapes.get_signature_runner(key)
+            pk, _ = signature_keys(shapes)
             if fill is None:
-                t = runner.get_input_details()["tokens"]["shape"][1]
+                key = pk
+                t = shapes.get_signature_runner(key).get_input_details()["tokens"]["shape"][1]
                 tokens, positions, filled = rng.integers(1, 100, t).astype(np.int32), np.arange(t), 0
             else:
                 s = cache_length(shapes)
                 pos = min(s - 1, int(fill * s))
+                key = decode_key_for(shapes, pos)
+                out[label][f"key@{fill:g}"] = key
                 tokens, positions, filled = np.array([7], np.int32), np.array([pos]), pos
+            runner = shapes.get_signature_runner(key)
             caches = {}
             for name, d in runner.get_input_details().items():
                 if name.startswith("kv_cache_"):
