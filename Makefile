@@ -8,7 +8,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo bench-llm test-llm-families
+.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -126,6 +126,12 @@ sweep-hf: build
 sweep-yolo: build
 	$(PYTHON) -m pip install -q --no-deps ultralytics opencv-python-headless psutil
 	nice -n 10 $(PYTHON) tools/sweep.py yolo
+
+# The litert-torch column of docs/coverage.md (its bench venv; ~1-2 min per model): the rows it lacks.
+# `make sweep-incumbent FAMILY=timm`; resumable.
+FAMILY ?= timm
+sweep-incumbent: build
+	nice -n 10 $(PYTHON) tools/sweep.py $(FAMILY) --incumbent --missing
 
 # LLM export vs litert-torch export_hf (bench/README.md): speed, conversion time and RSS, file size,
 # correctness; creates the incumbent venv on first use. Long (~15-25 min on the shared 2-core

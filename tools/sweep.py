@@ -351,6 +351,8 @@ def sweep_incumbent(args) -> int:
         sys.exit(f"no rows for {args.family} yet: run `python tools/sweep.py {args.family}` first")
     keys = args.models.split(",") if args.models else [
         k for k in ours["order"] if not args.not_passing or ours["rows"].get(k, {}).get("status") != "pass"]
+    if args.missing:
+        keys = [k for k in keys if k not in (load_rows(f"{args.family}.incumbent") or {}).get("rows", {})]
     python = incumbent_python()
     if args.family == "yolo":  # as `make sweep-yolo` does for ours: without its dependencies, torch stays
         subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "ultralytics", "opencv-python-headless",
@@ -381,6 +383,8 @@ def main() -> int:
     parser.add_argument("--not-passing", action="store_true",
                         help="with --incumbent: only the models that do not pass with us (the ones that decide "
                              "whether we are behind)")
+    parser.add_argument("--missing", action="store_true",
+                        help="with --incumbent: only the models with no litert-torch row yet (resume a stopped run)")
     parser.add_argument("--converter", default="pt2tflite", help=argparse.SUPPRESS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
