@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "archive/json_checks.h"
+#include "ir/window_size.h"
 
 namespace pt2tflite::archive {
 namespace {
@@ -161,14 +162,12 @@ const std::unordered_set<std::string_view>& binary_ops() {
   return s;
 }
 
-// Output size of a pooling/conv window along one dim (PyTorch's formula).
+// Output size of a pooling/conv window along one dim (PyTorch's formula, ir/window_size.h).
 int64_t window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  int64_t span = in + 2 * p - d * (k - 1) - 1;
-  if (span < 0)
+  const int64_t out = ir::torch_window_count(in, k, s, p, d, ceil_mode);
+  if (out < 1)
     invalid("the window (kernel " + std::to_string(k) + ", dilation " + std::to_string(d) +
             ") is larger than the padded input " + std::to_string(in + 2 * p));
-  int64_t out = (ceil_mode ? span + s - 1 : span) / s + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
   return out;
 }
 

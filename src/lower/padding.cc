@@ -2,14 +2,12 @@
 
 #include <algorithm>
 
+#include "ir/window_size.h"
+
 namespace pt2tflite::lower {
 
 int64_t torch_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  int64_t span = in + 2 * p - d * (k - 1) - 1;
-  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  // PyTorch drops a last window that would start inside the right padding.
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
+  return ir::torch_window_count(in, k, s, p, d, ceil_mode);
 }
 
 bool torch_pad_is_same(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {

@@ -46,3 +46,17 @@ def test_adaptive_avg_pool2d_uneven(hw, out):
     conv = torch.nn.Conv2d(3, 4, 1)
     hist = check(Fn(lambda x: F.adaptive_avg_pool2d(conv(x), out)), (torch.randn(2, 3, *hw),), atol=1e-5)
     assert hist.get("TRANSPOSE", 0) == 2, hist  # the model's input and output only
+
+
+@pytest.mark.parametrize("case", [(1, 5, 2, 2, 0), (2, 2, 3, 2, 0), (1, 1, 3, 3, 1), (3, 1, 4, 2, 1)])
+@pytest.mark.parametrize("op", ["avg", "avg_include_pad", "max"])
+def test_pool_window_larger_than_input_with_ceil_mode(case, op):
+    # With ceil_mode PyTorch allows a window larger than the (padded) input and clips it (kernel 2
+    # over one row: one window). The shape rule once rejected these (difftest 0:331, 0:978).
+    h, w, k, s, p = case
+    if op == "max":
+        fn = Fn(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=True))
+    else:
+        fn = Fn(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=True, count_include_pad=op == "avg_include_pad"))
+    check(fn, (torch.randn(2, 3, h, w),), atol=1e-6)
+
