@@ -207,7 +207,8 @@ def convert_both(name: str, model_dir: str, work: str, a, inc_py: str | None) ->
         log(f"{name}: converting with pt2tflite")
         out["ours"] = run_child([sys.executable, os.path.join(BENCH_DIR, "ours_export_llm.py"), "--out", ours,
                                  "--json", ours + ".json", "--quantize", a.quantize, "--prefill-logits",
-                                 a.ours_prefill_logits, "--decode-lengths", a.decode_lengths, *common], ours + ".json", ours + ".log", a.timeout, cap)
+                                 a.ours_prefill_logits, "--decode-lengths", a.decode_lengths,
+                                 "--attend-bucket", str(a.attend_bucket), *common], ours + ".json", ours + ".log", a.timeout, cap)
         out["ours"]["path"] = ours
     if inc_py:
         inc = os.path.join(work, f"{name}_inc.tflite")
@@ -324,7 +325,7 @@ def machine_and_versions(a, inc_py: str | None) -> dict:
                  "torch": _ver("torch"), "transformers": _ver("transformers"), "ai-edge-litert": _ver("ai-edge-litert")},
         "settings": {"cache_length": a.cache_length, "prefill_length": a.prefill_length, "fills": a.fills,
                      "ours_prefill_logits": a.ours_prefill_logits,
-                     "decode_lengths": a.decode_lengths,
+                     "decode_lengths": a.decode_lengths, "attend_bucket": a.attend_bucket,
                      "threads": a.threads, "runtimes": a.runtimes, "repeats": a.repeats, "prefill_runs": a.prefill_runs,
                      "decode_runs": a.decode_runs, "quantize": a.quantize,
                      "incumbent_recipe": INCUMBENT_RECIPE[a.quantize]},
@@ -360,7 +361,9 @@ def render(meta: dict, results: dict) -> str:
           f"{s['decode_runs']} decode invokes); the table gives the median of the pass medians"
           + (f"; ours also has decode_{{L}} signatures for L in {s['decode_lengths']} (attention over the first L "
              "cache rows; decode at position p calls the smallest L > p, `via` in the table: LiteRT-LM itself "
-             "calls only `decode`)" if s.get("decode_lengths") else ""), ""]
+             "calls only `decode`)" if s.get("decode_lengths") else "")
+          + (f"; ours' `decode` attends over the first L cache rows, L = the position rounded up to a multiple of "
+             f"{s['attend_bucket']} (attend_bucket, read at run time)" if s.get("attend_bucket") else ""), ""]
     L += ["Ratios are ours / incumbent for speeds (tokens/s: > 1 means ours is faster) and incumbent / ours for",
           "conversion time (> 1 means ours converts faster).", ""]
 
@@ -496,6 +499,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-length", type=int, default=1024)
     ap.add_argument("--prefill-length", type=int, default=128)
     ap.add_argument("--fills", default="0.1,0.5,0.9", help="cache fills at which decode is timed")
+    ap.add_argument("--attend-bucket", type=int, default=0,
+                    help="ours: decode attends over the filled cache rows rounded up to this (export_llm's "
+                         "attend_bucket; 0: over all S rows)")
     ap.add_argument("--decode-lengths", default="",
                     help="ours: also decode_{L} signatures for these L (cache-length buckets); decode at position p "
                          "then calls the smallest decode_{L} with L > p, as pt2tflite's runner would")

@@ -114,6 +114,8 @@ def run(args, result: dict) -> None:
 
     kwargs = {"prefill_lengths": (args.prefill_length,), "cache_length": args.cache_length}
     kwargs["prefill_logits"] = args.prefill_logits == "yes"
+    if args.attend_bucket:
+        kwargs["attend_bucket"] = args.attend_bucket
     if args.decode_lengths:
         kwargs["decode_lengths"] = tuple(int(x) for x in args.decode_lengths.split(","))
     if args.quantize != "none":
@@ -151,6 +153,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-length", type=int, required=True)
     ap.add_argument("--quantize", default="none", choices=["none", "int8", "int4"])
     ap.add_argument("--decode-lengths", default="", help="comma-separated L: extra decode_{L} signatures")
+    ap.add_argument("--attend-bucket", type=int, default=0, help="export_llm's attend_bucket (0: none)")
     ap.add_argument("--prefill-logits", default="no", choices=["yes", "no"],
                     help="export_llm_file's prefill_logits (default no, as export_hf's prefill)")
     args = ap.parse_args(argv)

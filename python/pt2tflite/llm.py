@@ -26,13 +26,18 @@ from pt2tflite.signatures import Signatures
 
 
 def _signature_module(hf_model, cache_length: int, logits: bool = True, mask_input: bool = False,
-                      attend_length: int | None = None):
+                      attend_length: int | None = None, attend_bucket: int | None = None):
     """A module taking (tokens, input_pos[, mask]) whose KV cache buffers are named kv_cache_{k,v}_{i}.
 
     logits=False: the caches are the only outputs; the LM head is then dead code and is dropped.
     mask_input: a `mask` input, LiteRT-LM's additive float mask [1, 1, T, S] (0 where a query row may
     attend to a cache column, a large negative number elsewhere), used in place of the causal mask
-    Hugging Face would build from the positions."""
+    Hugging Face would build from the positions.
+    attend_length: attend over the first L cache rows only (decode_{L}).
+    attend_bucket: attend over the first L rows, L = input_pos[0] rounded up to the next multiple of
+    the bucket (at most S), decided at run time: a slice whose size LiteRT reads from the graph, so
+    one signature costs what the filled part of the cache costs. The rows past input_pos are masked
+    anyway; the size changes only every `attend_bucket` steps, and only then does LiteRT re-plan."""
     import torch
     from transformers.integrations.executorch import TorchExportableModuleWithStaticCache
 
@@ -46,7 +51,7 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True, mask_inp
                 self.register_buffer(f"kv_cache_v_{i}", self.lm._buffers.pop(f"value_cache_{i}"), persistent=False)
 
         def forward(self, tokens, input_pos, mask=None):
-            if mask is None and attend_length is None:
+            if mask is None and attend_length is None and attend_bucket is None:
                 out = self.lm(input_ids=tokens.long(), cache_position=input_pos.long())
             else:
                 # TorchExportableModuleWithStaticCache.forward with the mask given: Hugging Face takes
@@ -54,6 +59,9 @@ def _signature_module(hf_model, cache_length: int, logits: bool = True, mask_inp
                 for layer in self.lm.static_cache.layers:
                     layer.cumulative_length.copy_(input_pos[0].long())
                 extra = {} if attend_length is None else {ATTEND_LENGTH: attend_length}
+                if attend_bucket is not None:  # int32 arithmetic: input_pos is int32
+                    rows = torch.clamp((input_pos[0] // attend_bucket + 1) * attend_bucket, max=cache_length)
+                    extra = {ATTEND_LENGTH: rows}
                 out = self.lm.model(input_ids=tokens.long(), attention_mask=mask, cache=self.lm.static_cache,
                                     use_cache=True, **extra).logits
             return {"logits": out} if logits else {}
@@ -94,10 +102,18 @@ def _parameters_not_cloned_by_dynamo():
         builder._clone_input = original
 
 
+def _scalars_captured():
+    """torch.export(strict=True) traces `.item()` (the run-time attention length) into the graph instead of
+    breaking the graph there."""
+    import torch._dynamo
+
+    return torch._dynamo.config.patch(capture_scalar_outputs=True)
+
+
 def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                num_threads: int | None = None, output=None, tokenizer=None,
                prefill_logits: bool | None = None, quantize: str | None = None, block_size: int = 32,
-               mask_input: bool = False, decode_lengths=()) -> Model:
+               mask_input: bool = False, decode_lengths=(), attend_bucket: int | None = None) -> Model:
     """Converts a Hugging Face AutoModelForCausalLM (fp32, eval) into a prefill/decode Model.
 
     prefill_lengths: one `prefill_{T}` signature per length (T tokens written at input_pos[0]).
@@ -118,6 +134,9 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     decode_lengths: extra `decode_{L}` signatures (L < cache_length) that attend over the first L
       cache rows only, on the same caches: valid while input_pos < L, and cheaper than `decode` on a
       long cache that is still mostly empty (LiteRT-LM itself only calls `decode`).
+    attend_bucket: `decode` attends over the first L cache rows, L = input_pos[0] rounded up to a
+      multiple of this (a size LiteRT reads at run time), not over all S: its cost follows the filled
+      part of the cache, in LiteRT-LM too. None: over all S rows.
     """
     if output is not None and Path(output).suffix == ".litertlm":
         if tokenizer is None:
@@ -130,7 +149,7 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
     if prefill_logits is None:
         prefill_logits = output is None or Path(output).suffix != ".litertlm"
     model = _convert(hf_model, prefill_lengths, cache_length, verbose, num_threads, prefill_logits, quantize, block_size,
-                     mask_input, decode_lengths)
+                     mask_input, decode_lengths, attend_bucket)
     if output is not None:
         if Path(output).suffix == ".litertlm":
             _litertlm.write_litertlm(model.tflite_bytes, output, tokenizer=tokenizer,
@@ -142,26 +161,29 @@ def export_llm(hf_model, *, prefill_lengths=(8,), cache_length: int = 64, verbos
 
 def export_llm_file(hf_model, path, *, prefill_lengths=(8,), cache_length: int = 64, verbose: bool = False,
                     prefill_logits: bool = True, quantize: str | None = None, block_size: int = 32,
-                    mask_input: bool = False, decode_lengths=()) -> list[str]:
+                    mask_input: bool = False, decode_lengths=(), attend_bucket: int | None = None) -> list[str]:
     """export_llm to a bare .tflite at `path`, without holding the file (or the .pt2 archives) in memory:
     the weights are streamed from the archive files into the output (Signatures.export; docs/memory.md).
     Returns the signature keys."""
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths)
-    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths,
+                       attend_bucket)
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo(), _scalars_captured():
         sigs.export(path, verbose=verbose, weight_quant=quantize, block_size=block_size)
     return [e.name for e in sigs.entries]
 
 
 def _convert(hf_model, prefill_lengths, cache_length: int, verbose: bool, num_threads, prefill_logits: bool,
-             quantize: str | None, block_size: int, mask_input: bool = False, decode_lengths=()) -> Model:
+             quantize: str | None, block_size: int, mask_input: bool = False, decode_lengths=(),
+             attend_bucket: int | None = None) -> Model:
     import torch
 
-    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths)
+    sigs = _signatures(hf_model, prefill_lengths, cache_length, prefill_logits, mask_input, decode_lengths,
+                       attend_bucket)
     # Grouped-query attention as matrix products over the K/V heads, not over K/V repeated to every
     # query head (llm_attention.py); the model's own attention setting is restored afterwards.
-    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo():
+    with torch.no_grad(), gqa_attention_for(hf_model), _parameters_not_cloned_by_dynamo(), _scalars_captured():
         return sigs.convert(verbose=verbose, num_threads=num_threads, weight_quant=quantize, block_size=block_size)
 
 
@@ -199,7 +221,7 @@ def _refuse_unsupported(hf_model, cache_length: int, mask_input: bool = False) -
 
 
 def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bool,
-                mask_input: bool = False, decode_lengths=()) -> Signatures:
+                mask_input: bool = False, decode_lengths=(), attend_bucket: int | None = None) -> Signatures:
     import torch
 
     _refuse_unsupported(hf_model, cache_length, mask_input)
@@ -221,7 +243,11 @@ def _signatures(hf_model, prefill_lengths, cache_length: int, prefill_logits: bo
     for t in prefill_lengths:
         sigs.signature(f"prefill_{t}", _signature_module(hf_model, cache_length, prefill_logits, mask_input), inputs(t),
                        strict=True)
-    sigs.signature("decode", _signature_module(hf_model, cache_length, mask_input=mask_input), inputs(1), strict=True)
+    if attend_bucket is not None and not 1 <= attend_bucket <= cache_length:
+        raise ValueError(f"attend bucket {attend_bucket} must be in [1, cache_length={cache_length}]")
+    bucket = attend_bucket if attend_bucket is not None and attend_bucket < cache_length else None
+    sigs.signature("decode", _signature_module(hf_model, cache_length, mask_input=mask_input, attend_bucket=bucket),
+                   inputs(1), strict=True)
     for length in decode_lengths:
         sigs.signature(f"decode_{length}", _signature_module(hf_model, cache_length, mask_input=mask_input,
                                                              attend_length=length), inputs(1), strict=True)
@@ -263,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decode-lengths", default="",
                    help="comma-separated L < cache length: extra decode_{L} signatures that attend over the first L "
                         "cache rows only (valid while input_pos < L; LiteRT-LM itself calls `decode` only)")
+    p.add_argument("--attend-bucket", type=int, default=None,
+                   help="decode attends over the first L cache rows, L = the position rounded up to a multiple of this, "
+                        "read at run time (cost follows the filled cache, in LiteRT-LM too); default: all rows")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     from transformers import AutoModelForCausalLM
@@ -277,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
             keys = list(export_llm(hf, prefill_lengths=lengths, cache_length=args.cache_length, verbose=args.verbose,
                                    output=args.output, prefill_logits=args.prefill_logits, tokenizer=args.model_dir,
                                    quantize=args.quantize, block_size=args.block_size,
-                                   mask_input=args.mask_input, decode_lengths=decode_lengths).signatures())
+                                   mask_input=args.mask_input, decode_lengths=decode_lengths,
+                                   attend_bucket=args.attend_bucket).signatures())
         else:
             # Streamed to the file: peak memory stays near the loaded model's (docs/memory.md).
             keys = export_llm_file(hf, args.output, prefill_lengths=lengths, cache_length=args.cache_length,
                                    verbose=args.verbose, quantize=args.quantize, block_size=args.block_size,
-                                   mask_input=args.mask_input, decode_lengths=decode_lengths, prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
+                                   mask_input=args.mask_input, decode_lengths=decode_lengths,
+                                   attend_bucket=args.attend_bucket,
+                                   prefill_logits=True if args.prefill_logits is None else args.prefill_logits)
     except (ConversionError, ValueError, OSError) as e:
         print(f"pt2tflite: error: {e}", file=sys.stderr)
         return 2

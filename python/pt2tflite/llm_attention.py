@@ -37,10 +37,17 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    # export_llm's decode_{L} signatures: attend over the first L cache rows only (the caller keeps every
-    # position below L, where the rows past it are masked anyway).
+    # export_llm's decode_{L} signatures (an int) and attend_bucket (a run-time 0-d tensor): attend over the
+    # first L cache rows only (every position is below L, and the rows past it are masked anyway).
     attend = kwargs.pop(ATTEND_LENGTH, None)
-    if attend is not None and attend < key.shape[2]:
+    if isinstance(attend, torch.Tensor):  # decided at run time (export_llm's decode): a 0-d int tensor
+        rows = attend.item()
+        torch._check(rows >= 1)
+        torch._check(rows <= key.shape[2])
+        key, value = key[:, :, :rows], value[:, :, :rows]
+        if attention_mask is not None:
+            attention_mask = attention_mask[..., :rows]
+    elif attend is not None and attend < key.shape[2]:
         key, value = key[:, :, :attend], value[:, :, :attend]
         if attention_mask is not None:
             attention_mask = attention_mask[..., :attend]

@@ -72,6 +72,7 @@ class Importer {
     const json& g = field(gm, "graph", gm_at);
     const Where g_at = gm_at.key("graph");
     declare_values(g, g_at);
+    declare_sym_ints(g, g_at);
     const json& sig = field(gm, "signature", gm_at);
     collect_buffer_mutations(field(sig, "output_specs", gm_at.key("signature")), gm_at.key("signature.output_specs"));
     bind_inputs(field(sig, "input_specs", gm_at.key("signature")), gm_at.key("signature.input_specs"));
@@ -199,6 +200,19 @@ class Importer {
       Value* v = graph_->add_value(name, dt.value_or(DType::kFloat32), std::move(shape));
       if (!dt) bad_dtype_.insert({v, code});
       values_.emplace(name, v);
+    }
+  }
+
+  // graph.sym_int_values: the symbol (its expr_str, as tensor dims spell it) of each symbolic
+  // integer a node produces. Only a scalar read from a tensor (`.item()`) becomes a value here.
+  void declare_sym_ints(const json& g, const Where& g_at) {
+    const json* syms = optional_field(g, "sym_int_values");
+    if (!syms || syms->is_null()) return;
+    const Where at = g_at.key("sym_int_values");
+    for (const auto& [name, v] : object_at(*syms, at).items()) {
+      const json* e = v.is_object() ? optional_field(v, "as_expr") : nullptr;
+      const json* expr = e && e->is_object() ? optional_field(*e, "expr_str") : nullptr;
+      if (expr && expr->is_string()) sym_exprs_[name] = string_of(*expr, at.key(name).key("as_expr.expr_str"), 256);
     }
   }
 
@@ -558,6 +572,18 @@ class Importer {
       } else if (kind == "as_tensors") {
         array_at(v, oat.key(kind));
         for (size_t k = 0; k < v.size(); ++k) node.outputs.push_back(declared(v[k], oat.key(kind).index(k)));
+      } else if (kind == "as_sym_int" && node.op == kItemOp) {
+        // `.item()`: the scalar is a run-time value (a 0-d int64 tensor here), and its symbol names
+        // the dims it sizes; the lowering reads the symbol's value from it.
+        const std::string name =
+            string_of(field(object_at(v, oat.key(kind)), "as_name", oat.key(kind)), oat.key(kind).key("as_name"), 256);
+        auto sym = sym_exprs_.find(name);
+        if (sym == sym_exprs_.end()) oat.fail("symbolic integer " + quote(name) + " has no graph.sym_int_values entry");
+        if (values_.count(name)) oat.fail("tensor " + quote(name) + " already has a producer");
+        Value* out = graph_->add_value(name, DType::kInt64, ir::Shape{});
+        values_.emplace(name, out);
+        node.set("symbol", sym->second);
+        node.outputs.push_back(out);
       } else {
         node.outputs.push_back(nullptr);  // symbolic ints and None outputs
       }
@@ -570,6 +596,7 @@ class Importer {
     std::string target = string_of(field(n, "target", at), at.key("target"), 256);
     constexpr std::string_view kPrefix = "torch.ops.";
     node->op = target.rfind(kPrefix, 0) == 0 ? target.substr(kPrefix.size()) : target;
+    if (is_runtime_assertion(node->op, n, at)) return;
     if (const json* md = optional_field(n, "metadata"); md && md->is_object()) {
       auto text = [&](const char* key) {
         const json* t = optional_field(*md, key);
@@ -632,12 +659,29 @@ class Importer {
     graph_->insert_node(nullptr, std::move(node));
   }
 
+  // torch._check(...) on a run-time scalar: a comparison of symbolic integers (a sym bool) and an
+  // assertion on it. LiteRT has no assertion op; the kernels check their own bounds (a SLICE past
+  // its input fails at run time), so the checks are left out rather than refusing the model.
+  static bool is_runtime_assertion(const std::string& op, const json& n, const Where& at) {
+    if (op == "aten._assert_scalar.default" || op == "aten.sym_constrain_range_for_size.default" ||
+        op == "aten.sym_constrain_range.default")
+      return true;
+    static const std::unordered_set<std::string_view> comparisons = {"_operator.ge", "_operator.le", "_operator.gt",
+                                                                     "_operator.lt", "_operator.eq", "_operator.ne"};
+    if (!comparisons.count(op)) return false;
+    const json& outs = array_at(field(n, "outputs", at), at.key("outputs"));
+    return outs.size() == 1 && outs[0].is_object() && optional_field(outs[0], "as_sym_bool") != nullptr;
+  }
+
   void diagnose(const ir::Node& node, const std::string& why) {
     result_.diagnostics.push_back(Diagnostic{node.op, node.name, node.source.module_path, node.source.location, why});
   }
 
+  static constexpr std::string_view kItemOp = "aten._local_scalar_dense.default";
+
   const ZipArchive& zip_;
   std::string root_;
+  std::unordered_map<std::string, std::string> sym_exprs_;  // graph.sym_int_values: name → symbol
   std::unordered_map<std::string, Payload> weights_, constants_;
   std::unordered_map<std::string, Value*> values_;
   std::unordered_map<const Value*, int64_t> bad_dtype_;

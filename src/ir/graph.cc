@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "util/check.h"
@@ -208,6 +209,9 @@ std::vector<Node*> Graph::users(const Value* v) const {
 void Graph::remove_dead() {
   std::unordered_set<const Value*> live(outputs.begin(), outputs.end());
   live.insert(inputs.begin(), inputs.end());
+  // A symbolic size argument ($name) reads the run-time scalar of that name (`.item()`), if any.
+  std::unordered_map<std::string_view, const Value*> by_name;
+  for (const auto& v : values_) by_name.emplace(v->name, v.get());
   // Walk backwards: a node is live if any of its outputs is read by a live node or the graph.
   std::vector<bool> keep(nodes_.size(), false);
   for (size_t i = nodes_.size(); i-- > 0;) {
@@ -218,6 +222,9 @@ void Graph::remove_dead() {
     for (Value* o : n.outputs)  // a kept op writes all its outputs, used or not
       if (o) live.insert(o);
     for (Value* o : n.operands()) live.insert(o);
+    for (const auto& arg : n.args)
+      if (const auto* sym = std::get_if<SymRef>(&arg.second))
+        if (auto it = by_name.find(sym->name); it != by_name.end()) live.insert(it->second);
   }
   std::vector<std::unique_ptr<Node>> kept;
   for (size_t i = 0; i < nodes_.size(); ++i)

@@ -78,6 +78,9 @@ class LowerCtx {
   // read with SHAPE from a model input that has a dim of that name (one SHAPE per symbol). nullptr,
   // with a diagnostic, when no input has it (a derived size such as 2·s).
   ir::Value* runtime_size(const std::string& symbol);
+  // The dims named `symbol` have the run-time value `size` (an int32 [1] tensor): a scalar read
+  // from a tensor with `.item()`, whose symbol then sizes slices.
+  void define_runtime_size(const std::string& symbol, ir::Value* size) { runtime_sizes_[symbol] = size; }
   // An int32 [rank] tensor holding `shape` at run time: its static dims as constants, its dynamic
   // dims from runtime_size; nullptr (with a diagnostic) when one of them cannot be read.
   ir::Value* runtime_shape(const ir::Shape& shape);

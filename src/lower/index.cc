@@ -570,9 +570,25 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   ctx.emit(ir::TflOp::GATHER_ND, {ctx.get(x, {}), coords}, {ctx.make_output(y)});
 }
 
+// x.item() on a one-element int tensor: the value stays a tensor (int32 [1]) that slices sized by
+// its symbol read at run time (the reader made the scalar a 0-d value with that symbol).
+void lower_item(LowerCtx& ctx, const ir::Node& n) {
+  const Value* x = n.get_tensor("self");
+  if (ir::is_floating(x->dtype) || !ir::is_fully_static(x->shape) || ir::num_elements(x->shape) != 1)
+    return ctx.unsupported(
+        ".item() of a floating-point or multi-element tensor is not supported (only an integer "
+        "used as a run-time size)");
+  Value* v = ctx.reshape(ctx.cast(ctx.get(x, {}), ir::DType::kInt32), {1});
+  ctx.define_runtime_size(n.get_string("symbol"), v);
+  ctx.bind(n.outputs.at(0), v);
+}
+
 }  // namespace
 
 void register_index_rules(Registry& r) {
+  r.add("aten._local_scalar_dense.default", lower_item, "CAST, RESHAPE",
+        "an integer `.item()` used as a run-time size (`x[:, :n]`); torch._check on it is left out (LiteRT's kernels "
+        "check their own bounds)");
   r.add("aten.slice.Tensor", lower_slice, "(none), SLICE, RESHAPE + SLICE + RESHAPE, STRIDED_SLICE",
         "in the stored layout; the whole dim is free; step > 1 → one position of [count, step] groups "
         "(RESHAPE + SLICE, PAD first when the last group is cut short); STRIDED_SLICE (not delegated to "
