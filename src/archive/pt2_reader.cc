@@ -582,7 +582,6 @@ class Importer {
         if (values_.count(name)) oat.fail("tensor " + quote(name) + " already has a producer");
         Value* out = graph_->add_value(name, DType::kInt64, ir::Shape{});
         values_.emplace(name, out);
-        node.set("symbol", sym->second);
         node.outputs.push_back(out);
       } else {
         node.outputs.push_back(nullptr);  // symbolic ints and None outputs
@@ -633,6 +632,13 @@ class Importer {
         diagnose(*node, p.message), diagnosed.push_back("");
       else
         node_at.fail(p.message);
+    }
+    // The symbol an `.item()` defines, for its lowering (set after the schema check: not an argument).
+    if (node->op == kItemOp) {
+      auto sym = node->outputs.size() == 1 && node->outputs[0] ? sym_exprs_.find(node->outputs[0]->name)
+                                                               : sym_exprs_.end();
+      if (sym == sym_exprs_.end()) node_at.key("outputs").fail("must be one symbolic integer (as_sym_int)");
+      node->set("symbol", sym->second);
     }
     // Topological order: every operand exists before this node runs. Zero-size tensors are
     // refused where they would be computed with (lowering divides by dims); torch.cat skips them
