@@ -635,8 +635,8 @@ class Importer {
     }
     // The symbol an `.item()` defines, for its lowering (set after the schema check: not an argument).
     if (node->op == kItemOp) {
-      auto sym = node->outputs.size() == 1 && node->outputs[0] ? sym_exprs_.find(node->outputs[0]->name)
-                                                               : sym_exprs_.end();
+      auto sym =
+          node->outputs.size() == 1 && node->outputs[0] ? sym_exprs_.find(node->outputs[0]->name) : sym_exprs_.end();
       if (sym == sym_exprs_.end()) node_at.key("outputs").fail("must be one symbolic integer (as_sym_int)");
       node->set("symbol", sym->second);
     }
