@@ -3,7 +3,8 @@ appends each finished chunk to a ledger (docs/difftest-ledger.jsonl), then start
 highest index the ledger has for that seed. Stop it any time; a chunk cut short is rerun.
 
     python tools/difftest/long.py --total 100000 -j 1          # until the ledger holds 100,000
-    python tools/difftest/long.py --report                      # totals, for docs/difftest.md"""
+    python tools/difftest/long.py --report                      # print the ledger's totals
+    python tools/difftest/long.py --write-doc                   # and put them in docs/difftest.md"""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from difftest import run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LEDGER = os.path.join(ROOT, "docs", "difftest-ledger.jsonl")
+DOC = os.path.join(ROOT, "docs", "difftest.md")
+BEGIN, END = "<!-- long-run totals: tools/difftest/long.py --write-doc -->", "<!-- end of long-run totals -->"
 
 
 def entries(path: str = LEDGER) -> list:
@@ -39,7 +42,7 @@ def report(rows: list) -> str:
     ranges = ", ".join(f"seed {r['seed']} {r['start']}..{r['start'] + r['count'] - 1}" for r in rows[:1] + rows[-1:])
     lines = [
         f"{total:,} programs in {len(rows)} chunks ({ranges}; commits {', '.join(commits)}), "
-        f"{seconds / 3600:.1f} h wall:",
+        f"{seconds / 3600:.1f} h of run time:",
         "",
         "| " + " | ".join(run.CLASSES) + " |",
         "|" + "---|" * len(run.CLASSES),
@@ -61,9 +64,18 @@ def main(argv=None) -> int:
     ap.add_argument("--ledger", default=LEDGER)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "difftest-long"))
     ap.add_argument("--report", action="store_true", help="print the ledger's totals and exit")
+    ap.add_argument("--write-doc", action="store_true", help="write the totals into docs/difftest.md and exit")
     args = ap.parse_args(argv)
     if args.report:
         print(report(entries(args.ledger)), end="")
+        return 0
+    if args.write_doc:
+        with open(DOC) as f:
+            doc = f.read()
+        head, rest = doc.split(BEGIN) if BEGIN in doc else (doc.rstrip("\n") + "\n\n## The long run\n\n", END)
+        tail = rest.split(END, 1)[1]
+        with open(DOC, "w") as f:
+            f.write(head + BEGIN + "\n" + report(entries(args.ledger)) + END + tail)
         return 0
     status = 0
     while True:
