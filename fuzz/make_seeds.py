@@ -3,7 +3,8 @@
 Each model is small (a few hundred weights) so the whole corpus stays well under 100 KB, yet
 together they cover the archive features the reader checks: parameters and buffers (payloads
 with strides), a channels-last (strided) weight, convolution/pooling/linear schemas, views,
-permutes, slices, concatenation and reductions. Run: python fuzz/make_seeds.py
+permutes, slices, concatenation and reductions, and a run-time scalar (`.item()`, its symbol,
+torch._check assertions and slices it sizes). Run: python fuzz/make_seeds.py
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ class Upsample(nn.Module):
         return y[:, :, :4, :4] + self.w
 
 
+class RuntimeLength(nn.Module):
+    """Attention over the first n rows of a cache, n read from an input at run time (export_llm's
+    attend_bucket)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("cache", torch.randn(1, 2, 16, 4))
+
+    def forward(self, q, pos):
+        n = torch.clamp((pos[0] // 4 + 1) * 4, max=16).item()
+        torch._check(n >= 1)
+        torch._check(n <= 16)
+        k = self.cache[:, :, :n]
+        return torch.softmax(q @ k.transpose(2, 3), dim=-1) @ k
+
+
 def main():
     torch.manual_seed(0)
     OUT.mkdir(exist_ok=True)
@@ -75,6 +92,7 @@ def main():
         "shape_ops": (ShapeOps(), (torch.randn(2, 3, 4),)),
         "mlp": (Mlp(), (torch.randn(2, 8),)),
         "upsample": (Upsample(), (torch.randn(1, 2, 2, 2),)),
+        "runtime_length": (RuntimeLength(), (torch.randn(1, 2, 3, 4), torch.tensor([5], dtype=torch.int32))),
     }
     for name, (model, args) in cases.items():
         data = archive_bytes(export_program(model.eval(), args))

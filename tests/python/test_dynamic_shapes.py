@@ -115,6 +115,38 @@ def test_slice_to_a_run_time_length(resolver):
     run_at_sizes(model, net, lambda n: torch.randn(1, n), [2, 9, 32], resolver, 1e-6)
 
 
+class AttendToRunTimeLength(torch.nn.Module):
+    """Attention over the first n rows of a cache, n computed from an input and read with `.item()`
+    (export_llm's attend_bucket): the slices' size is a run-time value, not an input's dim."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("cache", torch.randn(1, 2, 16, 4))
+
+    def forward(self, q, pos):
+        n = torch.clamp((pos[0] // 4 + 1) * 4, max=16).item()
+        torch._check(n >= 1)
+        torch._check(n <= 16)
+        k = self.cache[:, :, :n]
+        return torch.softmax(q @ k.transpose(2, 3), dim=-1) @ k
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_item_sizes_slices_at_run_time(resolver):
+    net = AttendToRunTimeLength().eval()
+    q = torch.randn(1, 2, 3, 4)
+    model = pt2tflite.convert(net, (q, torch.tensor([5], dtype=torch.int32)))
+    assert "SLICE" in model.op_histogram()
+    itp = Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver)
+    run = itp.get_signature_runner()
+    for p in (0, 3, 4, 9, 15, 1):  # n = 4, 4, 8, 12, 16, 4: LiteRT re-plans whenever n changes
+        pos = torch.tensor([p], dtype=torch.int32)
+        got = next(iter(run(q=q.numpy(), pos=pos.numpy()).values()))
+        with torch.no_grad():
+            want = net(q, pos).numpy()
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
 def test_slice_to_a_derived_run_time_length_is_refused_clearly():
     class SliceToTwiceLength(torch.nn.Module):
         def __init__(self):
