@@ -2,7 +2,8 @@
 # Runs the libFuzzer harnesses built in build/fuzz (make fuzz-build).
 #   fuzz/run.sh smoke          each harness a fixed number of runs from a fixed seed, ~40 s each
 #                              (part of `make test`; a run count, not a time, keeps it repeatable)
-#   fuzz/run.sh long SECONDS   fuzz_convert for SECONDS, the other two for a tenth of it each
+#   fuzz/run.sh long SECONDS   fuzz_convert for SECONDS, the other two for a tenth of it each; each
+#                              run appends its execution count to docs/fuzz-ledger.jsonl
 # Corpora grow in build/fuzz/corpus/<harness> (seeded from fuzz/seeds and the regressions);
 # crashes land in build/fuzz/crashes/: minimize one with `build/fuzz/fuzz_convert -minimize_crash=1
 # -runs=10000 FILE`, then commit it to tests/fuzz/regressions/ and fix the boundary.
@@ -27,9 +28,20 @@ for h in fuzz_convert fuzz_json_import fuzz_zip; do
     t=$total; [ $h = fuzz_convert ] || t=$((total / 10)); runs=-1
     echo "== $h: $t s"
   fi
-  "$exe/$h" -seed=1 -runs=$runs -max_total_time=$t -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
+  # smoke: a fixed seed (repeatable); long: a new seed each run (-seed=0: libFuzzer picks one).
+  seed=1; [ "$mode" = smoke ] || seed=0
+  log=$bin/last-$h.log
+  "$exe/$h" -seed=$seed -runs=$runs -max_total_time=$t -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
     -print_final_stats=1 -artifact_prefix="$bin/crashes/$h-" "$corpus" "$root/fuzz/seeds" "$root/tests/fuzz/regressions" \
-    2>&1 | grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|escaped|Verifier|==[0-9]+==" || true
-  if ls "$bin/crashes/$h-"* >/dev/null 2>&1; then echo "$h: crash inputs in $bin/crashes"; status=1; fi
+    >"$log" 2>&1 || true
+  grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|escaped|Verifier|==[0-9]+==" "$log" || true
+  crashed=0
+  if ls "$bin/crashes/$h-"* >/dev/null 2>&1; then echo "$h: crash inputs in $bin/crashes"; status=1; crashed=1; fi
+  if [ "$mode" != smoke ]; then  # the ledger of long runs (docs/fuzz-ledger.jsonl), toward issue 11's 10 million
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    printf '{"date": "%s", "commit": "%s", "harness": "%s", "seconds": %s, "executions": %s, "crash_inputs": %s}\n' \
+      "$(date -u +%Y-%m-%d)" "$(git -C "$root" rev-parse --short HEAD)" "$h" "$t" "${execs:-0}" "$crashed" \
+      >>"$root/docs/fuzz-ledger.jsonl"
+  fi
 done
 exit $status
