@@ -41,7 +41,8 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     # first L cache rows only (every position is below L, and the rows past it are masked anyway).
     attend = kwargs.pop(ATTEND_LENGTH, None)
     if isinstance(attend, torch.Tensor):  # decided at run time (export_llm's decode): a 0-d int tensor
-        rows = attend.item()
+        # Per layer, no more rows than this layer's cache has (a SLICE past its input fails at run time).
+        rows = torch.clamp(attend, max=key.shape[2]).item()
         torch._check(rows >= 1)
         torch._check(rows <= key.shape[2])
         key, value = key[:, :, :rows], value[:, :, :rows]

@@ -2,6 +2,7 @@
 exported with `pt2tflite export-llm` and checked against Hugging Face (tests/python/test_llm_families.py).
 
     python tests/python/llm_families.py [FAMILY ...]     # prints the results table (docs/llm.md)
+    python tests/python/llm_families.py --attend-bucket=16   # the same with decode over the filled rows
 
 For each family:
   * teacher-forced logits of prefill_{PREFILL} + STEPS decode steps against Hugging Face in float64,
@@ -193,21 +194,23 @@ class Result:
     greedy_builtin_match: bool
 
 
-def export_in_process(hf) -> tuple[bytes, float]:
+def export_in_process(hf, attend_bucket: int | None = None) -> tuple[bytes, float]:
     """export_llm in this process (no second Python start-up); returns the file and its wall time."""
     from pt2tflite.llm import export_llm
 
     t0 = time.perf_counter()
-    model = export_llm(hf, prefill_lengths=(PREFILL,), cache_length=CACHE)
+    model = export_llm(hf, prefill_lengths=(PREFILL,), cache_length=CACHE, attend_bucket=attend_bucket)
     return model.tflite_bytes, time.perf_counter() - t0
 
 
-def check(family: str, directory: Path | None) -> Result:
-    """directory: export through the CLI from a save_pretrained there; None: export_llm in this process."""
+def check(family: str, directory: Path | None, attend_bucket: int | None = None) -> Result:
+    """directory: export through the CLI from a save_pretrained there; None: export_llm in this process
+    (with `attend_bucket`, export_llm's run-time attention length)."""
     from ai_edge_litert.interpreter import OpResolverType
 
     hf = build(family)
-    tflite, seconds = export_with_cli(hf, directory) if directory is not None else export_in_process(hf)
+    tflite, seconds = (export_with_cli(hf, directory) if directory is not None
+                       else export_in_process(hf, attend_bucket))
     torch.manual_seed(1)
     seq = torch.randint(1, VOCAB, (1, PREFILL + STEPS))
     want = hf_step_by_step(hf, seq)
@@ -224,13 +227,16 @@ def check(family: str, directory: Path | None) -> Result:
 def main(argv: list[str]) -> int:
     import tempfile
 
+    bucket = None
+    if argv and argv[0].startswith("--attend-bucket="):  # decode over the filled rows (export_llm attend_bucket)
+        bucket, argv = int(argv[0].split("=", 1)[1]), argv[1:]
     families = argv or FAMILIES
     print(f"| family | max rel err XNNPACK | max rel err builtin | vs whole-sequence forward | greedy {GEN} tokens "
           f"(XNNPACK / builtin) | export-llm wall time |")
     print("|---|---|---|---|---|---|")
     for family in families:
         with tempfile.TemporaryDirectory() as d:
-            r = check(family, Path(d))
+            r = check(family, None if bucket else Path(d), bucket)
         whole = "n/a (longrope)" if r.rel_whole_sequence is None else f"{r.rel_whole_sequence:.1e}"
         print(f"| {r.family} | {r.rel_xnnpack:.1e} | {r.rel_builtin:.1e} | {whole} | "
               f"{'identical' if r.greedy_match else 'DIFFERENT'} / {'identical' if r.greedy_builtin_match else 'DIFFERENT'} "
