@@ -627,19 +627,26 @@ class Importer {
       }
       node->args.emplace_back(std::move(arg_name), std::move(attr));
     }
+    // `.item()`: a run-time integer (a symbolic int the reader made a value), whose symbol the
+    // lowering needs (set after the schema check: it is not an argument). A float or bool scalar
+    // used in arithmetic is not supported: reported, and the node goes no further.
+    auto item_symbol = sym_exprs_.end();
+    if (node->op == kItemOp) {
+      if (node->outputs.size() == 1 && node->outputs[0]) item_symbol = sym_exprs_.find(node->outputs[0]->name);
+      if (item_symbol == sym_exprs_.end()) {
+        diagnose(*node,
+                 ".item() is supported for an integer used as a run-time size (x[:n]), not for a float or "
+                 "bool scalar");
+        return;
+      }
+    }
     for (const SchemaProblem& p : check_against_schema(*node, diagnosed)) {
       if (p.unsupported)
         diagnose(*node, p.message), diagnosed.push_back("");
       else
         node_at.fail(p.message);
     }
-    // The symbol an `.item()` defines, for its lowering (set after the schema check: not an argument).
-    if (node->op == kItemOp) {
-      auto sym =
-          node->outputs.size() == 1 && node->outputs[0] ? sym_exprs_.find(node->outputs[0]->name) : sym_exprs_.end();
-      if (sym == sym_exprs_.end()) node_at.key("outputs").fail("must be one symbolic integer (as_sym_int)");
-      node->set("symbol", sym->second);
-    }
+    if (item_symbol != sym_exprs_.end()) node->set("symbol", item_symbol->second);
     // Topological order: every operand exists before this node runs. Zero-size tensors are
     // refused where they would be computed with (lowering divides by dims); torch.cat skips them
     // (Phi-3's q[..., rotary_dim:] when the rotary part is the whole head), and so does
@@ -744,7 +751,8 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
   }
   // stack_trace: Python frames 'File "f", line N, in fn'. The user's line is the innermost frame
   // outside torch itself (torch.nn modules call F.* for the user).
-  std::string fallback;
+  // Without one (code typed at a prompt: "<stdin>"), the innermost frame outside torch, then the last.
+  std::string fallback, outside_torch;
   for (size_t pos = 0; (pos = stack_trace.find("File \"", pos)) != std::string::npos;) {
     size_t fstart = pos + 6, fend = stack_trace.find('"', fstart);
     if (fend == std::string::npos) break;
@@ -755,9 +763,10 @@ ir::SourceInfo source_info_from_metadata(const std::string& nn_module_stack, con
     std::string loc = file + ":" + stack_trace.substr(lpos + 5, lend - lpos - 5);
     fallback = loc;
     if (is_user_frame(file)) info.location = loc;
+    if (file.find("/torch/") == std::string::npos) outside_torch = loc;
     pos = fend;
   }
-  if (info.location.empty()) info.location = fallback;
+  if (info.location.empty()) info.location = outside_torch.empty() ? fallback : outside_torch;
   return info;
 }
 

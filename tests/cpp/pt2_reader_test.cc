@@ -224,5 +224,14 @@ TEST(Pt2Reader, SourceLineIsTheInnermostUserFrame) {
   EXPECT_EQ(source_info_from_metadata("", trace).location, "/home/u/blocks.py:42");
 }
 
+TEST(Pt2Reader, SourceLineTypedAtAPromptIsNotTorchInternals) {
+  // Code typed at a prompt has no file ("<stdin>"); torch.export's own frames follow it.
+  const std::string trace =
+      "File \"/usr/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1794, in _call_impl\n"
+      "File \"<stdin>\", line 3, in forward\n"
+      "File \"/usr/lib/python3.11/site-packages/torch/fx/proxy.py\", line 287, in create_node\n";
+  EXPECT_EQ(source_info_from_metadata("", trace).location, "<stdin>:3");
+}
+
 }  // namespace
 }  // namespace pt2tflite::archive
