@@ -665,7 +665,9 @@ class Importer {
     // A node producing a zero-size tensor is refused where that tensor is read (above), or
     // dropped with it when nothing does.
     // Ranks, dims and the declared output shape, for a node whose arguments are all represented.
-    if (diagnosed.empty()) {
+    // The shape rules read arguments the schema check has vouched for: an op without a schema (no
+    // lowering either; "cten.max_pool2d..." is not aten's max_pool2d) is only reported later.
+    if (diagnosed.empty() && op_schema(node->op)) {
       expand_one_element_lists(*node);
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
     }
