@@ -17,6 +17,7 @@ mkdir -p "$bin/crashes"
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)  # what was built, for the ledger
 for h in fuzz_convert fuzz_json_import fuzz_zip; do
   corpus=$bin/corpus/$h
   mkdir -p "$corpus"
@@ -40,7 +41,7 @@ for h in fuzz_convert fuzz_json_import fuzz_zip; do
   if [ "$mode" != smoke ]; then  # the ledger of long runs (docs/fuzz-ledger.jsonl), toward issue 11's 10 million
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     printf '{"date": "%s", "commit": "%s", "harness": "%s", "seconds": %s, "executions": %s, "crash_inputs": %s}\n' \
-      "$(date -u +%Y-%m-%d)" "$(git -C "$root" rev-parse --short HEAD)" "$h" "$t" "${execs:-0}" "$crashed" \
+      "$(date -u +%Y-%m-%d)" "$commit" "$h" "$t" "${execs:-0}" "$crashed" \
       >>"$root/docs/fuzz-ledger.jsonl"
   fi
 done
