@@ -43,10 +43,15 @@ def _training_text() -> str:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
+    return _make_bundle(tmp_path_factory.mktemp("litertlm"))
+
+
+def _make_bundle(d, export_args=()):
+    """A tokenizer trained here, a random Llama and their .litertlm from `pt2tflite export-llm`: (hf model,
+    hf tokenizer, bundle path, unpacked bundle directory)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    d = tmp_path_factory.mktemp("litertlm")
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -66,7 +71,8 @@ def bundle(tmp_path_factory):
     out = d / "model.litertlm"
     env = dict(os.environ, PT2TFLITE_PYTHON=sys.executable)
     r = subprocess.run([pt2tflite.native_cli(), "export-llm", str(d / "model"), "-o", str(out), "--prefill-lengths",
-                        str(PREFILL), "--cache-length", str(CACHE)], capture_output=True, text=True, env=env)
+                        str(PREFILL), "--cache-length", str(CACHE), *export_args], capture_output=True, text=True,
+                       env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "LiteRT-LM bundle" in r.stderr
     unpacked = d / "unpacked"
@@ -124,6 +130,20 @@ def test_engine_reads_tokenizer_and_metadata(bundle, engine):
 @pytest.mark.parametrize("prompt", PROMPTS)
 @torch.no_grad()
 def test_greedy_generation_matches_hf_generate(bundle, engine, prompt):
+    _check_greedy_generation(bundle, engine, prompt)
+
+
+def test_greedy_generation_with_attend_bucket(tmp_path):
+    """`export-llm --attend-bucket 8`: the engine's decode attends over the filled rows, rounded up to 8
+    and sized at run time; 24 steps from a 13-token prompt cross four buckets."""
+    b = _make_bundle(tmp_path, ("--attend-bucket", "8"))
+    assert "FLOOR_DIV" in pt2tflite.xnnpack_report(_section(b[3], ".tflite").read_bytes())  # the bucket arithmetic
+    engine = litert_lm.Engine(str(b[2]), backend=litert_lm.Backend.CPU(thread_count=1), cache_dir=":nocache")
+    _check_greedy_generation(b, engine, PROMPTS[-1])
+
+
+@torch.no_grad()
+def _check_greedy_generation(bundle, engine, prompt):
     hf, hf_tok, _, _ = bundle
     steps = 24
     ids = hf_tok(prompt)["input_ids"]  # <s> + prompt: the engine prepends start_token the same way
