@@ -580,7 +580,9 @@ void lower_item(LowerCtx& ctx, const ir::Node& n) {
         "used as a run-time size)");
   Value* v = ctx.reshape(ctx.cast(ctx.get(x, {}), ir::DType::kInt32), {1});
   ctx.define_runtime_size(n.get_string("symbol"), v);
-  ctx.bind(n.outputs.at(0), v);
+  // As a tensor the scalar is what the reader declared, int64 []; nothing a valid model has reads it
+  // so (a RESHAPE and a CAST that are dropped unless a malformed graph does).
+  ctx.bind(n.outputs.at(0), ctx.cast(ctx.reshape(v, std::vector<int64_t>{}), n.outputs.at(0)->dtype));
 }
 
 }  // namespace
