@@ -40,7 +40,8 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     # export_llm's decode_{L} signatures (an int) and attend_bucket (a run-time 0-d tensor): attend over the
     # first L cache rows only (every position is below L, and the rows past it are masked anyway).
     attend = kwargs.pop(ATTEND_LENGTH, None)
-    if isinstance(attend, torch.Tensor):  # decided at run time (export_llm's decode): a 0-d int tensor
+    rows_at_run_time = isinstance(attend, torch.Tensor)
+    if rows_at_run_time:  # decided at run time (export_llm's decode): a 0-d int tensor
         # Per layer, no more rows than this layer's cache has (a SLICE past its input fails at run time).
         rows = torch.clamp(attend, max=key.shape[2]).item()
         torch._check(rows >= 1)
@@ -68,7 +69,14 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
     scale = scaling if scaling is not None else h ** -0.5
     g = n // kv_heads
     q = (query * scale).reshape(b, kv_heads, g * t, h)
-    scores = torch.matmul(q, key.transpose(2, 3))  # [B, K, G·T, S]
+    # With a run-time row count, 3-D products on the squeezed batch: K reaches BATCH_MATMUL as adj_y.
+    # (matmul's decomposition reshapes a transposed K, and the converter's transpose folding needs
+    # static shapes, so that would copy K once more through a TRANSPOSE.)
+    three_d = rows_at_run_time and b == 1
+    if three_d:
+        scores = torch.bmm(q.squeeze(0), key.squeeze(0).transpose(1, 2)).unsqueeze(0)  # [1, K, G·T, L]
+    else:
+        scores = torch.matmul(q, key.transpose(2, 3))  # [B, K, G·T, S]
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     if attention_mask is not None:
@@ -77,7 +85,7 @@ def gqa_attention(module, query, key, value, attention_mask, dropout: float = 0.
             mask = torch.where(mask, scores.new_zeros(()), scores.new_full((), torch.finfo(scores.dtype).min))
         scores = (scores.reshape(b, kv_heads, g, t, s) + mask.unsqueeze(2)).reshape(b, kv_heads, g * t, s)
     probs = torch.softmax(scores, dim=-1)
-    out = torch.matmul(probs, value)  # [B, K, G·T, Hv]
+    out = torch.bmm(probs.squeeze(0), value.squeeze(0)).unsqueeze(0) if three_d else torch.matmul(probs, value)
     return out.reshape(b, n, t, value.shape[-1]).transpose(1, 2).contiguous(), None
 
 
