@@ -587,6 +587,17 @@ void check_dtype(const Ctx& c, std::string_view base) {
     if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
     return;
   }
+  // Products lower to CONV_2D / FULLY_CONNECTED / BATCH_MATMUL, which take float tensors here (a
+  // PT2E model's are dequantized first); an integer operand would give a file LiteRT refuses.
+  static const std::unordered_set<std::string_view> float_products = {"convolution", "linear", "addmm",  "mm",
+                                                                      "bmm",         "matmul", "baddbmm"};
+  if (float_products.count(base)) {
+    for (const auto& [arg, attr] : n.args)
+      if (const auto* v = std::get_if<Value*>(&attr); v && *v && !ir::is_floating((*v)->dtype))
+        invalid("operand '" + arg + "' is " + name((*v)->dtype) +
+                "; this product is supported on floating-point "
+                "tensors only");
+  }
   if (binary_ops().count(base) && c.has_tensor("self") && c.has_tensor("other")) {
     ir::DType a = n.get_tensor("self")->dtype, b = n.get_tensor("other")->dtype;
     if (is_integral(out->dtype) && (!is_integral(a) || !is_integral(b)))

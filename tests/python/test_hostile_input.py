@@ -198,3 +198,22 @@ def test_python_process_survives_every_case():
 def test_op_schema_table_is_up_to_date():
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_op_schemas.py"), "--check"], capture_output=True)
     assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+
+
+REGRESSIONS = sorted((ROOT / "tests" / "fuzz" / "regressions").glob("*.pt2"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
+def test_regression_inputs_are_refused_or_load_in_litert(path):
+    """Every committed fuzz/campaign input either raises ConversionError or converts to a file that
+    LiteRT loads and allocates with XNNPACK and with the builtin kernels (issue 11's output contract).
+    conv_of_integer_input / linear_of_integer_input: an input re-declared as an integer dtype once
+    gave CONV_2D / FULLY_CONNECTED files LiteRT refused at prepare (mutation campaign, seed 7)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    try:
+        model = pt2tflite.convert_pt2(path)
+    except pt2tflite.ConversionError:
+        return
+    for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
+        Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver).allocate_tensors()
