@@ -2,6 +2,7 @@
 // fold_batchnorm); a standalone one becomes a per-channel MUL + ADD with convert-time constants.
 // Layer and group norm compute their statistics with MEAN, SUB, MUL, ADD and RSQRT, which XNNPACK
 // all takes, in the input's stored layout.
+#include <algorithm>
 #include <cmath>
 
 #include "ir/constants.h"
@@ -63,18 +64,28 @@ bool stats_used(LowerCtx& ctx, const ir::Node& n) {
   return false;
 }
 
+// The mean over stored axes `axes`, one MEAN per axis, the last axis first. One MEAN over several
+// axes is exact in real arithmetic but not in the builtin kernel: its float MEAN sums every reduced
+// element into one float32 accumulator in turn (only a MEAN over the last axis alone takes a
+// vectorized path), so a group norm over ~1,000 elements drifted by 1e-5 relative, which a
+// following ill-conditioned layer norm amplified past the bar (difftest 0:9420). A mean of
+// per-axis means is the same mean (every slice has the same count) and each sum stays short.
+Value* mean_over(LowerCtx& ctx, Value* v, std::vector<int32_t> axes) {
+  std::sort(axes.rbegin(), axes.rend());
+  for (int32_t a : axes) {
+    ir::Shape s = v->shape;
+    s[a].size = 1;
+    Value* out = ctx.make_temp(v->dtype, s);
+    ctx.emit(ir::TflOp::MEAN, {v, ctx.const_i32(std::vector<int32_t>{a}, {1})}, {out})->set("keep_dims", true);
+    v = out;
+  }
+  return v;
+}
+
 // (x - mean) · rsqrt(var + eps) over stored axes `axes`, with the biased variance.
 Value* normalize(LowerCtx& ctx, Value* x, const std::vector<int32_t>& axes, double eps) {
-  Value* axes_c = ctx.const_i32(axes, {static_cast<int64_t>(axes.size())});
-  auto mean = [&](Value* v) {
-    ir::Shape s = v->shape;
-    for (int32_t a : axes) s[a].size = 1;
-    Value* out = ctx.make_temp(v->dtype, s);
-    ctx.emit(ir::TflOp::MEAN, {v, axes_c}, {out})->set("keep_dims", true);
-    return out;
-  };
-  Value* d = emit_elementwise(ctx, ir::TflOp::SUB, {x, mean(x)});
-  Value* var = mean(emit_elementwise(ctx, ir::TflOp::MUL, {d, d}));
+  Value* d = emit_elementwise(ctx, ir::TflOp::SUB, {x, mean_over(ctx, x, axes)});
+  Value* var = mean_over(ctx, emit_elementwise(ctx, ir::TflOp::MUL, {d, d}), axes);
   Value* rstd = emit_elementwise(ctx, ir::TflOp::RSQRT,
                                  {emit_elementwise(ctx, ir::TflOp::ADD, {var, ctx.scalar(x->dtype, eps)})});
   return emit_elementwise(ctx, ir::TflOp::MUL, {d, rstd});

@@ -84,3 +84,17 @@ def test_int8_tolerance_counts_amplification_but_stays_tight():
     builtin_error = 0.104  # measured with the builtin kernels (tools/difftest/minimize.py --seed 0 --index 1153)
     assert tols[-1] > builtin_error
     assert tols[-1] < 0.05 * abs(want[-1]).max()
+
+
+def test_group_norm_statistics_stay_accurate_on_the_builtin_kernels():
+    """Program 0:9420, layer_norm(hardtanh(group_norm(conv_transpose(x).transpose(1, 2), 1) - c, 0, 6)),
+    was 1.13x the bar on the builtin kernels only: their float MEAN over the group norm's two axes
+    summed 1,232 elements into one float32 accumulator, and the layer norm over 11 mostly clamped
+    values amplified the drift 20x. The statistics are now reduced one axis at a time."""
+    from difftest.check import check
+
+    p = generate(0, 9420)
+    assert "group_norm" in module_source(p) and "layer_norm" in module_source(p)
+    o = check(p)
+    assert o.cls == "pass", o.detail
+    assert o.worst < 0.5, o.worst  # 1.13 before the fix, 0.11 after it
