@@ -14,7 +14,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/fuzz
 exe=$bin/fuzz
 mkdir -p "$bin/crashes"
-export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
+# malloc_context_size=0: ASan records no allocation stacks (12% of an execution in stack unwinding);
+# detection is unchanged, and rerunning a crash input with the default ASAN_OPTIONS gives the stacks.
+export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:malloc_context_size=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)  # what was built, for the ledger

@@ -210,8 +210,15 @@ void Graph::remove_dead() {
   std::unordered_set<const Value*> live(outputs.begin(), outputs.end());
   live.insert(inputs.begin(), inputs.end());
   // A symbolic size argument ($name) reads the run-time scalar of that name (`.item()`), if any.
+  // The name map is built on the first such argument: most graphs have none, and this runs after
+  // every pass.
   std::unordered_map<std::string_view, const Value*> by_name;
-  for (const auto& v : values_) by_name.emplace(v->name, v.get());
+  auto named = [&](const std::string& name) -> const Value* {
+    if (by_name.empty())
+      for (const auto& v : values_) by_name.emplace(v->name, v.get());
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
   // Walk backwards: a node is live if any of its outputs is read by a live node or the graph.
   std::vector<bool> keep(nodes_.size(), false);
   for (size_t i = nodes_.size(); i-- > 0;) {
@@ -224,7 +231,7 @@ void Graph::remove_dead() {
     for (Value* o : n.operands()) live.insert(o);
     for (const auto& arg : n.args)
       if (const auto* sym = std::get_if<SymRef>(&arg.second))
-        if (auto it = by_name.find(sym->name); it != by_name.end()) live.insert(it->second);
+        if (const Value* scalar = named(sym->name)) live.insert(scalar);
   }
   std::vector<std::unique_ptr<Node>> kept;
   for (size_t i = 0; i < nodes_.size(); ++i)
