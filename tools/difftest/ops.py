@@ -1,12 +1,15 @@
 """The op catalogue: each function adds one PyTorch op (sometimes a small idiom such as a guarded
 log) reading value `v` to the Builder, with random attributes valid for v's shape, and returns the
-new value id or None when the op does not apply. Covers the ops of docs/ops.md."""
+new value id or None when the op does not apply. Ops whose output jumps with their input (argmax,
+rounding, comparisons) are in ops_selection.py. `python tools/difftest/op_coverage.py` lists the
+ops of docs/ops.md that the generated programs reach and the ones they do not."""
 
 from __future__ import annotations
 
 import itertools
 import math
 
+from difftest import ops_selection as selection
 from difftest.builder import MAX_NUMEL, Builder
 
 # Activations that the converter may fuse into the op before them, and a few it must not.
@@ -62,6 +65,8 @@ _UNARY = [
     "{0}.pow(3)",
     "({0}.abs() + 0.25) ** 0.5",
     "1.0 / ({0}.abs() + 1.0)",
+    "torch.sin({0})",
+    "torch.cos({0})",
 ]
 
 
@@ -357,7 +362,9 @@ def index(b: Builder, v: int) -> int | None:
 
 
 def noop(b: Builder, v: int) -> int | None:
-    expr = b.rng.choice(["{0} * 1.0", "{0}.clone()", "{0}.contiguous()", "{0}.reshape({0}.shape)", "{0}[:]", "{0} + 0.0"])
+    expr = b.rng.choice(["{0} * 1.0", "{0}.clone()", "{0}.contiguous()", "{0}.reshape({0}.shape)", "{0}[:]", "{0} + 0.0",
+                         "{0} + torch.arange({0}.shape[-1], dtype={0}.dtype) * 0.25",
+                         "{0} * torch.full_like({0}, 0.5)"])
     return b.add(expr, [v], tag="noop")
 
 
@@ -375,7 +382,7 @@ def reduce(b: Builder, v: int) -> int | None:
     kd = ", keepdim=True" if keep else ""
     fn = r.choice(["sum", "mean", "mean", "amax", "amin", "var", "all"])
     if fn == "all":
-        return b.add(r.choice(["{0}.sum()", "{0}.mean()"]), [v], tag="reduce")
+        return b.add(r.choice(["{0}.sum()", "{0}.mean()", "{0}.max()", "{0}.min()"]), [v], tag="reduce")
     if fn == "var":
         if _numel([shape[d] for d in dims]) < 2:
             return None
@@ -393,14 +400,27 @@ def softmax(b: Builder, v: int) -> int | None:
     return b.add(f"{fn}({{0}}, {d})", [v], tag="softmax")
 
 
+def _well_spread(t, groups) -> bool:
+    """Every normalized group's spread is well above its rounding noise. A near-constant group
+    (layer norm of cat([x, x, x])) has (x - mean) made of float32 rounding alone, scaled by
+    1/sqrt(eps) ~ 300: the output is noise that fp32 PyTorch only matches by luck (2026:358)."""
+    g = t.reshape(groups, -1)
+    return bool((g.std(1, correction=0) >= 0.01 * (1.0 + g.mean(1).abs())).all())
+
+
 def norm(b: Builder, v: int) -> int | None:
     r = b.rng
     shape = b.shape(v)
-    form = r.choice(["layer", "layer", "batch", "group"])
+    t = b.vals[v]
+    form = r.choice(["layer", "layer", "batch", "group", "batch_own"])
+    if form == "batch_own":  # batch norm with the input's own statistics (weight standardization)
+        if len(shape) < 2 or _numel(shape) // shape[1] < 2 or not _well_spread(t.transpose(0, 1), shape[1]):
+            return None
+        return b.add("F.batch_norm({0}, None, None, training=True)", [v], tag="norm")
     if form == "layer":
         k = r.randint(1, min(2, len(shape)))
         ns = shape[-k:]
-        if _numel(ns) < 2:
+        if _numel(ns) < 2 or not _well_spread(t, _numel(shape[:-k])):
             return None
         if r.random() < 0.5:
             return b.add(f"F.layer_norm({{0}}, {tuple(ns)!r})", [v], tag="norm")
@@ -414,7 +434,7 @@ def norm(b: Builder, v: int) -> int | None:
         return b.add("F.batch_norm({0}, {p0}, {p1}, {p2}, {p3}, False)", [v], consts, tag="norm")
     groups = [g for g in range(1, c + 1) if c % g == 0]
     g = r.choice(groups)
-    if _numel(shape[1:]) // g < 2:
+    if _numel(shape[1:]) // g < 2 or not _well_spread(t, shape[0] * g):
         return None
     return b.add(f"F.group_norm({{0}}, {g}, {{p0}}, {{p1}})", [v], [b.const((c,), 0.5, "positive"), b.const((c,), 0.5)], tag="norm")
 
@@ -429,8 +449,11 @@ def linear(b: Builder, v: int) -> int | None:
     n = r.randint(1, 16)
     if _numel(shape[:-1]) * n > MAX_NUMEL:
         return None
-    form = r.choice(["linear", "linear_nobias", "matmul_const"]) if not b.program.int8 else "linear"
+    form = r.choice(["linear", "linear_nobias", "matmul_const", "addmm"]) if not b.program.int8 else "linear"
     w = b.weight((n, k), k)
+    if form == "addmm" and len(shape) == 2:
+        return b.add("torch.addmm({p1}, {0}, {p0})", [v], [b.weight((k, n), k), b.const((n,), 0.5, buffer=False)],
+                     tag="linear")
     if form == "linear":
         return b.add("F.linear({0}, {p0}, {p1})", [v], [w, b.const((n,), 0.5, buffer=False)], tag="linear")
     if form == "linear_nobias":
@@ -540,7 +563,15 @@ def resize(b: Builder, v: int) -> int | None:
     shape = b.shape(v)
     if len(shape) != 4:
         return None
-    form = r.choice(["nearest", "bilinear", "bilinear_ac", "shuffle"])
+    form = r.choice(["nearest", "bilinear", "bilinear_ac", "shuffle", "size"])
+    if form == "size":  # an output size that is not a multiple of the input's
+        size = (r.randint(1, 2 * shape[2]), r.randint(1, 2 * shape[3]))
+        mode = r.choice(["'nearest'", "'bilinear', align_corners=False", "'bilinear', align_corners=True"])
+        if r.random() < 0.3:  # the overloads F.interpolate does not export (.default), as some models call them
+            call = (f"torch.ops.aten.upsample_nearest2d.default({{0}}, {list(size)!r})" if "nearest" in mode else
+                    f"torch.ops.aten.upsample_bilinear2d.default({{0}}, {list(size)!r}, {'True' in mode})")
+            return b.add(call, [v], tag="resize")
+        return b.add(f"F.interpolate({{0}}, size={size!r}, mode={mode})", [v], tag="resize")
     if form == "shuffle":
         if shape[1] % 4:
             return None
@@ -566,10 +597,113 @@ def image_misc(b: Builder, v: int) -> int | None:
     return b.add("{0} * {p0} + {p1}", [v], [b.const((c, 1, 1)), b.const((c, 1, 1))], tag="const")
 
 
+# -- more data movement, selection by constant indices, and writes -----------------------------
+
+
+def minmax(b: Builder, v: int) -> int | None:
+    """Elementwise maximum / minimum / clamp by another value or a constant."""
+    r = b.rng
+    w = _partner(b, v)
+    if w is not None and r.random() < 0.7:
+        expr = r.choice(["torch.maximum({0}, {1})", "torch.minimum({0}, {1})", "torch.clamp({0}, min={1})",
+                         "torch.clamp({0}, max={1})", "torch.max({0}, {1})"])
+        return b.add(expr, [v, w], tag="minmax")
+    c = b.const(_reduced_shape(b, b.shape(v)), 0.5)
+    return b.add(r.choice(["torch.maximum({0}, {p0})", "torch.minimum({p0}, {0})"]), [v], [c], tag="minmax")
+
+
+def rearrange(b: Builder, v: int) -> int | None:
+    """flip, repeat, unfold: data movement with no arithmetic."""
+    r = b.rng
+    shape = b.shape(v)
+    n = len(shape)
+    form = r.choice(["flip", "repeat", "unfold"])
+    if form == "flip":
+        dims = sorted(r.sample(range(n), r.randint(1, n)))
+        return b.add(f"{{0}}.flip({dims!r})", [v], tag="rearrange")
+    if form == "repeat":
+        reps = [r.choice([1, 1, 2, 3]) for _ in range(n + (1 if n < 4 and r.random() < 0.3 else 0))]
+        return b.add(f"{{0}}.repeat({', '.join(map(str, reps))})", [v], tag="rearrange")
+    d = r.randrange(n)
+    if shape[d] < 2:
+        return None
+    size = r.randint(1, shape[d])
+    return b.add(f"{{0}}.unfold({d}, {size}, {r.randint(1, 3)})", [v], tag="rearrange")
+
+
+def gather(b: Builder, v: int) -> int | None:
+    """Reads through constant indices: gather, embedding of a run-time table."""
+    r = b.rng
+    shape = b.shape(v)
+    if len(shape) == 2 and r.random() < 0.4:
+        ids = b.const(r.choice([(r.randint(1, 6),), (r.randint(1, 3), r.randint(1, 4))]), kind=f"index{shape[0]}")
+        return b.add("F.embedding({p0}, {0})", [v], [ids], tag="gather")
+    d = r.randrange(len(shape))
+    ishape = list(shape)
+    ishape[d] = r.randint(1, 4)
+    return b.add(f"torch.gather({{0}}, {d}, {{p0}})", [v], [b.const(ishape, kind=f"index{shape[d]}")], tag="gather")
+
+
+def write(b: Builder, v: int) -> int | None:
+    """Functional writes into a value: slice_scatter, index_copy and index_put of rows computed
+    from the value itself (distinct indices, so every written row has one source)."""
+    r = b.rng
+    shape = b.shape(v)
+    d = r.randrange(len(shape))
+    n = shape[d]
+    m = r.randint(1, n)
+    src = f"({{0}}.narrow({d}, {r.randint(0, n - m)}, {m}) * {round(r.uniform(-2, 2), 2)!r} + 0.5)"
+    form = r.choice(["slice_scatter", "index_copy", "index_put"])
+    if form == "slice_scatter":
+        start = r.randint(0, n - m)
+        return b.add(f"torch.slice_scatter({{0}}, {src}, {d}, {start}, {start + m})", [v], tag="write")
+    idx = b.const((m,), kind=f"perm{n}")
+    if form == "index_copy":
+        return b.add(f"{{0}}.index_copy({d}, {{p0}}, {src})", [v], [idx], tag="write")
+    if d != 0:
+        src = src.replace(f"narrow({d},", "narrow(0,") if shape[0] >= m else None
+        if src is None:
+            return None
+        n = shape[0]
+        idx = b.const((m,), kind=f"perm{n}")
+    return b.add(f"torch.index_put({{0}}, ({{p0}},), {src})", [v], [idx], tag="write")
+
+
+def attention(b: Builder, v: int) -> int | None:
+    """scaled_dot_product_attention over the last two dims: self-attention, causal or with an
+    additive constant mask."""
+    r = b.rng
+    shape = b.shape(v)
+    if len(shape) not in (3, 4) or shape[-2] < 2:
+        return None
+    form = r.choice(["plain", "causal", "mask"])
+    if form == "mask":
+        mask = b.const((shape[-2], shape[-2]), 1.0)
+        return b.add("F.scaled_dot_product_attention({0}, {0} * 0.5, {0}, attn_mask={p0})", [v], [mask], tag="attention")
+    causal = ", is_causal=True" if form == "causal" else ""
+    return b.add(f"F.scaled_dot_product_attention({{0}}, {{0}} * 0.5, {{0}}{causal})", [v], tag="attention")
+
+
+def sample(b: Builder, v: int) -> int | None:
+    """grid_sample (bilinear: continuous in the grid) at a constant or computed grid."""
+    r = b.rng
+    shape = b.shape(v)
+    if len(shape) != 4:
+        return None
+    n, _, h, w = shape
+    grid = b.const((n, r.randint(1, h + 2), r.randint(1, w + 2), 2), 0.7)
+    pm = r.choice(["zeros", "border"])
+    ac = r.random() < 0.5
+    return b.add(f"F.grid_sample({{0}}, {{p0}}, mode='bilinear', padding_mode={pm!r}, align_corners={ac})", [v], [grid],
+                 tag="sample")
+
+
 FLOAT_OPS = [  # (function, weight)
     (unary, 6), (binary, 12), (compare, 1), (reshape, 6), (permute, 6), (expand, 3), (slice_, 4), (cat, 6),
     (split, 3), (pad, 2), (roll, 1), (index, 1), (noop, 3), (reduce, 4), (softmax, 3), (norm, 2),
     (linear, 4), (matmul, 3), (conv, 6), (pool, 3), (resize, 1), (image_misc, 2),
+    (minmax, 2), (rearrange, 2), (gather, 1), (write, 1), (attention, 1), (sample, 1),
+    (selection.pick, 2), (selection.rounding, 2), (selection.logic, 2),
 ]
 INT8_OPS = [
     (int8_unary, 3), (binary, 8), (reshape, 3), (permute, 3), (cat, 4), (linear, 5), (conv, 8),

@@ -70,6 +70,8 @@ def make_const(c: Const) -> torch.Tensor:
         return torch.rand(c.shape, generator=g) * c.scale + 0.5
     if c.kind.startswith("index"):
         return torch.randint(0, int(c.kind[5:]), c.shape, generator=g)
+    if c.kind.startswith("perm"):  # distinct indices: a write through them has one winner per row
+        return torch.randperm(int(c.kind[4:]), generator=g)[: c.shape[0]]
     raise ValueError(c.kind)
 
 
@@ -101,6 +103,8 @@ def _const(shape, seed, scale, kind):
         return torch.randn(shape, generator=g) * scale
     if kind == "positive":
         return torch.rand(shape, generator=g) * scale + 0.5
+    if kind.startswith("perm"):
+        return torch.randperm(int(kind[4:]), generator=g)[: shape[0]]
     return torch.randint(0, int(kind[5:]), shape, generator=g)
 '''
 
