@@ -623,20 +623,38 @@ void check_dtype(const Ctx& c, std::string_view base) {
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
 }
 
-// Generic argument checks: named dim arguments in range of the input's rank. (unsqueeze also
-// takes dim == rank; its own rule checks it.)
+// Generic argument checks that need only the input's rank, so that they also hold when its sizes
+// are symbolic (the size rules above skip those): named dim arguments in range, unsqueeze's dim
+// up to the rank, and permute's dims a permutation of the rank (a fuzzed `dims` of [0, 1, 11, 2]
+// on a tensor with a run-time dim reached the lowering's inverse permutation, out of bounds).
 void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
-  if (base == "unsqueeze") return;
   const Value* x = c.has_tensor("self")    ? n.get_tensor("self")
                    : c.has_tensor("input") ? n.get_tensor("input")
                                            : nullptr;
   if (!x) return;
+  const int rank = x->rank();
+  if (base == "unsqueeze") {
+    c.dim(n.get_int("dim"), rank + 1, "dim");
+    return;
+  }
+  if (base == "permute") {
+    const Sizes& dims = n.get_ints("dims");
+    if (dims.size() != static_cast<size_t>(rank))
+      invalid("dims has " + std::to_string(dims.size()) + " entries for rank " + std::to_string(rank));
+    std::vector<bool> seen(rank, false);
+    for (int64_t d : dims) {
+      int64_t k = c.dim(d, rank, "dims entry");
+      if (seen[k]) invalid("dims is not a permutation");
+      seen[k] = true;
+    }
+    return;
+  }
   for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
     const ir::Attr* v = n.find(a);
-    if (v && std::holds_alternative<int64_t>(*v)) c.dim(std::get<int64_t>(*v), x->rank(), a);
+    if (v && std::holds_alternative<int64_t>(*v)) c.dim(std::get<int64_t>(*v), rank, a);
     if (v && std::holds_alternative<Sizes>(*v))
-      for (int64_t d : std::get<Sizes>(*v)) c.dim(d, x->rank(), a);
+      for (int64_t d : std::get<Sizes>(*v)) c.dim(d, rank, a);
   }
 }
 
@@ -675,10 +693,10 @@ std::string check_node_shapes(const ir::Node& node) {
   std::string_view base = op.substr(first + 1, last - first - 1), overload = op.substr(last + 1);
   Ctx c{node};
   try {
-    for (const Value* v : node.operands())
-      if (!is_static(v)) return {};  // symbolic dims: only their hints are known
     check_dims(c, base);
     check_dtype(c, base);
+    for (const Value* v : node.operands())
+      if (!is_static(v)) return {};  // symbolic dims: only their hints are known, so no size rule
     std::optional<Sizes> want = expected(c, base, overload);
     Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
     if (want && out && is_static(out) && same_but_unit_dims(*want, ir::sizes_of(out->shape))) {
