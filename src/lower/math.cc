@@ -92,14 +92,25 @@ void lower_pow_scalar(LowerCtx& ctx, const ir::Node& n) {
 }
 
 // fmod(x, c) = x - trunc(x / c) * c (the sign of x). Index math on constants (Swin's window
-// shifts) folds at convert time; TFLite has only FLOOR_MOD, which differs for negative x.
+// shifts) folds at convert time. At run time: TFLite has only FLOOR_MOD (the divisor's sign),
+// which agrees with fmod on non-negative operands, so fmod(x, c) = SIGN(x) · FLOOR_MOD(|x|, |c|),
+// exact as PyTorch's std::fmod is (no division that could round to the wrong integer).
 void lower_fmod(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   const Value* y = n.outputs.at(0);
-  Value* xc = ctx.constant(x);
-  if (!xc) return ctx.unsupported("fmod of a run-time tensor is not supported (TFLite has only FLOOR_MOD)");
   const double c = n.get_float("other");
   if (c == 0) return ctx.unsupported("fmod by zero");
+  Value* xc = ctx.constant(x);
+  if (!xc) {
+    if (!ir::is_floating(x->dtype) || y->dtype != x->dtype)
+      return ctx.unsupported("fmod of a run-time integer tensor is not supported (constants fold)");
+    Value* in = ctx.get_any(x);
+    Value* mod = emit_elementwise(ctx, ir::TflOp::FLOOR_MOD,
+                                  {emit_elementwise(ctx, ir::TflOp::ABS, {in}), ctx.scalar(y->dtype, std::fabs(c))});
+    emit_elementwise(ctx, ir::TflOp::MUL, {emit_elementwise(ctx, ir::TflOp::SIGN, {in}), mod},
+                     ctx.make_output(y, ctx.layout_of(x)));
+    return;
+  }
   std::vector<uint8_t> bytes;
   if (ir::is_floating(y->dtype)) {
     std::vector<float> v = ir::to_float_vector(*xc);
@@ -116,7 +127,9 @@ void lower_fmod(LowerCtx& ctx, const ir::Node& n) {
 }  // namespace
 
 void register_math_rules(Registry& r) {
-  r.add("aten.fmod.Scalar", lower_fmod, "(folded)", "constant inputs only (index math)");
+  r.add("aten.fmod.Scalar", lower_fmod, "(folded) / ABS + FLOOR_MOD + SIGN + MUL",
+        "constants fold (index math); a run-time float tensor: SIGN(x)·FLOOR_MOD(|x|, |c|), exact; FLOOR_MOD and "
+        "SIGN are not delegated to XNNPACK; run-time integer tensors are refused");
   r.add("aten.exp.default", lower_exp, "EXP");
   r.add("aten.log.default", lower_log, "LOG");
   r.add("aten.log1p.default", lower_log1p, "ADD, LOG",

@@ -112,3 +112,12 @@ def test_clamp_with_tensor_bounds():
     check(Fn(lambda x, lo: torch.clamp(x, min=lo)), (x, lo), has=["MAXIMUM"])
     check(Fn(lambda x, hi: torch.clamp(x, max=hi)), (x, hi), has=["MINIMUM"])
     check(Fn(lambda x: torch.clamp(x[:1], torch.tensor(-0.5), torch.ones(2, 3, 4))), (x,))
+
+
+@pytest.mark.parametrize("c", [1.5, -0.7, 3.0])
+def test_fmod_of_run_time_tensor_keeps_the_dividends_sign(c):
+    # fmod (C's %) takes the dividend's sign; TFLite's FLOOR_MOD the divisor's. Both runtimes, exact
+    # values: x spans both signs, several periods, exact multiples of c (fmod 0) and zero.
+    x = torch.cat([torch.randn(40) * 7, torch.tensor([0.0, 3 * c, -2 * c, c / 2, -c / 2])]).reshape(5, 9)
+    check(Fn(lambda x: torch.fmod(x, c)), (x,), atol=1e-6, rtol=0, has=["FLOOR_MOD", "SIGN"])
+    check(Fn(lambda x: torch.relu(torch.fmod(x * 2.0, c)) + x), (x,), atol=1e-5)
