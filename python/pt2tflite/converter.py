@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from collections.abc import Sequence
@@ -42,7 +43,19 @@ def _decomposition_table():
         target = getattr(packet, overload, None) if packet is not None else None
         if target is not None and target in table:
             del table[target]
+    # scaled_dot_product_attention's decomposition returns a tensor with permuted strides where
+    # eager returns a contiguous one, so `sdpa(q, k, v).view(n)`, legal in eager, fails in
+    # run_decompositions ("Cannot view a tensor with shape ... and strides ..."; also with
+    # torch's own default table). Making the decomposed result contiguous restores eager's
+    # strides; the added clone is free (lowered as an identity). Found by the difftest (11:196).
+    sdpa = torch.ops.aten.scaled_dot_product_attention.default
+    if sdpa in table:
+        table[sdpa] = functools.partial(_contiguous_result, table[sdpa])
     return table
+
+
+def _contiguous_result(decomposition, *args, **kwargs):
+    return decomposition(*args, **kwargs).contiguous()
 
 
 @contextlib.contextmanager
