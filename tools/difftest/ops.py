@@ -685,7 +685,7 @@ def attention(b: Builder, v: int) -> int | None:
 
 
 def sample(b: Builder, v: int) -> int | None:
-    """grid_sample (bilinear: continuous in the grid) at a constant or computed grid."""
+    """grid_sample (bilinear: continuous in the grid) at a constant grid."""
     r = b.rng
     shape = b.shape(v)
     if len(shape) != 4:
