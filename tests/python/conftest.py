@@ -18,8 +18,26 @@ HEAVY_MODULES = {
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if os.path.basename(str(item.fspath)) in HEAVY_MODULES:
+        name = os.path.basename(str(item.fspath))
+        if name in HEAVY_MODULES:
             item.add_marker(pytest.mark.heavy)
+        # `make test` spreads the tests over worker processes (pytest-xdist, --dist loadgroup):
+        # the tests of a module that shares a fixture (an LLM export, a quantized model) go to one
+        # worker, so the fixture is built once; every other test goes wherever a worker is free.
+        if _shares_a_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(name))
+
+
+def _shares_a_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", {}) if info else {}
+    return any(d and d[-1].scope in ("module", "package", "session") for d in defs.values())
+
+
+# Under pytest-xdist each worker is one of several processes sharing the cores: one torch thread
+# each, or the workers' thread pools oversubscribe the machine and spin against each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
