@@ -8,15 +8,15 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test fuzz-build-quietly test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
+.PHONY: demo test fuzz-build-quietly test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
 
-# The clang build of the fuzz harnesses runs beside the Python tests, whose workers leave the
-# cores partly idle (waiting on subprocesses and files); its output goes to a log, shown if it
-# fails. The smoke runs after both.
-test: lint test-cpp
+# The clang build of the fuzz harnesses runs beside the Python tests (not beside the other
+# builds: compilers keep both cores busy; the test workers leave them partly idle); its output
+# goes to a log, shown if it fails. The smoke runs after both.
+test: lint test-cpp build
 	@mkdir -p build
 	$(MAKE) --no-print-directory -j2 test-python fuzz-build-quietly
 	$(MAKE) --no-print-directory fuzz-smoke
@@ -150,6 +150,10 @@ sweep-incumbent: build
 # Every LLM family of issue 12 (Llama, Qwen2, Qwen3, Gemma 2 and 3, Phi-3 with and without longrope,
 # SmolLM, GPT-2) through `pt2tflite export-llm`, against Hugging Face (tests/python/llm_families.py); `make test`
 # runs Gemma 3 only. About 4 min. `python tests/python/llm_families.py` prints the table of docs/llm.md.
+# Every test marked slow (left out of `make test`).
+test-slow: build
+	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m slow tests/python
+
 test-llm-families: build
 	nice -n 10 $(PYTHON) -m pytest -q tests/python/test_llm_families.py
 

@@ -53,8 +53,13 @@ def evaluated():
     return get
 
 
+# `make test` runs resnet18 and efficientnet_lite0 (the talk's int8 model); the other two are
+# `slow` (make test-slow).
+IN_MAKE_TEST = ("resnet18", "efficientnet_lite0")
+
+
 @pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", [m if m in IN_MAKE_TEST else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_model_is_int8_and_agrees_with_the_reference(name, per_channel, evaluated):
     tfl, acc = evaluated(name, per_channel)
     print(name, "per-channel" if per_channel else "per-tensor", acc)

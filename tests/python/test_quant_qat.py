@@ -56,7 +56,9 @@ class ConvBnReluNet(torch.nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-@pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
+# `make test` runs the per-channel case; the per-tensor one and resnet18 are `slow` (make test-slow).
+@pytest.mark.parametrize("per_channel", [pytest.param(False, marks=pytest.mark.slow), True],
+                         ids=["per_tensor", "per_channel"])
 def test_qat_small_model_within_one_lsb(per_channel):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
@@ -88,6 +90,7 @@ def test_qat_small_model_within_one_lsb(per_channel):
     assert agree.mean() >= 31 / 32, agree
 
 
+@pytest.mark.slow
 def test_qat_resnet18_agrees_with_the_reference():
     # The conditioned random resnet18 of tools/quant_eval.py (16-class probe head, natural-image
     # crops), fine-tuned with QAT on its own task for a few steps at 64x64.
