@@ -8,21 +8,12 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test fuzz-build-quietly test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
+.PHONY: demo test san-configure test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
 
-# The clang build of the fuzz harnesses runs beside the Python tests (not beside the other
-# builds: compilers keep both cores busy; the test workers leave them partly idle); its output
-# goes to a log, shown if it fails. The smoke runs after both.
-test: lint test-cpp build
-	@mkdir -p build
-	$(MAKE) --no-print-directory -j2 test-python fuzz-build-quietly
-	$(MAKE) --no-print-directory fuzz-smoke
-
-fuzz-build-quietly:
-	@$(MAKE) --no-print-directory fuzz-build >build/fuzz-build.log 2>&1 || { cat build/fuzz-build.log; exit 1; }
+test: lint test-cpp test-python fuzz-smoke
 
 # The committed style: .clang-format for the C++ sources, ruff (pyproject.toml) for the Python.
 # `make lint` checks (~1 s; part of `make test`), `make format` rewrites the C++ in place.
@@ -45,8 +36,9 @@ FAST_PYTHON_TESTS := tests/python/test_silent_wrong_regressions.py tests/python/
 test-fast: test-cpp build
 	$(PYTHON) -m pytest -q $(FAST_PYTHON_TESTS)
 
-test-cpp: build/cpp/pt2tflite_tests
-	ctest --test-dir build/cpp --output-on-failure -j2
+test-cpp: san-configure
+	cmake --build $(SAN_TREE) --target pt2tflite_tests
+	ctest --test-dir $(SAN_TREE) --output-on-failure -j2
 
 # Tests marked slow have their own targets below (test-llm-families). The tests run in
 # PYTEST_WORKERS processes (pytest-xdist; conftest.py keeps a module's shared fixture on one worker).
@@ -75,11 +67,13 @@ $(STAMPS)/install: $(STAMPS)/apt $(STAMPS)/pip $(SOURCES)
 	$(PYTHON) -m pip install -q --no-build-isolation --no-deps . -Cbuild-dir=build/py
 	@touch $@
 
-# C++ unit tests, in their own build tree with the sanitizers on.
-build/cpp/pt2tflite_tests: $(STAMPS)/apt $(SOURCES) $(shell find tests/cpp -type f)
-	cmake -S . -B build/cpp -G Ninja -DPT2TFLITE_BUILD_TESTS=ON -DPT2TFLITE_BUILD_PYTHON=OFF \
-	  -DPT2TFLITE_SANITIZE=ON -DPT2TFLITE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	cmake --build build/cpp
+# One clang tree with ASan + UBSan (and libFuzzer's coverage instrumentation) holds the C++ unit
+# tests, the CLI and the fuzz harnesses: CI compiles the core twice (this tree and the Python
+# package), not three times.
+SAN_TREE := build/fuzz
+san-configure: $(STAMPS)/apt $(STAMPS)/fuzz-apt
+	CC=clang CXX=clang++ cmake -S . -B $(SAN_TREE) -G Ninja -DPT2TFLITE_FUZZ=ON -DPT2TFLITE_BUILD_TESTS=ON \
+	  -DPT2TFLITE_WERROR=ON -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -gline-tables-only" >/dev/null
 
 clean:
 	rm -rf build
@@ -101,10 +95,8 @@ $(STAMPS)/fuzz-apt:
 	fi
 	@touch $@
 
-fuzz-build: $(STAMPS)/apt $(STAMPS)/fuzz-apt
-	CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DPT2TFLITE_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
-	  "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -gline-tables-only" >/dev/null
-	cmake --build build/fuzz
+fuzz-build: san-configure
+	cmake --build $(SAN_TREE)
 
 # A fixed run count per harness from a fixed seed, ~40 s each (CI); fails on any crash, sanitizer report or escaped exception.
 fuzz-smoke: fuzz-build
