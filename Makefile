@@ -98,7 +98,7 @@ $(STAMPS)/fuzz-apt:
 fuzz-build: san-configure
 	cmake --build $(SAN_TREE)
 
-# A fixed run count per harness from a fixed seed, ~40 s each (CI); fails on any crash, sanitizer report or escaped exception.
+# A fixed run count per harness from a fixed seed, ~15-30 s each (CI); fails on any crash, sanitizer report or escaped exception.
 fuzz-smoke: fuzz-build
 	fuzz/run.sh smoke
 

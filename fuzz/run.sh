@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the libFuzzer harnesses built in build/fuzz (make fuzz-build).
-#   fuzz/run.sh smoke          each harness a fixed number of runs from a fixed seed, ~40 s each
+#   fuzz/run.sh smoke          each harness a fixed number of runs from a fixed seed, ~15-30 s each
 #                              (part of `make test`; a run count, not a time, keeps it repeatable)
 #   fuzz/run.sh long SECONDS   fuzz_convert for SECONDS, the other two for a tenth of it each; each
 #                              run appends its execution count to docs/fuzz-ledger.jsonl
@@ -25,7 +25,7 @@ for h in fuzz_convert fuzz_json_import fuzz_zip; do
   mkdir -p "$corpus"
   if [ "$mode" = smoke ]; then
     t=150  # a cap only; the run count below ends the smoke run first
-    case $h in fuzz_zip) runs=400000 ;; *) runs=8000 ;; esac
+    case $h in fuzz_zip) runs=200000 ;; *) runs=4000 ;; esac
     echo "== $h: $runs runs"
   else
     t=$total; [ $h = fuzz_convert ] || t=$((total / 10)); runs=-1

@@ -16,6 +16,8 @@ HEAVY_MODULES = {
 }
 
 
+# tryfirst: pytest-xdist's worker reads the xdist_group marks in this same hook.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         name = os.path.basename(str(item.fspath))
