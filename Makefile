@@ -73,7 +73,7 @@ $(STAMPS)/install: $(STAMPS)/apt $(STAMPS)/pip $(SOURCES)
 SAN_TREE := build/fuzz
 san-configure: $(STAMPS)/apt $(STAMPS)/fuzz-apt
 	CC=clang CXX=clang++ cmake -S . -B $(SAN_TREE) -G Ninja -DPT2TFLITE_FUZZ=ON -DPT2TFLITE_BUILD_TESTS=ON \
-	  -DPT2TFLITE_WERROR=ON -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -gline-tables-only" >/dev/null
+	  -DPT2TFLITE_WERROR=ON -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -gline-tables-only" >/dev/null
 
 clean:
 	rm -rf build
@@ -87,6 +87,7 @@ zoo: build
 # need clang's libFuzzer; only these targets install it.
 FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
 FUZZ_TIME ?= 3600
+FUZZ_JOBS ?= 1
 $(STAMPS)/fuzz-apt:
 	@mkdir -p $(STAMPS)
 	@if ! dpkg -s $(FUZZ_APT_PACKAGES) >/dev/null 2>&1; then \
@@ -102,9 +103,10 @@ fuzz-build: san-configure
 fuzz-smoke: fuzz-build
 	fuzz/run.sh smoke
 
-# The long run: `make fuzz FUZZ_TIME=36000` fuzzes the whole conversion for FUZZ_TIME seconds.
+# The long run: `make fuzz FUZZ_TIME=36000 FUZZ_JOBS=2` fuzzes the whole conversion for FUZZ_TIME
+# seconds in FUZZ_JOBS processes (one per core).
 fuzz: fuzz-build
-	fuzz/run.sh long $(FUZZ_TIME)
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh long $(FUZZ_TIME)
 
 # Differential testing on N random programs (docs/difftest.md), both cores; writes
 # build/difftest/summary.md. `make difftest N=100000 SEED=0 START=0`.

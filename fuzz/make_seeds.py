@@ -5,11 +5,21 @@ together they cover the archive features the reader checks: parameters and buffe
 with strides), a channels-last (strided) weight, convolution/pooling/linear schemas, views,
 permutes, slices, concatenation and reductions, and a run-time scalar (`.item()`, its symbol,
 torch._check assertions and slices it sizes). Run: python fuzz/make_seeds.py
+
+Each node's `stack_trace` keeps only the frames in this file and the torch frame just inside the
+innermost one: the full trace is ~4 KB of torch internals per node, 90% of a seed's model.json, and
+an execution's cost grows with the JSON it parses. `python fuzz/make_seeds.py --trim-corpus DIR`
+trims a grown corpus the same way (archives, or model.json text; other files stay as they are).
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import pathlib
+import re
+import zipfile
 
 import torch
 from torch import nn
@@ -84,7 +94,84 @@ class RuntimeLength(nn.Module):
         return torch.softmax(q @ k.transpose(2, 3), dim=-1) @ k
 
 
-def main():
+_FRAME = re.compile(r'^  File "([^"]*)", line \d+, in .*$')
+
+
+def short_trace(trace: str) -> str:
+    """The frames of `trace` outside torch's package, plus the first torch frame after the
+    innermost of them (the reader must skip it to find the user's line)."""
+    frames: list[list[str]] = []
+    for line in trace.splitlines():
+        if _FRAME.match(line) or not frames:
+            frames.append([line])
+        else:
+            frames[-1].append(line)
+    user = [i for i, f in enumerate(frames) if "/torch/" not in f[0]]
+    if not user:
+        return "\n".join(sum(frames[-1:], []))
+    keep = user + ([user[-1] + 1] if user[-1] + 1 < len(frames) else [])
+    return "\n".join(line for i in keep for line in frames[i])
+
+
+_TRACE_FIELD = re.compile(rb'"stack_trace": *"((?:[^"\\]|\\.)*)"')
+
+
+def trim_model_json(text: bytes) -> bytes:
+    """Shortens every stack_trace string in the text, so that a mutant whose JSON no longer parses
+    is trimmed too."""
+
+    def shorten(m: re.Match) -> bytes:
+        try:
+            trace = json.loads(b'"' + m.group(1) + b'"')
+        except ValueError:
+            return m.group(0)
+        return b'"stack_trace": ' + json.dumps(short_trace(trace)).encode()
+
+    return _TRACE_FIELD.sub(shorten, text)
+
+
+def _stored_body(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """A stored entry's bytes, read past its CRC (the fuzz mutators edit entries without fixing
+    CRCs, and the reader does not check them)."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError("compressed entry")
+    start = info.header_offset + 30
+    name_len, extra_len = int.from_bytes(data[start - 4 : start - 2], "little"), int.from_bytes(data[start - 2 : start], "little")
+    start += name_len + extra_len
+    return data[start : start + info.compress_size]
+
+
+def trim_archive(data: bytes) -> bytes | None:
+    """`data` with every models/*.json trimmed, or None when it is not a readable archive."""
+    try:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                body = _stored_body(data, info)
+                if re.search(r"/models/[^/]*\.json$", info.filename):
+                    body = trim_model_json(body)
+                dst.writestr(info.filename, body)
+        return out.getvalue()
+    except Exception:  # noqa: BLE001 - a mutated corpus file may be anything; it stays as it is
+        return None
+
+
+def trim_corpus(directory: pathlib.Path) -> None:
+    before = after = 0
+    for path in sorted(directory.iterdir()):
+        data = path.read_bytes()
+        trimmed = trim_archive(data)
+        if trimmed is None and data.lstrip().startswith(b"{"):  # fuzz_json_import's corpus: model.json text
+            trimmed = trim_model_json(data)
+        before += len(data)
+        if trimmed is not None and len(trimmed) < len(data):
+            path.write_bytes(trimmed)
+            data = trimmed
+        after += len(data)
+    print(f"{directory}: {before} -> {after} bytes")
+
+
+def write_seeds():
     torch.manual_seed(0)
     OUT.mkdir(exist_ok=True)
     cases = {
@@ -95,9 +182,23 @@ def main():
         "runtime_length": (RuntimeLength(), (torch.randn(1, 2, 3, 4), torch.tensor([5], dtype=torch.int32))),
     }
     for name, (model, args) in cases.items():
-        data = archive_bytes(export_program(model.eval(), args))
+        ep = export_program(model.eval(), args)
+        for node in ep.graph.nodes:  # trimmed before saving, so the archive keeps PyTorch's layout
+            if isinstance(node.meta.get("stack_trace"), str):
+                node.meta["stack_trace"] = short_trace(node.meta["stack_trace"])
+        data = archive_bytes(ep)
         (OUT / f"{name}.pt2").write_bytes(data)
         print(f"{name}.pt2: {len(data)} bytes")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trim-corpus", type=pathlib.Path, metavar="DIR", help="trim a corpus directory instead")
+    args = parser.parse_args()
+    if args.trim_corpus:
+        trim_corpus(args.trim_corpus)
+    else:
+        write_seeds()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 # Runs the libFuzzer harnesses built in build/fuzz (make fuzz-build).
 #   fuzz/run.sh smoke          each harness a fixed number of runs from a fixed seed, ~15-30 s each
 #                              (part of `make test`; a run count, not a time, keeps it repeatable)
-#   fuzz/run.sh long SECONDS   fuzz_convert for SECONDS, the other two for a tenth of it each; each
-#                              run appends its execution count to docs/fuzz-ledger.jsonl
+#   fuzz/run.sh long SECONDS   fuzz_convert for SECONDS in FUZZ_JOBS processes (default 1, each its
+#                              own seed, one shared corpus), then the other two side by side for a
+#                              tenth of it; each process appends its execution count to
+#                              docs/fuzz-ledger.jsonl
 # Corpora grow in build/fuzz/corpus/<harness> (seeded from fuzz/seeds and the regressions);
 # crashes land in build/fuzz/crashes/: minimize one with `build/fuzz/fuzz_convert -minimize_crash=1
 # -runs=10000 FILE`, then commit it to tests/fuzz/regressions/ and fix the boundary.
@@ -20,31 +22,51 @@ export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:malloc_context_si
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)  # what was built, for the ledger
-for h in fuzz_convert fuzz_json_import fuzz_zip; do
-  corpus=$bin/corpus/$h
+
+# fuzz HARNESS TAG SECONDS RUNS SEED: one libFuzzer process, its log in last-HARNESS[TAG].log.
+fuzz() {
+  h=$1; log=$bin/last-$h$2.log; corpus=$bin/corpus/$h
   mkdir -p "$corpus"
-  if [ "$mode" = smoke ]; then
-    t=150  # a cap only; the run count below ends the smoke run first
-    case $h in fuzz_zip) runs=200000 ;; *) runs=4000 ;; esac
-    echo "== $h: $runs runs"
-  else
-    t=$total; [ $h = fuzz_convert ] || t=$((total / 10)); runs=-1
-    echo "== $h: $t s"
-  fi
-  # smoke: a fixed seed (repeatable); long: a new seed each run (-seed=0: libFuzzer picks one).
-  seed=1; [ "$mode" = smoke ] || seed=0
-  log=$bin/last-$h.log
-  "$exe/$h" -seed=$seed -runs=$runs -max_total_time=$t -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
+  "$exe/$h" -seed=$5 -runs=$4 -max_total_time=$3 -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
     -print_final_stats=1 -artifact_prefix="$bin/crashes/$h-" "$corpus" "$root/fuzz/seeds" "$root/tests/fuzz/regressions" \
     >"$log" 2>&1 || true
+}
+
+# report HARNESS TAG SECONDS: prints the log's summary; a long run also writes its ledger line.
+report() {
+  h=$1; log=$bin/last-$h$2.log
   grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|escaped|Verifier|==[0-9]+==" "$log" || true
   crashed=0
   if ls "$bin/crashes/$h-"* >/dev/null 2>&1; then echo "$h: crash inputs in $bin/crashes"; status=1; crashed=1; fi
   if [ "$mode" != smoke ]; then  # the ledger of long runs (docs/fuzz-ledger.jsonl), toward issue 11's 10 million
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     printf '{"date": "%s", "commit": "%s", "harness": "%s", "seconds": %s, "executions": %s, "crash_inputs": %s}\n' \
-      "$(date -u +%Y-%m-%d)" "$commit" "$h" "$t" "${execs:-0}" "$crashed" \
+      "$(date -u +%Y-%m-%d)" "$commit" "$h" "$3" "${execs:-0}" "$crashed" \
       >>"$root/docs/fuzz-ledger.jsonl"
   fi
-done
+}
+
+if [ "$mode" = smoke ]; then
+  # A fixed seed and run count (repeatable); the time is a cap only.
+  for h in fuzz_convert fuzz_json_import fuzz_zip; do
+    case $h in fuzz_zip) runs=200000 ;; *) runs=4000 ;; esac
+    echo "== $h: $runs runs"
+    fuzz $h "" 150 $runs 1
+    report $h "" 150
+  done
+  exit $status
+fi
+
+# Long: -seed=0 lets libFuzzer pick a new seed for each process.
+jobs=${FUZZ_JOBS:-1}
+echo "== fuzz_convert: $total s x $jobs processes"
+j=1; while [ $j -le "$jobs" ]; do fuzz fuzz_convert "-$j" "$total" -1 0 & j=$((j + 1)); done
+wait
+j=1; while [ $j -le "$jobs" ]; do report fuzz_convert "-$j" "$total"; j=$((j + 1)); done
+t=$((total / 10))
+echo "== fuzz_json_import, fuzz_zip: $t s each, side by side"
+fuzz fuzz_json_import "" $t -1 0 & fuzz fuzz_zip "" $t -1 0 &
+wait
+report fuzz_json_import "" $t
+report fuzz_zip "" $t
 exit $status
