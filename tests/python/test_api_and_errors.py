@@ -1,6 +1,7 @@
 """The Python API round trip and the errors a user meets: each one names what failed and where."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -176,6 +177,23 @@ def test_nodes_after_an_unsupported_node_are_checked_too():
     for d in info.value.diagnostics:
         file, line = d.source.rsplit(":", 1)
         assert file == __file__ and "bessel" in src[int(line) - 1], d.source
+
+
+def test_stack_traces_keep_the_users_frames_and_drop_torchs():
+    from pt2tflite.converter import export_program
+
+    def helper(x):
+        return torch.sin(x) * 2  # made in a helper: its frame must stay
+
+    ep = export_program(Fn(lambda x: helper(x) + 1).eval(), (torch.randn(3),))
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+    nodes = [n for n in ep.graph.nodes if n.op == "call_function"]
+    assert nodes
+    for n in nodes:
+        files = re.findall(r'File "([^"]+)", line \d+', n.meta["stack_trace"])
+        assert __file__ in files, n.meta["stack_trace"]
+        # Only the innermost frame may be torch's own (the readers fall back to it when no other).
+        assert not any(f.startswith(torch_dir) for f in files[:-1]), n.meta["stack_trace"]
 
 
 def test_module_paths_with_commas_are_read_whole():
