@@ -196,7 +196,9 @@ def litert_loads(path: str) -> bool:
     return r.returncode == 0
 
 
-def classify(cli: str, data: bytes, tmp: str) -> tuple[str, str]:
+def classify(cli: str, data: bytes, tmp: str, load: bool = True) -> tuple[str, str]:
+    """The outcome of converting `data` with the CLI (the output, if any, is tmp/out.tflite);
+    `load`: an exit-0 file must also load in LiteRT (else the caller checks it)."""
     src, dst = os.path.join(tmp, "in.pt2"), os.path.join(tmp, "out.tflite")
     pathlib.Path(src).write_bytes(data)
     if os.path.exists(dst):
@@ -217,7 +219,7 @@ def classify(cli: str, data: bytes, tmp: str) -> tuple[str, str]:
             return "long_message", err[:300]
         return "exit2", ""
     if r.returncode == 0:
-        return ("ok", "") if litert_loads(dst) else ("refused", "")
+        return ("ok", "") if not load or litert_loads(dst) else ("refused", "")
     return f"exit{r.returncode}", err[-1000:]
 
 

@@ -68,10 +68,10 @@ def _full_stack_traces():
     forward line that called the helper. Diagnostics name the innermost line of the user's code
     instead. This reaches into a private hook of torch.fx; when it is absent, nothing changes.
 
-    The frames inside torch's own package are dropped, except the innermost frame: no diagnostic
-    reads them (the reader, debug.origin and export_errors all look for the innermost frame
-    outside torch, else the innermost one), and they were ~95% of each trace, 2-4 KB per node of
-    model.json to write and parse.
+    The frames inside torch's own package are dropped: diagnostics name the innermost frame
+    outside torch, and they were ~95% of each trace, 2-4 KB per node of model.json to write and
+    parse. When no frame is left (code run with `python -c`, whose frames torch does not record),
+    a diagnostic names no line rather than torch's own `create_node`.
     """
     import torch
     from torch.fx import proxy
@@ -90,8 +90,7 @@ def _full_stack_traces():
             frames = list(original(self, summary))
         finally:
             self._record_forward_stack_traces_only = saved
-        kept = [f for i, f in enumerate(frames) if i == len(frames) - 1 or not f.filename.startswith(torch_dir)]
-        return traceback.StackSummary.from_list(kept)
+        return traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(torch_dir)])
 
     tracer._filter_traceback_frames = every_frame_from_forward
     try:

@@ -86,7 +86,17 @@ int run_convert(const std::vector<std::string>& args) {
   }
   auto t0 = std::chrono::steady_clock::now();
   // Streams the weights to the file (no partial file on failure); see convert_file_to_file.
-  uint64_t size = pt2tflite::convert_file_to_file(input, output, options);
+  uint64_t size = 0;
+  try {
+    size = pt2tflite::convert_file_to_file(input, output, options);
+  } catch (const pt2tflite::ConversionError& e) {
+    if (!options.verbose || e.diagnostics().size() <= 1) throw;
+    // The message lists the first few unsupported nodes; --verbose lists every one.
+    std::cerr << "pt2tflite: error: cannot convert the model: " << e.diagnostics().size() << " unsupported nodes";
+    for (const pt2tflite::Diagnostic& d : e.diagnostics()) std::cerr << "\n  - " << d.to_string();
+    std::cerr << "\n";
+    return kExitBadInput;
+  }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "pt2tflite: wrote " << output << " (" << size << " bytes) in " << ms << " ms\n";
   return kExitOk;

@@ -240,11 +240,37 @@ std::string Diagnostic::to_string() const {
   return os.str();
 }
 
+// The message stays a few hundred characters however many nodes fail (issue 11: a hostile archive
+// with thousands of renamed ops must not produce megabytes of text): a count per op, the first
+// few nodes, and where to find the rest. ConversionError::diagnostics() keeps every one.
 static std::string summarize(const std::vector<Diagnostic>& diagnostics) {
+  constexpr size_t kListed = 3, kOpsNamed = 4, kLineChars = 240;
+  std::vector<std::pair<std::string, size_t>> per_op;  // in order of first appearance
+  for (const Diagnostic& d : diagnostics) {
+    auto it = std::find_if(per_op.begin(), per_op.end(), [&](const auto& p) { return p.first == d.op; });
+    if (it == per_op.end())
+      per_op.emplace_back(d.op, 1);
+    else
+      ++it->second;
+  }
   std::ostringstream os;
   os << "cannot convert the model: " << diagnostics.size() << " unsupported node"
      << (diagnostics.size() == 1 ? "" : "s");
-  for (const Diagnostic& d : diagnostics) os << "\n  - " << d.to_string();
+  if (diagnostics.size() > kListed) {
+    os << " (";
+    for (size_t i = 0; i < per_op.size() && i < kOpsNamed; ++i)
+      os << (i ? ", " : "") << per_op[i].first << " x" << per_op[i].second;
+    if (per_op.size() > kOpsNamed) os << ", and " << per_op.size() - kOpsNamed << " more ops";
+    os << ")";
+  }
+  for (size_t i = 0; i < diagnostics.size() && i < kListed; ++i) {
+    std::string line = diagnostics[i].to_string();
+    if (line.size() > kLineChars) line = line.substr(0, kLineChars) + "...";
+    os << "\n  - " << line;
+  }
+  if (diagnostics.size() > kListed)
+    os << "\n  ... and " << diagnostics.size() - kListed
+       << " more (`pt2tflite convert --verbose` lists every one; in Python, ConversionError.diagnostics)";
   return os.str();
 }
 

@@ -192,8 +192,7 @@ def test_stack_traces_keep_the_users_frames_and_drop_torchs():
     for n in nodes:
         files = re.findall(r'File "([^"]+)", line \d+', n.meta["stack_trace"])
         assert __file__ in files, n.meta["stack_trace"]
-        # Only the innermost frame may be torch's own (the readers fall back to it when no other).
-        assert not any(f.startswith(torch_dir) for f in files[:-1]), n.meta["stack_trace"]
+        assert not any(f.startswith(torch_dir) for f in files), n.meta["stack_trace"]
 
 
 def test_module_paths_with_commas_are_read_whole():

@@ -87,6 +87,27 @@ def test_unsupported_model_exits_2_and_writes_nothing(tmp_path):
     assert run("convert", pt2, "-o", tmp_path / "ok.tflite").returncode == 0
 
 
+class _ManyUnsupported(nn.Module):
+    def forward(self, x):
+        for _ in range(5):
+            x = torch.erfinv(torch.relu(x) * 0.5)  # unsupported, five times
+        return torch.special.bessel_j0(x) + torch.special.bessel_j0(x * 2)  # another op, twice
+
+
+def test_many_unsupported_nodes_give_a_short_message_and_verbose_lists_all(tmp_path):
+    pt2 = save(_ManyUnsupported(), torch.rand(3) * 0.5, tmp_path / "many.pt2")
+    r = run("convert", pt2, "-o", tmp_path / "m.tflite")
+    assert r.returncode == 2
+    assert "7 unsupported nodes (aten.erfinv.default x5, aten.special_bessel_j0.default x2)" in r.stderr, r.stderr
+    assert r.stderr.count("\n  - ") == 3 and "... and 4 more" in r.stderr, r.stderr
+    assert len(r.stderr) < 1200, r.stderr
+    r = run("convert", pt2, "-o", tmp_path / "m.tflite", "--verbose")
+    assert r.returncode == 2 and r.stderr.count("\n  - ") == 7, r.stderr
+    with pytest.raises(pt2tflite.ConversionError) as info:
+        pt2tflite.convert_pt2(str(pt2))
+    assert len(info.value.diagnostics) == 7
+
+
 @pytest.mark.parametrize("content", [b"", b"not a zip at all" * 10])
 def test_bad_archive_exits_2(tmp_path, content):
     bad = tmp_path / "bad.pt2"
