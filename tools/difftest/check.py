@@ -178,7 +178,11 @@ def check(p: Program) -> Outcome:
     try:
         tflite = pt2tflite.convert(module, inputs, num_threads=1).tflite_bytes
     except pt2tflite.ConversionError as e:
-        return Outcome("refused", str(e).strip()[:2000])
+        # The message lists only the first few nodes; batch.py attributes a union's refusal to its
+        # members by every node's line, so list them all.
+        head = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return Outcome("refused", "\n".join([head] + [f"  - {d}" for d in e.diagnostics])[:2000]
+                       if e.diagnostics else str(e).strip()[:2000])
     except Exception as e:
         return Outcome("crash", f"convert raised {type(e).__name__}: {e}".strip()[:500] + "\n" + traceback.format_exc()[-1500:])
     worst, failed, fail_rt, detail = 0.0, set(), "", []
