@@ -215,7 +215,8 @@ def classify(cli: str, data: bytes, tmp: str, load: bool = True) -> tuple[str, s
     if r.returncode == 1:
         return "exit1", err[-1000:]
     if r.returncode == 2:
-        if len(err) > 600:
+        # A rejection names one node and field; the unsupported-nodes report lists up to three.
+        if len(err) > (1000 if "unsupported node" in err else 600):
             return "long_message", err[:300]
         return "exit2", ""
     if r.returncode == 0:

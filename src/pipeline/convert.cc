@@ -1,10 +1,10 @@
 // The conversion pipeline: archive → ATen IR → passes → lowering → TFLite passes → flatbuffer.
 // Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <unordered_map>
 
 #include "archive/pt2_reader.h"
 #include "archive/zip_archive.h"
@@ -244,14 +244,17 @@ std::string Diagnostic::to_string() const {
 // with thousands of renamed ops must not produce megabytes of text): a count per op, the first
 // few nodes, and where to find the rest. ConversionError::diagnostics() keeps every one.
 static std::string summarize(const std::vector<Diagnostic>& diagnostics) {
-  constexpr size_t kListed = 3, kOpsNamed = 4, kLineChars = 240;
-  std::vector<std::pair<std::string, size_t>> per_op;  // in order of first appearance
+  // At most ~1,000 characters: 3 ops of at most 48 characters named, 3 lines of at most 180.
+  constexpr size_t kListed = 3, kOpsNamed = 3, kOpChars = 48, kLineChars = 180;
+  auto cut = [](const std::string& s, size_t n) { return s.size() > n ? s.substr(0, n) + "..." : s; };
+  // Count per op in order of first appearance; a map, since a hostile archive may name a new op
+  // on every one of its nodes.
+  std::vector<std::pair<std::string, size_t>> per_op;
+  std::unordered_map<std::string, size_t> slot;  // op -> index in per_op
   for (const Diagnostic& d : diagnostics) {
-    auto it = std::find_if(per_op.begin(), per_op.end(), [&](const auto& p) { return p.first == d.op; });
-    if (it == per_op.end())
-      per_op.emplace_back(d.op, 1);
-    else
-      ++it->second;
+    auto [it, fresh] = slot.emplace(d.op, per_op.size());
+    if (fresh) per_op.emplace_back(d.op, 0);
+    ++per_op[it->second].second;
   }
   std::ostringstream os;
   os << "cannot convert the model: " << diagnostics.size() << " unsupported node"
@@ -259,15 +262,12 @@ static std::string summarize(const std::vector<Diagnostic>& diagnostics) {
   if (diagnostics.size() > kListed) {
     os << " (";
     for (size_t i = 0; i < per_op.size() && i < kOpsNamed; ++i)
-      os << (i ? ", " : "") << per_op[i].first << " x" << per_op[i].second;
+      os << (i ? ", " : "") << cut(per_op[i].first, kOpChars) << " x" << per_op[i].second;
     if (per_op.size() > kOpsNamed) os << ", and " << per_op.size() - kOpsNamed << " more ops";
     os << ")";
   }
-  for (size_t i = 0; i < diagnostics.size() && i < kListed; ++i) {
-    std::string line = diagnostics[i].to_string();
-    if (line.size() > kLineChars) line = line.substr(0, kLineChars) + "...";
-    os << "\n  - " << line;
-  }
+  for (size_t i = 0; i < diagnostics.size() && i < kListed; ++i)
+    os << "\n  - " << cut(diagnostics[i].to_string(), kLineChars);
   if (diagnostics.size() > kListed)
     os << "\n  ... and " << diagnostics.size() - kListed
        << " more (`pt2tflite convert --verbose` lists every one; in Python, ConversionError.diagnostics)";
