@@ -24,24 +24,27 @@ status=0
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)  # what was built, for the ledger
 
 # fuzz HARNESS TAG SECONDS RUNS SEED: one libFuzzer process, its log in last-HARNESS[TAG].log.
+# Each process has its own crash prefix (crashes/HARNESS[TAG]-), so a crash is charged to the run
+# that found it; the log ends with the wall-clock seconds the run really took.
 fuzz() {
-  h=$1; log=$bin/last-$h$2.log; corpus=$bin/corpus/$h
+  h=$1; log=$bin/last-$h$2.log; corpus=$bin/corpus/$h; start=$(date +%s)
   mkdir -p "$corpus"
   "$exe/$h" -seed=$5 -runs=$4 -max_total_time=$3 -max_len=262144 -rss_limit_mb=2560 -malloc_limit_mb=2048 -timeout=30 \
-    -print_final_stats=1 -artifact_prefix="$bin/crashes/$h-" "$corpus" "$root/fuzz/seeds" "$root/tests/fuzz/regressions" \
+    -print_final_stats=1 -artifact_prefix="$bin/crashes/$h$2-" "$corpus" "$root/fuzz/seeds" "$root/tests/fuzz/regressions" \
     >"$log" 2>&1 || true
+  echo "elapsed_seconds: $(( $(date +%s) - start ))" >>"$log"
 }
 
-# report HARNESS TAG SECONDS: prints the log's summary; a long run also writes its ledger line.
+# report HARNESS TAG: prints the log's summary; a long run also writes its ledger line.
 report() {
   h=$1; log=$bin/last-$h$2.log
   grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|escaped|Verifier|==[0-9]+==" "$log" || true
   crashed=0
-  if ls "$bin/crashes/$h-"* >/dev/null 2>&1; then echo "$h: crash inputs in $bin/crashes"; status=1; crashed=1; fi
+  if ls "$bin/crashes/$h$2-"* >/dev/null 2>&1; then echo "$h$2: crash inputs in $bin/crashes"; status=1; crashed=1; fi
   if [ "$mode" != smoke ]; then  # the ledger of long runs (docs/fuzz-ledger.jsonl), toward issue 11's 10 million
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     printf '{"date": "%s", "commit": "%s", "harness": "%s", "seconds": %s, "executions": %s, "crash_inputs": %s}\n' \
-      "$(date -u +%Y-%m-%d)" "$commit" "$h" "$3" "${execs:-0}" "$crashed" \
+      "$(date -u +%Y-%m-%d)" "$commit" "$h" "$(sed -n 's/^elapsed_seconds: *//p' "$log")" "${execs:-0}" "$crashed" \
       >>"$root/docs/fuzz-ledger.jsonl"
   fi
 }
@@ -52,7 +55,7 @@ if [ "$mode" = smoke ]; then
     case $h in fuzz_zip) runs=200000 ;; *) runs=4000 ;; esac
     echo "== $h: $runs runs"
     fuzz $h "" 150 $runs 1
-    report $h "" 150
+    report $h ""
   done
   exit $status
 fi
@@ -69,9 +72,9 @@ worker() {  # worker J: fuzz_convert in chunks until $total seconds have passed
   while [ "$left" -gt 0 ]; do
     t=$chunk; [ "$t" -le "$left" ] || t=$left
     fuzz fuzz_convert "-$1" "$t" -1 0
-    report fuzz_convert "-$1" "$t"
+    report fuzz_convert "-$1"
     left=$((left - t))
-    if ls "$bin/crashes/fuzz_convert-"* >/dev/null 2>&1; then break; fi
+    if ls "$bin/crashes/fuzz_convert-$1-"* >/dev/null 2>&1; then break; fi
   done
 }
 j=1; while [ $j -le "$jobs" ]; do worker $j & j=$((j + 1)); done
@@ -81,6 +84,6 @@ t=$((total / 10))
 echo "== fuzz_json_import, fuzz_zip: $t s each, side by side"
 fuzz fuzz_json_import "" $t -1 0 & fuzz fuzz_zip "" $t -1 0 &
 wait
-report fuzz_json_import "" $t
-report fuzz_zip "" $t
+report fuzz_json_import ""
+report fuzz_zip ""
 exit $status

@@ -625,8 +625,8 @@ void check_dtype(const Ctx& c, std::string_view base) {
 
 // Generic argument checks that need only the input's rank, so that they also hold when its sizes
 // are symbolic (the size rules above skip those): named dim arguments in range, unsqueeze's dim
-// up to the rank, and permute's dims a permutation of the rank (a fuzzed `dims` of [0, 1, 11, 2]
-// on a tensor with a run-time dim reached the lowering's inverse permutation, out of bounds).
+// up to the rank, expand to no fewer dims, and permute's dims a permutation of the rank (a fuzzed `dims` of [0, 1, 11,
+// 2] on a tensor with a run-time dim reached the lowering's inverse permutation, out of bounds).
 void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
   const Value* x = c.has_tensor("self")    ? n.get_tensor("self")
@@ -636,6 +636,19 @@ void check_dims(const Ctx& c, std::string_view base) {
   const int rank = x->rank();
   if (base == "unsqueeze") {
     c.dim(n.get_int("dim"), rank + 1, "dim");
+    return;
+  }
+  if (base == "expand") {
+    // The size rule needs static input sizes; the ranks are known either way, and a lowering that
+    // prepends the new leading dims must never see an output of lower rank (a fuzzed archive
+    // expanded a tensor with a run-time dim to fewer dims: a negative count of leading dims).
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (y && y->rank() < rank)
+      invalid("expand to rank " + std::to_string(y->rank()) + " from rank " + std::to_string(rank));
+    const ir::Attr* size = n.find("size");
+    const auto* s = size ? std::get_if<Sizes>(size) : nullptr;
+    if (s && y && s->size() != static_cast<size_t>(y->rank()))
+      invalid("size has " + std::to_string(s->size()) + " entries for an output of rank " + std::to_string(y->rank()));
     return;
   }
   if (base == "permute") {
