@@ -6,10 +6,14 @@ with strides), a channels-last (strided) weight, convolution/pooling/linear sche
 permutes, slices, concatenation and reductions, and a run-time scalar (`.item()`, its symbol,
 torch._check assertions and slices it sizes). Run: python fuzz/make_seeds.py
 
-Each node's `stack_trace` keeps only the frames in this file and the torch frame just inside the
-innermost one: the full trace is ~4 KB of torch internals per node, 90% of a seed's model.json, and
-an execution's cost grows with the JSON it parses. `python fuzz/make_seeds.py --trim-corpus DIR`
-trims a grown corpus the same way (archives, or model.json text; other files stay as they are).
+Later seeds widen what the mutators start from: gathers and index_put, sorting ops, pooling and
+grid_sample, a dynamic batch (symbolic sizes everywhere), and a PT2E int8 model.
+
+Each node's `stack_trace` keeps only the user's frames (export_program drops torch's): the full
+trace is ~4 KB of torch internals per node, 90% of a seed's model.json, and an execution's cost
+grows with the JSON it parses. `python fuzz/make_seeds.py --trim-corpus DIR` trims a grown corpus
+(archives, or model.json text; other files stay as they are), keeping the user's frames and the
+torch frame just inside them.
 """
 
 from __future__ import annotations
@@ -94,6 +98,89 @@ class RuntimeLength(nn.Module):
         return torch.softmax(q @ k.transpose(2, 3), dim=-1) @ k
 
 
+class Indexing(nn.Module):
+    """Gathers of every kind: several adjacent index tensors (Hugging Face's mask[b, kv]), one
+    index tensor, index_select, gather, an embedding, and an index_put that is not a cache write."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.register_buffer("table", torch.randn(3, 5, 4))
+
+    def forward(self, x, ids):
+        rows = torch.arange(3).unsqueeze(1)
+        y = self.table[rows, ids]  # [3, 2, 4]
+        z = torch.index_select(x, 1, torch.tensor([0, 2])) + y[:, :, :1].sum(-1)
+        g = torch.gather(x, 1, ids.clamp(max=3))
+        e = self.emb(ids) * 0.5
+        w = x.clone()
+        w[:, torch.tensor([1, 3])] = g
+        return z, e, w + x[torch.tensor([2, 0, 1])]
+
+
+class Sorting(nn.Module):
+    """Ops whose output jumps with the input: topk, sort, argmax, max over a dim, and a cumsum."""
+
+    def forward(self, x):
+        v, i = torch.topk(x, 2, dim=-1)
+        s, _ = torch.sort(x, dim=1, descending=True)
+        m, j = torch.max(x, dim=0)
+        return v + s[:, :2], i, torch.argmax(x, dim=-1), m * j, torch.cumsum(x, 1)
+
+
+class Sampling(nn.Module):
+    """Windows and samplers: average pooling with padding and ceil_mode, adaptive pooling, a
+    bilinear grid_sample, and a strided, dilated, grouped convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, stride=2, padding=2, dilation=2, groups=2)
+
+    def forward(self, x, grid):
+        y = nn.functional.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+        y = nn.functional.adaptive_avg_pool2d(self.conv(x), (2, 3)) + y[:, :, :2, :3]
+        return nn.functional.grid_sample(x, grid, mode="bilinear", align_corners=False), y.flatten(1)
+
+
+class DynamicBatch(nn.Module):
+    """A model exported with a dynamic batch (a Dim): symbolic sizes through linear, softmax,
+    reshape with -1, cat, expand and a mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        h = torch.softmax(self.fc(x), dim=-1)
+        t = torch.cat([h, x], dim=1).reshape(x.shape[0], -1, 3)
+        return t.mean(dim=1, keepdim=True).expand(-1, 4, -1) + 1
+
+
+class QuantizedConv(nn.Module):
+    """PT2E int8 (quantize/dequantize pairs around a convolution, a linear and an add)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))
+        return self.fc(y.mean(dim=(2, 3)) + 1.0)
+
+
+def quantized(model: nn.Module, args: tuple) -> nn.Module:
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from pt2tflite.quantize import PT2EQuantizer, get_symmetric_quantization_config
+
+    m = torch.export.export(model.eval(), args).module()
+    m = prepare_pt2e(m, PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True)))
+    for _ in range(4):
+        m(*[torch.randn_like(a) for a in args])
+    return convert_pt2e(m)
+
+
 _FRAME = re.compile(r'^  File "([^"]*)", line \d+, in .*$')
 
 
@@ -174,18 +261,23 @@ def trim_corpus(directory: pathlib.Path) -> None:
 def write_seeds():
     torch.manual_seed(0)
     OUT.mkdir(exist_ok=True)
+    image = torch.randn(1, 3, 16, 16)
     cases = {
-        "convnet": (ConvNet(), (torch.randn(1, 3, 16, 16),)),
+        "convnet": (ConvNet(), (image,)),
         "shape_ops": (ShapeOps(), (torch.randn(2, 3, 4),)),
         "mlp": (Mlp(), (torch.randn(2, 8),)),
         "upsample": (Upsample(), (torch.randn(1, 2, 2, 2),)),
         "runtime_length": (RuntimeLength(), (torch.randn(1, 2, 3, 4), torch.tensor([5], dtype=torch.int32))),
+        "indexing": (Indexing(), (torch.randn(3, 5), torch.randint(0, 5, (3, 2)))),
+        "sorting": (Sorting(), (torch.randn(3, 5),)),
+        "sampling": (Sampling(), (torch.randn(1, 4, 8, 8), torch.rand(1, 5, 5, 2) * 2 - 1)),
+        "dynamic_batch": (DynamicBatch(), (torch.randn(3, 6),), ({0: torch.export.Dim("batch", min=2, max=64)},)),
+        "quantized_conv": (quantized(QuantizedConv(), (image,)), (image,)),
     }
-    for name, (model, args) in cases.items():
-        ep = export_program(model.eval(), args)
-        for node in ep.graph.nodes:  # trimmed before saving, so the archive keeps PyTorch's layout
-            if isinstance(node.meta.get("stack_trace"), str):
-                node.meta["stack_trace"] = short_trace(node.meta["stack_trace"])
+    for name, (model, args, *dynamic) in cases.items():
+        # export_program keeps only the user's frames of each node's stack trace.
+        ep = export_program(model if isinstance(model, torch.fx.GraphModule) else model.eval(), args,
+                            dynamic_shapes=dynamic[0] if dynamic else None)
         data = archive_bytes(ep)
         (OUT / f"{name}.pt2").write_bytes(data)
         print(f"{name}.pt2: {len(data)} bytes")

@@ -651,6 +651,30 @@ void check_dims(const Ctx& c, std::string_view base) {
       invalid("size has " + std::to_string(s->size()) + " entries for an output of rank " + std::to_string(y->rank()));
     return;
   }
+  if (base == "index") {
+    // x[i0, i1, ...]: each integer index consumes one dim, a boolean mask as many as its rank; the
+    // indices broadcast to B, which replaces the consumed dims. The lowerings place B by these
+    // ranks, so a declared output rank that disagrees would send them past the output's dims.
+    const ir::Attr* a = n.find("indices");
+    const auto* list = a ? std::get_if<std::vector<Value*>>(a) : nullptr;
+    if (!list) return;
+    if (list->size() > static_cast<size_t>(rank))
+      invalid("indices has " + std::to_string(list->size()) + " entries for rank " + std::to_string(rank));
+    int consumed = 0, b_rank = 0;
+    for (const Value* t : *list) {
+      if (!t) continue;
+      const bool mask = t->dtype == ir::DType::kBool || t->dtype == ir::DType::kUInt8;
+      consumed += mask ? t->rank() : 1;
+      b_rank = std::max(b_rank, mask ? 1 : t->rank());
+    }
+    if (consumed > rank)
+      invalid("the indices consume " + std::to_string(consumed) + " dims of rank " + std::to_string(rank));
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (y && y->rank() != rank - consumed + b_rank)
+      invalid("declares an output of rank " + std::to_string(y->rank()) + "; indexing gives rank " +
+              std::to_string(rank - consumed + b_rank));
+    return;
+  }
   if (base == "permute") {
     const Sizes& dims = n.get_ints("dims");
     if (dims.size() != static_cast<size_t>(rank))
