@@ -7,6 +7,7 @@
 // real values), so convolution and linear rules permute it into int8 weights at convert time.
 // Dynamic quantization (choose_qparams → quantize.tensor → dequantize.tensor) keeps the float
 // activation: FULLY_CONNECTED with int8 weights quantizes its input at run time by itself.
+#include <cmath>
 #include <string>
 
 #include "ir/constants.h"
@@ -27,6 +28,25 @@ ir::QuantParams per_tensor_params(const ir::Node& n) {
   return ir::QuantParams{{static_cast<float>(n.get_float("scale"))}, {n.get_int("zero_point")}, 0, nullptr};
 }
 
+// A scale and zero point TFLite's int8 kernels can use: a finite scale in [1e-15, 1e15] (products
+// of two stay normal floats: the int32 bias scale is input scale × weight scale) and an int8 zero
+// point. Observers give scales from float32's epsilon up; a hostile archive gives anything.
+bool valid_scale(double s) { return std::isfinite(s) && s >= 1e-15 && s <= 1e15; }
+bool valid_zero_point(int64_t z) { return z >= -128 && z <= 127; }
+
+// Checks the per-tensor parameters of `n`; false after a diagnostic.
+bool check_per_tensor_params(LowerCtx& ctx, const ir::Node& n) {
+  if (!valid_scale(n.get_float("scale"))) {
+    ctx.unsupported("quantization scale " + std::to_string(n.get_float("scale")) + " is not in [1e-15, 1e15]");
+    return false;
+  }
+  if (!valid_zero_point(n.get_int("zero_point"))) {
+    ctx.unsupported("zero point " + std::to_string(n.get_int("zero_point")) + " is not in the int8 range");
+    return false;
+  }
+  return true;
+}
+
 // The int8 constant `w` with `q` attached, sharing its bytes.
 void bind_quantized_constant(LowerCtx& ctx, const ir::Node& n, Value* w, ir::QuantParams q) {
   if (w->dtype != ir::DType::kInt8) return ctx.unsupported("only int8 quantized weights are supported");
@@ -39,6 +59,7 @@ void lower_quantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("input");
   if (!is_full_int8_range(n))
     return ctx.unsupported("only int8 activations with the full [-128, 127] range are supported");
+  if (!check_per_tensor_params(ctx, n)) return;
   Value* out = ctx.make_output(n.outputs.at(0), ctx.layout_of(x));
   out->quant = per_tensor_params(n);
   ctx.emit(ir::TflOp::QUANTIZE, {ctx.get_any(x)}, {out});
@@ -46,6 +67,7 @@ void lower_quantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
 
 void lower_dequantize_per_tensor(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("input");
+  if (!check_per_tensor_params(ctx, n)) return;
   if (Value* w = ctx.constant(x)) return bind_quantized_constant(ctx, n, w, per_tensor_params(n));
   Value* in = ctx.get_any(x);
   if (!in->quant || *in->quant != per_tensor_params(n))
@@ -65,7 +87,12 @@ void lower_dequantize_per_channel(LowerCtx& ctx, const ir::Node& n) {
   q.zero_point = zps ? ir::to_int_vector(*zps) : std::vector<int64_t>(q.scale.size(), 0);
   int64_t axis = n.get_int("axis");
   if (axis < 0) axis += w->rank();
+  if (axis < 0 || axis >= w->rank()) return ctx.unsupported("per-channel axis out of range");
   q.axis = static_cast<int32_t>(axis);
+  if (static_cast<int64_t>(q.scale.size()) != w->shape[axis].size || q.zero_point.size() != q.scale.size())
+    return ctx.unsupported("per-channel dequantize needs one scale and zero point per channel");
+  for (float s : q.scale)
+    if (!valid_scale(s)) return ctx.unsupported("a per-channel scale is not in [1e-15, 1e15]");
   for (int64_t z : q.zero_point)
     if (z != 0) return ctx.unsupported("per-channel weights need zero point 0 (symmetric quantization) in TFLite");
   bind_quantized_constant(ctx, n, w, std::move(q));

@@ -102,9 +102,12 @@ bool is_int8_weight(const Value* w, int channel_dim) {
 }
 
 // The int32 bias round(b[c] / (s_in·s_w[c])) with scale s_in·s_w[c], zero point 0, dim 0 — the
-// form TFLite's int8 kernels and XNNPACK require. Per tensor when the weights are.
+// form TFLite's int8 kernels and XNNPACK require. Per tensor when the weights are. nullptr when a
+// bias value is not finite: the op then stays float between DEQUANTIZE and QUANTIZE, as the PT2E
+// reference computes it (an int32 cannot hold NaN).
 Value* int32_bias(Graph& g, const Value* b, float s_in, const ir::QuantParams& wq) {
   std::span<const float> values = b->data->as<float>();
+  if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) return nullptr;
   ir::QuantParams q;
   for (float s : wq.scale) q.scale.push_back(s_in * s);
   q.zero_point.assign(q.scale.size(), 0);
@@ -154,7 +157,11 @@ bool to_int8(Graph& g, Node* n, const Int8Rule& rule) {
     const Value* b = static_cast<size_t>(rule.bias) < n->inputs.size() ? n->inputs[rule.bias] : nullptr;
     if (!is_int8_weight(w, rule.weight_dim)) return false;
     if (b && (!b->is_const() || b->dtype != ir::DType::kFloat32)) return false;
-    if (b) n->inputs[rule.bias] = int32_bias(g, b, sources[0].second->quant->scale[0], *w->quant);
+    if (b) {
+      Value* bias = int32_bias(g, b, sources[0].second->quant->scale[0], *w->quant);
+      if (!bias) return false;
+      n->inputs[rule.bias] = bias;
+    }
   }
 
   for (auto [k, src] : sources) {
