@@ -7,7 +7,8 @@ permutes, slices, concatenation and reductions, and a run-time scalar (`.item()`
 torch._check assertions and slices it sizes). Run: python fuzz/make_seeds.py
 
 Later seeds widen what the mutators start from: gathers and index_put, sorting ops, pooling and
-grid_sample, a dynamic batch (symbolic sizes everywhere), and a PT2E int8 model.
+grid_sample, a dynamic batch (symbolic sizes everywhere), a PT2E int8 model, a KV cache (buffer
+mutation, state inputs and outputs), and data movement with elementwise math.
 
 Each node's `stack_trace` keeps only the user's frames (export_program drops torch's): the full
 trace is ~4 KB of torch internals per node, 90% of a seed's model.json, and an execution's cost
@@ -169,6 +170,43 @@ class QuantizedConv(nn.Module):
         return self.fc(y.mean(dim=(2, 3)) + 1.0)
 
 
+class KvCache(nn.Module):
+    """State: a key/value cache written at input_pos (index_copy_, becomes DYNAMIC_UPDATE_SLICE and a
+    cache input/output pair), then attention over the whole cache with a causal mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(4, 12)
+        self.register_buffer("k_cache", torch.zeros(1, 8, 4))
+        self.register_buffer("v_cache", torch.zeros(1, 8, 4))
+
+    def forward(self, x, input_pos):
+        q, k, v = self.qkv(x).split(4, dim=-1)
+        rows = torch.arange(x.shape[1]) + input_pos[0]  # a block write at arange(T) + start
+        self.k_cache.index_copy_(1, rows, k)
+        self.v_cache.index_copy_(1, rows, v)
+        mask = torch.arange(8).unsqueeze(0) <= rows.unsqueeze(1)
+        scores = (q @ self.k_cache.transpose(1, 2)).masked_fill(~mask, -1e9)
+        return torch.softmax(scores, dim=-1) @ self.v_cache
+
+
+class Rearrange(nn.Module):
+    """Data movement and elementwise math: pixel_shuffle, roll, flip, group_norm, where, floor
+    division, fmod, sin/cos, pow, clamp and a slice_scatter."""
+
+    def __init__(self):
+        super().__init__()
+        self.gn = nn.GroupNorm(2, 4)
+
+    def forward(self, x):
+        y = nn.functional.pixel_shuffle(self.gn(x), 2)  # [1, 1, 8, 8]
+        y = torch.roll(y, shifts=(1, -2), dims=(2, 3)).flip(3)
+        z = torch.where(y > 0, torch.sin(y), torch.cos(y) ** 2)
+        z = z + torch.floor_divide(y, 0.7) * 0.1 + torch.fmod(y, 0.5)
+        s = torch.slice_scatter(z, y[:, :, :2].clamp(-1, 1), dim=2, start=0, end=2)
+        return s, torch.pow(y.abs() + 1, 1.5).mean(dim=(2, 3))
+
+
 def quantized(model: nn.Module, args: tuple) -> nn.Module:
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
@@ -273,6 +311,8 @@ def write_seeds():
         "sampling": (Sampling(), (torch.randn(1, 4, 8, 8), torch.rand(1, 5, 5, 2) * 2 - 1)),
         "dynamic_batch": (DynamicBatch(), (torch.randn(3, 6),), ({0: torch.export.Dim("batch", min=2, max=64)},)),
         "quantized_conv": (quantized(QuantizedConv(), (image,)), (image,)),
+        "kv_cache": (KvCache(), (torch.randn(1, 2, 4), torch.tensor([3, 4]))),
+        "rearrange": (Rearrange(), (torch.randn(1, 4, 4, 4),)),
     }
     for name, (model, args, *dynamic) in cases.items():
         # export_program keeps only the user's frames of each node's stack trace.
