@@ -629,6 +629,19 @@ void check_dtype(const Ctx& c, std::string_view base) {
 // 2] on a tensor with a run-time dim reached the lowering's inverse permutation, out of bounds).
 void check_dims(const Ctx& c, std::string_view base) {
   const Node& n = c.n;
+  if (unary_ops().count(base) || binary_ops().count(base) || base == "where" || base == "clamp") {
+    // Elementwise: the output has the largest operand rank (PyTorch broadcasting). The lowerings
+    // prepend leading 1s to the smaller operands up to the output's rank, so a lower declared rank
+    // would be a negative count (a run-time dim skips the size rule that would catch it). A higher
+    // one is legal: torch.export declares `buffer.copy_(scalar)`'s reader with the buffer's [1].
+    int operand_rank = -1;
+    for (const char* a : {"self", "other", "exponent", "condition", "min", "max", "input", "weight"})
+      if (c.has_tensor(a)) operand_rank = std::max(operand_rank, n.get_tensor(a)->rank());
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (y && y->rank() < operand_rank)
+      invalid("declares an output of rank " + std::to_string(y->rank()) + " for an operand of rank " +
+              std::to_string(operand_rank));
+  }
   const Value* x = c.has_tensor("self")    ? n.get_tensor("self")
                    : c.has_tensor("input") ? n.get_tensor("input")
                                            : nullptr;

@@ -1,5 +1,6 @@
 // The conversion pipeline: archive → ATen IR → passes → lowering → TFLite passes → flatbuffer.
 // Passes run in this order, by name, so `--dump-after=NAME` can show the IR after any of them.
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -244,8 +245,10 @@ std::string Diagnostic::to_string() const {
 // with thousands of renamed ops must not produce megabytes of text): a count per op, the first
 // few nodes, and where to find the rest. ConversionError::diagnostics() keeps every one.
 static std::string summarize(const std::vector<Diagnostic>& diagnostics) {
-  // At most ~1,000 characters: 3 ops of at most 48 characters named, 3 lines of at most 180.
-  constexpr size_t kListed = 3, kOpsNamed = 3, kOpChars = 48, kLineChars = 180;
+  // At most ~1,000 characters: 3 ops of at most 48 characters named, and 600 characters of node
+  // lines (one node gets them all, so its whole message shows; three get 200 each).
+  constexpr size_t kListed = 3, kOpsNamed = 3, kOpChars = 48, kLinesChars = 600;
+  const size_t kLineChars = kLinesChars / std::clamp<size_t>(diagnostics.size(), 1, kListed);
   auto cut = [](const std::string& s, size_t n) { return s.size() > n ? s.substr(0, n) + "..." : s; };
   // Count per op in order of first appearance; a map, since a hostile archive may name a new op
   // on every one of its nodes.

@@ -41,6 +41,7 @@ struct ArchiveSpec {
   size_t weight_bytes = 24;
   std::vector<int64_t> weight_strides;  // empty: contiguous
   std::string omit_model_json;
+  std::vector<int64_t> out_sizes = {2, 3};  // the declared shape of mul
 };
 
 std::vector<uint8_t> build(const ArchiveSpec& spec) {
@@ -53,23 +54,23 @@ std::vector<uint8_t> build(const ArchiveSpec& spec) {
                 {{"stack_trace",
                   "File \"/site/torch/nn/x.py\", line 3, in f\n  File \"/home/me/model.py\", line 42, in forward"},
                  {"nn_module_stack", "L__self__,,M;L__self___blk,blk,my.Block"}}}};
-  json ep = {
-      {"graph_module",
-       {{"graph",
-         {{"inputs", {{{"as_tensor", {{"name", "p_w"}}}}, {{"as_tensor", {{"name", "x"}}}}}},
-          {"outputs", {{{"as_tensor", {{"name", "mul"}}}}}},
-          {"nodes", {node}},
-          {"tensor_values", {{"x", tensor_meta({2, 3})}, {"p_w", tensor_meta({2, 3})}, {"mul", tensor_meta({2, 3})}}},
-          {"sym_int_values", json::object()},
-          {"is_single_tensor_return", true}}},
-        {"signature",
-         {{"input_specs",
-           {{{"parameter", {{"arg", {{"name", "p_w"}}}, {"parameter_name", "w"}}}},
-            {{"user_input", {{"arg", {{"as_tensor", {{"name", "x"}}}}}}}}}},
-          {"output_specs", {{{"user_output", {{"arg", {{"as_tensor", {{"name", "mul"}}}}}}}}}}}}}},
-      {"schema_version", {{"major", spec.schema_major}, {"minor", 20}}},
-      {"verifiers", {spec.verifier}},
-      {"opset_version", {{"aten", 10}}}};
+  json ep = {{"graph_module",
+              {{"graph",
+                {{"inputs", {{{"as_tensor", {{"name", "p_w"}}}}, {{"as_tensor", {{"name", "x"}}}}}},
+                 {"outputs", {{{"as_tensor", {{"name", "mul"}}}}}},
+                 {"nodes", {node}},
+                 {"tensor_values",
+                  {{"x", tensor_meta({2, 3})}, {"p_w", tensor_meta({2, 3})}, {"mul", tensor_meta(spec.out_sizes)}}},
+                 {"sym_int_values", json::object()},
+                 {"is_single_tensor_return", true}}},
+               {"signature",
+                {{"input_specs",
+                  {{{"parameter", {{"arg", {{"name", "p_w"}}}, {"parameter_name", "w"}}}},
+                   {{"user_input", {{"arg", {{"as_tensor", {{"name", "x"}}}}}}}}}},
+                 {"output_specs", {{{"user_output", {{"arg", {{"as_tensor", {{"name", "mul"}}}}}}}}}}}}}},
+             {"schema_version", {{"major", spec.schema_major}, {"minor", 20}}},
+             {"verifiers", {spec.verifier}},
+             {"opset_version", {{"aten", 10}}}};
   json wcfg = {{"config",
                 {{"w",
                   {{"path_name", "weight_0"},
@@ -158,6 +159,15 @@ TEST(Pt2Reader, SchemasHoldTheDefaultsOfOmittedArguments) {
   ASSERT_NE(default_of("aten.rsub.Tensor", "alpha"), nullptr);
   EXPECT_EQ(std::get<int64_t>(*default_of("aten.rsub.Tensor", "alpha")), 1);
   EXPECT_EQ(default_of("aten.relu.default", "self"), nullptr);
+}
+
+TEST(Pt2Reader, ElementwiseOutputBelowItsOperandsRankIsRefused) {
+  // Checked by rank before any size rule, so it holds for run-time dims too (the lowerings prepend
+  // output-rank − operand-rank leading 1s to each operand).
+  ArchiveSpec spec;
+  spec.out_sizes = {6};
+  EXPECT_NE(error_of(spec).find("declares an output of rank 1 for an operand of rank 2"), std::string::npos)
+      << error_of(spec);
 }
 
 TEST(Pt2Reader, NotAPt2Archive) {
