@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "util/check.h"
 
@@ -74,6 +75,24 @@ float f16_to_f32(uint16_t h) {
   float f;
   std::memcpy(&f, &x, 4);
   return f;
+}
+
+// float → int64 truncating toward zero like a C cast, but defined everywhere: NaN gives 0 and
+// values beyond the range saturate (a C cast of those is undefined behaviour).
+int64_t saturating_int64(float f) {
+  if (std::isnan(f)) return 0;
+  if (f >= 9.2233720368547758e18f) return std::numeric_limits<int64_t>::max();
+  if (f <= -9.2233720368547758e18f) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(f);
+}
+
+// Round to nearest even on the 16 bits kept; a NaN stays a (quiet) NaN.
+uint16_t f32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if (std::isnan(f)) return static_cast<uint16_t>((x >> 16) | 0x40);
+  x += 0x7fff + ((x >> 16) & 1);
+  return static_cast<uint16_t>(x >> 16);
 }
 
 float bf16_to_f32(uint16_t h) {
@@ -168,13 +187,22 @@ std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtyp
       for (float f : values) h.push_back(f32_to_f16(f));
       return to_bytes(std::span<const uint16_t>(h));
     }
+    case DType::kBFloat16: {
+      std::vector<uint16_t> h;
+      for (float f : values) h.push_back(f32_to_bf16(f));
+      return to_bytes(std::span<const uint16_t>(h));
+    }
     case DType::kFloat64: {
       std::vector<double> d(values.begin(), values.end());
       return to_bytes(std::span<const double>(d));
     }
     default: {
+      // Integers: from_int_vector handles every integer dtype but packed int4, which only
+      // weight_quant writes (from its own bytes). A fuzzed bfloat16 constant once bounced between
+      // the two functions here until the stack overflowed.
+      PT2_CHECK(dtype != DType::kInt4, "int4 constants are packed by weight_quant only");
       std::vector<int64_t> ints;
-      for (float f : values) ints.push_back(static_cast<int64_t>(f));
+      for (float f : values) ints.push_back(saturating_int64(f));
       return from_int_vector(ints, dtype);
     }
   }

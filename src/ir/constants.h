@@ -29,6 +29,7 @@ std::vector<uint8_t> from_float_vector(std::span<const float> values, DType dtyp
 std::vector<uint8_t> from_int_vector(std::span<const int64_t> values, DType dtype);
 
 // bfloat16 bits → float (exact).
+uint16_t f32_to_bf16(float f);
 float bf16_to_f32(uint16_t h);
 // The `n` values of a packed int4 tensor (two per byte, element 2i in the low nibble, as TFLite
 // packs them), sign-extended.

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "ir/constants.h"
 #include "ir/graph.h"
 
@@ -70,6 +73,29 @@ TEST(Constants, Int4ValuesReadBackSignExtendedLowNibbleFirst) {
   EXPECT_EQ(to_int_vector(*w), (std::vector<int64_t>{-1, -8, 7}));
   w->quant = QuantParams{{0.5f}, {0}, 0, nullptr};
   EXPECT_EQ(to_float_vector(*w), (std::vector<float>{-0.5f, -4.0f, 3.5f}));
+}
+
+TEST(Constants, EveryDtypeEncodesFromFloatsAndInts) {
+  // bfloat16 once bounced between from_float_vector and from_int_vector until the stack overflowed.
+  const std::vector<float> f = {1.0f, -2.5f, 3.0078125f, 65504.0f};
+  Graph g;
+  Value* b = g.add_const("b", DType::kBFloat16, static_shape(std::vector<int64_t>{4}),
+                         ConstData::own(from_float_vector(f, DType::kBFloat16)));
+  EXPECT_EQ(to_float_vector(*b), (std::vector<float>{1.0f, -2.5f, 3.0f, 65536.0f}));  // nearest, ties to even
+  for (DType t : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64, DType::kInt8, DType::kUInt8,
+                  DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool}) {
+    EXPECT_EQ(from_float_vector(f, t).size(), 4 * dtype_size(t)) << dtype_name(t);
+    EXPECT_EQ(from_int_vector(std::vector<int64_t>{1, 2, 3, 4}, t).size(), 4 * dtype_size(t)) << dtype_name(t);
+  }
+}
+
+TEST(Constants, FloatsBeyondTheIntegerRangeSaturateAndNanGivesZero) {
+  const std::vector<float> f = {std::nanf(""), 1e30f, -1e30f, -2.9f};
+  Graph g;
+  Value* i = g.add_const("i", DType::kInt64, static_shape(std::vector<int64_t>{4}),
+                         ConstData::own(from_float_vector(f, DType::kInt64)));
+  EXPECT_EQ(to_int_vector(*i),
+            (std::vector<int64_t>{0, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), -2}));
 }
 
 }  // namespace
