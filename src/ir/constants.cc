@@ -77,13 +77,18 @@ float f16_to_f32(uint16_t h) {
   return f;
 }
 
-// float → int64 truncating toward zero like a C cast, but defined everywhere: NaN gives 0 and
-// values beyond the range saturate (a C cast of those is undefined behaviour).
-int64_t saturating_int64(float f) {
-  if (std::isnan(f)) return 0;
-  if (f >= 9.2233720368547758e18f) return std::numeric_limits<int64_t>::max();
-  if (f <= -9.2233720368547758e18f) return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(f);
+int64_t saturating_int64(double v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
+  if (v <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+float saturating_float(double v) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (v > kMax) return std::numeric_limits<float>::infinity();
+  if (v < -kMax) return -std::numeric_limits<float>::infinity();
+  return static_cast<float>(v);  // NaN stays NaN
 }
 
 // Round to nearest even on the 16 bits kept; a NaN stays a (quiet) NaN.
@@ -174,7 +179,7 @@ std::vector<int64_t> to_int_vector(const Value& v) {
     case DType::kInt64: conv(d.as<int64_t>()); break;
     case DType::kInt4: conv(std::span<const int8_t>(unpack_int4(d.bytes(), num_elements(v.shape)))); break;
     default:
-      for (float f : to_float_vector(v)) out.push_back(static_cast<int64_t>(f));
+      for (float f : to_float_vector(v)) out.push_back(saturating_int64(f));
   }
   return out;
 }

@@ -22,6 +22,13 @@ std::vector<float> to_float_vector(const Value& v);
 // The constant's values as int64 (from any integer or bool dtype).
 std::vector<int64_t> to_int_vector(const Value& v);
 // IEEE float16 bits of `f`, rounded to nearest even (overflow gives infinity), and back.
+// A float → int64 that truncates toward zero like a C cast but is defined everywhere: NaN gives 0,
+// values beyond the range saturate (a C cast of those is undefined behaviour, and archive values
+// can be anything).
+int64_t saturating_int64(double v);
+// double → float, ±infinity beyond float's range (a C cast of a finite value there is undefined).
+float saturating_float(double v);
+
 uint16_t f32_to_f16(float f);
 float f16_to_f32(uint16_t h);
 // Bytes of `values` converted to `dtype`.

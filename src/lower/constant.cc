@@ -69,7 +69,7 @@ void lower_arange(LowerCtx& ctx, const ir::Node& n) {
   std::vector<int64_t> i(count);
   for (int64_t k = 0; k < count; ++k) {
     f[k] = start + static_cast<double>(k) * step;
-    i[k] = static_cast<int64_t>(f[k]);
+    i[k] = ir::saturating_int64(f[k]);
   }
   bind_constant(ctx, y, f, i);
 }

@@ -87,10 +87,10 @@ ir::Value* LowerCtx::const_i32(std::span<const int32_t> values, const std::vecto
 }
 
 ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
-  float f = static_cast<float>(x);
+  float f = ir::saturating_float(x);
   std::vector<uint8_t> bytes = ir::is_floating(dtype)
                                    ? ir::from_float_vector(std::span<const float>(&f, 1), dtype)
-                                   : ir::from_int_vector(std::vector<int64_t>{static_cast<int64_t>(x)}, dtype);
+                                   : ir::from_int_vector(std::vector<int64_t>{ir::saturating_int64(x)}, dtype);
   return new_const(dtype, {}, std::move(bytes));
 }
 

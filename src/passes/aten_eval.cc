@@ -853,7 +853,7 @@ const std::unordered_map<std::string_view, Kernel>& kernels() {
          EvalTensorPtr x = c.tensor("self");
          if (!x || ir::is_floating(x->dtype)) return std::nullopt;
          if (x->dtype == DType::kBool) return unary(c, [](double v) -> double { return v == 0 ? 1.0 : 0.0; });
-         return unary(c, [](double v) -> double { return static_cast<double>(~static_cast<int64_t>(v)); });
+         return unary(c, [](double v) -> double { return static_cast<double>(~ir::saturating_int64(v)); });
        }},
       // elementwise, two operands
       {"aten.add.Tensor", BINARY_ALPHA("self", "other", x + y, false)},
