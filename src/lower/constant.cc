@@ -31,7 +31,7 @@ void fill(LowerCtx& ctx, const ir::Node& n, std::string_view arg) {
   if (!ir::is_fully_static(y->shape)) return ctx.unsupported("a tensor factory with a dynamic shape is not supported");
   const size_t count = static_cast<size_t>(ir::num_elements(y->shape));
   const bool is_float_arg = std::holds_alternative<double>(*n.find(arg));
-  const int64_t as_int = is_float_arg ? static_cast<int64_t>(n.get_float(arg)) : n.get_int(arg);
+  const int64_t as_int = is_float_arg ? ir::saturating_int64(n.get_float(arg)) : n.get_int(arg);
   bind_constant(ctx, y, std::vector<double>(count, n.get_float(arg)), std::vector<int64_t>(count, as_int));
 }
 

@@ -16,9 +16,12 @@ constexpr int kInt4Min = -8;
 constexpr uint16_t kSmallestNormalFp16 = 0x0400;  // 2^-14
 constexpr uint16_t kLargestFp16 = 0x7BFF;         // 65504
 
-// round(w / scale) clamped to [lo, hi]; in double so that the division itself adds no error.
+// round(w / scale) clamped to [lo, hi]; in double so that the division itself adds no error. A NaN
+// weight (or an infinite one, whose channel scale is then infinite too) gives 0, not an undefined
+// cast of NaN.
 int quantize_one(float w, double scale, int lo, int hi) {
   const double q = std::round(static_cast<double>(w) / scale);
+  if (std::isnan(q)) return 0;
   return static_cast<int>(std::clamp(q, static_cast<double>(lo), static_cast<double>(hi)));
 }
 

@@ -53,6 +53,13 @@ TEST(Int8PerChannel, AllZeroAndTinyChannelsGetNormalPositiveScales) {
   for (int8_t v : q.values) EXPECT_EQ(v, 0);
 }
 
+TEST(Int8PerChannel, NanAndInfiniteWeightsGiveZeroNotAnUndefinedCast) {
+  // A hostile archive's weights may hold anything (UBSan float-cast-overflow catches a NaN cast).
+  const std::vector<float> w = {std::nanf(""), 1.0f, -2.0f, INFINITY, 1.0f, 0.5f};
+  const Int8PerChannel q = quantize_int8_per_channel(w, 2, 3);
+  EXPECT_EQ(std::vector<int>(q.values.begin(), q.values.end()), (std::vector<int>{0, 64, -127, 0, 0, 0}));
+}
+
 TEST(Int4Blockwise, ErrorIsAtMostHalfAStepWithFloat16Scales) {
   const int64_t rows = 5, cols = 128, block = 32;
   std::vector<float> w = random_weights(rows * cols, 0.02f, 2);
