@@ -170,8 +170,16 @@ void emit_gather(LowerCtx& ctx, Value* params, int axis, Value* indices, Value* 
 Value* int32_indices(LowerCtx& ctx, const Value* idx, int64_t dim_size) {
   if (Value* c = ctx.constant(idx)) {
     std::vector<int64_t> v = ir::to_int_vector(*c);
-    for (int64_t& i : v)
+    for (int64_t& i : v) {
       if (i < 0) i += dim_size;
+      // PyTorch raises IndexError here at run time; the kernels would read or write out of bounds
+      // (and index_put's convert-time mask did, on a fuzzed archive).
+      if (dim_size > 0 && (i < 0 || i >= dim_size)) {
+        ctx.unsupported("constant index " + std::to_string(i < 0 ? i - dim_size : i) +
+                        " is out of range for a dim of size " + std::to_string(dim_size));
+        return nullptr;
+      }
+    }
     return ctx.new_const(ir::DType::kInt32, c->shape, ir::from_int_vector(v, ir::DType::kInt32));
   }
   return ctx.cast(ctx.get(idx, {}), ir::DType::kInt32);
@@ -190,6 +198,7 @@ void lower_embedding(LowerCtx& ctx, const ir::Node& n) {
   const Value* idx = n.get_tensor("indices");
   const Value* y = n.outputs.at(0);
   Value* indices = gather_positions(ctx, idx, w->shape.at(0).size);
+  if (!indices) return;
   emit_gather(ctx, ctx.get(w, {}), 0, indices, ctx.make_output(y));
 }
 
@@ -210,6 +219,7 @@ Value* index_coordinates(LowerCtx& ctx, const Value* x, const std::vector<Value*
       return nullptr;
     }
     Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);  // PyTorch order
+    if (!v) return nullptr;
     std::vector<int64_t> full(b_rank - idx->rank(), 1);
     for (const ir::Dim& d : idx->shape) full.push_back(d.size);
     v = ctx.reshape(v, full);
@@ -316,6 +326,7 @@ void lower_index_several_dynamic(LowerCtx& ctx, const ir::Node& n, int d0, int k
     if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
       return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
     Value* v = int32_indices(ctx, idx, x->shape[d0 + j].size);
+    if (!v) return;
     ir::Shape full(b_rank - idx->rank(), ir::Dim{1, ""});
     full.insert(full.end(), idx->shape.begin(), idx->shape.end());
     if (full != idx->shape) {
@@ -452,6 +463,7 @@ void lower_index(LowerCtx& ctx, const ir::Node& n) {
   if (idx->dtype == ir::DType::kBool || idx->dtype == ir::DType::kUInt8)
     return ctx.unsupported("boolean-mask indexing has a data-dependent shape; not supported");
   Value* positions = gather_positions(ctx, idx, x->shape.at(dim).size);
+  if (!positions) return;
   if (idx->rank() == 1) {  // the output keeps x's layout, with the indexed dim resized
     const Perm layout = ctx.layout_of(x);
     return emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(y, layout));
@@ -465,7 +477,9 @@ void lower_index_select(LowerCtx& ctx, const ir::Node& n) {
   const Value* idx = n.get_tensor("index");
   const int dim = normalize_dim(n.get_int("dim"), x->rank());
   if (idx->rank() > 1) return ctx.unsupported("index_select with a multi-dimensional index");
-  Value* positions = ctx.reshape(gather_positions(ctx, idx, x->shape.at(dim).size), {ir::num_elements(idx->shape)});
+  Value* positions = gather_positions(ctx, idx, x->shape.at(dim).size);
+  if (!positions) return;
+  positions = ctx.reshape(positions, {ir::num_elements(idx->shape)});
   const Perm layout = ctx.layout_of(x);
   emit_gather(ctx, ctx.get_any(x), stored_axis(layout, dim), positions, ctx.make_output(n.outputs.at(0), layout));
 }
@@ -525,10 +539,17 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   const int64_t numel = ir::num_elements(idx->shape);
   Value* xc = ctx.constant(x);
   Value* ic = ctx.constant(idx);
+  for (int d = 0; d < rank; ++d)  // PyTorch's rule; the coordinates below rely on it
+    if (d != dim && (idx->rank() != rank || idx->shape[d].size > x->shape[d].size))
+      return ctx.unsupported("gather's index must have self's rank and be no larger than self outside dim");
   if (ic) {
     std::vector<int64_t> positions = ir::to_int_vector(*ic);
-    for (int64_t& p : positions)
-      if (p < 0) p += x->shape[dim].size;
+    const int64_t extent = x->shape[dim].size;
+    for (int64_t& p : positions) {
+      if (p < 0) p += extent;
+      if (p < 0 || p >= extent)
+        return ctx.unsupported("constant gather index out of range for a dim of size " + std::to_string(extent));
+    }
     std::vector<int32_t> coords = gather_coordinates(sizes, dim, &positions);
     if (xc) {  // fold: copy the addressed elements
       const size_t es = ir::dtype_size(x->dtype);
@@ -554,7 +575,9 @@ void lower_gather(LowerCtx& ctx, const ir::Node& n) {
   std::vector<Value*> parts;
   for (int k = 0; k < rank; ++k) {
     if (k == dim) {
-      parts.push_back(ctx.reshape(int32_indices(ctx, idx, x->shape[dim].size), one));
+      Value* v = int32_indices(ctx, idx, x->shape[dim].size);
+      if (!v) return;
+      parts.push_back(ctx.reshape(v, one));
       continue;
     }
     std::vector<int32_t> coord(numel);

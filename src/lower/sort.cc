@@ -18,6 +18,12 @@ void emit_topk(LowerCtx& ctx, const ir::Node& n, const Value* x, int64_t dim, in
     return ctx.unsupported("TOPK_V2 takes float32 and int32 tensors only");
   if (dim < 0) dim += rank;
   if (k < 0 || k > x->shape[dim].size) return ctx.unsupported("k is out of range");
+  std::vector<int64_t> want = ir::sizes_of(x->shape);  // both outputs: the input's shape, k along dim
+  want[dim] = k;
+  for (const Value* out : n.outputs)
+    if (out && (!ir::is_fully_static(out->shape) || ir::sizes_of(out->shape) != want))
+      return ctx.unsupported("declared output shape " + ir::shape_to_string(out->shape) + " is not the input's with " +
+                             std::to_string(k) + " along dim " + std::to_string(dim));
   // The stored layout with `dim` moved last (the input's own when it is already last).
   Perm layout = ctx.layout_of(x);
   if (layout.empty()) layout = identity_perm(rank);
