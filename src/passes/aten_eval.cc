@@ -435,7 +435,7 @@ std::optional<EvalTensor> index(const Ctx& c) {
     for (size_t d : indexed) {
       const double kd = idx[d]->values[offsets[d][bflat]];
       if (std::isnan(kd)) return std::nullopt;
-      int64_t k = static_cast<int64_t>(kd);
+      int64_t k = ir::saturating_int64(kd);
       if (k < 0) k += x->sizes[d];
       if (k < 0 || k >= x->sizes[d]) return std::nullopt;  // torch raises: leave it to run time
       off += k * st[d];
@@ -462,7 +462,7 @@ std::optional<EvalTensor> take_along(const Ctx& c, const EvalTensor& table, int 
   for (int64_t o = 0; o < outer; ++o)
     for (double id : ids.values) {
       if (std::isnan(id)) return std::nullopt;
-      int64_t k = static_cast<int64_t>(id);
+      int64_t k = ir::saturating_int64(id);
       if (k < 0) k += n;
       if (k < 0 || k >= n) return std::nullopt;
       const double* src = table.values.data() + (o * n + k) * inner;
@@ -497,7 +497,7 @@ std::optional<EvalTensor> gather(const Ctx& c) {
   for (size_t i = 0; i < v.size(); ++i) {
     const double kd = ids->values[i];
     if (std::isnan(kd)) return std::nullopt;
-    int64_t k = static_cast<int64_t>(kd), off = 0;
+    int64_t k = ir::saturating_int64(kd), off = 0;
     if (k < 0) k += x->sizes[*d];
     if (k < 0 || k >= x->sizes[*d]) return std::nullopt;
     for (size_t a = 0; a < idx.size(); ++a) {
@@ -739,10 +739,10 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double sign(double x) { return std::isnan(x) ? x : static_cast<double>((x > 0) - (x < 0)); }
 double bits_and(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return a + b;
-  return static_cast<double>(static_cast<int64_t>(a) & static_cast<int64_t>(b));
+  return static_cast<double>(ir::saturating_int64(a) & ir::saturating_int64(b));
 }
-double bits_or(double a, double b) { return static_cast<double>(static_cast<int64_t>(a) | static_cast<int64_t>(b)); }
-double bits_xor(double a, double b) { return static_cast<double>(static_cast<int64_t>(a) ^ static_cast<int64_t>(b)); }
+double bits_or(double a, double b) { return static_cast<double>(ir::saturating_int64(a) | ir::saturating_int64(b)); }
+double bits_xor(double a, double b) { return static_cast<double>(ir::saturating_int64(a) ^ ir::saturating_int64(b)); }
 
 using Kernel = std::optional<EvalTensor> (*)(const Ctx&);
 
