@@ -56,13 +56,22 @@ void lower_slice_scatter(LowerCtx& ctx, const ir::Node& n) {
   int64_t dim = n.get_int("dim");
   if (dim < 0) dim += rank;
   if (!ir::is_fully_static(x->shape)) return ctx.unsupported("slice_scatter with dynamic shapes is not supported yet");
+  for (const char* a : {"start", "end"})
+    if (const ir::Attr* v = n.find(a); v && std::holds_alternative<ir::SymRef>(*v))
+      return ctx.unsupported("slice_scatter with a run-time start or end is not supported");
   const int64_t size = x->shape[dim].size, step = n.get_int("step");
   auto bound = [&](const char* arg, int64_t dflt) {
     int64_t v = n.is_none(arg) ? dflt : n.get_int(arg);
     if (v < 0) v += size;
     return std::clamp<int64_t>(v, 0, size);
   };
-  const int64_t start = bound("start", 0), count = src->shape.at(dim).size;
+  const int64_t start = bound("start", 0), end = bound("end", size), count = src->shape.at(dim).size;
+  // src must be exactly the slice x[start:end:step] along dim and x elsewhere (PyTorch's rule): the
+  // writes below are addressed by x's sizes (a fuzzed src wrote past the folded copy's end).
+  std::vector<int64_t> want = ir::sizes_of(x->shape);
+  want[dim] = end > start ? (end - start + step - 1) / step : 0;
+  if (step < 1 || !ir::is_fully_static(src->shape) || src->rank() != rank || ir::sizes_of(src->shape) != want)
+    return ctx.unsupported("src " + ir::shape_to_string(src->shape) + " is not the shape of the slice it replaces");
   Value* xc = ctx.constant(x);
   Value* sc = ctx.constant(src);
   if (xc && sc) {  // fold: copy src's rows over x's at start, start + step, ...
