@@ -296,7 +296,13 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   if (x->rank() != 4 || !ir::is_fully_static(x->shape))
     return ctx.unsupported("pixel_shuffle needs a static 4-D input");
   const int64_t r = n.get_int("upscale_factor");
-  const int64_t N = x->shape[0].size, H = x->shape[2].size, W = x->shape[3].size, C = y->shape[1].size;
+  // PyTorch's shape rule: [N, C·r², H, W] → [N, C, H·r, W·r]; the regrouping below relies on it (a
+  // fuzzed archive declared a rank-3 output).
+  const int64_t N = x->shape[0].size, Cr2 = x->shape[1].size, H = x->shape[2].size, W = x->shape[3].size;
+  if (r < 1 || r > 1024 || Cr2 % (r * r) != 0 || !ir::is_fully_static(y->shape) ||
+      ir::sizes_of(y->shape) != std::vector<int64_t>{N, Cr2 / (r * r), H * r, W * r})
+    return ctx.unsupported("pixel_shuffle's declared output is not [N, C/r², H·r, W·r] of its input");
+  const int64_t C = y->shape[1].size;
   const Perm nhwc = channels_last_perm(4);
   Value* in = ctx.get(x, nhwc);
   if (C != 1) {
