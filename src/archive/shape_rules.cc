@@ -642,6 +642,22 @@ void check_dims(const Ctx& c, std::string_view base) {
       invalid("declares an output of rank " + std::to_string(y->rank()) + " for an operand of rank " +
               std::to_string(operand_rank));
   }
+  if (base == "cat") {
+    // Every input has the output's rank (PyTorch also skips legacy empty 1-D inputs), and dim is
+    // within it; the lowerings index each input's dims by the output's.
+    const ir::Attr* a = n.find("tensors");
+    const auto* list = a ? std::get_if<std::vector<Value*>>(a) : nullptr;
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (!list || !y) return;
+    for (const Value* t : *list) {
+      const bool legacy_empty = t && t->rank() == 1 && t->shape[0].is_static() && t->shape[0].size == 0;
+      if (t && !legacy_empty && t->rank() != y->rank())
+        invalid("an input of rank " + std::to_string(t->rank()) + " for an output of rank " +
+                std::to_string(y->rank()));
+    }
+    if (c.has("dim")) c.dim(n.get_int("dim"), y->rank(), "dim");
+    return;
+  }
   const Value* x = c.has_tensor("self")    ? n.get_tensor("self")
                    : c.has_tensor("input") ? n.get_tensor("input")
                                            : nullptr;

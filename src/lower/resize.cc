@@ -33,7 +33,7 @@ std::pair<std::optional<double>, std::optional<double>> scales_of(const ir::Node
 void lower_resize(LowerCtx& ctx, const ir::Node& n, ir::TflOp op, bool bilinear) {
   const Value* x = n.get_tensor(n.find("input") ? "input" : "self");
   const Value* y = n.outputs.at(0);
-  if (x->rank() != 4 || !ir::is_fully_static(y->shape))
+  if (x->rank() != 4 || y->rank() != 4 || !ir::is_fully_static(y->shape))
     return ctx.unsupported("upsampling needs a 4-D input and a static output");
   const int64_t ih = x->shape[2].size, iw = x->shape[3].size, oh = y->shape[2].size, ow = y->shape[3].size;
   const bool align_corners = bilinear && n.get_bool("align_corners");
