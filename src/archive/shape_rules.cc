@@ -196,6 +196,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     return b;
   }
   if (unary_ops().count(base) && c.has_tensor("self")) return in_sizes("self");
+  if (base == "flip" || base == "roll") return in_sizes("self");
   if (base == "_softmax" || base == "_log_softmax" || base == "_safe_softmax" || base == "cumsum") {
     c.dim(n.get_int("dim"), c.rank("self"));
     return in_sizes("self");
@@ -716,7 +717,13 @@ void check_dims(const Ctx& c, std::string_view base) {
     }
     return;
   }
-  for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}) {
+  if (base == "flip" || base == "roll") {  // the output keeps the input's shape
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (y && y->rank() != rank)
+      invalid("declares an output of rank " + std::to_string(y->rank()) + " for an input of rank " +
+              std::to_string(rank));
+  }
+  for (const char* a : {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis", "dims"}) {
     const ir::Attr* v = n.find(a);
     if (v && std::holds_alternative<int64_t>(*v)) c.dim(std::get<int64_t>(*v), rank, a);
     if (v && std::holds_alternative<Sizes>(*v))
