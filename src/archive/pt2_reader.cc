@@ -267,6 +267,14 @@ class Importer {
     v->data = payload_data(layout, zip_.data(*e), zip_.owner(), zip_.file_mapped(), synthesized_bytes_, meta_at);
   }
 
+  // A tensor of a dtype the IR has no type for (complex, float8) stands in as float32 so that a node
+  // reading it can be reported; at the model's boundary nothing would report it.
+  void check_io_dtype(const Value* v, const char* what, const Where& at) const {
+    if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
+      at.fail(std::string(what) + " " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
+              std::to_string(it->second) + ")");
+  }
+
   void bind_inputs(const json& specs, const Where& at) {
     array_at(specs, at);
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -282,6 +290,7 @@ class Importer {
         }
         Value* v = as_tensor(arg, bat.key("arg"));
         if (has_zero_dim(v)) bat.fail("model input " + quote(v->name) + " has a zero-size dim (not supported)");
+        check_io_dtype(v, "model input", bat);
         bind_once(v, bat);
         graph_->inputs.push_back(v);
         signature_.input_names.push_back(v->name);
@@ -338,6 +347,7 @@ class Importer {
         Value* v = as_tensor(arg, bat.key("arg"));
         if (!available(v)) bat.key("arg").fail("output tensor " + quote(v->name) + " is not produced by any node");
         if (has_zero_dim(v)) bat.fail("model output " + quote(v->name) + " has a zero-size dim (not supported)");
+        check_io_dtype(v, "model output", bat);
         graph_->outputs.push_back(v);
         signature_.output_names.push_back("output_" + std::to_string(graph_->outputs.size() - 1));
       } else if (kind == "buffer_mutation") {
@@ -658,9 +668,11 @@ class Importer {
       if (!available(v)) node_at.fail("reads tensor " + quote(v->name) + " before any node produces it");
       if (has_zero_dim(v) && !skips_empty)
         node_at.fail("reads the zero-size tensor " + quote(v->name) + " (not supported)");
-      if (auto it = bad_dtype_.find(v); it != bad_dtype_.end())
+      if (auto it = bad_dtype_.find(v); it != bad_dtype_.end()) {
         diagnose(*node, "tensor " + quote(v->name) + " has an unsupported dtype (torch ScalarType " +
                             std::to_string(it->second) + ")");
+        diagnosed.push_back("");
+      }
     }
     // A node producing a zero-size tensor is refused where that tensor is read (above), or
     // dropped with it when nothing does.
@@ -671,6 +683,11 @@ class Importer {
       expand_one_element_lists(*node);
       if (std::string why = check_node_shapes(*node); !why.empty()) node_at.fail(why);
     }
+    // A node with an argument the IR cannot hold (a None placeholder stands in for it) is in the
+    // report already. The ATen passes match on op names and trust the schema check, which this node
+    // did not pass: under an op name no pass knows, none rewrites it or reads its placeholders.
+    // The lowering skips it by name and only makes placeholders of its outputs.
+    if (!diagnosed.empty()) node->op = kUnrepresentedOp;
     graph_->insert_node(nullptr, std::move(node));
   }
 
@@ -693,6 +710,7 @@ class Importer {
   }
 
   static constexpr std::string_view kItemOp = "aten._local_scalar_dense.default";
+  static constexpr std::string_view kUnrepresentedOp = "pt2tflite.unrepresented_arguments";
 
   const ZipArchive& zip_;
   std::string root_;
