@@ -284,7 +284,8 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
   }
   if ((base == "mean" || base == "sum") && overload == "default") return Sizes{};
   if (base == "mean" || base == "sum" || base == "amax" || base == "amin" || base == "any" || base == "all" ||
-      base == "argmax" || base == "var" || base == "linalg_vector_norm") {
+      base == "argmax" || base == "argmin" || base == "var" || base == "linalg_vector_norm" ||
+      ((base == "max" || base == "min") && (overload == "dim" || overload == "default"))) {
     Sizes x = in_sizes("self");
     Sizes dims;
     if (n.find("dim") && std::holds_alternative<int64_t>(*n.find("dim")))
@@ -491,7 +492,170 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     }
     return size;
   }
+  // Ops whose result has their first tensor operand's shape.
+  static const std::unordered_set<std::string_view> same_as_self = {
+      "atan",      "tan",       "exp2",       "log10",     "log2", "contiguous", "lift_fresh_copy", "to", "zeros_like",
+      "ones_like", "full_like", "index_copy", "index_put", "tril", "triu"};
+  if (same_as_self.count(base)) return in_sizes("self");
+  if (binary_ops().count(base) && c.has_tensor("self")) return in_sizes("self");  // a number for `other`
+  if (base == "copy") {  // self.copy_(src): src broadcasts to self
+    if (ir::broadcast_sizes(in_sizes("self"), in_sizes("src")) != in_sizes("self"))
+      invalid("src " + str(in_sizes("src")) + " does not broadcast to self " + str(in_sizes("self")));
+    return in_sizes("self");
+  }
+  if (base == "masked_fill") {  // the mask broadcasts to self; a tensor value is 0-d
+    if (ir::broadcast_sizes(in_sizes("self"), in_sizes("mask")) != in_sizes("self"))
+      invalid("mask " + str(in_sizes("mask")) + " does not broadcast to self " + str(in_sizes("self")));
+    if (c.has_tensor("value") && c.rank("value") != 0) invalid("value must be a 0-d tensor");
+    return in_sizes("self");
+  }
+  if (base == "full" || base == "zeros" || base == "ones" || base == "new_full" || base == "new_zeros" ||
+      base == "new_ones" || base == "as_strided")
+    return c.ints("size", 0);
+  if (base == "scalar_tensor") return Sizes{};
+  if (base == "t") {
+    Sizes x = in_sizes("self");
+    if (x.size() > 2) invalid("t() of a tensor of rank " + std::to_string(x.size()));
+    std::reverse(x.begin(), x.end());
+    return x;
+  }
+  if (base == "embedding") {
+    Sizes w = in_sizes("weight"), out = in_sizes("indices");
+    if (w.size() != 2) invalid("weight must be 2-D, is " + str(w));
+    out.push_back(w[1]);
+    return out;
+  }
+  if (base == "gather") {  // index has self's rank and no larger size outside dim
+    Sizes x = in_sizes("self"), index = in_sizes("index");
+    int64_t d = c.dim(n.get_int("dim"), static_cast<int>(x.size()));
+    if (index.size() != x.size() && !(x.empty() && index.size() <= 1))
+      invalid("index " + str(index) + " and self " + str(x) + " differ in rank");
+    for (size_t i = 0; i < x.size() && i < index.size(); ++i)
+      if (static_cast<int64_t>(i) != d && index[i] > x[i])
+        invalid("index " + str(index) + " is larger than self " + str(x));
+    return index;
+  }
+  if (base == "index_select") {
+    Sizes x = in_sizes("self"), index = in_sizes("index");
+    if (index.size() > 1) invalid("index must be 0-D or 1-D, is " + str(index));
+    if (x.empty()) return x;
+    x[c.dim(n.get_int("dim"), static_cast<int>(x.size()))] = numel(index);
+    return x;
+  }
+  if (base == "grid_sampler_2d") {
+    Sizes x = in_sizes("input"), grid = in_sizes("grid");
+    if (x.size() != 4 || grid.size() != 4 || grid[3] != 2 || grid[0] != x[0])
+      invalid("input " + str(x) + " and grid " + str(grid) + " are not [N,C,H,W] and [N,H',W',2]");
+    return Sizes{x[0], x[1], grid[1], grid[2]};
+  }
+  if (base == "pixel_shuffle") {
+    Sizes x = in_sizes("self");
+    int64_t r = c.bounded(n.get_int("upscale_factor"), "upscale_factor", 1);
+    if (x.size() < 3 || x[x.size() - 3] % (r * r) != 0)
+      invalid("channels of " + str(x) + " are not divisible by upscale_factor² " + std::to_string(r * r));
+    const size_t k = x.size() - 3;
+    x[k] /= r * r, x[k + 1] *= r, x[k + 2] *= r;
+    if (x[k + 1] > kMaxArg || x[k + 2] > kMaxArg) invalid("the result is too large");
+    return x;
+  }
+  if (base.starts_with("reflection_pad") || base.starts_with("replication_pad")) {
+    Sizes x = in_sizes("self"), pad = c.ints("padding");
+    const size_t spatial = static_cast<size_t>(base[base.size() - 2] - '0');  // ..._pad1d / 2d / 3d
+    if (pad.size() != 2 * spatial || x.size() < spatial + 1 || x.size() > spatial + 2)
+      invalid("padding " + str(pad) + " does not fit input " + str(x));
+    for (size_t i = 0; i < spatial; ++i) {
+      int64_t& d = x[x.size() - 1 - i];
+      const int64_t lo = pad[2 * i], hi = pad[2 * i + 1];
+      if (base.starts_with("reflection_pad") && (lo >= d || hi >= d || lo < 0 || hi < 0))
+        invalid("reflection padding must be non-negative and smaller than the dim it pads");
+      d += lo + hi;
+      if (d < 1 || d > kMaxArg) invalid("padding gives an empty or oversized dim");
+    }
+    return x;
+  }
+  if (base == "repeat") {
+    Sizes x = in_sizes("self"), reps = c.ints("repeats", 0);
+    if (reps.size() < x.size()) invalid("repeats has fewer entries than self has dims");
+    const size_t lead = reps.size() - x.size();
+    for (size_t i = lead; i < reps.size(); ++i) {
+      reps[i] *= x[i - lead];
+      if (reps[i] > kMaxArg) invalid("the result is too large");
+    }
+    return reps;
+  }
+  if (base == "unfold") {  // the window dim shrinks to the window count, and the window is appended
+    Sizes x = in_sizes("self");
+    if (x.empty()) return std::nullopt;
+    int64_t d = c.dim(n.get_int("dimension"), static_cast<int>(x.size()), "dimension");
+    int64_t size = c.bounded(n.get_int("size"), "size", 0), step = c.bounded(n.get_int("step"), "step", 1);
+    if (size > x[d]) invalid("size " + std::to_string(size) + " is larger than the dim " + std::to_string(x[d]));
+    x[d] = (x[d] - size) / step + 1;
+    x.push_back(size);
+    return x;
+  }
+  if (base == "index" && overload == "Tensor") {
+    // x[i0, i1, ...] with integer index tensors (None skips a dim): the indices broadcast to B, which
+    // replaces the indexed dims where they are adjacent, and goes first where they are not. A
+    // boolean mask's size depends on its values: no rule.
+    Sizes x = in_sizes("self");
+    const auto& indices = n.get_tensors("indices");
+    if (indices.size() > x.size()) invalid("more indices than dims");
+    std::optional<Sizes> b = Sizes{};
+    std::vector<size_t> indexed;
+    for (size_t i = 0; i < indices.size(); ++i) {
+      const Value* t = indices[i];
+      if (!t) continue;
+      if (t->dtype == ir::DType::kBool || t->dtype == ir::DType::kUInt8) return std::nullopt;
+      b = ir::broadcast_sizes(*b, c.sizes(t));
+      if (!b) invalid("the index tensors do not broadcast");
+      indexed.push_back(i);
+    }
+    if (indexed.empty()) return x;
+    const bool adjacent = indexed.back() - indexed.front() + 1 == indexed.size();
+    Sizes out;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const bool is_indexed = std::find(indexed.begin(), indexed.end(), i) != indexed.end();
+      if (adjacent && i == indexed.front()) out.insert(out.end(), b->begin(), b->end());
+      if (!is_indexed) out.push_back(x[i]);
+    }
+    if (!adjacent) out.insert(out.begin(), b->begin(), b->end());
+    return out;
+  }
+  if (base == "sort" || base == "_native_batch_norm_legit") return in_sizes(base == "sort" ? "self" : "input");
+  if (base == "topk") {
+    Sizes x = in_sizes("self");
+    int64_t k = n.get_int("k");
+    if (x.empty()) {
+      if (k < 0 || k > 1) invalid("k " + std::to_string(k) + " is out of range");
+      return x;
+    }
+    int64_t d = c.dim(n.get_int("dim"), static_cast<int>(x.size()));
+    if (k < 0 || k > x[d]) invalid("k " + std::to_string(k) + " is out of range for size " + std::to_string(x[d]));
+    x[d] = k;
+    return x;
+  }
   return std::nullopt;
+}
+
+// The shapes of the outputs after the first, for the ops with several: values and indices have one
+// shape; split_with_sizes gives one piece per size (the first one's included here).
+std::vector<std::pair<size_t, Sizes>> expected_more(const Ctx& c, std::string_view base, const Sizes& first) {
+  if (base == "sort" || base == "topk" || base == "max_pool2d_with_indices") return {{1, first}};
+  if ((base == "max" || base == "min") && c.n.outputs.size() == 2) return {{1, first}};  // max.dim's indices
+  if (base != "split_with_sizes") return {};
+  Sizes x = c.sizes(c.tensor("self")), sizes = c.ints("split_sizes", 0);
+  if (x.empty()) invalid("split of a 0-d tensor");
+  int64_t d = c.dim(c.n.get_int("dim"), static_cast<int>(x.size()));
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (total != x[d]) invalid("split_sizes " + str(sizes) + " do not add up to the size " + std::to_string(x[d]));
+  std::vector<std::pair<size_t, Sizes>> out;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    Sizes piece = x;
+    piece[d] = sizes[i];
+    out.push_back({i, piece});
+  }
+  return out;
 }
 
 const std::unordered_set<std::string_view>& dtype_preserving_ops() {
@@ -643,6 +807,12 @@ void check_dims(const Ctx& c, std::string_view base) {
       invalid("declares an output of rank " + std::to_string(y->rank()) + " for an operand of rank " +
               std::to_string(operand_rank));
   }
+  if (base == "arange") {  // the lowerings read the count from the output's one dim
+    const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
+    if (y && y->rank() != 1)
+      invalid("declares an output of rank " + std::to_string(y->rank()) + "; arange gives rank 1");
+    return;
+  }
   if (base == "cat") {
     // Every input has the output's rank (PyTorch also skips legacy empty 1-D inputs), and dim is
     // within it; the lowerings index each input's dims by the output's.
@@ -731,6 +901,31 @@ void check_dims(const Ctx& c, std::string_view base) {
   }
 }
 
+// For a node with symbolic dims, whose sizes only their hints give: the ranks its size rule
+// computes from the hints, against the declared ranks (the lowerings index dims by them). A rule
+// that refuses the hints says nothing here (a run-time size restated as -1 is not a size), and
+// squeeze is left out: whether it drops a dim depends on the size, not the hint.
+std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::string_view overload) {
+  if (base == "squeeze") return {};
+  const Node& n = c.n;
+  std::optional<Sizes> want;
+  std::vector<std::pair<size_t, Sizes>> more;
+  try {
+    want = expected(c, base, overload);
+    more = expected_more(c, base, want.value_or(Sizes{}));
+  } catch (const Invalid&) {
+    return {};
+  }
+  if (want) more.insert(more.begin(), {0, *want});
+  for (const auto& [i, sizes] : more) {
+    const Value* o = i < n.outputs.size() ? n.outputs[i] : nullptr;
+    if (o && static_cast<size_t>(o->rank()) != sizes.size())
+      return "declares output " + std::to_string(i) + " of rank " + std::to_string(o->rank()) + "; the op gives rank " +
+             std::to_string(sizes.size());
+  }
+  return {};
+}
+
 }  // namespace
 
 void expand_one_element_lists(ir::Node& node) {
@@ -769,7 +964,7 @@ std::string check_node_shapes(const ir::Node& node) {
     check_dims(c, base);
     check_dtype(c, base);
     for (const Value* v : node.operands())
-      if (!is_static(v)) return {};  // symbolic dims: only their hints are known, so no size rule
+      if (!is_static(v)) return check_rank_with_hints(c, base, overload);
     std::optional<Sizes> want = expected(c, base, overload);
     Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
     if (want && out && is_static(out) && same_but_unit_dims(*want, ir::sizes_of(out->shape))) {
@@ -780,6 +975,12 @@ std::string check_node_shapes(const ir::Node& node) {
     }
     if (want && out && is_static(out) && *want != ir::sizes_of(out->shape))
       invalid("declared output shape " + ir::shape_to_string(out->shape) + " differs from the computed " + str(*want));
+    for (const auto& [i, sizes] : expected_more(c, base, want.value_or(Sizes{}))) {
+      const Value* o = i < node.outputs.size() ? node.outputs[i] : nullptr;
+      if (o && is_static(o) && sizes != ir::sizes_of(o->shape))
+        invalid("declared shape " + ir::shape_to_string(o->shape) + " of output " + std::to_string(i) +
+                " differs from the computed " + str(sizes));
+    }
   } catch (const Invalid& e) {
     return e.why;
   }

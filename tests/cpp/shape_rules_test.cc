@@ -1,0 +1,156 @@
+// The boundary's size rules (archive/shape_rules.h) on single ATen nodes: each rule accepts the shape
+// PyTorch computes and refuses a declared shape that differs, for every output of the node.
+#include "archive/shape_rules.h"
+
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+
+namespace pt2tflite::archive {
+namespace {
+
+using Sizes = std::vector<int64_t>;
+
+// One node `op` over float tensors; `args` name tensors made from `tensors` or plain attributes.
+struct OneNode {
+  ir::Graph g;
+  ir::Node* node = nullptr;
+
+  OneNode(const std::string& op, const std::vector<std::pair<std::string, Sizes>>& tensors,
+          std::vector<std::pair<std::string, ir::Attr>> attrs, const std::vector<Sizes>& outputs,
+          ir::DType index_dtype = ir::DType::kInt64) {
+    std::vector<ir::Value*> outs;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const bool indices = i == 1 && (op.find("sort") != std::string::npos || op.find("topk") != std::string::npos);
+      outs.push_back(g.add_value("out" + std::to_string(i), indices ? ir::DType::kInt64 : ir::DType::kFloat32,
+                                 ir::static_shape(outputs[i])));
+    }
+    node = g.add_node(op, "n", {}, outs);
+    for (const auto& [name, sizes] : tensors) {
+      const bool integer = name == "index" || name == "indices";
+      node->args.emplace_back(
+          name, g.add_value("t_" + name, integer ? index_dtype : ir::DType::kFloat32, ir::static_shape(sizes)));
+    }
+    for (auto& [name, a] : attrs) node->args.emplace_back(name, std::move(a));
+  }
+  std::string check() const { return check_node_shapes(*node); }
+};
+
+TEST(ShapeRules, TopkChecksBothOutputs) {
+  auto topk = [](Sizes values, Sizes indices) {
+    return OneNode("aten.topk.default", {{"self", {4, 10}}},
+                   {{"k", int64_t{3}}, {"dim", int64_t{-1}}, {"largest", true}, {"sorted", true}}, {values, indices})
+        .check();
+  };
+  EXPECT_EQ(topk({4, 3}, {4, 3}), "");
+  EXPECT_NE(topk({4, 3}, {4, 10}).find("output 1"), std::string::npos) << topk({4, 3}, {4, 10});
+  EXPECT_NE(topk({4, 10}, {4, 3}), "");
+}
+
+TEST(ShapeRules, SplitWithSizesChecksEveryPiece) {
+  auto split = [](Sizes sizes, std::vector<Sizes> outs) {
+    return OneNode("aten.split_with_sizes.default", {{"self", {2, 7}}}, {{"split_sizes", sizes}, {"dim", int64_t{1}}},
+                   outs)
+        .check();
+  };
+  EXPECT_EQ(split({3, 4}, {{2, 3}, {2, 4}}), "");
+  EXPECT_NE(split({3, 4}, {{2, 3}, {2, 5}}).find("output 1"), std::string::npos);
+  EXPECT_NE(split({3, 3}, {{2, 3}, {2, 3}}).find("do not add up"), std::string::npos);
+}
+
+TEST(ShapeRules, GatherAndIndexSelect) {
+  EXPECT_EQ(
+      OneNode("aten.gather.default", {{"self", {3, 5}}, {"index", {3, 2}}}, {{"dim", int64_t{1}}}, {{3, 2}}).check(),
+      "");
+  EXPECT_NE(
+      OneNode("aten.gather.default", {{"self", {3, 5}}, {"index", {3, 2}}}, {{"dim", int64_t{1}}}, {{3, 5}}).check(),
+      "");
+  EXPECT_NE(OneNode("aten.gather.default", {{"self", {3, 5}}, {"index", {6}}}, {{"dim", int64_t{1}}}, {{6}}).check(),
+            "");  // index of another rank
+  EXPECT_EQ(
+      OneNode("aten.index_select.default", {{"self", {3, 5}}, {"index", {4}}}, {{"dim", int64_t{0}}}, {{4, 5}}).check(),
+      "");
+  EXPECT_NE(
+      OneNode("aten.index_select.default", {{"self", {3, 5}}, {"index", {4}}}, {{"dim", int64_t{0}}}, {{3, 5}}).check(),
+      "");
+}
+
+TEST(ShapeRules, DataMovementOps) {
+  EXPECT_EQ(OneNode("aten.repeat.default", {{"self", {2, 3}}}, {{"repeats", Sizes{4, 1, 2}}}, {{4, 2, 6}}).check(), "");
+  EXPECT_NE(OneNode("aten.repeat.default", {{"self", {2, 3}}}, {{"repeats", Sizes{4, 1, 2}}}, {{4, 2, 3}}).check(), "");
+  EXPECT_EQ(
+      OneNode("aten.pixel_shuffle.default", {{"self", {1, 8, 3, 3}}}, {{"upscale_factor", int64_t{2}}}, {{1, 2, 6, 6}})
+          .check(),
+      "");
+  EXPECT_NE(
+      OneNode("aten.pixel_shuffle.default", {{"self", {1, 8, 3, 3}}}, {{"upscale_factor", int64_t{2}}}, {{1, 8, 6, 6}})
+          .check(),
+      "");
+  EXPECT_EQ(OneNode("aten.unfold.default", {{"self", {2, 10}}},
+                    {{"dimension", int64_t{1}}, {"size", int64_t{4}}, {"step", int64_t{3}}}, {{2, 3, 4}})
+                .check(),
+            "");
+  EXPECT_NE(OneNode("aten.unfold.default", {{"self", {2, 10}}},
+                    {{"dimension", int64_t{1}}, {"size", int64_t{11}}, {"step", int64_t{3}}}, {{2, 0, 11}})
+                .check(),
+            "");
+  EXPECT_EQ(OneNode("aten.embedding.default", {{"weight", {10, 4}}, {"indices", {2, 3}}}, {}, {{2, 3, 4}}).check(), "");
+  EXPECT_NE(OneNode("aten.embedding.default", {{"weight", {10, 4}}, {"indices", {2, 3}}}, {}, {{2, 3, 10}}).check(),
+            "");
+}
+
+TEST(ShapeRules, PaddingOps) {
+  auto pad = [](const char* op, Sizes padding, Sizes out) {
+    return OneNode(op, {{"self", {1, 2, 4, 5}}}, {{"padding", padding}}, {out}).check();
+  };
+  // padding is (left, right, top, bottom): the last dim first.
+  EXPECT_EQ(pad("aten.reflection_pad2d.default", {1, 2, 3, 0}, {1, 2, 7, 8}), "");
+  EXPECT_NE(pad("aten.reflection_pad2d.default", {1, 2, 3, 0}, {1, 2, 8, 7}), "");
+  EXPECT_NE(pad("aten.reflection_pad2d.default", {5, 0, 0, 0}, {1, 2, 4, 10}), "");  // not smaller than the dim
+  EXPECT_EQ(pad("aten.replication_pad2d.default", {5, 0, 0, 0}, {1, 2, 4, 10}), "");
+}
+
+TEST(ShapeRules, FactoriesAndMasks) {
+  EXPECT_EQ(OneNode("aten.full.default", {}, {{"size", Sizes{2, 3}}, {"fill_value", 1.0}}, {{2, 3}}).check(), "");
+  EXPECT_NE(OneNode("aten.full.default", {}, {{"size", Sizes{2, 3}}, {"fill_value", 1.0}}, {{3, 2}}).check(), "");
+  EXPECT_EQ(
+      OneNode("aten.masked_fill.Scalar", {{"self", {2, 3}}, {"mask", {1, 3}}}, {{"value", 0.0}}, {{2, 3}}).check(), "");
+  EXPECT_NE(
+      OneNode("aten.masked_fill.Scalar", {{"self", {2, 3}}, {"mask", {4, 3}}}, {{"value", 0.0}}, {{2, 3}}).check(),
+      "");  // the mask does not broadcast to self
+  EXPECT_NE(OneNode("aten.arange.start", {}, {{"start", int64_t{0}}, {"end", int64_t{4}}}, {{}}).check(), "");
+}
+
+TEST(ShapeRules, AdvancedIndexingPlacesTheBroadcastIndexShape) {
+  // x [2, 3, 4, 5]: adjacent indices replace their dims in place, separated ones go first.
+  auto index = [](std::vector<bool> present, Sizes out) {
+    OneNode one("aten.index.Tensor", {{"self", {2, 3, 4, 5}}}, {}, {out});
+    std::vector<ir::Value*> indices;
+    for (size_t i = 0; i < present.size(); ++i)
+      indices.push_back(present[i] ? one.g.add_value("i" + std::to_string(i), ir::DType::kInt64,
+                                                     ir::static_shape(std::vector<int64_t>{6, 1}))
+                                   : nullptr);
+    one.node->args.emplace_back("indices", indices);
+    return one.check();
+  };
+  EXPECT_EQ(index({false, true, true}, {2, 6, 1, 5}), "");
+  EXPECT_EQ(index({true, false, true}, {6, 1, 3, 5}), "");
+  EXPECT_NE(index({true, false, true}, {3, 6, 1, 5}).find("differs from the computed [6,1,3,5]"), std::string::npos);
+}
+
+TEST(ShapeRules, RunTimeDimsStillFixTheRank) {
+  // self [s0, 5] with a run-time s0 (hint 3): no size is checked, but the rank is.
+  auto gather = [](Sizes out) {
+    OneNode one("aten.gather.default", {{"self", {3, 5}}, {"index", {3, 2}}}, {{"dim", int64_t{1}}}, {out});
+    for (const char* arg : {"self", "index"}) one.node->get_tensor(arg)->shape[0].symbol = "s0";
+    one.node->outputs[0]->shape[0].symbol = "s0";
+    return one.check();
+  };
+  EXPECT_EQ(gather({3, 2}), "");
+  EXPECT_EQ(gather({3, 7}), "");  // sizes are not compared (a run-time dim may stand for any size)
+  EXPECT_NE(gather({3, 2, 1}).find("declares output 0 of rank 3; the op gives rank 2"), std::string::npos)
+      << gather({3, 2, 1});
+}
+
+}  // namespace
+}  // namespace pt2tflite::archive
