@@ -621,6 +621,7 @@ std::optional<Sizes> expected(const Ctx& c, std::string_view base, std::string_v
     if (!adjacent) out.insert(out.begin(), b->begin(), b->end());
     return out;
   }
+  if (base.starts_with("quantize_per") || base.starts_with("dequantize_per")) return in_sizes("input");
   if (base == "sort" || base == "_native_batch_norm_legit") return in_sizes(base == "sort" ? "self" : "input");
   if (base == "topk") {
     Sizes x = in_sizes("self");
@@ -748,6 +749,23 @@ void check_dtype(const Ctx& c, std::string_view base) {
                        : c.has_tensor("other") ? n.get_tensor("other")
                                                : nullptr;
   auto name = [](ir::DType t) { return std::string(ir::dtype_name(t)); };
+  if (base.starts_with("quantize_per") || base.starts_with("dequantize_per")) {
+    // PT2E's Q/DQ: the quantized side has the `dtype` argument's type, the other side is float.
+    // The lowerings emit QUANTIZE/DEQUANTIZE for the declared types, and LiteRT's kernels refuse
+    // any other pairing (a float QUANTIZE output, an int16 one with a zero point).
+    const Value* x = n.get_tensor("input");
+    const auto q = ir::dtype_from_torch_scalar_type(n.get_int("dtype"));
+    const bool quantize = base.starts_with("quantize");
+    const Value* quantized = quantize ? out : x;
+    const Value* real = quantize ? x : out;
+    if (!q || quantized->dtype != *q)
+      invalid(std::string(quantize ? "declares output" : "reads input") + " dtype " + name(quantized->dtype) +
+              ", the dtype argument is " + (q ? name(*q) : "not a tensor dtype"));
+    if (!ir::is_floating(real->dtype))
+      invalid(std::string(quantize ? "reads input" : "declares output") + " dtype " + name(real->dtype) +
+              "; the real-valued side must be floating-point");
+    return;
+  }
   if (predicate_ops().count(base)) {
     if (out->dtype != ir::DType::kBool) invalid("declares output dtype " + name(out->dtype) + ", the op gives bool");
     return;
@@ -901,6 +919,32 @@ void check_dims(const Ctx& c, std::string_view base) {
   }
 }
 
+// A view keeps the element count. With run-time dims that is checkable where the input and the
+// declared output hold the same run-time dims (the same symbols, as often): the products of their
+// static dims must then agree; and a run-time count never equals a static one. (Other views, such as a flatten to
+// "12*s0", are left to the lowering's run-time RESHAPE; hints are not compared because an unbacked size has none.)
+std::string check_symbolic_view(const Value* x, const Value* y) {
+  if (!x || !y) return {};
+  auto split = [](const Value* v, int64_t& product) {
+    std::vector<std::string> symbols;
+    product = 1;
+    for (const ir::Dim& d : v->shape)
+      if (d.is_static())
+        product *= d.size;  // ≤ kMaxTensorBytes: checked when the values were declared
+      else
+        symbols.push_back(d.symbol);
+    std::sort(symbols.begin(), symbols.end());
+    return symbols;
+  };
+  int64_t in_static = 1, out_static = 1;
+  const std::vector<std::string> in_symbols = split(x, in_static), out_symbols = split(y, out_static);
+  // A run-time count cannot equal a fixed one: torch.export would have specialized the dim.
+  const bool one_side_static = in_symbols.empty() != out_symbols.empty();
+  if (!one_side_static && (in_symbols != out_symbols || in_static == out_static)) return {};
+  return "views " + ir::shape_to_string(x->shape) + " as " + ir::shape_to_string(y->shape) +
+         ", which has another element count";
+}
+
 // For a node with symbolic dims, whose sizes only their hints give: the ranks its size rule
 // computes from the hints, against the declared ranks (the lowerings index dims by them). A rule
 // that refuses the hints says nothing here (a run-time size restated as -1 is not a size), and
@@ -908,6 +952,11 @@ void check_dims(const Ctx& c, std::string_view base) {
 std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::string_view overload) {
   if (base == "squeeze") return {};
   const Node& n = c.n;
+  if (base == "view" || base == "_unsafe_view" || base == "reshape") {
+    if (std::string why = check_symbolic_view(n.get_tensor("self"), n.outputs.empty() ? nullptr : n.outputs[0]);
+        !why.empty())
+      return why;
+  }
   std::optional<Sizes> want;
   std::vector<std::pair<size_t, Sizes>> more;
   try {

@@ -145,6 +145,24 @@ std::optional<Sizes> computed_shape(const Node& n) {
   return std::nullopt;
 }
 
+// An op that only moves elements (TRANSPOSE, RESHAPE, DEPTH_TO_SPACE, GATHER, ...) gives them the
+// type they have: LiteRT's kernels refuse another output type at prepare (the replayed fuzz
+// corpus found a pixel_shuffle declared float64 over a float32 input).
+void check_moved_dtype(const Node& n) {
+  if (!ir::moves_elements(n)) return;
+  const size_t data = n.is(ir::TflOp::SPLIT) ? 1 : 0;  // SPLIT(axis, value)
+  const Value* in = data < n.inputs.size() ? n.inputs[data] : nullptr;
+  if (!in) return;
+  auto differs = [&](const Value* v) {
+    if (v && v->dtype != in->dtype)
+      refuse(n, "tensor '" + v->name.substr(0, 80) + "' is " + std::string(ir::dtype_name(v->dtype)) +
+                    " where the op moves " + std::string(ir::dtype_name(in->dtype)) + " elements");
+  };
+  for (const Value* out : n.outputs) differs(out);
+  if (n.is(ir::TflOp::CONCATENATION))
+    for (const Value* v : n.inputs) differs(v);
+}
+
 void check_graph(const ir::Graph& g) {
   for (const auto& v : g.values()) {
     for (const ir::Dim& d : v->shape)
@@ -165,6 +183,7 @@ void check_graph(const ir::Graph& g) {
   }
   for (const auto& n : g.nodes()) {
     if (n->outputs.empty() || !n->outputs[0]) continue;
+    check_moved_dtype(*n);
     std::optional<Sizes> want = computed_shape(*n);
     const Value* out = n->outputs[0];
     if (want && is_static(out) && *want != ir::sizes_of(out->shape))

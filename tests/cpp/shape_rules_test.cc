@@ -152,5 +152,38 @@ TEST(ShapeRules, RunTimeDimsStillFixTheRank) {
       << gather({3, 2, 1});
 }
 
+TEST(ShapeRules, ViewsOfRunTimeDimsKeepTheElementCount) {
+  // self [s0, 1, 3] (s0 a run-time dim): [s0, 4, 3] or [4, 3] cannot hold its elements; [s0, 3] can.
+  auto view = [](Sizes out, bool out_symbolic) {
+    OneNode one("aten.view.default", {{"self", {5, 1, 3}}}, {{"size", Sizes(out.size(), -1)}}, {out});
+    one.node->get_tensor("self")->shape[0].symbol = "s0";
+    if (out_symbolic) one.node->outputs[0]->shape[0].symbol = "s0";
+    return one.check();
+  };
+  EXPECT_EQ(view({5, 3}, true), "");
+  EXPECT_NE(view({5, 4, 3}, true).find("another element count"), std::string::npos) << view({5, 4, 3}, true);
+  EXPECT_NE(view({5, 3}, false).find("another element count"), std::string::npos) << view({5, 3}, false);
+}
+
+TEST(ShapeRules, QuantizeAndDequantizeTypesFollowTheirDtypeArgument) {
+  // quantize_per_tensor(x f32, dtype=int8 (serialized ScalarType 2)) gives int8; LiteRT's QUANTIZE
+  // refuses a float output and DEQUANTIZE an int16 input with a zero point.
+  auto quantize = [](ir::DType out) {
+    OneNode one("quantized_decomposed.quantize_per_tensor.default", {{"input", {2, 3}}},
+                {{"scale", 0.1},
+                 {"zero_point", int64_t{0}},
+                 {"quant_min", int64_t{-128}},
+                 {"quant_max", int64_t{127}},
+                 {"dtype", int64_t{2}}},
+                {{2, 3}});
+    one.node->outputs[0]->dtype = out;
+    return one.check();
+  };
+  EXPECT_EQ(quantize(ir::DType::kInt8), "");
+  EXPECT_NE(quantize(ir::DType::kFloat32).find("the dtype argument is i8"), std::string::npos)
+      << quantize(ir::DType::kFloat32);
+  EXPECT_NE(quantize(ir::DType::kInt16), "");
+}
+
 }  // namespace
 }  // namespace pt2tflite::archive
