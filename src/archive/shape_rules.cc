@@ -921,8 +921,9 @@ void check_dims(const Ctx& c, std::string_view base) {
 
 // A view keeps the element count. With run-time dims that is checkable where the input and the
 // declared output hold the same run-time dims (the same symbols, as often): the products of their
-// static dims must then agree; and a run-time count never equals a static one. (Other views, such as a flatten to
-// "12*s0", are left to the lowering's run-time RESHAPE; hints are not compared because an unbacked size has none.)
+// static dims must then agree; and a run-time count never equals a static one. Other views (a
+// flatten to "12*s0") are left to the run-time RESHAPE; hints are not compared, as an unbacked
+// size has none.
 std::string check_symbolic_view(const Value* x, const Value* y) {
   if (!x || !y) return {};
   auto split = [](const Value* v, int64_t& product) {

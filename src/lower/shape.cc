@@ -295,8 +295,8 @@ void lower_pixel_shuffle(LowerCtx& ctx, const ir::Node& n) {
   const Value* y = n.outputs.at(0);
   if (x->rank() != 4 || !ir::is_fully_static(x->shape))
     return ctx.unsupported("pixel_shuffle needs a static 4-D input");
-  // LiteRT's DEPTH_TO_SPACE kernel takes float32, int8 and uint8 only (the replayed fuzz corpus
-  // wrote int64 ones, which LiteRT refused to prepare).
+  // LiteRT's DEPTH_TO_SPACE kernel takes float32, int8 and uint8 only: any other type would give
+  // a file LiteRT refuses to prepare.
   if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt8 && x->dtype != ir::DType::kUInt8)
     return ctx.unsupported("pixel_shuffle of a " + std::string(ir::dtype_name(x->dtype)) +
                            " tensor is not supported (float32, int8 or uint8)");
