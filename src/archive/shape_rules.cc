@@ -905,7 +905,9 @@ void check_dims(const Ctx& c, std::string_view base) {
     }
     return;
   }
-  if (base == "flip" || base == "roll") {  // the output keeps the input's shape
+  // These keep the input's rank, whatever their sizes (a slice to a run-time end has no size rule:
+  // a fuzzed one declared a lower rank, and lower_slice_to_runtime_end indexed past it).
+  if (base == "flip" || base == "roll" || base == "slice" || base == "slice_scatter") {
     const Value* y = n.outputs.empty() ? nullptr : n.outputs[0];
     if (y && y->rank() != rank)
       invalid("declares an output of rank " + std::to_string(y->rank()) + " for an input of rank " +
