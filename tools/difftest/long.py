@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=1024)
     ap.add_argument("-j", "--jobs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=32, help="programs per conversion (run.py --batch)")
     ap.add_argument("--ledger", default=LEDGER)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "difftest-long"))
     ap.add_argument("--report", action="store_true", help="print the ledger's totals and exit")
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         print(f"== chunk {start}..{start + args.chunk - 1} (ledger {done:,}/{args.total:,})", file=sys.stderr, flush=True)
         out = os.path.join(args.out, f"{args.seed}-{start}")
         code = run.main(["-n", str(args.chunk), "--seed", str(args.seed), "--start", str(start), "-j", str(args.jobs),
-                         "--out", out, "--ledger", args.ledger])
+                         "--batch", str(args.batch), "--out", out, "--ledger", args.ledger])
         status |= code
         if len(entries(args.ledger)) == len(rows):  # interrupted: the chunk was not recorded
             return 130
