@@ -34,14 +34,15 @@ static std::unique_ptr<ir::Graph> lower_graph(const ir::Graph& src, std::vector<
       if (!planted.empty() && n->name == planted) plant_bug(ctx, *n);  // TEST ONLY
     } else {
       // Once a node has failed no file is written, but every later node is still checked so that
-      // one report lists them all. An error in a rule fed by placeholders is not the user's
-      // problem to read about: the first report already stands.
+      // one report lists them all. An error in a rule fed by placeholders (an InternalError, or a
+      // std:: exception such as out_of_range from sizes the placeholder cannot honour) is not the
+      // user's problem to read about: the first report already stands.
       auto operands = n->operands();
       bool ready = std::all_of(operands.begin(), operands.end(),
                                [&](const ir::Value* v) { return v->is_const() || ctx.is_lowered(v); });
       try {
         if (ready) rule->fn(ctx, *n);
-      } catch (const InternalError&) {}
+      } catch (const std::exception&) {}
     }
     // What a failed node would have produced becomes a placeholder, so its readers get checked.
     if (ctx.failed() || !reported.empty())
