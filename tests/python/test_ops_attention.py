@@ -34,5 +34,17 @@ def test_view_of_sdpa_output():
     # strides ..."), in torch's default table too (difftest 11:196).
     check(Fn(lambda x: F.scaled_dot_product_attention(x, x * 0.5, x, is_causal=True).view(36)), (torch.randn(6, 2, 3),),
           atol=2e-5)
+
+
+def test_view_of_sdpa_output_transposed_back():
+    # Heads split from [B, L, H*D] by a transpose (BEiT, data2vec-vision, most HF encoders): eager's
+    # flash kernel returns its output in the query's layout, [B, L, H, D] in memory, so
+    # .transpose(1, 2).view(B, L, H*D) is legal. Forcing the decomposed result contiguous broke
+    # exactly this (the HF sweep's data2vec_vision): its strides must follow eager's.
+    def attend(x):
+        q = x.view(1, 65, 4, 16).transpose(1, 2)
+        return F.scaled_dot_product_attention(q, q * 0.5, q).transpose(1, 2).view(1, 65, 64)
+
+    check(Fn(attend), (torch.randn(1, 65, 64),), atol=2e-5)
     check(Fn(lambda q, k: F.scaled_dot_product_attention(q, k, k).view(2, -1)), (torch.randn(2, 3, 4, 8),
                                                                               torch.randn(2, 3, 5, 8)), atol=2e-5)
