@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=1024)
     ap.add_argument("-j", "--jobs", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=32, help="programs per conversion (run.py --batch)")
+    ap.add_argument("--batch", type=int, default=32, help="programs per conversion (run.py --batch; int8 at most run.INT8_BATCH_MAX)")
     ap.add_argument("--ledger", default=LEDGER)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "difftest-long"))
     ap.add_argument("--report", action="store_true", help="print the ledger's totals and exit")
