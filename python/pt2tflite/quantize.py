@@ -157,6 +157,44 @@ def _is_fusable_activation(node: Node) -> bool:
     return False
 
 
+def _break_sharing_cycles(model: GraphModule) -> None:
+    """Gives cat inputs (then cat outputs) their own parameters, last cat first, until prepare_pt2e's
+    grouping of shared parameters terminates. Sharings that each look fine can still meet in a
+    cycle through the implicit sharing between a tensor's readers: cat([b, a]) and cat([a, b])
+    (difftest 0:48192), or cats and views reading the same tensors in different orders. Then
+    prepare_pt2e recursed until RecursionError. Own parameters cost a requantization on that
+    edge, never a wrong answer."""
+    try:  # the grouping prepare_pt2e runs; private to torchao, so without it there is no check
+        from torchao.quantization.pt2e.prepare import _get_edge_or_node_to_group_id, _get_edge_or_node_to_qspec
+    except ImportError:
+        return
+
+    def terminates() -> bool:
+        try:
+            _get_edge_or_node_to_group_id(_get_edge_or_node_to_qspec(model))
+            return True
+        except RecursionError:
+            return False
+
+    if terminates():
+        return
+    cats = [n for n in reversed(model.graph.nodes) if n.target == aten.cat.default and _ANNOTATION in n.meta]
+    for demote_outputs in (False, True):
+        for node in cats:
+            ann = node.meta[_ANNOTATION]
+            own = next(s for s in ann.input_qspec_map.values() if not isinstance(s, SharedQuantizationSpec))
+            if demote_outputs:
+                if isinstance(ann.output_qspec, SharedQuantizationSpec):
+                    ann.output_qspec = own
+            else:
+                for t, spec in ann.input_qspec_map.items():
+                    if isinstance(spec, SharedQuantizationSpec):
+                        ann.input_qspec_map[t] = own
+            if terminates():
+                return
+    raise RuntimeError("pt2tflite's quantizer could not break a cycle of shared parameters (a bug)")
+
+
 def _single_user(node: Node) -> Node | None:
     users = list(node.users)
     return users[0] if len(users) == 1 else None
@@ -222,6 +260,7 @@ class PT2EQuantizer(Quantizer):
                 self._annotate_fixed(node, config)
             elif node.target in _FREE_OUTPUT:
                 self._annotate_unary(node, config)
+        _break_sharing_cycles(model)
         return model
 
     def validate(self, model: GraphModule) -> None:

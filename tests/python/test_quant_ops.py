@@ -137,6 +137,24 @@ def test_cat_reading_one_tensor_twice():
                has=("CONCATENATION",))
 
 
+class _TwoCatsOppositeOrders(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        a = self.fc(x)
+        b = F.relu6(a)
+        return torch.cat([torch.cat([b, a], 1), torch.cat([a, b], 1)], 0)
+
+
+def test_two_cats_reading_two_tensors_in_opposite_orders():
+    """difftest long run 0:48192: cat([b, a]) and cat([a, b]) with b = relu6(a). Each cat shared its
+    other input's parameters with its first input edge, the two sharings pointed at each other, and
+    prepare_pt2e recursed until RecursionError."""
+    check_int8(_TwoCatsOppositeOrders(), (torch.randn(5, 8),), has=("CONCATENATION",))
+
+
 def test_int8_softmax_input_also_read_elsewhere():
     """difftest 2026:20, minimized: y = depthwise_conv1d(x) + s; outputs softmax(y, -1) and y.view(-1, 15).
     XNNPACK matched the PT2E reference exactly; the builtin kernels returned y.view wrong by ~1.5x max|ref|:
