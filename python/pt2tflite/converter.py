@@ -57,15 +57,14 @@ def _decomposition_table():
     return table
 
 
-_SDP_FLASH = 1  # torch.nn.attention.SDPBackend.FLASH_ATTENTION, as _fused_sdp_choice returns it
-
-
 def _sdpa_in_eager_layout(decomposition, *args, **kwargs):
+    from torch.nn.attention import SDPBackend
+
     out = decomposition(*args, **kwargs)
     query = args[0]
     try:
         heads_inside_sequence = query.dim() == 4 and _hint(query.stride(1)) < _hint(query.stride(2))  # [B, L, H, D]
-        flash = heads_inside_sequence and _eager_sdp_choice(args, kwargs) == _SDP_FLASH
+        flash = heads_inside_sequence and _eager_sdp_choice(args, kwargs) == SDPBackend.FLASH_ATTENTION.value
     except TypeError:  # a size without a hint (an unbacked symbol): eager's layout is unknown
         flash = False
     return out.transpose(1, 2).contiguous().transpose(1, 2) if flash else out.contiguous()

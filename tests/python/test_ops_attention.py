@@ -34,6 +34,8 @@ def test_view_of_sdpa_output():
     # strides ..."), in torch's default table too (difftest 11:196).
     check(Fn(lambda x: F.scaled_dot_product_attention(x, x * 0.5, x, is_causal=True).view(36)), (torch.randn(6, 2, 3),),
           atol=2e-5)
+    check(Fn(lambda q, k: F.scaled_dot_product_attention(q, k, k).view(2, -1)), (torch.randn(2, 3, 4, 8),
+                                                                              torch.randn(2, 3, 5, 8)), atol=2e-5)
 
 
 def test_view_of_sdpa_output_transposed_back():
@@ -46,5 +48,3 @@ def test_view_of_sdpa_output_transposed_back():
         return F.scaled_dot_product_attention(q, q * 0.5, q).transpose(1, 2).view(1, 65, 64)
 
     check(Fn(attend), (torch.randn(1, 65, 64),), atol=2e-5)
-    check(Fn(lambda q, k: F.scaled_dot_product_attention(q, k, k).view(2, -1)), (torch.randn(2, 3, 4, 8),
-                                                                              torch.randn(2, 3, 5, 8)), atol=2e-5)

@@ -95,8 +95,8 @@ def float_tolerances(module, inputs) -> tuple[list, list]:
 def kernel_error_effect(module, inputs, ref64: list) -> list:
     """Per output, the largest change that a kernel's error in one computed value makes: the module
     is rerun in float64 with every element of one op's result moved by KERNEL_ULPS float32 ulp for
-    a transcendental op, OTHER_ULPS for any other (up or down at random), for each op in turn. What follows can amplify a kernel's few-ulp error far
-    past the plain bar, and past PyTorch's own float32 distance when PyTorch's kernel is the more
+    a transcendental op, OTHER_ULPS for any other (up or down at random), for each op in turn.
+    What follows can amplify a kernel's few-ulp error far past the plain bar, and past PyTorch's own float32 distance when PyTorch's kernel is the more
     accurate one: cos(exp(6.0)) turns XNNPACK's 3.7-ulp exp(6.0) into 1.1e-4 of an output of
     scale 1 (program 0:19306). A real bug moves the output much further than one op's rounding.
     Empty when the module cannot be traced (the plain bar then stands alone)."""
@@ -128,7 +128,7 @@ class _PerturbOne(torch.fx.Interpreter):
         out = super().run_node(n)
         if n is self.target and isinstance(out, torch.Tensor) and out.is_floating_point():
             ulp = torch.from_numpy(np.spacing(np.abs(out.numpy()).astype(np.float32)).astype(np.float64))
-            signs = torch.randint(0, 2, out.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+            signs = _random_signs(out.shape)
             name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
             out = out + (KERNEL_ULPS if name in TRANSCENDENTAL else OTHER_ULPS) * ulp * signs
         return out
@@ -192,8 +192,12 @@ def _quantizes_an_input(dq_node) -> bool:
 
 
 def _one_step_apart(x: torch.Tensor, step: float) -> torch.Tensor:
-    signs = torch.randint(0, 2, x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    return x + step * signs.to(x.dtype)
+    return x + step * _random_signs(x.shape).to(x.dtype)
+
+
+def _random_signs(shape) -> torch.Tensor:
+    """±1 per element, the same for every call with that shape."""
+    return torch.randint(0, 2, shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
 def _largest_step_upstream(node) -> float:
