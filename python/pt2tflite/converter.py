@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # torch is an optional dependency of the package; annotations
     ModuleOrProgram = Union[torch.nn.Module, torch.export.ExportedProgram]
 
 from pt2tflite import _core
+from pt2tflite.eager_layout import batch_norm_in_eager_layout, sdpa_in_eager_layout
 from pt2tflite.errors import ConversionError
 from pt2tflite.export_errors import decomposition_error, export_error
 from pt2tflite.hf_experts import exportable_experts
@@ -44,59 +45,12 @@ def _decomposition_table():
         target = getattr(packet, overload, None) if packet is not None else None
         if target is not None and target in table:
             del table[target]
-    # scaled_dot_product_attention's decomposition returns its result in one fixed layout, where
-    # eager returns it in the query's layout (the flash kernel) or contiguous (the math kernel). A
-    # view that eager allows then fails in run_decompositions ("Cannot view a tensor with shape ...
-    # and strides ..."; with torch's own default table too): `sdpa(x, x, x).view(n)` on a 3-D x
-    # (difftest 11:196), and, for heads split by a transpose (BEiT, data2vec-vision),
-    # `sdpa(q, k, v).transpose(1, 2).view(b, l, h * d)`. The decomposed result is given eager's
-    # layout; the copy that may take is free (lowered as an identity).
+    # The decomposition alone returns one fixed layout where eager returns the query's or a contiguous
+    # one (eager_layout.py).
     sdpa = torch.ops.aten.scaled_dot_product_attention.default
     if sdpa in table:
-        table[sdpa] = functools.partial(_sdpa_in_eager_layout, table[sdpa])
+        table[sdpa] = functools.partial(sdpa_in_eager_layout, table[sdpa])
     return table
-
-
-def _sdpa_in_eager_layout(decomposition, *args, **kwargs):
-    from torch.nn.attention import SDPBackend
-
-    out = decomposition(*args, **kwargs)
-    query = args[0]
-    try:
-        heads_inside_sequence = query.dim() == 4 and _hint(query.stride(1)) < _hint(query.stride(2))  # [B, L, H, D]
-        flash = heads_inside_sequence and _eager_sdp_choice(args, kwargs) == SDPBackend.FLASH_ATTENTION.value
-    except TypeError:  # a size without a hint (an unbacked symbol): eager's layout is unknown
-        flash = False
-    return out.transpose(1, 2).contiguous().transpose(1, 2) if flash else out.contiguous()
-
-
-def _eager_sdp_choice(args: tuple, kwargs: dict) -> int:
-    """The kernel eager would run: _fused_sdp_choice on real (empty) tensors of the same shapes,
-    strides and dtypes. On the fake tensors run_decompositions traces with it answers differently
-    (math), while export saw eager's flash layout."""
-    import torch
-    from torch._subclasses.fake_tensor import unset_fake_temporarily
-    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
-
-    def real(a):
-        if not isinstance(a, torch.Tensor):
-            return a
-        return torch.empty_strided([_hint(d) for d in a.shape], [_hint(d) for d in a.stride()], dtype=a.dtype)
-
-    with unset_fake_temporarily(), disable_proxy_modes_tracing():
-        return int(torch.ops.aten._fused_sdp_choice.default(*[real(a) for a in args],
-                                                            **{k: real(v) for k, v in kwargs.items()}))
-
-
-def _hint(n) -> int:
-    """A size or stride as an int: a symbolic one (a dynamic dim) by the value export traced with."""
-    import torch
-
-    if isinstance(n, torch.SymInt):
-        if n.node.hint is None:
-            raise TypeError("a symbolic size without a hint")
-        return int(n.node.hint)
-    return int(n)
 
 
 @contextlib.contextmanager
@@ -159,7 +113,7 @@ def export_program(module_or_ep: ModuleOrProgram, sample_args: tuple, sample_kwa
                 "(dropout and batch-norm statistics differ in training mode)"
             )
         try:
-            with _full_stack_traces(), exportable_experts(module_or_ep):
+            with _full_stack_traces(), exportable_experts(module_or_ep), batch_norm_in_eager_layout():
                 ep = torch.export.export(
                     module_or_ep, tuple(sample_args), sample_kwargs, dynamic_shapes=dynamic_shapes, strict=strict
                 )
@@ -171,7 +125,8 @@ def export_program(module_or_ep: ModuleOrProgram, sample_args: tuple, sample_kwa
         raise ConversionError("dynamic_shapes applies to an nn.Module; an ExportedProgram already has its shapes")
     table = _decomposition_table()
     try:
-        return ep.run_decompositions(table)
+        with batch_norm_in_eager_layout():
+            return ep.run_decompositions(table)
     except Exception as e:  # a decomposition raised: name the node it came from
         raise decomposition_error(ep, table, e) from e
 
