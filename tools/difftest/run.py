@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from difftest.check import BUGS  # noqa: E402
 
 CLASSES = ("pass", "refused", "invalid", "load_failure", "mismatch", "crash")
+DYNAMIC_CLASSES = CLASSES + ("static",)  # dynamic.py: torch.export kept no input dim dynamic
 BATCH_TIMEOUT_S = 300
 
 
@@ -36,13 +37,15 @@ BATCH_TIMEOUT_S = 300
 INT8_BATCH_MAX = 4
 
 
-def check_range(seed: int, indices: list, batch: int = 8) -> list:
+def check_range(seed: int, indices: list, batch: int = 8, dynamic: bool = False) -> list:
     """Records (dicts) for programs `indices` of `seed`, checked in unions of up to `batch` (int8:
-    up to INT8_BATCH_MAX)."""
+    up to INT8_BATCH_MAX); `dynamic`: each float program alone with run-time dims (dynamic.py)."""
     from difftest.batch import check_programs
     from difftest.generate import generate
 
     programs = [generate(seed, i) for i in indices]
+    if dynamic:
+        return [_record(seed, p, *_timed(check_dynamic_program, p)) for p in map(_float_program, programs)]
     records = []
     for int8 in (False, True):
         group = [p for p in programs if p.int8 == int8]
@@ -55,6 +58,28 @@ def check_range(seed: int, indices: list, batch: int = 8) -> list:
     return records
 
 
+def _float_program(p):
+    """The dynamic check is float only: an int8 program's index gives a float one instead."""
+    from difftest.generate import generate
+
+    if not p.int8:
+        return p
+    seed, index = (int(x) for x in p.name.split(":"))
+    return generate(seed, index, "tensor" if index % 2 else "image")
+
+
+def check_dynamic_program(p):
+    from difftest.dynamic import check_dynamic
+
+    return check_dynamic(p)
+
+
+def _timed(fn, p) -> tuple:
+    t0 = time.time()
+    o = fn(p)
+    return o, time.time() - t0
+
+
 def _record(seed: int, p, o, seconds: float) -> dict:
     return {
         "name": p.name, "seed": seed, "kind": p.kind, "class": o.cls, "runtime": o.runtime,
@@ -63,7 +88,7 @@ def _record(seed: int, p, o, seconds: float) -> dict:
     }
 
 
-def _worker(conn, batch: int, log_path: str) -> None:
+def _worker(conn, batch: int, dynamic: bool, log_path: str) -> None:
     # LiteRT and torch print to fd 2 on every model; keep that (and any native crash report)
     # in a file instead of the progress output.
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -76,7 +101,7 @@ def _worker(conn, batch: int, log_path: str) -> None:
         if task is None:
             return
         seed, indices = task
-        conn.send(check_range(seed, indices, batch))
+        conn.send(check_range(seed, indices, batch, dynamic))
 
 
 class Pool:
@@ -84,15 +109,16 @@ class Pool:
     exceeds the timeout is replaced; its task is split into single programs and retried, and a
     single program that kills its worker is recorded as a crash."""
 
-    def __init__(self, jobs: int, batch: int, log_path: str):
+    def __init__(self, jobs: int, batch: int, log_path: str, dynamic: bool = False):
         self.ctx = mp.get_context("spawn")
         self.batch = batch
+        self.dynamic = dynamic
         self.log_path = log_path
         self.slots = [self._spawn() for _ in range(jobs)]
 
     def _spawn(self) -> dict:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(child, self.batch, self.log_path), daemon=True)
+        proc = self.ctx.Process(target=_worker, args=(child, self.batch, self.dynamic, self.log_path), daemon=True)
         proc.start()
         return {"proc": proc, "conn": parent, "task": None, "start": 0.0}
 
@@ -154,7 +180,7 @@ def summarize(records: list, seed: int, start: int, count: int, seconds: float) 
     return {
         "commit": _commit(), "seed": seed, "start": start, "count": count, "seconds": round(seconds, 1),
         "programs_per_minute": round(60 * count / seconds, 1) if seconds else None,
-        "classes": {c: by_class.get(c, 0) for c in CLASSES},
+        "classes": {c: by_class.get(c, 0) for c in (DYNAMIC_CLASSES if by_class.get("static") else CLASSES)},
         "kinds": {k: dict(v) for k, v in sorted(by_kind.items())},
         "refusal_reasons": dict(refusals.most_common(20)),
         "bugs": [r for r in records if r["class"] in BUGS],
@@ -193,8 +219,9 @@ def markdown(s: dict) -> str:
         "| class | programs |",
         "|---|---|",
     ] + [f"| {c} | {n} |" for c, n in s["classes"].items()]
-    lines += ["", "| kind | " + " | ".join(CLASSES) + " |", "|---|" + "---|" * len(CLASSES)]
-    lines += [f"| {k} | " + " | ".join(str(v.get(c, 0)) for c in CLASSES) + " |" for k, v in s["kinds"].items()]
+    classes = list(s["classes"])
+    lines += ["", "| kind | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
+    lines += [f"| {k} | " + " | ".join(str(v.get(c, 0)) for c in classes) + " |" for k, v in s["kinds"].items()]
     lines += ["", "## Refusal reasons", ""] + [f"- {n}× {r}" for r, n in s["refusal_reasons"].items()]
     lines += ["", "## Bugs", ""]
     for r in s["bugs"]:
@@ -221,6 +248,8 @@ def main(argv=None) -> int:
     ap.add_argument("--task", type=int, default=32, help="programs per worker task")
     ap.add_argument("--out", default="build/difftest")
     ap.add_argument("--ledger", help="append this run's counts to a JSON-lines ledger (long.py)")
+    ap.add_argument("--dynamic", action="store_true",
+                    help="float programs with every input dim left to torch.export, run at three sizes (dynamic.py)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     indices = list(range(args.start, args.start + args.count))
@@ -241,10 +270,10 @@ def main(argv=None) -> int:
             last = time.time()
             c = collections.Counter(r["class"] for r in records)
             rate = 60 * len(records) / (last - t0)
-            print(f"[{len(records)}/{args.count}] {rate:.0f}/min  " + " ".join(f"{k} {c[k]}" for k in CLASSES if c[k]),
+            print(f"[{len(records)}/{args.count}] {rate:.0f}/min  " + " ".join(f"{k} {c[k]}" for k in DYNAMIC_CLASSES if c[k]),
                   file=sys.stderr, flush=True)
 
-    pool = Pool(args.jobs, args.batch, os.path.join(args.out, "workers.log"))
+    pool = Pool(args.jobs, args.batch, os.path.join(args.out, "workers.log"), args.dynamic)
     signal.signal(signal.SIGTERM, _stop)
     try:
         pool.run(args.seed, tasks, on_records)
