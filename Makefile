@@ -8,7 +8,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test san-configure test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
+.PHONY: demo test san-configure test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-dynamic difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -115,6 +115,10 @@ SEED ?= 0
 START ?= 0
 difftest: build
 	nice -n 10 $(PYTHON) tools/difftest/run.py -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest
+
+# The same with run-time dims (tools/difftest/dynamic.py): float programs exported with Dim.AUTO dims, run at three sizes.
+difftest-dynamic: build
+	nice -n 10 $(PYTHON) tools/difftest/run.py --dynamic -n $(N) --seed $(SEED) --start $(START) -j 2 --out build/difftest-dynamic
 
 # The 100,000-program run, resumable across sessions: chunks of seed 0 go to docs/difftest-ledger.jsonl
 # (`python tools/difftest/long.py --report` totals it). `make difftest-long JOBS=1` leaves a core free.

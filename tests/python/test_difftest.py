@@ -39,6 +39,45 @@ def test_random_programs_match_pytorch(tmp_path):
     assert s["classes"]["pass"] >= 0.85 * CI_COUNT, summary
 
 
+DYNAMIC_CI_COUNT = 48
+
+
+def test_random_programs_with_runtime_dims_match_pytorch_at_three_sizes(tmp_path):
+    """tools/difftest/dynamic.py: programs exported with Dim.AUTO dims and run at their sample size
+    and two others. A refusal is fine; a wrong answer at any size, a load failure or a crash is not."""
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "difftest", "run.py"), "--dynamic", "-n", str(DYNAMIC_CI_COUNT),
+           "--seed", str(CI_SEED), "-j", "1", "--task", "16", "--out", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    summary = (tmp_path / "summary.md").read_text() if (tmp_path / "summary.md").exists() else r.stderr[-4000:]
+    assert (tmp_path / "summary.json").exists(), summary
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert not s["bugs"], summary
+    # Enough programs really ran resized, or the test would test little.
+    assert s["classes"]["pass"] >= DYNAMIC_CI_COUNT // 5, summary
+
+
+def test_dynamic_check_resizes_and_catches_a_size_baked_in(monkeypatch):
+    """The dynamic check must run the converted model at other sizes: a converter that answered
+    with the sample-size result whatever the input (a baked-in size) must come out a mismatch."""
+    from difftest import dynamic
+    from difftest.program import Input, Node, Program
+
+    p = Program([Input((4, 3), 11)], [Node("torch.relu({0}).sum(dim=1)", (0,), tag="sum")], [1], name="t:0",
+                kind="tensor")
+    assert dynamic.check_dynamic(p).cls == "pass"
+    real_run = dynamic._run_resized
+    sample = {}
+
+    def stuck_at_sample_size(tflite, runtime, xs):
+        out = real_run(tflite, runtime, xs)
+        sample.setdefault(runtime, out)
+        return sample[runtime]
+
+    monkeypatch.setattr(dynamic, "_run_resized", stuck_at_sample_size)
+    o = dynamic.check_dynamic(p)
+    assert o.cls == "mismatch", o
+
+
 def test_programs_are_reproducible_from_seed_and_index():
     for i in range(20):
         assert module_source(generate(7, i)) == module_source(generate(7, i))
