@@ -726,7 +726,11 @@ const std::unordered_set<std::string_view>& dtype_preserving_ops() {
                                                          "expand",
                                                          "amax",
                                                          "amin",
-                                                         "trunc"};
+                                                         "trunc",
+                                                         "sort",
+                                                         "topk",
+                                                         "index_put",
+                                                         "index_copy"};
   return s;
 }
 
@@ -800,10 +804,18 @@ void check_dtype(const Ctx& c, std::string_view base) {
   static const std::unordered_set<std::string_view> moves = {
       "permute", "transpose", "view",   "_unsafe_view",  "reshape", "unsqueeze",
       "squeeze", "select",    "slice",  "slice_scatter", "expand",  "constant_pad_nd",
-      "clone",   "alias",     "detach", "amax",          "amin",    "max_pool2d_with_indices"};
+      "clone",   "alias",     "detach", "amax",          "amin",    "max_pool2d_with_indices",
+      "sort",    "topk",      "index_put", "index_copy"};
   if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
       (moves.count(base) || ir::is_floating(first->dtype)))
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
+  // A write into a tensor takes the tensor's dtype (PyTorch refuses other values): a KV cache
+  // re-declared float16 under float32 writes gave a BATCH_MATMUL that LiteRT refuses.
+  static const std::array<std::pair<std::string_view, std::string_view>, 3> writes = {
+      {{"index_put", "values"}, {"index_copy", "source"}, {"slice_scatter", "src"}}};
+  for (const auto& [op, arg] : writes)
+    if (base == op && first && c.has_tensor(arg) && n.get_tensor(arg)->dtype != first->dtype)
+      invalid("writes " + name(n.get_tensor(arg)->dtype) + " values into a " + name(first->dtype) + " tensor");
 }
 
 // Generic argument checks that need only the input's rank, so that they also hold when its sizes
@@ -971,9 +983,17 @@ std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::stri
   if (want) more.insert(more.begin(), {0, *want});
   for (const auto& [i, sizes] : more) {
     const Value* o = i < n.outputs.size() ? n.outputs[i] : nullptr;
-    if (o && static_cast<size_t>(o->rank()) != sizes.size())
+    if (!o) continue;
+    if (static_cast<size_t>(o->rank()) != sizes.size())
       return "declares output " + std::to_string(i) + " of rank " + std::to_string(o->rank()) + "; the op gives rank " +
              std::to_string(sizes.size());
+    // A dim torch.export declares static holds for every value of the symbols, the hints included,
+    // so the rule's result at the hints must give it too; a lowering trusts it (a RESHAPE built
+    // from a declared 12 where the op gives 6 has no valid size at run time).
+    for (size_t d = 0; d < sizes.size(); ++d)
+      if (o->shape[d].is_static() && o->shape[d].size != sizes[d])
+        return "declares output " + std::to_string(i) + " as " + ir::shape_to_string(o->shape) + "; the op gives " +
+               std::to_string(sizes[d]) + " for dim " + std::to_string(d);
   }
   return {};
 }

@@ -138,8 +138,9 @@ TEST(ShapeRules, AdvancedIndexingPlacesTheBroadcastIndexShape) {
   EXPECT_NE(index({true, false, true}, {3, 6, 1, 5}).find("differs from the computed [6,1,3,5]"), std::string::npos);
 }
 
-TEST(ShapeRules, RunTimeDimsStillFixTheRank) {
-  // self [s0, 5] with a run-time s0 (hint 3): no size is checked, but the rank is.
+TEST(ShapeRules, RunTimeDimsStillFixTheRankAndTheStaticDims) {
+  // self [s0, 5] with a run-time s0 (hint 3): the rank is checked, and so is every dim the output
+  // declares static (it holds for the hints too); a run-time dim's hint is not compared.
   auto gather = [](Sizes out) {
     OneNode one("aten.gather.default", {{"self", {3, 5}}, {"index", {3, 2}}}, {{"dim", int64_t{1}}}, {out});
     for (const char* arg : {"self", "index"}) one.node->get_tensor(arg)->shape[0].symbol = "s0";
@@ -147,9 +148,46 @@ TEST(ShapeRules, RunTimeDimsStillFixTheRank) {
     return one.check();
   };
   EXPECT_EQ(gather({3, 2}), "");
-  EXPECT_EQ(gather({3, 7}), "");  // sizes are not compared (a run-time dim may stand for any size)
+  EXPECT_EQ(gather({9, 2}), "");  // a run-time dim may stand for any size
+  EXPECT_NE(gather({3, 7}).find("the op gives 2 for dim 1"), std::string::npos) << gather({3, 7});
   EXPECT_NE(gather({3, 2, 1}).find("declares output 0 of rank 3; the op gives rank 2"), std::string::npos)
       << gather({3, 2, 1});
+}
+
+TEST(ShapeRules, CatOfARunTimeDimChecksTheStaticDims) {
+  // cat([x], 1) of x [s, 6] declared [s, 12]: a later RESHAPE built from the 12 had no valid size
+  // (tests/fuzz/regressions/runtime_dim_cat_declares_a_static_dim_it_does_not_have.pt2).
+  auto cat = [](Sizes out) {
+    ir::Graph g;
+    ir::Value* x = g.add_value("x", ir::DType::kFloat32, ir::static_shape(Sizes{3, 6}));
+    x->shape[0].symbol = "s0";
+    ir::Value* y = g.add_value("y", ir::DType::kFloat32, ir::static_shape(out));
+    y->shape[0].symbol = "s0";
+    ir::Node* n = g.add_node("aten.cat.default", "n", {}, {y});
+    n->args.emplace_back("tensors", std::vector<ir::Value*>{x});
+    n->args.emplace_back("dim", int64_t{1});
+    return check_node_shapes(*n);
+  };
+  EXPECT_EQ(cat({3, 6}), "");
+  EXPECT_NE(cat({3, 12}).find("the op gives 6 for dim 1"), std::string::npos) << cat({3, 12});
+}
+
+TEST(ShapeRules, WritesAndSortsKeepTheTensorsDtype) {
+  // topk's values and index_put's result take the input's dtype, and index_put's values must have
+  // it: LiteRT's TOPK_V2 and a KV cache's BATCH_MATMUL refused the mismatched files.
+  OneNode topk("aten.topk.default", {{"self", {4, 10}}},
+               {{"k", int64_t{3}}, {"dim", int64_t{-1}}, {"largest", true}, {"sorted", true}}, {{4, 3}, {4, 3}});
+  EXPECT_EQ(topk.check(), "");
+  topk.node->outputs[0]->dtype = ir::DType::kInt32;
+  EXPECT_NE(topk.check().find("keeps the input's f32"), std::string::npos) << topk.check();
+
+  OneNode put("aten.index_put.default", {{"self", {1, 8, 4}}, {"values", {1, 2, 4}}}, {}, {{1, 8, 4}});
+  EXPECT_EQ(put.check().find("dtype"), std::string::npos) << put.check();
+  put.node->get_tensor("values")->dtype = ir::DType::kFloat16;
+  EXPECT_NE(put.check().find("writes f16 values into a f32 tensor"), std::string::npos) << put.check();
+  put.node->get_tensor("values")->dtype = ir::DType::kFloat32;
+  put.node->get_tensor("self")->dtype = ir::DType::kFloat16;
+  EXPECT_NE(put.check().find("keeps the input's f16"), std::string::npos) << put.check();
 }
 
 TEST(ShapeRules, ViewsOfRunTimeDimsKeepTheElementCount) {

@@ -208,7 +208,10 @@ def test_regression_inputs_are_refused_or_load_in_litert(path):
     """Every committed fuzz/campaign input either raises ConversionError or converts to a file that
     LiteRT loads and allocates with XNNPACK and with the builtin kernels (issue 11's output contract).
     conv_of_integer_input / linear_of_integer_input: an input re-declared as an integer dtype once
-    gave CONV_2D / FULLY_CONNECTED files LiteRT refused at prepare (mutation campaign, seed 7)."""
+    gave CONV_2D / FULLY_CONNECTED files LiteRT refused at prepare (mutation campaign, seed 7).
+    runtime_dim_cat_declares_a_static_dim_it_does_not_have, state_buffer_declared_float16_feeds_batch_matmul,
+    topk_values_declared_int32_over_float32: RESHAPE, BATCH_MATMUL and TOPK_V2 refused at prepare
+    (replay of the fuzz corpus, 2026-12-03)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     try:
@@ -218,32 +221,3 @@ def test_regression_inputs_are_refused_or_load_in_litert(path):
     for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
         Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver).allocate_tensors()
 
-
-# Found by replaying the fuzz corpus (fuzz/replay_corpus.py, 2026-12-03, core of 05853a6): each
-# converts with exit 0 to a file LiteRT refuses at prepare. Not fixed yet (issue 11 is open); a fix
-# makes its test pass, which strict xfail reports as a failure: then move the input to
-# tests/fuzz/regressions/.
-OPEN = {
-    # cat([x]) along dim 1 of an [s, 6] input declared [s, 12]: with a run-time dim, the boundary
-    # compares only ranks, so the declared 12 is trusted and a later RESHAPE has no valid size.
-    "runtime_dim_cat_declares_a_static_dim_it_does_not_have": "RESHAPE",
-    # a KV-cache buffer re-declared float16 while its writes and readers are float32: the builtin
-    # BATCH_MATMUL refuses a float16 operand.
-    "state_buffer_declared_float16_feeds_batch_matmul": "BATCH_MATMUL",
-    # topk's values output declared int32 over a float32 input: TOPK_V2 needs them to match.
-    "topk_values_declared_int32_over_float32": "TOPK_V2",
-}  # name: the op LiteRT refuses
-
-
-@pytest.mark.parametrize("name", sorted(OPEN))
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="open: exit 0 with a file LiteRT refuses (tests/fuzz/open/)")
-def test_open_inputs_are_refused_or_load_in_litert(name):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    path = ROOT / "tests" / "fuzz" / "open" / f"{name}.pt2"
-    try:
-        model = pt2tflite.convert_pt2(path)
-    except pt2tflite.ConversionError:
-        return
-    for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
-        Interpreter(model_content=model.tflite_bytes, experimental_op_resolver_type=resolver).allocate_tensors()
