@@ -802,9 +802,9 @@ void check_dtype(const Ctx& c, std::string_view base) {
   // Views and data movement keep any dtype; math ops keep a float dtype (an integer input may be
   // promoted: torch.exp of an int64 tensor is float).
   static const std::unordered_set<std::string_view> moves = {
-      "permute", "transpose", "view",   "_unsafe_view",  "reshape", "unsqueeze",
-      "squeeze", "select",    "slice",  "slice_scatter", "expand",  "constant_pad_nd",
-      "clone",   "alias",     "detach", "amax",          "amin",    "max_pool2d_with_indices",
+      "permute", "transpose", "view",      "_unsafe_view",  "reshape", "unsqueeze",
+      "squeeze", "select",    "slice",     "slice_scatter", "expand",  "constant_pad_nd",
+      "clone",   "alias",     "detach",    "amax",          "amin",    "max_pool2d_with_indices",
       "sort",    "topk",      "index_put", "index_copy"};
   if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
       (moves.count(base) || ir::is_floating(first->dtype)))
