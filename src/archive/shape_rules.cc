@@ -809,6 +809,12 @@ void check_dtype(const Ctx& c, std::string_view base) {
   if (dtype_preserving_ops().count(base) && first && out->dtype != first->dtype &&
       (moves.count(base) || ir::is_floating(first->dtype)))
     invalid("declares output dtype " + name(out->dtype) + ", the op keeps the input's " + name(first->dtype));
+  // The indices beside a sort's, topk's, max.dim's or a pool's values are int64: ARG_MAX and
+  // TOPK_V2 write integers, and a reader typed by a float declaration gave a MUL LiteRT refuses.
+  static const std::unordered_set<std::string_view> with_indices = {"sort", "topk", "max", "min",
+                                                                    "max_pool2d_with_indices"};
+  if (with_indices.count(base) && n.outputs.size() == 2 && n.outputs[1] && n.outputs[1]->dtype != ir::DType::kInt64)
+    invalid("declares indices output dtype " + name(n.outputs[1]->dtype) + ", the op gives i64");
   // A write into a tensor takes the tensor's dtype (PyTorch refuses other values): a KV cache
   // re-declared float16 under float32 writes gave a BATCH_MATMUL that LiteRT refuses.
   static const std::array<std::pair<std::string_view, std::string_view>, 3> writes = {

@@ -181,6 +181,10 @@ TEST(ShapeRules, WritesAndSortsKeepTheTensorsDtype) {
   topk.node->outputs[0]->dtype = ir::DType::kInt32;
   EXPECT_NE(topk.check().find("keeps the input's f32"), std::string::npos) << topk.check();
 
+  topk.node->outputs[0]->dtype = ir::DType::kFloat32;
+  topk.node->outputs[1]->dtype = ir::DType::kFloat32;
+  EXPECT_NE(topk.check().find("declares indices output dtype f32"), std::string::npos) << topk.check();
+
   OneNode put("aten.index_put.default", {{"self", {1, 8, 4}}, {"values", {1, 2, 4}}}, {}, {{1, 8, 4}});
   EXPECT_EQ(put.check().find("dtype"), std::string::npos) << put.check();
   put.node->get_tensor("values")->dtype = ir::DType::kFloat16;
