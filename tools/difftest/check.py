@@ -246,14 +246,8 @@ def check(p: Program) -> Outcome:
         return Outcome("invalid", "reference is not finite")
     try:
         tflite = pt2tflite.convert(module, inputs, num_threads=1).tflite_bytes
-    except pt2tflite.ConversionError as e:
-        # The message lists only the first few nodes; batch.py attributes a union's refusal to its
-        # members by every node's line, so list them all.
-        head = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return Outcome("refused", "\n".join([head] + [f"  - {d}" for d in e.diagnostics])[:2000]
-                       if e.diagnostics else str(e).strip()[:2000])
     except Exception as e:
-        return Outcome("crash", f"convert raised {type(e).__name__}: {e}".strip()[:500] + "\n" + traceback.format_exc()[-1500:])
+        return conversion_failure(e)
     got_by_rt = {}
     for rt in RUNTIMES:
         try:
@@ -270,6 +264,19 @@ def check(p: Program) -> Outcome:
         if moved:
             outcome = _compare(got_by_rt, want, [max(t, m * (1 + 1e-6)) for t, m in zip(tols, moved)])
     return outcome
+
+
+def conversion_failure(e: Exception) -> Outcome:
+    """A ConversionError is a refusal; anything else that conversion raised is a crash."""
+    import pt2tflite
+
+    if isinstance(e, pt2tflite.ConversionError):
+        # The message lists only the first few nodes; batch.py attributes a union's refusal to its
+        # members by every node's line, so list them all.
+        head = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return Outcome("refused", "\n".join([head] + [f"  - {d}" for d in e.diagnostics])[:2000]
+                       if e.diagnostics else str(e).strip()[:2000])
+    return Outcome("crash", f"convert raised {type(e).__name__}: {e}".strip()[:500] + "\n" + traceback.format_exc()[-1500:])
 
 
 def _compare(got_by_rt: dict, want: list, tols: list) -> Outcome:

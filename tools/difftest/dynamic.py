@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from difftest.builder import MAX_ABS
-from difftest.check import RUNTIMES, Outcome, _compare, float_tolerances
+from difftest.check import RUNTIMES, Outcome, _compare, conversion_failure, float_tolerances
 from difftest.program import Program, build_module, eval_values, make_inputs
 
 # The resized variants of every dynamic dim with sample size h: larger and odd, then smaller.
@@ -96,12 +96,8 @@ def _check(p: Program, chosen: list) -> Outcome:
         return Outcome("static", "torch.export specialized every input dim")
     try:
         tflite, _ = _core.convert(archive_bytes(ep), [], False, False, False, False, "", 32)
-    except pt2tflite.ConversionError as e:
-        head = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return Outcome("refused", "\n".join([head] + [f"  - {d}" for d in e.diagnostics])[:2000]
-                       if e.diagnostics else str(e).strip()[:2000])
     except Exception as e:
-        return Outcome("crash", f"convert raised {type(e).__name__}: {e}".strip()[:500] + "\n" + traceback.format_exc()[-1500:])
+        return conversion_failure(e)
     hints = _hints(dims, inputs)
     if symbols - hints.keys():  # a symbol only inside expressions (2*s0): no size to start from
         return Outcome("static", f"no input dim is the bare symbol {sorted(map(str, symbols - hints.keys()))}")
