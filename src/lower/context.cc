@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "ir/constants.h"
+#include "lower/kernel_dtypes.h"
 #include "util/check.h"
 
 namespace pt2tflite::lower {
@@ -67,6 +68,63 @@ ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
 }
 
 ir::Node* LowerCtx::emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
+  const KernelDtypes k = kernel_dtypes(op);
+  const auto absent_or_quantized = [](const ir::Value* v) { return !v || v->quant.has_value(); };
+  const size_t data = std::min(inputs.size(), static_cast<size_t>(k.data_inputs));
+  ir::Value* out = outputs.empty() ? nullptr : outputs[0];
+  // Quantized tensors are the int8 kernels' own business (passes/fold_qdq.cc).
+  if (k.typing == KernelTyping::kAny || !out || out->quant ||
+      std::any_of(inputs.begin(), inputs.begin() + data, absent_or_quantized))
+    return emit_as_is(op, std::move(inputs), std::move(outputs));
+  const ir::DType in = inputs[0]->dtype;
+  switch (k.typing) {
+    case KernelTyping::kSameType: {
+      const ir::DType compute = widened(out->dtype);
+      for (size_t i = 0; i < data; ++i) inputs[i] = cast(inputs[i], compute);
+      if (compute == out->dtype) break;
+      outputs[0] = make_temp(compute, out->shape);
+      ir::Node* n = emit_as_is(op, std::move(inputs), outputs);
+      emit_cast(outputs[0], out);
+      return n;
+    }
+    case KernelTyping::kCompare: {
+      if (data < 2 || ir::is_floating(in) || ir::is_floating(inputs[1]->dtype)) break;
+      const bool wide = in == ir::DType::kInt64 || inputs[1]->dtype == ir::DType::kInt64;
+      const ir::DType compute = wide ? ir::DType::kInt64 : widened(in);
+      for (size_t i = 0; i < data; ++i) inputs[i] = cast(inputs[i], compute);
+      break;
+    }
+    case KernelTyping::kFloatMath:
+      if (ir::is_floating(in)) break;
+      // PyTorch promotes an integer input of float math (torch.exp of an int64 tensor is float).
+      if (ir::is_floating(out->dtype))
+        inputs[0] = cast(inputs[0], out->dtype);
+      else
+        unsupported(std::string(ir::builtin_name(op)) + " computes in floating point only; here it would give " +
+                    std::string(ir::dtype_name(out->dtype)) + " from " + std::string(ir::dtype_name(in)));
+      break;
+    case KernelTyping::kRelu: {
+      if (ir::is_floating(in)) break;
+      // The kernels read an integer tensor as quantized: clamp with MAXIMUM / MINIMUM instead.
+      const double lo = op == ir::TflOp::RELU_N1_TO_1 ? -1 : 0;
+      if (op == ir::TflOp::RELU) return emit(ir::TflOp::MAXIMUM, {inputs[0], scalar(in, lo)}, {out});
+      ir::Value* floor = make_temp(out->dtype, out->shape);
+      ir::Node* n = emit(ir::TflOp::MAXIMUM, {inputs[0], scalar(in, lo)}, {floor});
+      emit(ir::TflOp::MINIMUM, {floor, scalar(out->dtype, op == ir::TflOp::RELU6 ? 6 : 1)}, {out});
+      return n;
+    }
+    case KernelTyping::kArgReduce:
+      if (in == ir::DType::kInt16) inputs[0] = cast(inputs[0], ir::DType::kInt32);
+      if (in == ir::DType::kInt64)
+        unsupported(std::string(ir::builtin_name(op)) +
+                    " has no int64 kernel in LiteRT; cast the tensor to int32 or float in the model");
+      break;
+    case KernelTyping::kAny: break;
+  }
+  return emit_as_is(op, std::move(inputs), std::move(outputs));
+}
+
+ir::Node* LowerCtx::emit_as_is(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
   ir::Node* n = dst_.add_node(op, name_for(node ? node->name : std::string(ir::builtin_name(op))), std::move(inputs),
                               std::move(outputs));
   if (node) n->source = node->source;
@@ -168,10 +226,15 @@ ir::Value* LowerCtx::cast(ir::Value* v, ir::DType dtype) {
     return new_const(dtype, v->shape, std::move(bytes));
   }
   ir::Value* out = make_temp(dtype, v->shape);
-  ir::Node* n = emit(ir::TflOp::CAST, {v}, {out});
-  n->set("in_data_type", static_cast<int64_t>(v->dtype));
-  n->set("out_data_type", static_cast<int64_t>(dtype));
+  emit_cast(v, out);
   return out;
+}
+
+ir::Node* LowerCtx::emit_cast(ir::Value* in, ir::Value* out) {
+  ir::Node* n = emit_as_is(ir::TflOp::CAST, {in}, {out});
+  n->set("in_data_type", static_cast<int64_t>(in->dtype));
+  n->set("out_data_type", static_cast<int64_t>(out->dtype));
+  return n;
 }
 
 ir::Value* LowerCtx::runtime_size(const std::string& symbol) {

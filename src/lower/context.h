@@ -55,7 +55,9 @@ class LowerCtx {
   ir::Value* make_output(const ir::Value* aten, const Perm& layout = {});
   // A new intermediate tensor with the given stored shape.
   ir::Value* make_temp(ir::DType dtype, ir::Shape shape);
-  // Appends TFLite op `op`, named after the ATen node.
+  // Appends TFLite op `op`, named after the ATen node, with the CASTs its LiteRT kernel needs
+  // around it (lower/kernel_dtypes.h: int8 arithmetic runs in int32, a reduction's input takes its
+  // output's dtype, ...). Returns the op itself, whatever it computes in.
   ir::Node* emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs);
 
   ir::Value* new_const(ir::DType dtype, ir::Shape shape, std::vector<uint8_t> bytes);
@@ -100,6 +102,8 @@ class LowerCtx {
     Perm layout;
   };
   const Binding& binding(const ir::Value* v);
+  ir::Node* emit_as_is(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs);
+  ir::Node* emit_cast(ir::Value* in, ir::Value* out);
   std::string name_for(const std::string& stem);
 
   const ir::Graph& src_;
