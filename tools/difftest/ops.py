@@ -703,7 +703,7 @@ FLOAT_OPS = [  # (function, weight)
     (split, 3), (pad, 2), (roll, 1), (index, 1), (noop, 3), (reduce, 4), (softmax, 3), (norm, 2),
     (linear, 4), (matmul, 3), (conv, 6), (pool, 3), (resize, 1), (image_misc, 2),
     (minmax, 2), (rearrange, 2), (gather, 1), (write, 1), (attention, 1), (sample, 1),
-    (selection.pick, 2), (selection.rounding, 2), (selection.logic, 2),
+    (selection.pick, 2), (selection.rounding, 2), (selection.logic, 2), (selection.integer, 2),
 ]
 INT8_OPS = [
     (int8_unary, 3), (binary, 8), (reshape, 3), (permute, 3), (cat, 4), (linear, 5), (conv, 8),

@@ -1,6 +1,6 @@
 """Ops whose output jumps where the input crosses a threshold: argmax/argmin, the indices of topk,
 sort and max/min over a dim, floor/ceil/round/sign, fmod/remainder, floor and trunc division,
-and comparisons joined by logical ops. fp32 and float64 may land on opposite sides of a jump, and
+comparisons joined by logical ops, and integer arithmetic on floored values. fp32 and float64 may land on opposite sides of a jump, and
 the difference would be a full step that is nobody's bug. So each op is added only when every
 element its jump depends on is at least MARGIN (relative to the tensor's scale) from a threshold,
 in the float64 values the builder holds; any difference left is the converter's.
@@ -120,3 +120,34 @@ def logic(b: Builder, v: int) -> int | None:
     cond = form.format(a=a, c=c)
     out = r.choice(["({x}).to({{0}}.dtype)", "torch.where({x}, {{0}}, -{{0}})", "({x}).to({{0}}.dtype) * {{0}}"])
     return b.add(out.format(x=cond), args, tag="logic")
+
+
+_INTEGER_DTYPES = ["torch.int8", "torch.uint8", "torch.int16", "torch.int32", "torch.int64"]
+# Integer steps on x (and y, the same value at another scale): LiteRT's kernels compute few of them
+# in int8, uint8, int16 or bool as PyTorch does (lower/kernel_dtypes.h), so wrong dtypes show here.
+_INTEGER_STEPS = [
+    "{x} + {y}", "{x} - {y}", "{x} * {y}", "{x} + 3", "{x} * 2", "{x} - 1", "torch.relu({x})", "{x}.clamp(min=0)",
+    "{x}.clamp(-2, 5)", "torch.maximum({x}, {y})", "torch.minimum({x}, {y})", "torch.where({x} > {y}, {x}, {y})",
+    "({x} == {y}).to({x}.dtype)", "-{x}", "{x} % 3", "torch.relu({x} + {y})", "({x} < 2) | ({y} > 0)",
+]
+
+
+def integer(b: Builder, v: int) -> int | None:
+    """v floored to an integer dtype at two scales, one to three integer steps, made float again.
+    The floors take the margin; everything after them is exact in every dtype (narrow results wrap
+    in PyTorch and must wrap the same way in LiteRT)."""
+    r = b.rng
+    t = b.vals[v]
+    dt = r.choice(_INTEGER_DTYPES)
+    lo, hi = (0, 200) if dt == "torch.uint8" else (-100, 100)
+    scales = [round(r.uniform(0.5, 6.0), 3) for _ in range(2)]
+    for s in scales:
+        q = t * s
+        if not _clear(q - torch.floor(q), q):
+            return None
+    x, y = (f"torch.floor({{0}} * {s!r}).clamp({lo}, {hi}).to({dt})" for s in scales)
+    for _ in range(r.randint(1, 3)):
+        x = r.choice(_INTEGER_STEPS).format(x=f"({x})", y=f"({y})")
+    if r.random() < 0.3:
+        x = f"({x}).{r.choice(['sum', 'amax', 'cumsum'])}(-1)"
+    return b.add(f"({x}).to({{0}}.dtype)", [v], tag="integer")
