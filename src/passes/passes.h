@@ -7,6 +7,11 @@
 
 namespace pt2tflite::passes {
 
+// ATen level: computes a float16, bfloat16 or float64 model in float32 (LiteRT's builtin kernels
+// have float32 arithmetic only); its inputs and outputs keep their dtypes through a CAST at each
+// end. A model whose state buffers (a KV cache) are in such a dtype is left as it is.
+void compute_in_float32(ir::Graph& aten);
+
 // ATen level: folds eval-mode batch norm into the convolution that feeds it (weights and bias
 // rescaled at convert time) when the convolution output has no other reader.
 void fold_batchnorm(ir::Graph& aten);

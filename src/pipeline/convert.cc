@@ -110,6 +110,8 @@ void run_weight_quant(ir::Graph& g, const ConvertOptions& o) { passes::weight_qu
 
 // On the ATen graph, between import and lowering.
 constexpr PassRow kAtenPasses[] = {
+    // First: the passes after it fold and evaluate float32 only.
+    {"compute_in_float32", graph_only<passes::compute_in_float32>, always},
     {"fold_batchnorm", graph_only<passes::fold_batchnorm>, always},
     {"evaluate_constants", graph_only<passes::evaluate_constants>, always},
 };
