@@ -66,7 +66,8 @@ void compute_in_float32(ir::Graph& g) {
     for (const auto& n : g.nodes())
       for (auto& [name, attr] : n->args) {
         if (auto* t = std::get_if<ir::Value*>(&attr); t && *t == in) *t = wide;
-        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr)) std::replace(list->begin(), list->end(), in, wide);
+        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr))
+          std::replace(list->begin(), list->end(), in, wide);
       }
     const ir::Node* first = g.nodes().empty() ? nullptr : g.nodes().front().get();
     g.insert_node(first, to_copy(g, in, wide, ir::DType::kFloat32));
@@ -78,7 +79,8 @@ void compute_in_float32(ir::Graph& g) {
     for (const auto& n : g.nodes())
       for (auto& [name, attr] : n->args) {
         if (auto* t = std::get_if<ir::Value*>(&attr); t && *t == out) *t = wide;
-        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr)) std::replace(list->begin(), list->end(), out, wide);
+        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr))
+          std::replace(list->begin(), list->end(), out, wide);
       }
     if (producer) {
       std::replace(producer->outputs.begin(), producer->outputs.end(), out, wide);
