@@ -101,7 +101,8 @@ def test_dump_after_prints_ir(capfd):
 
 def test_every_pass_name_can_be_dumped_and_others_are_refused(capfd):
     names = pt2tflite.pass_names()
-    assert names[:4] == ["import", "fold_batchnorm", "evaluate_constants", "lower"] and "fold_qdq" in names
+    assert names[:5] == ["import", "compute_in_float32", "fold_batchnorm", "evaluate_constants", "lower"]
+    assert "fold_qdq" in names
     pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=names)
     err = capfd.readouterr().err
     # weight_quant, float16_weights and quantized_io run only when asked for; every other stage prints its IR.
