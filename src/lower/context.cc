@@ -69,6 +69,16 @@ ir::Value* LowerCtx::make_temp(ir::DType dtype, ir::Shape shape) {
 
 ir::Node* LowerCtx::emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vector<ir::Value*> outputs) {
   const KernelDtypes k = kernel_dtypes(op);
+  if (k.typing == KernelTyping::kNoBool && inputs.size() == 2 && inputs[1] && inputs[1]->dtype == ir::DType::kBool) {
+    // Split the values as int32 and cast each piece back.
+    inputs[1] = cast(inputs[1], ir::DType::kInt32);
+    std::vector<ir::Value*> wide;
+    for (const ir::Value* o : outputs) wide.push_back(o ? make_temp(ir::DType::kInt32, o->shape) : nullptr);
+    ir::Node* n = emit_as_is(op, std::move(inputs), wide);
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (outputs[i]) emit_cast(wide[i], outputs[i]);
+    return n;
+  }
   const auto absent_or_quantized = [](const ir::Value* v) { return !v || v->quant.has_value(); };
   const size_t data = std::min(inputs.size(), static_cast<size_t>(k.data_inputs));
   ir::Value* out = outputs.empty() ? nullptr : outputs[0];
@@ -119,7 +129,8 @@ ir::Node* LowerCtx::emit(ir::TflOp op, std::vector<ir::Value*> inputs, std::vect
         unsupported(std::string(ir::builtin_name(op)) +
                     " has no int64 kernel in LiteRT; cast the tensor to int32 or float in the model");
       break;
-    case KernelTyping::kAny: break;
+    case KernelTyping::kAny:
+    case KernelTyping::kNoBool: break;
   }
   return emit_as_is(op, std::move(inputs), std::move(outputs));
 }

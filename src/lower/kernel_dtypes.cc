@@ -48,6 +48,7 @@ KernelDtypes kernel_dtypes(ir::TflOp op) {
     case TflOp::RELU:
     case TflOp::RELU6:
     case TflOp::RELU_N1_TO_1: return {KernelTyping::kRelu, 1};
+    case TflOp::SPLIT: return {KernelTyping::kNoBool, 0};
     case TflOp::ARG_MAX:
     case TflOp::ARG_MIN: return {KernelTyping::kArgReduce, 1};
     default: return {};

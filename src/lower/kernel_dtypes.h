@@ -20,6 +20,7 @@ enum class KernelTyping {
   kFloatMath,  // floating-point input only (EXP, LOG, TANH, ...)
   kRelu,       // RELU / RELU6 / RELU_N1_TO_1: float or quantized only; integers need MAXIMUM/MINIMUM
   kArgReduce,  // ARG_MAX / ARG_MIN: float32, int8, uint8, int32 or bool input
+  kNoBool,     // moves elements of any dtype but bool (SPLIT: its tensor is input 1, after the axis)
 };
 
 struct KernelDtypes {

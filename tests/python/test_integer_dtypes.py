@@ -60,6 +60,7 @@ OPS = {
     "mean_of_float": lambda x, y: x.float().mean(dim=1),
     "cat_relu": lambda x, y: torch.relu(torch.cat([x, y], 1)),
     "add_relu": lambda x, y: torch.relu(x + y),
+    "chunk": lambda x, y: x.chunk(2, -1)[1],  # SPLIT has no bool kernel
 }
 
 # Integer math a model may well hold (index arithmetic, masks, counts): refusing it is a gap.
@@ -68,7 +69,8 @@ MUST_CONVERT = {
     for op in ("add", "mul", "add_int", "mul_int", "maximum", "minimum", "where", "eq", "gt", "relu", "clamp_int",
                "clamp_float", "sum", "amax", "cat_relu", "add_relu", "exp", "mul_float")
     for dt in ("int8", "uint8", "int16", "int32", "int64")
-} | {(op, "bool") for op in ("add", "mul", "maximum", "minimum", "eq", "sum", "amax", "where")}
+} | {(op, dt) for op in ("chunk",) for dt in DTYPES} | {
+    (op, "bool") for op in ("add", "mul", "maximum", "minimum", "eq", "sum", "amax", "where")}
 
 
 def _inputs(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
