@@ -63,12 +63,8 @@ void compute_in_float32(ir::Graph& g) {
   }
   for (ir::Value* in : inputs) {
     ir::Value* wide = g.add_value(g.unique_name(in->name), ir::DType::kFloat32, in->shape);
-    for (const auto& n : g.nodes())
-      for (auto& [name, attr] : n->args) {
-        if (auto* t = std::get_if<ir::Value*>(&attr); t && *t == in) *t = wide;
-        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr))
-          std::replace(list->begin(), list->end(), in, wide);
-      }
+    g.replace_uses(in, wide);
+    std::replace(g.outputs.begin(), g.outputs.end(), wide, in);  // an input returned as it is
     const ir::Node* first = g.nodes().empty() ? nullptr : g.nodes().front().get();
     g.insert_node(first, to_copy(g, in, wide, ir::DType::kFloat32));
   }
@@ -76,12 +72,8 @@ void compute_in_float32(ir::Graph& g) {
     // The output keeps its name and dtype; the value computed in float32 becomes a new one.
     ir::Value* wide = g.add_value(g.unique_name(out->name), ir::DType::kFloat32, out->shape);
     ir::Node* producer = out->producer;
-    for (const auto& n : g.nodes())
-      for (auto& [name, attr] : n->args) {
-        if (auto* t = std::get_if<ir::Value*>(&attr); t && *t == out) *t = wide;
-        if (auto* list = std::get_if<std::vector<ir::Value*>>(&attr))
-          std::replace(list->begin(), list->end(), out, wide);
-      }
+    g.replace_uses(out, wide);
+    std::replace(g.outputs.begin(), g.outputs.end(), wide, out);
     if (producer) {
       std::replace(producer->outputs.begin(), producer->outputs.end(), out, wide);
       wide->producer = producer;
