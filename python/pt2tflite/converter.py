@@ -126,9 +126,27 @@ def export_program(module_or_ep: ModuleOrProgram, sample_args: tuple, sample_kwa
     table = _decomposition_table()
     try:
         with batch_norm_in_eager_layout():
-            return ep.run_decompositions(table)
+            decomposed = ep.run_decompositions(table)
     except Exception as e:  # a decomposition raised: name the node it came from
         raise decomposition_error(ep, table, e) from e
+    _flatten_unserializable_outputs(decomposed)
+    return decomposed
+
+
+def _flatten_unserializable_outputs(ep: torch.export.ExportedProgram) -> None:
+    """Makes the output structure a flat tuple when torch.export.save cannot write it: a model that
+    returns `torch.sort(x)` or `x.max(1)` (a torch.return_types named tuple, which has no serialized
+    pytree name) would otherwise fail to save with NotImplementedError. The converted model returns
+    its outputs flat in either case."""
+    from torch.utils import _pytree as pytree
+
+    signature = ep._module_call_graph[0].signature
+    if signature is None:
+        return
+    try:
+        pytree.treespec_dumps(signature.out_spec)
+    except NotImplementedError:
+        signature.out_spec = pytree.tree_structure(tuple(range(signature.out_spec.num_leaves)))
 
 
 def archive_bytes(ep: torch.export.ExportedProgram) -> bytes:

@@ -12,7 +12,8 @@ import numpy as np
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch.Tensor, without importing torch
         x = x.detach().cpu().numpy()
-    return np.ascontiguousarray(x)
+    # Not np.ascontiguousarray: it returns a 0-d array as shape [1], which would resize the input.
+    return np.asarray(x, order="C")
 
 
 class Model:

@@ -12,6 +12,11 @@ namespace pt2tflite::passes {
 // end. A model whose state buffers (a KV cache) are in such a dtype is left as it is.
 void compute_in_float32(ir::Graph& aten);
 
+// ATen level: an op that takes a dim (softmax, cumsum, flip, sort, a reduction) over a 0-d tensor
+// runs on it viewed as [1] (PyTorch reads dim 0 or -1 of a 0-d tensor as its one element, TFLite's
+// kernels have no such rule), and its results are viewed back as 0-d.
+void view_0d_as_1d(ir::Graph& aten);
+
 // ATen level: folds eval-mode batch norm into the convolution that feeds it (weights and bias
 // rescaled at convert time) when the convolution output has no other reader.
 void fold_batchnorm(ir::Graph& aten);

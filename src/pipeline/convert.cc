@@ -112,6 +112,7 @@ void run_weight_quant(ir::Graph& g, const ConvertOptions& o) { passes::weight_qu
 constexpr PassRow kAtenPasses[] = {
     // First: the passes after it fold and evaluate float32 only.
     {"compute_in_float32", graph_only<passes::compute_in_float32>, always},
+    {"view_0d_as_1d", graph_only<passes::view_0d_as_1d>, always},
     {"fold_batchnorm", graph_only<passes::fold_batchnorm>, always},
     {"evaluate_constants", graph_only<passes::evaluate_constants>, always},
 };

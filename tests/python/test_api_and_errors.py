@@ -101,7 +101,7 @@ def test_dump_after_prints_ir(capfd):
 
 def test_every_pass_name_can_be_dumped_and_others_are_refused(capfd):
     names = pt2tflite.pass_names()
-    assert names[:5] == ["import", "compute_in_float32", "fold_batchnorm", "evaluate_constants", "lower"]
+    assert names[:6] == ["import", "compute_in_float32", "view_0d_as_1d", "fold_batchnorm", "evaluate_constants", "lower"]
     assert "fold_qdq" in names
     pt2tflite.convert(nn.ReLU().eval(), (torch.randn(2, 3),), dump_after=names)
     err = capfd.readouterr().err

@@ -70,7 +70,7 @@ def run_tflite(itp, inputs) -> list:
     if len(details) != len(inputs):
         raise RuntimeError(f"the model takes {len(details)} inputs, the program {len(inputs)}")
     for d, x in zip(details, inputs):
-        itp.set_tensor(d["index"], np.ascontiguousarray(x.numpy().astype(d["dtype"])))
+        itp.set_tensor(d["index"], np.asarray(x.numpy().astype(d["dtype"]), order="C"))
     itp.invoke()
     return [itp.get_tensor(d["index"]).copy() for d in itp.get_output_details()]
 

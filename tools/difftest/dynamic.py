@@ -198,6 +198,6 @@ def _run_resized(tflite: bytes, runtime: str, xs: tuple) -> list:
         itp.resize_tensor_input(d["index"], list(x.shape), strict=True)
     itp.allocate_tensors()
     for d, x in zip(details, xs):
-        itp.set_tensor(d["index"], np.ascontiguousarray(x.numpy().astype(d["dtype"])))
+        itp.set_tensor(d["index"], np.asarray(x.numpy().astype(d["dtype"]), order="C"))
     itp.invoke()
     return [itp.get_tensor(d["index"]).copy() for d in itp.get_output_details()]

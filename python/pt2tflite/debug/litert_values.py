@@ -23,7 +23,7 @@ def _interpreter(tflite: bytes, *, xnnpack: bool, preserve: bool):
 
 def _feed(itp, inputs) -> None:
     for detail, arr in zip(itp.get_input_details(), inputs):
-        arr = np.ascontiguousarray(arr.detach().cpu().numpy() if hasattr(arr, "detach") else arr)
+        arr = np.asarray(arr.detach().cpu().numpy() if hasattr(arr, "detach") else arr, order="C")
         if arr.dtype != detail["dtype"]:
             arr = arr.astype(detail["dtype"])
         itp.set_tensor(detail["index"], arr)

@@ -1,0 +1,96 @@
+// PyTorch lets an op that takes a dim (softmax, cumsum, flip, sort, a reduction) run on a 0-d
+// tensor, reading dim 0 or -1 as the one element. TFLite has no such rule: its kernels index the
+// axis of a rank-0 tensor out of bounds, or give a reduction the shape [1]. So such an op runs on
+// its input viewed as [1], with keepdim for a reduction, and each result is viewed back as 0-d:
+// the same numbers (NaN and infinity included), and the shapes PyTorch returns.
+#include <span>
+#include <string_view>
+#include <unordered_set>
+
+#include "passes/passes.h"
+
+namespace pt2tflite::passes {
+
+namespace {
+
+// Ops whose results have their input's shape.
+const std::unordered_set<std::string_view>& shape_keeping_ops() {
+  static const std::unordered_set<std::string_view> ops = {
+      "aten._softmax.default", "aten._log_softmax.default", "aten._safe_softmax.default", "aten.cumsum.default",
+      "aten.cumprod.default",  "aten.logcumsumexp.default", "aten.cummax.default",        "aten.cummin.default",
+      "aten.flip.default",     "aten.sort.default",         "aten.sort.stable",           "aten.topk.default",
+  };
+  return ops;
+}
+
+// Reductions over dims: with keepdim their results keep the input's rank.
+const std::unordered_set<std::string_view>& reductions() {
+  static const std::unordered_set<std::string_view> ops = {
+      "aten.sum.dim_IntList",
+      "aten.mean.dim",
+      "aten.amax.default",
+      "aten.amin.default",
+      "aten.argmax.default",
+      "aten.argmin.default",
+      "aten.max.dim",
+      "aten.min.dim",
+      "aten.var.correction",
+      "aten.std.correction",
+      "aten.var_mean.correction",
+      "aten.logsumexp.default",
+      "aten.linalg_vector_norm.default",
+      "aten.prod.dim_int",
+      "aten.any.dim",
+      "aten.any.dims",
+      "aten.all.dim",
+      "aten.all.dims",
+  };
+  return ops;
+}
+
+std::unique_ptr<ir::Node> view_node(ir::Graph& g, std::string op, ir::Value* in, ir::Value* out, ir::Attr dim,
+                                    const ir::SourceInfo& source) {
+  auto n = std::make_unique<ir::Node>();
+  n->op = std::move(op);
+  n->name = g.unique_name(out->name);
+  n->args = {{"self", in}, {"dim", std::move(dim)}};
+  n->outputs = {out};
+  n->source = source;
+  out->producer = n.get();
+  return n;
+}
+
+}  // namespace
+
+void view_0d_as_1d(ir::Graph& g) {
+  std::vector<ir::Node*> targets;
+  for (const auto& n : g.nodes()) {
+    const bool keeps_shape = shape_keeping_ops().count(n->op) > 0;
+    if (!keeps_shape && !reductions().count(n->op)) continue;
+    const ir::Value* self = n->get_tensor("self");
+    if (self && self->rank() == 0) targets.push_back(n.get());
+  }
+  const int64_t one = 1;
+  const ir::Shape shape_1 = ir::static_shape(std::span(&one, 1));
+  for (ir::Node* n : targets) {
+    ir::Value* self = n->get_tensor("self");
+    ir::Value* vec = g.add_value(g.unique_name(self->name + "_as_1d"), self->dtype, shape_1);
+    g.insert_node(n, view_node(g, "aten.unsqueeze.default", self, vec, int64_t{0}, n->source));
+    n->set("self", vec);
+    if (reductions().count(n->op)) n->set("keepdim", true);
+    // Each 0-d result is now computed as [1] into a new value, then viewed back into the original.
+    const ir::Node* next = nullptr;
+    for (size_t i = 0; i < g.nodes().size(); ++i)
+      if (g.nodes()[i].get() == n) next = i + 1 < g.nodes().size() ? g.nodes()[i + 1].get() : nullptr;
+    for (ir::Value*& out : n->outputs) {
+      if (!out || out->rank() != 0) continue;
+      ir::Value* wide = g.add_value(g.unique_name(out->name + "_1d"), out->dtype, shape_1);
+      wide->producer = n;
+      ir::Value* scalar = out;
+      out = wide;
+      g.insert_node(next, view_node(g, "aten.squeeze.dims", wide, scalar, std::vector<int64_t>{0}, n->source));
+    }
+  }
+}
+
+}  // namespace pt2tflite::passes
