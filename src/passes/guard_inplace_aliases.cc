@@ -10,8 +10,10 @@
 //
 // The guard: where an alias op reads a tensor that has other readers (or is a graph input or
 // output) and an in-place op is reachable from it through aliases only, the alias's result is
-// copied once (an identity TRANSPOSE, which no planner shares), so the in-place op writes into a
-// buffer of its own. Graphs without that pattern are unchanged.
+// copied once (an identity TRANSPOSE, which no planner shares; see copy_nodes for 0-d tensors), so the in-place op
+// writes into a buffer of its own. Graphs without that pattern are unchanged.
+#include <span>
+
 #include "ir/tfl_op.h"
 #include "passes/passes.h"
 #include "passes/transpose/transpose_paths.h"
@@ -51,6 +53,41 @@ bool feeds_in_place_op(const ir::Graph& g, const ir::Value* v, int depth = 0) {
   return false;
 }
 
+// The nodes that copy `from` into `to`: an identity TRANSPOSE. A 0-d tensor goes through [1]
+// (RESHAPE, TRANSPOSE, RESHAPE): LiteRT's TRANSPOSE of a 0-d tensor writes garbage (inf with
+// XNNPACK, 3.4e38 on the builtin kernels), and the RESHAPE back aliases the copy, which has no
+// other reader.
+std::vector<std::unique_ptr<ir::Node>> copy_nodes(ir::Graph& g, const ir::Node& alias, ir::Value* from, ir::Value* to) {
+  std::vector<std::unique_ptr<ir::Node>> nodes;
+  auto add = [&](ir::TflOp op, ir::Value* in, ir::Value* shape_or_perm, ir::Value* out) {
+    auto n = std::make_unique<ir::Node>();
+    n->set_op(op);
+    n->name = g.unique_name(alias.name);
+    n->source = alias.source;
+    n->inputs = {in, shape_or_perm};
+    n->outputs = {out};
+    nodes.push_back(std::move(n));
+  };
+  if (from->rank() > 0) {
+    std::vector<int32_t> identity(from->rank());
+    for (int i = 0; i < from->rank(); ++i) identity[i] = i;
+    add(ir::TflOp::TRANSPOSE, from, paths::const_i32(g, alias.name + "_perm", identity), to);
+    return nodes;
+  }
+  const int64_t one = 1;
+  auto vector_of_one = [&](const std::string& name) {
+    ir::Value* v = g.add_value(g.unique_name(name), from->dtype, ir::static_shape(std::span(&one, 1)));
+    v->quant = from->quant;
+    return v;
+  };
+  ir::Value* as_1d = vector_of_one(from->name + "_as_1d");
+  ir::Value* copied = vector_of_one(from->name + "_copy");
+  add(ir::TflOp::RESHAPE, from, paths::const_i32(g, alias.name + "_shape", {1}), as_1d);
+  add(ir::TflOp::TRANSPOSE, as_1d, paths::const_i32(g, alias.name + "_perm", {0}), copied);
+  add(ir::TflOp::RESHAPE, copied, paths::const_i32(g, alias.name + "_shape", {}), to);
+  return nodes;
+}
+
 }  // namespace
 
 void guard_inplace_aliases(ir::Graph& g) {
@@ -66,19 +103,11 @@ void guard_inplace_aliases(ir::Graph& g) {
     ir::Value* own = g.add_value(g.unique_name(shared->name), shared->dtype, shared->shape);
     own->quant = shared->quant;
     g.replace_uses(shared, own);  // readers and a graph output alike now see the copy
-    std::vector<int32_t> identity(shared->rank());
-    for (int i = 0; i < shared->rank(); ++i) identity[i] = i;
-    auto copy = std::make_unique<ir::Node>();
-    copy->set_op(ir::TflOp::TRANSPOSE);
-    copy->name = g.unique_name(alias->name);
-    copy->source = alias->source;
-    copy->inputs = {shared, paths::const_i32(g, alias->name + "_perm", identity)};
-    copy->outputs = {own};
     const auto& nodes = g.nodes();
     const ir::Node* next = nullptr;  // insert right after the alias
     for (size_t i = 0; i + 1 < nodes.size(); ++i)
       if (nodes[i].get() == alias) next = nodes[i + 1].get();
-    g.insert_node(next, std::move(copy));
+    for (auto& copy : copy_nodes(g, *alias, shared, own)) g.insert_node(next, std::move(copy));
   }
 }
 

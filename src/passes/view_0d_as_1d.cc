@@ -13,12 +13,24 @@ namespace pt2tflite::passes {
 
 namespace {
 
-// Ops whose results have their input's shape.
+// Ops whose results have their input's shape (index_select's and gather's: their index's).
 const std::unordered_set<std::string_view>& shape_keeping_ops() {
   static const std::unordered_set<std::string_view> ops = {
-      "aten._softmax.default", "aten._log_softmax.default", "aten._safe_softmax.default", "aten.cumsum.default",
-      "aten.cumprod.default",  "aten.logcumsumexp.default", "aten.cummax.default",        "aten.cummin.default",
-      "aten.flip.default",     "aten.sort.default",         "aten.sort.stable",           "aten.topk.default",
+      "aten._softmax.default",
+      "aten._log_softmax.default",
+      "aten._safe_softmax.default",
+      "aten.cumsum.default",
+      "aten.cumprod.default",
+      "aten.logcumsumexp.default",
+      "aten.cummax.default",
+      "aten.cummin.default",
+      "aten.flip.default",
+      "aten.sort.default",
+      "aten.sort.stable",
+      "aten.topk.default",
+      // Their results have the index's shape (a 0-d index gives a 0-d result, viewed back below).
+      "aten.index_select.default",
+      "aten.gather.default",
   };
   return ops;
 }
@@ -77,6 +89,13 @@ void view_0d_as_1d(ir::Graph& g) {
     ir::Value* vec = g.add_value(g.unique_name(self->name + "_as_1d"), self->dtype, shape_1);
     g.insert_node(n, view_node(g, "aten.unsqueeze.default", self, vec, int64_t{0}, n->source));
     n->set("self", vec);
+    // gather's index has the rank of its input.
+    if (ir::Value* index = n->op == "aten.gather.default" ? n->get_tensor("index") : nullptr;
+        index && index->rank() == 0) {
+      ir::Value* index_1d = g.add_value(g.unique_name(index->name + "_as_1d"), index->dtype, shape_1);
+      g.insert_node(n, view_node(g, "aten.unsqueeze.default", index, index_1d, int64_t{0}, n->source));
+      n->set("index", index_1d);
+    }
     if (reductions().count(n->op)) n->set("keepdim", true);
     // Each 0-d result is now computed as [1] into a new value, then viewed back into the original.
     const ir::Node* next = nullptr;

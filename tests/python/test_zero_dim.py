@@ -1,10 +1,10 @@
 """0-d tensors (a scalar model input, a loss-like reduction, a temperature) against PyTorch.
 
 PyTorch reads dim 0 or -1 of a 0-d tensor as its one element; TFLite's kernels have no such rule.
-Before passes/view_0d_as_1d.cc, softmax, log_softmax, flip and var of a 0-d tensor killed the
-Python process (SIGSEGV in the lowering) and cumsum and max(x, 0) raised a raw IndexError. And
-Model.__call__ fed a 0-d input as shape [1] (np.ascontiguousarray returns at least 1-d), so every
-model with a 0-d input returned [1]-shaped results. Each case here must convert and give PyTorch's
+Before passes/view_0d_as_1d.cc, softmax, log_softmax, flip, var and gather of a 0-d tensor killed
+the Python process (SIGSEGV in the lowering); cumsum, max(x, 0) and index_select raised a raw
+IndexError. And Model.__call__ fed a 0-d input as shape [1] (np.ascontiguousarray returns at
+least 1-d), so every model with a 0-d input returned [1]-shaped results. Each case here must convert and give PyTorch's
 values and shapes exactly, with XNNPACK and with the builtin kernels alone (parity.check).
 """
 
@@ -36,6 +36,11 @@ CASES = {
     "stack": lambda x: torch.stack([x, x * 2, -x]),
     "broadcast_into_vector": lambda x: x + torch.arange(3.0),
     "dot": lambda x: torch.dot(x.expand(4), torch.arange(4.0)),
+    "index_select": lambda x: torch.index_select(x, 0, torch.tensor(0)) * 2,
+    "gather": lambda x: torch.gather(x, 0, torch.tensor(0)) * 2,
+    "repeat": lambda x: x.repeat(3),
+    "clamp_by_0d": lambda x: torch.clamp(torch.arange(4.0) - 2, min=x),
+    "masked_fill_by_0d": lambda x: torch.arange(4.0).masked_fill(torch.arange(4) > 1, x),
 }
 
 
@@ -56,3 +61,14 @@ def test_a_0d_input_keeps_its_shape_through_model_call():
     model = pt2tflite.convert(Fn(lambda v: v * 2).eval(), (x,))
     assert model(x).shape == ()
     assert model(x.numpy()).shape == ()
+
+
+def test_a_0d_view_with_other_readers_is_copied_correctly():
+    """guard_inplace_aliases copies a view with other readers before an in-place ADD; it copied a
+    0-d one with an identity TRANSPOSE, which LiteRT computes as garbage (5.8e25 for 4.0)."""
+    def fn(x):
+        v = x * 2
+        return v.reshape(()) + 1, v * 3
+
+    hist = check(Fn(fn), (torch.tensor([1.5]),), atol=1e-6, rtol=1e-6)
+    assert hist.get("TRANSPOSE") == 1 and hist.get("RESHAPE") == 3, hist  # the copy goes through [1]

@@ -128,7 +128,7 @@ class _PerturbOne(torch.fx.Interpreter):
     def run_node(self, n):
         out = super().run_node(n)
         if n is self.target and isinstance(out, torch.Tensor) and out.is_floating_point():
-            ulp = torch.from_numpy(np.spacing(np.abs(out.numpy()).astype(np.float32)).astype(np.float64))
+            ulp = torch.from_numpy(np.asarray(np.spacing(np.abs(out.numpy()).astype(np.float32)), np.float64))  # 0-d too
             signs = _random_signs(out.shape)
             name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
             out = out + (KERNEL_ULPS if name in TRANSCENDENTAL else OTHER_ULPS) * ulp * signs

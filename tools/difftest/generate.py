@@ -65,7 +65,7 @@ def _inputs(b: Builder, image: bool) -> None:
         elif form == "broadcast":
             b.add_input(tuple(d if r.random() < 0.5 else 1 for d in shape)[r.randrange(len(shape)):] or (1,))
         else:
-            b.add_input(tuple(r.choice([1, 2, 3, 4, 6]) for _ in range(r.randint(1, 4))))
+            b.add_input(tuple(r.choice([1, 2, 3, 4, 6]) for _ in range(r.randint(0, 4))))  # 0-d: a scalar input
 
 
 def _pick(b: Builder) -> int:

@@ -10,6 +10,7 @@ import itertools
 import math
 
 from difftest import ops_selection as selection
+from difftest import ops_zero_dim
 from difftest.builder import MAX_NUMEL, Builder
 
 # Activations that the converter may fuse into the op before them, and a few it must not.
@@ -704,6 +705,7 @@ FLOAT_OPS = [  # (function, weight)
     (linear, 4), (matmul, 3), (conv, 6), (pool, 3), (resize, 1), (image_misc, 2),
     (minmax, 2), (rearrange, 2), (gather, 1), (write, 1), (attention, 1), (sample, 1),
     (selection.pick, 2), (selection.rounding, 2), (selection.logic, 2), (selection.integer, 2),
+    (ops_zero_dim.zero_dim, 2),
 ]
 INT8_OPS = [
     (int8_unary, 3), (binary, 8), (reshape, 3), (permute, 3), (cat, 4), (linear, 5), (conv, 8),
