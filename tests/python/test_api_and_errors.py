@@ -227,6 +227,16 @@ def test_a_none_output_is_dropped():
     np.testing.assert_allclose(b, (x + 1).numpy())
 
 
+def test_a_torch_return_types_output_is_returned_flat():
+    """`x.max(1)` returns a torch.return_types named tuple, which torch.export.save cannot write
+    (NotImplementedError: no serialized pytree name); the converter returns its fields flat."""
+    x = torch.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    model = pt2tflite.convert(Fn(lambda v: v.max(1)).eval(), (x,))
+    values, indices = model(x)
+    np.testing.assert_array_equal(values, [5.0, 7.0])
+    np.testing.assert_array_equal(indices, [1, 0])
+
+
 def test_a_failing_decomposition_names_the_op_and_line(monkeypatch):
     from pt2tflite import converter
 
