@@ -596,5 +596,73 @@ TEST(GuardInplaceAliases, LeavesAReshapeOfATensorWithOneReader) {
   EXPECT_TRUE(FileCheck(out, "CHECK-NOT: tfl.TRANSPOSE")) << out;
 }
 
+TEST(GuardInplaceAliases, CopiesA0dViewThroughAVectorOfOne) {
+  // LiteRT's TRANSPOSE of a 0-d tensor writes garbage: the copy reshapes to [1] and back.
+  std::string out = run(guard_inplace_aliases, R"(graph main(%a: f32[1], %b: f32[1]) {
+  %x = tfl.ADD(%a, %b, fused_activation="NONE") : f32[1]
+  %shape = const i32[0] = []
+  %q = tfl.RESHAPE(%x, %shape) : f32[]
+  %one = const f32[] = [1]
+  %m = tfl.ADD(%q, %one, fused_activation="NONE") : f32[]
+  %r = tfl.RELU(%x) : f32[1]
+  return %m, %r
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %q = tfl.RESHAPE(%x, %shape) : f32[]
+CHECK-NEXT: = tfl.RESHAPE(%q, %
+CHECK-SAME: : f32[1]
+CHECK-NEXT: = tfl.TRANSPOSE(%
+CHECK-SAME: : f32[1]
+CHECK-NEXT: %q#
+CHECK-SAME: = tfl.RESHAPE(%
+CHECK-SAME: : f32[]
+CHECK-NEXT: %m = tfl.ADD(%q#
+)")) << out;
+}
+
+// --- view_0d_as_1d
+
+TEST(View0dAs1d, RunsASoftmaxOfA0dTensorOnAVectorOfOne) {
+  std::string out = run(view_0d_as_1d, R"(graph main(%x: f32[]) {
+  %s = aten._softmax.default(self=%x, dim=0, half_to_float=false) : f32[]
+  return %s
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: %x_as_1d#
+CHECK-SAME: = aten.unsqueeze.default(self=%x, dim=0) : f32[1]
+CHECK-NEXT: = aten._softmax.default(self=%x_as_1d#
+CHECK-SAME: dim=0, half_to_float=false) : f32[1]
+CHECK-NEXT: %s = aten.squeeze.dims(self=%
+CHECK-SAME: dim=[0]) : f32[]
+CHECK-NEXT: return %s
+)")) << out;
+}
+
+TEST(View0dAs1d, KeepsTheReducedDimOfAReductionAndViewsBothResultsBack) {
+  std::string out = run(view_0d_as_1d, R"(graph main(%x: f32[]) {
+  %v, %i = aten.max.dim(self=%x, dim=-1, keepdim=false) : f32[] i64[]
+  return %v, %i
+}
+)");
+  EXPECT_TRUE(FileCheck(out, R"(
+CHECK: = aten.max.dim(self=%x_as_1d#
+CHECK-SAME: dim=-1, keepdim=true) : f32[1] i64[1]
+CHECK-NEXT: %v = aten.squeeze.dims(
+CHECK-NEXT: %i = aten.squeeze.dims(
+)")) << out;
+}
+
+TEST(View0dAs1d, LeavesTensorsOfRankOneAndUp) {
+  const std::string text = R"(graph main(%x: f32[3]) {
+  %s = aten._softmax.default(self=%x, dim=0, half_to_float=false) : f32[3]
+  return %s
+}
+)";
+  std::string out = run(view_0d_as_1d, text);
+  EXPECT_TRUE(FileCheck(out, "CHECK-NOT: aten.unsqueeze\nCHECK-NOT: aten.squeeze")) << out;
+}
+
 }  // namespace
 }  // namespace pt2tflite::passes
