@@ -1,6 +1,7 @@
 #include "lower/context.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 
@@ -155,11 +156,26 @@ ir::Value* LowerCtx::const_i32(std::span<const int32_t> values, const std::vecto
   return new_const(ir::DType::kInt32, ir::static_shape(shape), ir::to_bytes(values));
 }
 
+// `x` saturated to an integer `dtype`'s range: -inf is that dtype's lowest value (max pooling's
+// padding), as a clamp bound past the range is its end. Truncating to the narrow dtype instead
+// turned -inf into 0 in int8 and int16 (a silent wrong answer at the border of a max pool).
+static int64_t saturating_integer(double x, ir::DType dtype) {
+  const int64_t v = ir::saturating_int64(x);
+  switch (dtype) {
+    case ir::DType::kInt8: return std::clamp<int64_t>(v, INT8_MIN, INT8_MAX);
+    case ir::DType::kUInt8: return std::clamp<int64_t>(v, 0, UINT8_MAX);
+    case ir::DType::kInt16: return std::clamp<int64_t>(v, INT16_MIN, INT16_MAX);
+    case ir::DType::kInt32: return std::clamp<int64_t>(v, INT32_MIN, INT32_MAX);
+    case ir::DType::kBool: return v != 0;
+    default: return v;
+  }
+}
+
 ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
   float f = ir::saturating_float(x);
   std::vector<uint8_t> bytes = ir::is_floating(dtype)
                                    ? ir::from_float_vector(std::span<const float>(&f, 1), dtype)
-                                   : ir::from_int_vector(std::vector<int64_t>{ir::saturating_int64(x)}, dtype);
+                                   : ir::from_int_vector(std::vector<int64_t>{saturating_integer(x, dtype)}, dtype);
   return new_const(dtype, {}, std::move(bytes));
 }
 

@@ -112,6 +112,12 @@ bool check_pool_input(LowerCtx& ctx, const Value* x) {
 void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
   const Value* x = n.get_tensor("self");
   if (!check_pool_input(ctx, x)) return;
+  // LiteRT's MAX_POOL_2D has float32, int8, uint8 and int16 kernels; any other dtype converts into
+  // a file that fails at invoke.
+  if (x->dtype != ir::DType::kFloat32 && x->dtype != ir::DType::kInt8 && x->dtype != ir::DType::kUInt8 &&
+      x->dtype != ir::DType::kInt16)
+    return ctx.unsupported("max pooling of a " + std::string(ir::dtype_name(x->dtype)) +
+                           " tensor is not supported (MAX_POOL_2D takes float32, int8, uint8 and int16)");
   if (n.outputs.size() > 1 && n.outputs[1] && ctx.uses(n.outputs[1]) > 0)
     return ctx.unsupported("max-pool indices are used; TFLite has no max pool with indices");
   for (int64_t d : n.get_ints("dilation"))
@@ -130,7 +136,8 @@ void lower_max_pool(LowerCtx& ctx, const ir::Node& n) {
     const int64_t ow = torch_window_out(W, w.kw, w.sw, w.pw, 1, ceil);
     const int64_t bottom = std::max<int64_t>((oh - 1) * w.sh + w.kh - H - w.ph, 0);
     const int64_t right = std::max<int64_t>((ow - 1) * w.sw + w.kw - W - w.pw, 0);
-    // PAD (zeros, delegated to XNNPACK) is exact after a ReLU; otherwise pad with -inf (PADV2).
+    // PAD (zeros, delegated to XNNPACK) is exact after a ReLU; otherwise pad with -inf (PADV2; an
+    // integer dtype's lowest value, as LowerCtx::scalar saturates).
     const float fill = known_non_negative(in) ? 0.0f : -std::numeric_limits<float>::infinity();
     in = pad_nhwc(ctx, in, w.ph, bottom, w.pw, right, fill);
   }

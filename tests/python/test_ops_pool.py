@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import pt2tflite
+
 from parity import Fn, check
 
 CASES = [  # (H, W, kernel, stride, padding)
@@ -60,3 +62,21 @@ def test_pool_window_larger_than_input_with_ceil_mode(case, op):
         fn = Fn(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=True, count_include_pad=op == "avg_include_pad"))
     check(fn, (torch.randn(2, 3, h, w),), atol=1e-6)
 
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.uint8, torch.int16])
+@pytest.mark.parametrize("padding, ceil_mode", [(1, False), (1, True), (0, True)])
+def test_integer_max_pool_pads_with_the_lowest_value(dtype, padding, ceil_mode):
+    """The padding of an integer max pool is the dtype's lowest value: it was -inf saturated and
+    truncated to 0, so windows at the border of a negative int8 or int16 tensor gave 0."""
+    lo = 0 if dtype == torch.uint8 else -100
+    x = torch.linspace(lo, lo + 90, 2 * 3 * 7 * 7).round().reshape(2, 3, 7, 7).to(dtype)
+    check(Fn(lambda v: F.max_pool2d(v, 3, 2, padding, ceil_mode=ceil_mode)), (x,))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_max_pool_of_int32_and_int64_is_refused(dtype):
+    """MAX_POOL_2D has no int32 or int64 kernel: such a file failed at invoke."""
+    x = torch.arange(2 * 4 * 4).reshape(1, 2, 4, 4).to(dtype)
+    with pytest.raises(pt2tflite.ConversionError, match="MAX_POOL_2D takes float32, int8, uint8 and int16"):
+        pt2tflite.convert(Fn(lambda v: F.max_pool2d(v, 2)).eval(), (x,))
