@@ -1041,8 +1041,13 @@ std::string check_node_shapes(const ir::Node& node) {
   try {
     check_dims(c, base);
     check_dtype(c, base);
+    // Symbolic dims on either side: only the hints give sizes. An output declared symbolic while
+    // every operand is static is checked the same way (a fuzzed archive declared a linear of a
+    // [6] input as [s77, 6], and the softmax after it indexed a dim the tensor does not have).
     for (const Value* v : node.operands())
       if (!is_static(v)) return check_rank_with_hints(c, base, overload);
+    for (const Value* v : node.outputs)
+      if (v && !is_static(v)) return check_rank_with_hints(c, base, overload);
     std::optional<Sizes> want = expected(c, base, overload);
     Value* out = node.outputs.empty() ? nullptr : node.outputs[0];
     if (want && out && is_static(out) && same_but_unit_dims(*want, ir::sizes_of(out->shape))) {
