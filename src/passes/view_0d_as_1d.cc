@@ -6,6 +6,7 @@
 #include <span>
 #include <string_view>
 #include <unordered_set>
+#include <variant>
 
 #include "passes/passes.h"
 
@@ -72,6 +73,14 @@ std::unique_ptr<ir::Node> view_node(ir::Graph& g, std::string op, ir::Value* in,
   return n;
 }
 
+// The tensor argument `name` of `n`, or null. Not Node::get_tensor, which checks the kind: the
+// boundary checks argument kinds only for ops it has a schema for, and these ops may have none.
+ir::Value* tensor_arg(const ir::Node& n, std::string_view name) {
+  const ir::Attr* a = n.find(name);
+  ir::Value* const* v = a ? std::get_if<ir::Value*>(a) : nullptr;
+  return v ? *v : nullptr;
+}
+
 }  // namespace
 
 void view_0d_as_1d(ir::Graph& g) {
@@ -79,18 +88,18 @@ void view_0d_as_1d(ir::Graph& g) {
   for (const auto& n : g.nodes()) {
     const bool keeps_shape = shape_keeping_ops().count(n->op) > 0;
     if (!keeps_shape && !reductions().count(n->op)) continue;
-    const ir::Value* self = n->get_tensor("self");
+    const ir::Value* self = tensor_arg(*n, "self");
     if (self && self->rank() == 0) targets.push_back(n.get());
   }
   const int64_t one = 1;
   const ir::Shape shape_1 = ir::static_shape(std::span(&one, 1));
   for (ir::Node* n : targets) {
-    ir::Value* self = n->get_tensor("self");
+    ir::Value* self = tensor_arg(*n, "self");
     ir::Value* vec = g.add_value(g.unique_name(self->name + "_as_1d"), self->dtype, shape_1);
     g.insert_node(n, view_node(g, "aten.unsqueeze.default", self, vec, int64_t{0}, n->source));
     n->set("self", vec);
     // gather's index has the rank of its input.
-    if (ir::Value* index = n->op == "aten.gather.default" ? n->get_tensor("index") : nullptr;
+    if (ir::Value* index = n->op == "aten.gather.default" ? tensor_arg(*n, "index") : nullptr;
         index && index->rank() == 0) {
       ir::Value* index_1d = g.add_value(g.unique_name(index->name + "_as_1d"), index->dtype, shape_1);
       g.insert_node(n, view_node(g, "aten.unsqueeze.default", index, index_1d, int64_t{0}, n->source));
