@@ -10,8 +10,8 @@
 //
 // The guard: where an alias op reads a tensor that has other readers (or is a graph input or
 // output) and an in-place op is reachable from it through aliases only, the alias's result is
-// copied once (an identity TRANSPOSE, which no planner shares; see copy_nodes for 0-d tensors), so the in-place op
-// writes into a buffer of its own. Graphs without that pattern are unchanged.
+// copied once (an identity TRANSPOSE, which no planner shares; see copy_nodes for 0-d tensors), so
+// the in-place op writes into a buffer of its own. Graphs without that pattern are unchanged.
 #include <span>
 
 #include "ir/tfl_op.h"

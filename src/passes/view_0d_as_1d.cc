@@ -5,7 +5,7 @@
 // the same numbers (NaN and infinity included), and the shapes PyTorch returns.
 #include <span>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <variant>
 
 #include "passes/passes.h"
@@ -14,49 +14,43 @@ namespace pt2tflite::passes {
 
 namespace {
 
-// Ops whose results have their input's shape (index_select's and gather's: their index's).
-const std::unordered_set<std::string_view>& shape_keeping_ops() {
-  static const std::unordered_set<std::string_view> ops = {
-      "aten._softmax.default",
-      "aten._log_softmax.default",
-      "aten._safe_softmax.default",
-      "aten.cumsum.default",
-      "aten.cumprod.default",
-      "aten.logcumsumexp.default",
-      "aten.cummax.default",
-      "aten.cummin.default",
-      "aten.flip.default",
-      "aten.sort.default",
-      "aten.sort.stable",
-      "aten.topk.default",
-      // Their results have the index's shape (a 0-d index gives a 0-d result, viewed back below).
-      "aten.index_select.default",
-      "aten.gather.default",
-  };
-  return ops;
-}
-
-// Reductions over dims: with keepdim their results keep the input's rank.
-const std::unordered_set<std::string_view>& reductions() {
-  static const std::unordered_set<std::string_view> ops = {
-      "aten.sum.dim_IntList",
-      "aten.mean.dim",
-      "aten.amax.default",
-      "aten.amin.default",
-      "aten.argmax.default",
-      "aten.argmin.default",
-      "aten.max.dim",
-      "aten.min.dim",
-      "aten.var.correction",
-      "aten.std.correction",
-      "aten.var_mean.correction",
-      "aten.logsumexp.default",
-      "aten.linalg_vector_norm.default",
-      "aten.prod.dim_int",
-      "aten.any.dim",
-      "aten.any.dims",
-      "aten.all.dim",
-      "aten.all.dims",
+// The ops that take a dim, each with whether it is a reduction (which then keeps the reduced dim,
+// so its results have the input's rank). The others' results have their input's shape
+// (index_select's and gather's: their index's; a 0-d index gives a 0-d result).
+const std::unordered_map<std::string_view, bool>& dim_ops() {
+  static const std::unordered_map<std::string_view, bool> ops = {
+      {"aten._softmax.default", false},
+      {"aten._log_softmax.default", false},
+      {"aten._safe_softmax.default", false},
+      {"aten.cumsum.default", false},
+      {"aten.cumprod.default", false},
+      {"aten.logcumsumexp.default", false},
+      {"aten.cummax.default", false},
+      {"aten.cummin.default", false},
+      {"aten.flip.default", false},
+      {"aten.sort.default", false},
+      {"aten.sort.stable", false},
+      {"aten.topk.default", false},
+      {"aten.index_select.default", false},
+      {"aten.gather.default", false},
+      {"aten.sum.dim_IntList", true},
+      {"aten.mean.dim", true},
+      {"aten.amax.default", true},
+      {"aten.amin.default", true},
+      {"aten.argmax.default", true},
+      {"aten.argmin.default", true},
+      {"aten.max.dim", true},
+      {"aten.min.dim", true},
+      {"aten.var.correction", true},
+      {"aten.std.correction", true},
+      {"aten.var_mean.correction", true},
+      {"aten.logsumexp.default", true},
+      {"aten.linalg_vector_norm.default", true},
+      {"aten.prod.dim_int", true},
+      {"aten.any.dim", true},
+      {"aten.any.dims", true},
+      {"aten.all.dim", true},
+      {"aten.all.dims", true},
   };
   return ops;
 }
@@ -86,8 +80,7 @@ ir::Value* tensor_arg(const ir::Node& n, std::string_view name) {
 void view_0d_as_1d(ir::Graph& g) {
   std::vector<ir::Node*> targets;
   for (const auto& n : g.nodes()) {
-    const bool keeps_shape = shape_keeping_ops().count(n->op) > 0;
-    if (!keeps_shape && !reductions().count(n->op)) continue;
+    if (!dim_ops().count(n->op)) continue;
     const ir::Value* self = tensor_arg(*n, "self");
     if (self && self->rank() == 0) targets.push_back(n.get());
   }
@@ -105,7 +98,7 @@ void view_0d_as_1d(ir::Graph& g) {
       g.insert_node(n, view_node(g, "aten.unsqueeze.default", index, index_1d, int64_t{0}, n->source));
       n->set("index", index_1d);
     }
-    if (reductions().count(n->op)) n->set("keepdim", true);
+    if (dim_ops().at(n->op)) n->set("keepdim", true);
     // Each 0-d result is now computed as [1] into a new value, then viewed back into the original.
     const ir::Node* next = nullptr;
     for (size_t i = 0; i < g.nodes().size(); ++i)
