@@ -2,6 +2,9 @@
 // outputs have static shapes and known values, so they become constants and the ops that read
 // them (masks, index math) see constants too.
 #include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
 
 #include "ir/constants.h"
 #include "lower/elementwise.h"
@@ -12,27 +15,35 @@ namespace {
 
 using ir::Value;
 
-// A constant of y's dtype and static shape holding values[i] (given as doubles, or as int64s
-// for integer dtypes so large ids stay exact).
-void bind_constant(LowerCtx& ctx, const Value* y, const std::vector<double>& f, const std::vector<int64_t>& i) {
-  std::vector<uint8_t> bytes;
-  if (ir::is_floating(y->dtype)) {
-    std::vector<float> v(f.begin(), f.end());
-    bytes = ir::from_float_vector(v, y->dtype);
-  } else {
-    bytes = ir::from_int_vector(i, y->dtype);
-  }
-  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
+// Factories are folded only up to this many elements (2^26: an 8192 x 8192 mask), so folding
+// holds at most 16 bytes per element while it runs; a fuzzed arange of 2^31 elements asked for
+// 16 GB. A bigger one is refused by name.
+constexpr int64_t kMaxFoldedFactoryElements = int64_t{1} << 26;
+
+// The element count of y's static shape, or nullopt (after reporting) when it is too big to fold.
+std::optional<size_t> foldable_count(LowerCtx& ctx, const Value* y) {
+  const int64_t count = ir::num_elements(y->shape);
+  if (count <= kMaxFoldedFactoryElements) return static_cast<size_t>(count);
+  ctx.unsupported("a tensor factory of " + std::to_string(count) + " elements is above the " +
+                  std::to_string(kMaxFoldedFactoryElements) + " that are folded into a constant");
+  return std::nullopt;
 }
 
-// A constant of y's shape filled with the scalar argument `arg`.
+// A constant of y's shape filled with the scalar argument `arg`: one element encoded in y's
+// dtype, repeated.
 void fill(LowerCtx& ctx, const ir::Node& n, std::string_view arg) {
   const Value* y = n.outputs.at(0);
   if (!ir::is_fully_static(y->shape)) return ctx.unsupported("a tensor factory with a dynamic shape is not supported");
-  const size_t count = static_cast<size_t>(ir::num_elements(y->shape));
+  const std::optional<size_t> count = foldable_count(ctx, y);
+  if (!count) return;
   const bool is_float_arg = std::holds_alternative<double>(*n.find(arg));
   const int64_t as_int = is_float_arg ? ir::saturating_int64(n.get_float(arg)) : n.get_int(arg);
-  bind_constant(ctx, y, std::vector<double>(count, n.get_float(arg)), std::vector<int64_t>(count, as_int));
+  const float as_float = static_cast<float>(n.get_float(arg));
+  const std::vector<uint8_t> one = ir::is_floating(y->dtype) ? ir::from_float_vector(std::span(&as_float, 1), y->dtype)
+                                                             : ir::from_int_vector(std::span(&as_int, 1), y->dtype);
+  std::vector<uint8_t> bytes(*count * one.size());
+  for (size_t k = 0; k < *count; ++k) std::memcpy(bytes.data() + k * one.size(), one.data(), one.size());
+  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
 }
 
 void lower_full(LowerCtx& ctx, const ir::Node& n) { fill(ctx, n, "fill_value"); }
@@ -64,14 +75,19 @@ void lower_arange(LowerCtx& ctx, const ir::Node& n) {
   const double start = n.find("start") ? n.get_float("start") : 0.0;
   const double step = n.find("step") ? n.get_float("step") : 1.0;
   if (!ir::is_fully_static(y->shape)) return lower_dynamic_arange(ctx, n, start, step);
-  const int64_t count = y->shape.at(0).size;
-  std::vector<double> f(count);
-  std::vector<int64_t> i(count);
-  for (int64_t k = 0; k < count; ++k) {
-    f[k] = start + static_cast<double>(k) * step;
-    i[k] = ir::saturating_int64(f[k]);
+  const std::optional<size_t> count = foldable_count(ctx, y);
+  if (!count) return;
+  std::vector<uint8_t> bytes;
+  if (ir::is_floating(y->dtype)) {
+    std::vector<float> f(*count);
+    for (size_t k = 0; k < *count; ++k) f[k] = static_cast<float>(start + static_cast<double>(k) * step);
+    bytes = ir::from_float_vector(f, y->dtype);
+  } else {
+    std::vector<int64_t> i(*count);
+    for (size_t k = 0; k < *count; ++k) i[k] = ir::saturating_int64(start + static_cast<double>(k) * step);
+    bytes = ir::from_int_vector(i, y->dtype);
   }
-  bind_constant(ctx, y, f, i);
+  ctx.bind(y, ctx.new_const(y->dtype, y->shape, std::move(bytes)));
 }
 
 }  // namespace
