@@ -966,10 +966,23 @@ std::string check_symbolic_view(const Value* x, const Value* y) {
          ", which has another element count";
 }
 
+// Ops whose arguments may restate a run-time size the reader kept as no number (-1 in a view's
+// sizes, a symbolic slice or arange end): their size rule cannot judge those arguments.
+bool may_restate_runtime_sizes(std::string_view base) {
+  return base == "view" || base == "_unsafe_view" || base == "reshape" || base == "expand" || base == "slice" ||
+         base == "arange";
+}
+
 // For a node with symbolic dims, whose sizes only their hints give: the ranks its size rule
-// computes from the hints, against the declared ranks (the lowerings index dims by them). A rule
-// that refuses the hints says nothing here (a run-time size restated as -1 is not a size), and
-// squeeze is left out: whether it drops a dim depends on the size, not the hint.
+// computes from the hints, against the declared ranks (the lowerings index dims by them). The
+// hints are the sizes of the example torch.export traced, so a rule that accepts every legitimate
+// static graph accepts them; its refusal is the node's error, unless an argument may restate a
+// run-time size. A fuzzed archive declared a linear of an [s77] input as [s77, 6], which the rule
+// refuses at any hint but 6, and the softmax after it indexed a dim the lowered tensor does not
+// have. An unbacked symbol (`.item()`) has no hint, and 1 stands in: the ops on `x[:n]` that
+// convert accept it (linear, softmax, flip, cat, mean, matmul), and a rule that refused it would
+// refuse the node cleanly, where trusting the declared shape crashed. Squeeze is left out:
+// whether it drops a dim depends on the size, not the hint.
 std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::string_view overload) {
   if (base == "squeeze") return {};
   const Node& n = c.n;
@@ -983,8 +996,9 @@ std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::stri
   try {
     want = expected(c, base, overload);
     more = expected_more(c, base, want.value_or(Sizes{}));
-  } catch (const Invalid&) {
-    return {};
+  } catch (const Invalid& e) {
+    if (may_restate_runtime_sizes(base)) return {};
+    return e.why + " (at the example sizes of its run-time dims)";
   }
   if (want) more.insert(more.begin(), {0, *want});
   for (const auto& [i, sizes] : more) {

@@ -154,6 +154,24 @@ TEST(ShapeRules, RunTimeDimsStillFixTheRankAndTheStaticDims) {
       << gather({3, 2, 1});
 }
 
+TEST(ShapeRules, ARuleThatRefusesTheHintsRefusesTheNode) {
+  // linear of x [sym] by a [6, 6] weight declared [sym, 6]: at the hint 3 the rule refuses (and
+  // at 6 it gives rank 1), and the softmax after it indexed a dim the lowered tensor does not have
+  // (tests/fuzz/regressions/linear_of_a_runtime_dim_declared_one_rank_higher.pt2).
+  auto linear = [](const char* symbol, Sizes x_sizes, int out_rank = 2) {
+    OneNode one("aten.linear.default", {{"input", x_sizes}, {"weight", {6, 6}}}, {},
+                {out_rank == 2 ? Sizes{x_sizes[0], 6} : Sizes{x_sizes[0]}});
+    one.node->get_tensor("input")->shape[0].symbol = symbol;
+    one.node->outputs[0]->shape[0].symbol = symbol;
+    return one.check();
+  };
+  EXPECT_NE(linear("s77", {3}).find("does not match weight [6,6] (at the example sizes"), std::string::npos)
+      << linear("s77", {3});
+  EXPECT_NE(linear("s77", {6}).find("declares output 0 of rank 2; the op gives rank 1"), std::string::npos)
+      << linear("s77", {6});
+  EXPECT_EQ(linear("s77", {6}, 1), "");
+}
+
 TEST(ShapeRules, CatOfARunTimeDimChecksTheStaticDims) {
   // cat([x], 1) of x [s, 6] declared [s, 12]: a later RESHAPE built from the 12 had no valid size
   // (tests/fuzz/regressions/runtime_dim_cat_declares_a_static_dim_it_does_not_have.pt2).

@@ -147,6 +147,43 @@ def test_item_sizes_slices_at_run_time(resolver):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
 
+class OpsOnAnItemLengthSlice(torch.nn.Module):
+    """x[:n] with n from `.item()`: its first dim is an unbacked symbol, which has no example size
+    (the boundary's size rules see 1 for it). The ops after it must still convert."""
+
+    def __init__(self, op):
+        super().__init__()
+        self.op = op
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x, n):
+        k = n.item()
+        torch._check(k >= 1)
+        torch._check(k <= x.shape[0])
+        y = x[:k]
+        return {
+            "linear": lambda: self.fc(y),
+            "softmax": lambda: torch.softmax(y, 0),
+            "flip": lambda: y + y.flip(0),
+            "cat": lambda: torch.cat([y, y * 2], 0),
+            "mean": lambda: y.mean(0, keepdim=True) - y,
+            "matmul": lambda: y @ y.t(),
+        }[self.op]()
+
+
+@pytest.mark.parametrize("op", ["linear", "softmax", "flip", "cat", "mean", "matmul"])
+def test_ops_on_an_item_length_slice(op):
+    net = OpsOnAnItemLengthSlice(op).eval()
+    x = torch.randn(8, 4)
+    model = pt2tflite.convert(net, (x, torch.tensor(5)))
+    for n in (5, 1, 8, 3):  # LiteRT re-plans whenever n changes
+        got = model(x, torch.tensor(n))
+        with torch.no_grad():
+            want = net(x, torch.tensor(n)).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_slice_to_a_derived_run_time_length_is_refused_clearly():
     class SliceToTwiceLength(torch.nn.Module):
         def __init__(self):
