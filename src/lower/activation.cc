@@ -12,8 +12,13 @@ namespace {
 
 using ir::Value;
 
-std::optional<double> scalar_arg(const ir::Node& n, std::string_view name) {
+// A clamp bound as PyTorch applies it to the output's dtype: an int bound of an integer tensor is
+// wrapped into its dtype first (a uint8 clamp(x, -2, 5) has the bounds 254 and 5, so gives 5).
+std::optional<double> bound_arg(const ir::Node& n, std::string_view name) {
   if (n.is_none(name)) return std::nullopt;
+  const ir::DType dtype = n.outputs.at(0)->dtype;
+  if (const auto* i = std::get_if<int64_t>(n.find(name)); i && !ir::is_floating(dtype))
+    return static_cast<double>(ir::wrap_int(*i, dtype));
   return n.get_float(name);
 }
 
@@ -45,10 +50,10 @@ void lower_hardswish(LowerCtx& ctx, const ir::Node& n) {
   lower_unary_op(ctx, n, ir::TflOp::HARD_SWISH, n.get_tensor("self"));
 }
 void lower_hardtanh(LowerCtx& ctx, const ir::Node& n) {
-  lower_clamp_bounds(ctx, n, n.get_float("min_val"), n.get_float("max_val"));
+  lower_clamp_bounds(ctx, n, bound_arg(n, "min_val"), bound_arg(n, "max_val"));
 }
 void lower_clamp(LowerCtx& ctx, const ir::Node& n) {
-  lower_clamp_bounds(ctx, n, scalar_arg(n, "min"), scalar_arg(n, "max"));
+  lower_clamp_bounds(ctx, n, bound_arg(n, "min"), bound_arg(n, "max"));
 }
 
 // hardsigmoid(x) = relu6(x + 3) / 6

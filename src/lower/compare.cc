@@ -9,22 +9,21 @@ namespace {
 
 using ir::Value;
 
-// The dtype PyTorch compares in: a floating tensor's, else float32 when a Python float meets an
-// integer tensor, else the tensors' own (ints and bools compare as they are).
+// The dtype PyTorch compares in: torch.result_type of the operands (a uint8 tensor with the int
+// -2 compares in uint8, with the int wrapped to 254; uint8 with int8 compares in int16).
 ir::DType compare_dtype(const ir::Attr& a, const ir::Attr& b) {
-  ir::DType t = ir::DType::kBool;
-  bool float_scalar = false;
+  std::vector<ir::PromotionOperand> operands;
   for (const ir::Attr* x : {&a, &b}) {
-    if (const auto* v = std::get_if<Value*>(x)) {
-      if (ir::is_floating((*v)->dtype) || !ir::is_floating(t)) t = (*v)->dtype;
-    } else if (std::holds_alternative<double>(*x)) {
-      float_scalar = true;
-    } else if (std::holds_alternative<int64_t>(*x) && t == ir::DType::kBool) {
-      t = ir::DType::kInt64;
-    }
+    if (const auto* v = std::get_if<Value*>(x))
+      operands.push_back({(*v)->dtype, (*v)->rank() > 0 ? ir::PromotionRank::kDimmed : ir::PromotionRank::kZeroDim});
+    else if (std::holds_alternative<double>(*x))
+      operands.push_back({ir::DType::kFloat64, ir::PromotionRank::kWrappedNumber});
+    else if (std::holds_alternative<int64_t>(*x))
+      operands.push_back({ir::DType::kInt64, ir::PromotionRank::kWrappedNumber});
+    else
+      operands.push_back({ir::DType::kBool, ir::PromotionRank::kWrappedNumber});
   }
-  if (float_scalar && !ir::is_floating(t)) t = ir::DType::kFloat32;
-  return t;
+  return ir::result_type(operands);
 }
 
 void lower_compare(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {

@@ -179,6 +179,15 @@ ir::Value* LowerCtx::scalar(ir::DType dtype, double x) {
   return new_const(dtype, {}, std::move(bytes));
 }
 
+ir::Value* LowerCtx::python_scalar(ir::DType dtype, const ir::Attr& scalar) {
+  if (const auto* i = std::get_if<int64_t>(&scalar); i && !ir::is_floating(dtype))
+    return new_const(dtype, {}, ir::from_int_vector(std::vector<int64_t>{ir::wrap_int(*i, dtype)}, dtype));
+  if (const auto* i = std::get_if<int64_t>(&scalar)) return this->scalar(dtype, static_cast<double>(*i));
+  if (const auto* b = std::get_if<bool>(&scalar)) return this->scalar(dtype, *b ? 1 : 0);
+  const auto* d = std::get_if<double>(&scalar);  // the boundary checked the kind (op_schema)
+  return this->scalar(dtype, d ? *d : 0.0);
+}
+
 // Quantization parameters of a tensor permuted by `perm`: the quantized dimension moves with it.
 static std::optional<ir::QuantParams> permuted_quant(const std::optional<ir::QuantParams>& q, const Perm& perm) {
   if (!q || q->scale.size() == 1) return q;

@@ -63,8 +63,11 @@ class LowerCtx {
   ir::Value* new_const(ir::DType dtype, ir::Shape shape, std::vector<uint8_t> bytes);
   ir::Value* const_f32(std::span<const float> values, const std::vector<int64_t>& shape);
   ir::Value* const_i32(std::span<const int32_t> values, const std::vector<int64_t>& shape);
-  // A rank-0 constant of `dtype` holding `x`.
+  // A rank-0 constant of `dtype` holding `x` (saturated to an integer dtype's range, as a bound).
   ir::Value* scalar(ir::DType dtype, double x);
+  // A rank-0 constant of `dtype` holding a Python scalar argument of the graph: an int is wrapped
+  // into an integer dtype as PyTorch does (ir::wrap_int), so uint8 `x > -2` compares with 254.
+  ir::Value* python_scalar(ir::DType dtype, const ir::Attr& scalar);
 
   // TRANSPOSE of `v` by `perm` (out dim i = in dim perm[i]); folded for constants.
   ir::Value* transpose(ir::Value* v, const Perm& perm);

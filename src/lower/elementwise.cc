@@ -2,6 +2,7 @@
 // div with a rounding mode; a constant tensor with a scalar is folded at convert time.
 #include "lower/elementwise.h"
 
+#include <cmath>
 #include <optional>
 
 #include "ir/constants.h"
@@ -40,14 +41,7 @@ Value* elementwise_operand(LowerCtx& ctx, const ir::Attr& operand, ir::DType dty
       return ctx.reshape(base, ir::sizes_of(physical_shape(full, layout)));
     return ctx.transpose(ctx.reshape(base, ir::sizes_of(full)), layout);
   }
-  double x = 0;
-  if (const auto* i = std::get_if<int64_t>(&operand))
-    x = static_cast<double>(*i);
-  else if (const auto* d = std::get_if<double>(&operand))
-    x = *d;
-  else if (const auto* b = std::get_if<bool>(&operand))
-    x = *b ? 1 : 0;
-  return ctx.scalar(dtype, x);
+  return ctx.python_scalar(dtype, operand);
 }
 
 namespace {
@@ -129,19 +123,24 @@ void lower_add_sub(LowerCtx& ctx, const ir::Node& n, ir::TflOp op) {
   ir::Attr other = *n.find("other");
   const ir::Attr& self = *n.find("self");
   const double alpha = n.get_float("alpha");
+  const bool integral_alpha = alpha == std::trunc(alpha) && std::abs(alpha) < 0x1p62;
   if (alpha != 1.0) {
-    if (const auto* i = std::get_if<int64_t>(&other))
+    // An int stays an int (a uint8 x + -100·3 adds 212, modulo 256, not a saturated 0).
+    if (const auto* i = std::get_if<int64_t>(&other); i && integral_alpha)
+      other = static_cast<int64_t>(static_cast<uint64_t>(*i) * static_cast<uint64_t>(static_cast<int64_t>(alpha)));
+    else if (const auto* i = std::get_if<int64_t>(&other))
       other = static_cast<double>(*i) * alpha;
     else if (const auto* d = std::get_if<double>(&other))
       other = *d * alpha;
     else {
       const Value* y = n.outputs.at(0);
-      if (!ir::is_floating(y->dtype) && alpha != static_cast<double>(static_cast<int64_t>(alpha)))
+      if (!ir::is_floating(y->dtype) && !integral_alpha)
         return ctx.unsupported("a fractional alpha on an integer add/sub");
       const Perm layout = elementwise_layout(ctx, y, {&self, &other});
       Value* lhs = elementwise_operand(ctx, self, y->dtype, y->rank(), layout);
       Value* rhs = elementwise_operand(ctx, other, y->dtype, y->rank(), layout);
-      Value* scaled = emit_elementwise(ctx, ir::TflOp::MUL, {rhs, ctx.scalar(y->dtype, alpha)});
+      const ir::Attr alpha_scalar = integral_alpha ? ir::Attr(static_cast<int64_t>(alpha)) : ir::Attr(alpha);
+      Value* scaled = emit_elementwise(ctx, ir::TflOp::MUL, {rhs, ctx.python_scalar(y->dtype, alpha_scalar)});
       return void(emit_elementwise(ctx, op, {lhs, scaled}, ctx.make_output(y, layout)));
     }
   }

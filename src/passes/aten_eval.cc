@@ -156,16 +156,21 @@ std::optional<EvalTensor> finish(const Ctx& c, std::vector<double> values) {
 }
 
 // The dtype a comparison computes in: the floating dtype of a tensor operand if any, float32 when
-// only a scalar argument is floating, exact (int64) otherwise.
+// only a scalar argument is floating, else torch.result_type (a uint8 tensor with the int -2
+// compares in uint8, where broadcast() wraps the int to 254).
 DType compute_dtype(std::initializer_list<const Operand*> ops) {
   bool tensor_float = false, scalar_float = false, f64 = false;
+  std::vector<ir::PromotionOperand> promotion;
   for (const Operand* o : ops) {
+    promotion.push_back({o->t->dtype, o->scalar_arg         ? ir::PromotionRank::kWrappedNumber
+                                      : o->t->sizes.empty() ? ir::PromotionRank::kZeroDim
+                                                            : ir::PromotionRank::kDimmed});
     if (!ir::is_floating(o->t->dtype)) continue;
     (o->scalar_arg ? scalar_float : tensor_float) = true;
     if (!o->scalar_arg && o->t->dtype == DType::kFloat64) f64 = true;
   }
   if (tensor_float) return f64 ? DType::kFloat64 : DType::kFloat32;
-  return scalar_float ? DType::kFloat32 : DType::kInt64;
+  return scalar_float ? DType::kFloat32 : ir::result_type(promotion);
 }
 
 // The operand's values broadcast to the output and rounded to `dtype` (when floating).
@@ -181,6 +186,8 @@ std::optional<std::vector<double>> broadcast(const Ctx& c, const EvalTensor& t, 
     double x = t.values[offsets[i]];
     if (ir::is_floating(dtype) && !ir::is_floating(t.dtype))
       x = *round_to(dtype, x);
+    else if (!ir::is_floating(dtype) && !ir::is_floating(t.dtype) && !std::isnan(x))
+      x = static_cast<double>(ir::wrap_int(ir::saturating_int64(x), dtype));  // PyTorch's integer conversion
     else if (dtype == DType::kFloat32 && t.dtype == DType::kFloat64)
       x = *round_to(dtype, x);
     v[i] = x;

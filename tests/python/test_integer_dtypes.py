@@ -117,3 +117,61 @@ def test_integer_relu_is_a_maximum():
     x, _ = _inputs(torch.int32)
     model = pt2tflite.convert(Fn(torch.relu).eval(), (x,))
     assert model.op_histogram() == {"MAXIMUM": 1}
+
+
+# A Python int meets an integer tensor in the tensor's dtype, modulo 2^bits: `x > -2` on uint8
+# compares with 254, `x < 300` with 44, and uint8 clamp(x, -2, 5) is 5 everywhere. The converter
+# once saturated the int instead (-2 became 0), a silent wrong answer the difftest found (seed 34).
+WRAPPED_SCALAR_OPS = {
+    "clamp": lambda x: x.clamp(-2, 5),
+    "clamp_min": lambda x: x.clamp(min=-2),
+    "gt": lambda x: x > -2,
+    "lt": lambda x: x < 300,
+    "eq": lambda x: x == -56,
+    "add": lambda x: x + (-2),
+    "sub": lambda x: x - (-2),
+    "mul": lambda x: x * (-1),
+    "add_alpha": lambda x: torch.add(x, -100, alpha=3),
+    "remainder": lambda x: x % (-3),
+    "maximum_zero_dim": lambda x: torch.maximum(x, torch.tensor(-2)),
+    "gt_zero_dim": lambda x: x > torch.tensor(-2),
+    "gt_int8": lambda x: x > x.to(torch.int8).abs(),  # uint8 with int8 compares in int16
+}
+WRAPPED_SCALAR_DTYPE_OPS = {
+    "int8_gt": (torch.int8, lambda x: x > 200),
+    "int8_add": (torch.int8, lambda x: x + 200),
+    "int16_gt": (torch.int16, lambda x: x > 40000),
+    "int32_lt": (torch.int32, lambda x: x < 2**33),
+}
+
+
+class _OnConstant(torch.nn.Module):
+    """fn of a constant tensor (folded at convert time) plus 0 times the input."""
+
+    def __init__(self, fn, value: torch.Tensor):
+        super().__init__()
+        self.fn = fn
+        self.register_buffer("value", value)
+
+    def forward(self, x):
+        return self.fn(self.value).to(torch.int32) + (x.to(torch.int32) * 0)
+
+
+def _wrapped_scalar_cases():
+    for name, fn in WRAPPED_SCALAR_OPS.items():
+        yield name, torch.uint8, fn
+    for name, (dtype, fn) in WRAPPED_SCALAR_DTYPE_OPS.items():
+        yield name, dtype, fn
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["runtime", "folded"])
+@pytest.mark.parametrize("name,dtype,fn", list(_wrapped_scalar_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_an_int_scalar_is_wrapped_into_the_tensor_dtype(name, dtype, fn, folded):
+    info = torch.iinfo(dtype)
+    x = torch.tensor([[0, 3, 7, 100, info.max, info.min, 200 % (info.max + 1), 1]]).to(dtype)
+    model = _OnConstant(fn, x).eval() if folded else Fn(lambda t: fn(t).to(torch.int32)).eval()
+    want = model(x).numpy()
+    converted = pt2tflite.convert(model, (x,))
+    builtin = pt2tflite.Model(converted.tflite_bytes, xnnpack=False)
+    for runtime, got in (("XNNPACK", converted(x)), ("builtin kernels", builtin(x))):
+        np.testing.assert_array_equal(got, want, err_msg=f"{name} on {dtype}, {runtime}")
