@@ -134,6 +134,15 @@ bool int_arg_restated_by_output(std::string_view op, std::string_view arg) {
                           op == "aten.arange.start_step");
 }
 
+bool sizes_restate_output(std::string_view op) {
+  return op == "aten.view.default" || op == "aten._unsafe_view.default" || op == "aten.reshape.default" ||
+         op == "aten.expand.default";
+}
+
+bool args_may_restate_runtime_sizes(std::string_view op) {
+  return sizes_restate_output(op) || int_arg_restated_by_output(op, "end");
+}
+
 std::vector<SchemaProblem> check_against_schema(ir::Node& node, const std::vector<std::string>& diagnosed) {
   std::vector<SchemaProblem> problems;
   const OpSchema* schema = op_schema(node.op);

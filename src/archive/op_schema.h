@@ -53,6 +53,15 @@ const OpSchema* op_schema(std::string_view op);
 // length along the dim is then the dynamic dim's symbol. The lowering reads the size from there.
 bool int_arg_restated_by_output(std::string_view op, std::string_view arg);
 
+// True for an op whose size-list argument only restates its output's shape, which the lowering
+// reads instead, with its dynamic dims (view, _unsafe_view, reshape, expand). A symbolic size
+// there is kept as its example size (or -1); anywhere else the reader refuses it.
+bool sizes_restate_output(std::string_view op);
+
+// True when some argument of `op` may restate a run-time size (either of the above), so a size
+// rule run at the example sizes cannot judge the node.
+bool args_may_restate_runtime_sizes(std::string_view op);
+
 // Checks `node` (an ATen node straight from the archive) against its op's schema and fills in
 // omitted arguments from the schema defaults. Returns an empty string when the node is well
 // formed, else what is wrong (argument name and kind). `diagnosed` lists arguments the reader

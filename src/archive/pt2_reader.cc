@@ -33,14 +33,6 @@ using ir::Value;
 constexpr int kSupportedSchemaMajors[] = {8, 9};
 const Where kModel("models/model.json");
 
-// Ops whose size argument only restates their output's shape, which their lowering reads instead
-// (with its dynamic dims). A symbolic size argument there is kept as its example sizes; anywhere
-// else it is refused, so no rule ever reads an example size as if it were the size.
-bool sizes_restate_output(std::string_view op) {
-  return op == "aten.view.default" || op == "aten._unsafe_view.default" || op == "aten.reshape.default" ||
-         op == "aten.expand.default";
-}
-
 [[noreturn]] void bad(const std::string& why) { throw ConversionError(why); }
 
 std::string_view as_text(std::span<const uint8_t> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "archive/json_checks.h"
+#include "archive/op_schema.h"
 #include "ir/window_size.h"
 
 namespace pt2tflite::archive {
@@ -966,13 +967,6 @@ std::string check_symbolic_view(const Value* x, const Value* y) {
          ", which has another element count";
 }
 
-// Ops whose arguments may restate a run-time size the reader kept as no number (-1 in a view's
-// sizes, a symbolic slice or arange end): their size rule cannot judge those arguments.
-bool may_restate_runtime_sizes(std::string_view base) {
-  return base == "view" || base == "_unsafe_view" || base == "reshape" || base == "expand" || base == "slice" ||
-         base == "arange";
-}
-
 // For a node with symbolic dims, whose sizes only their hints give: the ranks its size rule
 // computes from the hints, against the declared ranks (the lowerings index dims by them). The
 // hints are the sizes of the example torch.export traced, so a rule that accepts every legitimate
@@ -997,7 +991,7 @@ std::string check_rank_with_hints(const Ctx& c, std::string_view base, std::stri
     want = expected(c, base, overload);
     more = expected_more(c, base, want.value_or(Sizes{}));
   } catch (const Invalid& e) {
-    if (may_restate_runtime_sizes(base)) return {};
+    if (args_may_restate_runtime_sizes(n.op)) return {};
     return e.why + " (at the example sizes of its run-time dims)";
   }
   if (want) more.insert(more.begin(), {0, *want});

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/constants.h"
+#include "ir/dtype.h"
 #include "ir/graph.h"
 
 namespace pt2tflite::ir {
@@ -63,6 +64,35 @@ TEST(Graph, ConstantsMustMatchTheirShape) {
   Graph g;
   EXPECT_ANY_THROW(g.add_const("c", DType::kFloat32, static_shape(std::vector<int64_t>{3}),
                                ConstData::own(std::vector<uint8_t>(8))));
+}
+
+// torch.promote_types / torch.result_type facts (checked against PyTorch 2.14).
+TEST(DTypePromotion, FollowsPyTorch) {
+  EXPECT_EQ(promote_types(DType::kUInt8, DType::kInt8), DType::kInt16);
+  EXPECT_EQ(promote_types(DType::kUInt8, DType::kInt32), DType::kInt32);
+  EXPECT_EQ(promote_types(DType::kBool, DType::kUInt8), DType::kUInt8);
+  EXPECT_EQ(promote_types(DType::kFloat16, DType::kBFloat16), DType::kFloat32);
+  EXPECT_EQ(promote_types(DType::kInt64, DType::kFloat16), DType::kFloat16);
+  using R = PromotionRank;
+  auto rt = [](std::initializer_list<PromotionOperand> ops) { return result_type(std::vector(ops)); };
+  EXPECT_EQ(rt({{DType::kUInt8, R::kDimmed}, {DType::kInt64, R::kWrappedNumber}}), DType::kUInt8);
+  EXPECT_EQ(rt({{DType::kUInt8, R::kDimmed}, {DType::kInt64, R::kZeroDim}}), DType::kUInt8);
+  EXPECT_EQ(rt({{DType::kUInt8, R::kDimmed}, {DType::kFloat64, R::kWrappedNumber}}), DType::kFloat32);
+  EXPECT_EQ(rt({{DType::kUInt8, R::kDimmed}, {DType::kFloat64, R::kZeroDim}}), DType::kFloat64);
+  EXPECT_EQ(rt({{DType::kFloat16, R::kDimmed}, {DType::kFloat64, R::kWrappedNumber}}), DType::kFloat16);
+  EXPECT_EQ(rt({{DType::kBool, R::kDimmed}, {DType::kInt64, R::kWrappedNumber}}), DType::kInt64);
+  EXPECT_EQ(rt({{DType::kInt32, R::kZeroDim}, {DType::kInt64, R::kWrappedNumber}}), DType::kInt32);
+  EXPECT_EQ(rt({{DType::kInt64, R::kWrappedNumber}, {DType::kFloat64, R::kWrappedNumber}}), DType::kFloat32);
+}
+
+TEST(DTypePromotion, PythonIntsWrapIntoIntegerDtypes) {
+  EXPECT_EQ(wrap_int(-2, DType::kUInt8), 254);
+  EXPECT_EQ(wrap_int(300, DType::kUInt8), 44);
+  EXPECT_EQ(wrap_int(200, DType::kInt8), -56);
+  EXPECT_EQ(wrap_int(int64_t{1} << 33, DType::kInt32), 0);
+  EXPECT_EQ(wrap_int(-2, DType::kInt64), -2);
+  EXPECT_EQ(wrap_int(-2, DType::kBool), 1);
+  EXPECT_EQ(wrap_int(-2, DType::kFloat32), -2);
 }
 
 TEST(Constants, Int4ValuesReadBackSignExtendedLowNibbleFirst) {
