@@ -129,6 +129,9 @@ _INTEGER_STEPS = [
     "{x} + {y}", "{x} - {y}", "{x} * {y}", "{x} + 3", "{x} * 2", "{x} - 1", "torch.relu({x})", "{x}.clamp(min=0)",
     "{x}.clamp(-2, 5)", "torch.maximum({x}, {y})", "torch.minimum({x}, {y})", "torch.where({x} > {y}, {x}, {y})",
     "({x} == {y}).to({x}.dtype)", "-{x}", "{x} % 3", "torch.relu({x} + {y})", "({x} < 2) | ({y} > 0)",
+    # Python ints outside the dtype's range wrap into it (uint8: -2 is 254, 300 is 44).
+    "({x} > -2).to({x}.dtype)", "({x} < 300).to({x}.dtype)", "{x} + (-3)", "torch.add({x}, {y}, alpha=-1)",
+    "{x}.clamp(min=-3)", "torch.maximum({x}, torch.tensor(-2))",
 ]
 
 
