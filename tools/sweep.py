@@ -3,6 +3,7 @@ YOLO (tools/sweep_models.py lists them), compare with PyTorch, write docs/covera
 
     python tools/sweep.py timm            # one model per timm architecture module (long)
     python tools/sweep.py hf              # Hugging Face architectures from small configs
+    python tools/sweep.py hf-lm           # every other transformers causal LM, one generic config
     python tools/sweep.py yolo            # Ultralytics YOLO from the package's yaml configs
     python tools/sweep.py hf --models hf:llama,hf:gpt2   # rerun some rows, keep the others
     python tools/sweep.py --render        # docs/coverage.md from the stored rows only
@@ -19,7 +20,9 @@ or, where the model is ill-conditioned, within 3x PyTorch fp32's own distance fr
 measured against the float64 result); the builtin kernels (XNNPACK off) must give the same answer
 on the first input; and for class scores the argmax agrees wherever the reference's top-2 margin
 exceeds the measured error. Statuses: pass, mismatch (a converted model that answers wrong: a
-bug), refused (ConversionError, with its first diagnostic), error (any other exception), timeout.
+bug), refused (ConversionError, with its first diagnostic), error (any other exception), timeout,
+no reference (PyTorch itself cannot build or run the model, as with some types under hf-lm's generic
+config: no verdict, and not counted as a failure).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ DOC = os.path.join(HERE, "..", "docs", "coverage.md")
 # The fast CI tier's sweep models (tests/python/test_zoo_fast.py): one per family, small and quick.
 FAST = ["timm:vision_transformer_relpos/test_vit_relpos", "hf:gpt2", "yolo:yolov8n-cls"]
 TITLES = {"timm": "timm (one model per architecture module)", "hf": "Hugging Face transformers (small configs)",
+          "hf-lm": "Hugging Face causal language models (every other type, one generic small config)",
           "yolo": "Ultralytics YOLO (yaml configs, no weights)"}
 
 
@@ -166,10 +170,15 @@ def compare(key: str, converter: str = "pt2tflite") -> dict:
     row = {"model": key, "status": "error", "max_err": None, "max_ref": None, "ops": None, "convert_s": None,
            "why": ""}
     try:
-        model, specs, classifier = sweep_models.build(key)
-        x0 = make_inputs(specs, 100)
-        inputs = [make_inputs(specs, seed) for seed in range(2)]
-        refs = [reference(model, x) for x in inputs]  # before export, which may leave state on the model
+        try:
+            model, specs, classifier = sweep_models.build(key)
+            x0 = make_inputs(specs, 100)
+            inputs = [make_inputs(specs, seed) for seed in range(2)]
+            refs = [reference(model, x) for x in inputs]  # before export, which may leave state on the model
+        except Exception as e:  # PyTorch itself cannot build or run it (hf-lm's generic config): no verdict
+            first_line = str(e).splitlines()[0] if str(e) else ""
+            row.update(status="no reference", why=f"PyTorch: {type(e).__name__}: {first_line}"[:300])
+            return row
         t = time.perf_counter()
         try:
             conv = CONVERTERS[converter](copy.deepcopy(model), x0)
@@ -268,7 +277,7 @@ def summary(family: str, rows: list[dict]) -> str:
     passing = [r for r in rows if r["status"] == "pass"]
     worst = max(passing, key=lambda r: r["max_err"] or 0.0, default=None)
     line = f"{family}: {n['pass']}/{len(rows)} pass"
-    rest = ", ".join(f"{n[s]} {s}" for s in ("mismatch", "refused", "error", "timeout") if n[s])
+    rest = ", ".join(f"{n[s]} {s}" for s in ("mismatch", "refused", "error", "timeout", "no reference") if n[s])
     line += f" ({rest})" if rest else ""
     if worst:
         line += f"; worst passing error {worst['max_err']:.1e} x max |ref| ({worst['model']})"
@@ -281,7 +290,7 @@ def refusal_reasons(rows: list[dict]) -> list[tuple[str, int]]:
     for r in rows:
         if r["status"] == "refused" and r.get("refused_ops"):
             c.update(r["refused_ops"])
-        elif r["status"] not in ("pass",):
+        elif r["status"] not in ("pass", "no reference"):
             c[f"{r['status']}: {r['why'][:80]}"] += 1
     return c.most_common()
 
@@ -294,9 +303,10 @@ def render() -> str:
              f"pass = every output within {TOLERANCE} x max |ref| of PyTorch fp32, or within {NOISE_FACTOR:g}x PyTorch "
              "fp32's own distance from float64 where the model is ill-conditioned; the builtin kernels (XNNPACK off) "
              "agree; class-score argmax agrees wherever the reference's top-2 margin exceeds the error. "
-             "mismatch = converted but wrong (a bug); refused = ConversionError (first diagnostic shown). "
+             "mismatch = converted but wrong (a bug); refused = ConversionError (first diagnostic shown); "
+             "no reference = PyTorch itself cannot build or run the model from that config (no verdict). "
              "See `tools/sweep.py` and `tools/sweep_models.py`.\n\n"]
-    for family in ("timm", "hf", "yolo"):
+    for family in TITLES:
         data = load_rows(family)
         if not data:
             continue

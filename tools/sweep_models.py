@@ -7,6 +7,9 @@ ids), and whether the output is class scores whose argmax must agree.
 - timm: one model per architecture module (`timm.models.<module>`): of the 8 names that look smallest,
   the one with the fewest parameters; its default input size capped at 256 px.
 - hf: Hugging Face transformers architectures built from small configs (no hub access).
+- hf-lm: every causal language model type of transformers' auto mapping that the hf list lacks, each
+  from one generic small config (the same keyword arguments for all), so a new architecture is
+  swept the day transformers ships it.
 - yolo: Ultralytics YOLO built from the package's yaml configs, no weights, heads in export mode.
 """
 
@@ -230,6 +233,32 @@ def build_hf(name: str):
     return FirstOutput(model, [a for a, _ in inputs]).eval(), [s for _, s in inputs], classifier
 
 
+GENERIC_LM = dict(LM, head_dim=16, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+# Types the generic config cannot give a small model, and why (they stay out of the sweep).
+HF_LM_SKIPPED = {
+    "blt": "its default hash-byte embeddings alone need more than 20 GB at any hidden size",
+}
+
+
+def hf_lm_keys() -> list[str]:
+    from transformers.models.auto import configuration_auto, modeling_auto
+
+    curated = {config for config, *_ in HF.values()}
+    return [f"hf-lm:{t}" for t in sorted(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+            if configuration_auto.CONFIG_MAPPING_NAMES.get(t) not in curated and t not in HF_LM_SKIPPED]
+
+
+def build_hf_lm(model_type: str):
+    import transformers as T
+    from transformers.models.auto import configuration_auto, modeling_auto
+
+    config = getattr(T, configuration_auto.CONFIG_MAPPING_NAMES[model_type])(**GENERIC_LM)
+    torch.manual_seed(0)
+    model = getattr(T, modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type])(config).eval()
+    zoo.fill_zero_parameters(model)
+    return FirstOutput(model, ["input_ids"]).eval(), [s for _, s in IDS], True
+
+
 # ---------------------------------------------------------------- Ultralytics
 
 YOLO = ["yolov3-tiny", "yolov5nu", "yolov6n", "yolov8n", "yolov8n-seg", "yolov8n-pose", "yolov8n-obb", "yolov8n-cls",
@@ -280,7 +309,8 @@ def build_yolo(name: str):
     return TupleOutputs(model).eval(), [(1, 3, size, size)], name.endswith("-cls")
 
 
-FAMILIES = {"timm": (timm_keys, build_timm), "hf": (hf_keys, build_hf), "yolo": (yolo_keys, build_yolo)}
+FAMILIES = {"timm": (timm_keys, build_timm), "hf": (hf_keys, build_hf), "hf-lm": (hf_lm_keys, build_hf_lm),
+            "yolo": (yolo_keys, build_yolo)}
 
 
 def build(key: str):
