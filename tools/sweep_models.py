@@ -240,6 +240,23 @@ HF_LM_SKIPPED = {
 }
 
 
+MLA = dict(num_key_value_heads=None, head_dim=None, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16,
+           kv_lora_rank=32, q_lora_rank=32)
+ROUTED_MOE = dict(n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, n_group=1, topk_group=1,
+                  first_k_dense_replace=1)
+# Where the generic config does not give a model PyTorch can run: the keyword arguments to change
+# (None drops one of the generic ones).
+HF_LM_OVERRIDES = {
+    "axk1": dict(MLA, **ROUTED_MOE),
+    "axk2": dict(MLA, **ROUTED_MOE),
+    "codegen": dict(rotary_dim=8, n_embd=64, n_layer=2, n_head=4, n_positions=128),
+    "deepseek_v2": dict(MLA, **ROUTED_MOE),
+    "deepseek_v3": dict(MLA, **ROUTED_MOE),
+    "deepseek_v32": dict(MLA, **ROUTED_MOE),
+    "dots1": dict(ROUTED_MOE, n_shared_experts=1),
+}
+
+
 def hf_lm_keys() -> list[str]:
     from transformers.models.auto import configuration_auto, modeling_auto
 
@@ -252,7 +269,8 @@ def build_hf_lm(model_type: str):
     import transformers as T
     from transformers.models.auto import configuration_auto, modeling_auto
 
-    config = getattr(T, configuration_auto.CONFIG_MAPPING_NAMES[model_type])(**GENERIC_LM)
+    kwargs = {k: v for k, v in dict(GENERIC_LM, **HF_LM_OVERRIDES.get(model_type, {})).items() if v is not None}
+    config = getattr(T, configuration_auto.CONFIG_MAPPING_NAMES[model_type])(**kwargs)
     torch.manual_seed(0)
     model = getattr(T, modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type])(config).eval()
     zoo.fill_zero_parameters(model)
