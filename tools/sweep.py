@@ -2,14 +2,15 @@
 YOLO (tools/sweep_models.py lists them), compare with PyTorch, write docs/coverage.md.
 
     python tools/sweep.py timm            # one model per timm architecture module (long)
+    python tools/sweep.py timm-more       # a second model per timm module
     python tools/sweep.py hf              # Hugging Face architectures from small configs
     python tools/sweep.py hf-lm           # every other transformers causal LM, one generic config
     python tools/sweep.py yolo            # Ultralytics YOLO from the package's yaml configs
     python tools/sweep.py hf --models hf:llama,hf:gpt2   # rerun some rows, keep the others
     python tools/sweep.py --render        # docs/coverage.md from the stored rows only
 
-The timm list (smallest model per module, counted on the meta device) is picked once and kept in
-docs/coverage/timm.json; `--reselect` picks it again (after a timm upgrade).
+The timm lists (models per module, counted on the meta device) are picked once and kept in
+docs/coverage/timm.json and timm-more.json; `--reselect` picks them again (after a timm upgrade).
 
 Each model runs in its own subprocess (under `nice`, with a timeout), so a hang or a crash costs
 one row, not the sweep. Rows are stored in docs/coverage/<family>.json; docs/coverage.md is
@@ -52,7 +53,8 @@ DATA = os.path.join(HERE, "..", "docs", "coverage")
 DOC = os.path.join(HERE, "..", "docs", "coverage.md")
 # The fast CI tier's sweep models (tests/python/test_zoo_fast.py): one per family, small and quick.
 FAST = ["timm:vision_transformer_relpos/test_vit_relpos", "hf:gpt2", "yolo:yolov8n-cls"]
-TITLES = {"timm": "timm (one model per architecture module)", "hf": "Hugging Face transformers (small configs)",
+TITLES = {"timm": "timm (one model per architecture module)",
+          "timm-more": "timm, a second model per module (the next smallest)", "hf": "Hugging Face transformers (small configs)",
           "hf-lm": "Hugging Face causal language models (every other type, one generic small config)",
           "yolo": "Ultralytics YOLO (yaml configs, no weights)"}
 
@@ -411,7 +413,7 @@ def main() -> int:
     if not args.render:
         if not args.family:
             parser.error("name a family, or --render")
-        stored = load_rows(args.family).get("order") if args.family == "timm" and not args.reselect else None
+        stored = load_rows(args.family).get("order") if args.family.startswith("timm") and not args.reselect else None
         keys = args.models.split(",") if args.models else stored or sweep_models.FAMILIES[args.family][0]()
         data = load_rows(args.family) if args.models else {"rows": {}, "order": keys}
         data["order"] = data.get("order", []) + [k for k in keys if k not in data.get("order", [])]

@@ -6,6 +6,7 @@ ids), and whether the output is class scores whose argmax must agree.
 
 - timm: one model per architecture module (`timm.models.<module>`): of the 8 names that look smallest,
   the one with the fewest parameters; its default input size capped at 256 px.
+- timm-more: a second model per module (the next smallest under 40M parameters), built the same way.
 - hf: Hugging Face transformers architectures built from small configs (no hub access).
 - hf-lm: every causal language model type of transformers' auto mapping that the hf list lacks, each
   from one generic small config (the same keyword arguments for all), so a new architecture is
@@ -45,24 +46,47 @@ def size_rank(name: str) -> tuple:
     return len(SIZE_WORDS), len(name)
 
 
+def timm_candidates(module: str, count: int) -> list[tuple[int, str]]:
+    """(parameters, name) of the first `count` names of a timm module by size_rank, counted on the meta
+    device (nothing is allocated); a variant that cannot be built here is not a candidate."""
+    import timm
+
+    found = []
+    for name in sorted(timm.list_models(module=module), key=size_rank)[:count]:
+        try:
+            with torch.device("meta"):
+                found.append((sum(p.numel() for p in timm.create_model(name, pretrained=False).parameters()), name))
+        except Exception:
+            continue
+    return found
+
+
 def timm_keys() -> list[str]:
     """One model per timm architecture module: of the names that look smallest (size_rank), the one
-    with the fewest parameters, counted on the meta device (nothing is allocated)."""
+    with the fewest parameters."""
     import timm
 
     keys = []
     for module in sorted(timm.list_modules()):
-        best = None
-        for name in sorted(timm.list_models(module=module), key=size_rank)[:CANDIDATES]:
-            try:
-                with torch.device("meta"):
-                    n = sum(p.numel() for p in timm.create_model(name, pretrained=False).parameters())
-            except Exception:  # a variant that cannot be built here is not a candidate
-                continue
-            if best is None or n < best[0]:
-                best = (n, name)
-        if best:
-            keys.append(f"timm:{module}/{best[1]}")
+        found = timm_candidates(module, CANDIDATES)
+        if found:
+            keys.append(f"timm:{module}/{min(found)[1]}")
+    return keys
+
+
+def timm_more_keys() -> list[str]:
+    """A second model per timm module: of a wider set of small-looking names, the one with the fewest
+    parameters (under 40 million) other than timm_keys' pick. Variants often differ in more than size:
+    attention type, pooling, window shape, input size."""
+    import timm
+
+    keys = []
+    for module in sorted(timm.list_modules()):
+        found = timm_candidates(module, 2 * CANDIDATES)
+        picked = min(timm_candidates(module, CANDIDATES), default=(0, ""))[1]
+        rest = sorted(c for c in found if c[1] != picked and c[0] < 40_000_000)
+        if rest:
+            keys.append(f"timm-more:{module}/{rest[0][1]}")
     return keys
 
 
@@ -331,12 +355,12 @@ def build_yolo(name: str):
     return TupleOutputs(model).eval(), [(1, 3, size, size)], name.endswith("-cls")
 
 
-FAMILIES = {"timm": (timm_keys, build_timm), "hf": (hf_keys, build_hf), "hf-lm": (hf_lm_keys, build_hf_lm),
-            "yolo": (yolo_keys, build_yolo)}
+FAMILIES = {"timm": (timm_keys, build_timm), "timm-more": (timm_more_keys, build_timm), "hf": (hf_keys, build_hf),
+            "hf-lm": (hf_lm_keys, build_hf_lm), "yolo": (yolo_keys, build_yolo)}
 
 
 def build(key: str):
     family, name = key.split(":", 1)
-    if family == "timm":
+    if family.startswith("timm"):
         name = name.split("/", 1)[1]
     return FAMILIES[family][1](name)
