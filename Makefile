@@ -8,7 +8,7 @@ PY_DEPS := torch==2.14.1 torchvision==0.29.1 ai-edge-litert timm numpy pytest sc
 SOURCES := $(shell find src include python -type f) CMakeLists.txt pyproject.toml
 STAMPS := build/stamps
 
-.PHONY: demo test san-configure test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-dynamic difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-hf sweep-yolo sweep-incumbent bench-llm test-llm-families
+.PHONY: demo test san-configure test-slow test-fast test-cpp test-python lint format deps build zoo difftest difftest-dynamic difftest-long clean fuzz fuzz-build fuzz-smoke sweep-timm sweep-timm-more sweep-hf sweep-hf-lm sweep-yolo sweep-incumbent bench-llm test-llm-families
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -130,8 +130,12 @@ difftest-long: build
 # and docs/coverage.md. Ultralytics goes in without its dependencies so that torch and numpy stay.
 sweep-timm: build
 	nice -n 10 $(PYTHON) tools/sweep.py timm
+sweep-timm-more: build
+	nice -n 10 $(PYTHON) tools/sweep.py timm-more
 sweep-hf: build
 	nice -n 10 $(PYTHON) tools/sweep.py hf
+sweep-hf-lm: build
+	nice -n 10 $(PYTHON) tools/sweep.py hf-lm
 sweep-yolo: build
 	$(PYTHON) -m pip install -q --no-deps ultralytics opencv-python-headless psutil
 	nice -n 10 $(PYTHON) tools/sweep.py yolo
