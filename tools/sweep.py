@@ -52,7 +52,7 @@ INCUMBENT_VERSION = "0.10.0"  # bench/INCUMBENT_VERSIONS.md
 DATA = os.path.join(HERE, "..", "docs", "coverage")
 DOC = os.path.join(HERE, "..", "docs", "coverage.md")
 # The fast CI tier's sweep models (tests/python/test_zoo_fast.py): one per family, small and quick.
-FAST = ["timm:vision_transformer_relpos/test_vit_relpos", "hf:gpt2", "yolo:yolov8n-cls"]
+FAST = ["timm:vision_transformer_relpos/test_vit_relpos", "hf:gpt2", "hf-lm:afmoe", "yolo:yolov8n-cls"]
 TITLES = {"timm": "timm (one model per architecture module)",
           "timm-more": "timm, a second model per module (the next smallest)", "hf": "Hugging Face transformers (small configs)",
           "hf-lm": "Hugging Face causal language models (every other type, one generic small config)",

@@ -21,8 +21,8 @@ import sweep  # noqa: E402  (tools/sweep.py: the public sweeps)
 
 @pytest.mark.parametrize("key", sweep.FAST)
 def test_sweep_model(key):
-    """One model per public-sweep family (timm module, Hugging Face small config, Ultralytics yaml),
-    judged as the sweep judges it (XNNPACK and builtin kernels, docs/coverage.md)."""
+    """One model per public-sweep family (timm module, Hugging Face small config, generic-config causal
+    LM, Ultralytics yaml), judged as the sweep judges it (XNNPACK and builtin kernels, docs/coverage.md)."""
     if key.startswith("yolo:"):
         pytest.importorskip("ultralytics")
     row = sweep.compare(key)
