@@ -362,7 +362,8 @@ def sweep_incumbent(args) -> int:
     if not ours:
         sys.exit(f"no rows for {args.family} yet: run `python tools/sweep.py {args.family}` first")
     keys = args.models.split(",") if args.models else [
-        k for k in ours["order"] if not args.not_passing or ours["rows"].get(k, {}).get("status") != "pass"]
+        k for k in ours["order"]
+        if not args.not_passing or ours["rows"].get(k, {}).get("status") not in ("pass", "no reference")]
     if args.missing:
         keys = [k for k in keys if k not in (load_rows(f"{args.family}.incumbent") or {}).get("rows", {})]
     python = incumbent_python()
