@@ -262,9 +262,11 @@ GENERIC_LM = dict(LM, head_dim=16, pad_token_id=0, bos_token_id=1, eos_token_id=
 HF_LM_SKIPPED = {
     "blt": "its default hash-byte embeddings alone need more than 20 GB at any hidden size",
     # Multimodal wrappers: the generic keywords do not reach their text and vision sub-configs, whose
-    # defaults are full size (out of memory on 24 GB); their text models are swept as gemma3 in hf.
+    # defaults are full size (out of memory on 24 GB); their text models are swept (gemma3 in hf,
+    # gemma3n_text and gemma4_text here).
     "gemma3": "a multimodal wrapper with full-size default sub-configs",
     "gemma3n": "a multimodal wrapper with full-size default sub-configs",
+    "gemma4": "a multimodal wrapper with full-size default sub-configs",
 }
 
 
