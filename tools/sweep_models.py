@@ -267,6 +267,7 @@ HF_LM_SKIPPED = {
     "gemma3": "a multimodal wrapper with full-size default sub-configs",
     "gemma3n": "a multimodal wrapper with full-size default sub-configs",
     "gemma4": "a multimodal wrapper with full-size default sub-configs",
+    "gemma4_unified": "a multimodal wrapper with full-size default sub-configs",
 }
 
 
