@@ -263,11 +263,12 @@ HF_LM_SKIPPED = {
     "blt": "its default hash-byte embeddings alone need more than 20 GB at any hidden size",
     # Multimodal wrappers: the generic keywords do not reach their text and vision sub-configs, whose
     # defaults are full size (out of memory on 24 GB); their text models are swept (gemma3 in hf,
-    # gemma3n_text and gemma4_text here).
+    # gemma3n_text and gemma4_text here; mllama is Llama 3.2 Vision).
     "gemma3": "a multimodal wrapper with full-size default sub-configs",
     "gemma3n": "a multimodal wrapper with full-size default sub-configs",
     "gemma4": "a multimodal wrapper with full-size default sub-configs",
     "gemma4_unified": "a multimodal wrapper with full-size default sub-configs",
+    "mllama": "a multimodal wrapper with full-size default sub-configs",
 }
 
 
