@@ -312,12 +312,17 @@ def render() -> str:
         data = load_rows(family)
         if not data:
             continue
-        rows = [data["rows"][k] for k in data["order"] if k in data["rows"]]
+        skipped = sweep_models.SKIPPED.get(family, {})
+        order = [k for k in data["order"] if k.split(":", 1)[1] not in skipped]  # rows stored before a skip
+        rows = [data["rows"][k] for k in order if k in data["rows"]]
         inc = load_rows(f"{family}.incumbent").get("rows", {})
-        partial = "" if len(rows) == len(data["order"]) else (
-            f" **Partial: {len(rows)} of {len(data['order'])} models run so far** (the rest have no row yet).")
+        partial = "" if len(rows) == len(order) else (
+            f" **Partial: {len(rows)} of {len(order)} models run so far** (the rest have no row yet).")
         lines.append(f"## {TITLES[family]}\n\n{data['generated']}{partial}\n\n**{summary(family, rows)}**\n\n")
         lines.append(incumbent_summary(rows, inc))
+        if skipped:
+            lines.append("Left out on purpose: " + "; ".join(f"{k} ({why})" for k, why in sorted(skipped.items())) +
+                         ".\n\n")
         reasons = refusal_reasons(rows)
         if reasons:
             lines.append("Why the others fail (models per reason): " +
