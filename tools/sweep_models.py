@@ -287,9 +287,16 @@ HF_LM_OVERRIDES = {
     "deepseek_v3": dict(MLA, **ROUTED_MOE),
     "deepseek_v32": dict(MLA, **ROUTED_MOE),
     "dots1": dict(ROUTED_MOE, n_shared_experts=1),
+    "glm4_moe_lite": dict(MLA, **ROUTED_MOE),
+    "glm_moe_dsa": dict(MLA, **ROUTED_MOE),
+    "mamba2": dict(num_heads=8, head_dim=16, expand=2, n_groups=1, state_size=16, num_key_value_heads=None),
+    "minicpm3": dict(MLA, **ROUTED_MOE),
+    "plbart": dict(d_model=64, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
+                   decoder_layers=2, encoder_ffn_dim=128, decoder_ffn_dim=128),
     # 512 experts of 512 by default: 400 MB of weights, past the timeout on the builtin kernels.
     "qwen3_next": SMALL_MOE,
     "qwen4_exp_text": SMALL_MOE,
+    "sarvam_mla": dict(MLA, **ROUTED_MOE),
 }
 
 
