@@ -369,6 +369,7 @@ def sweep_incumbent(args) -> int:
     keys = args.models.split(",") if args.models else [
         k for k in ours["order"]
         if not args.not_passing or ours["rows"].get(k, {}).get("status") not in ("pass", "no reference")]
+    keys = [k for k in keys if k.split(":", 1)[1] not in sweep_models.SKIPPED.get(args.family, {})]
     if args.missing:
         keys = [k for k in keys if k not in (load_rows(f"{args.family}.incumbent") or {}).get("rows", {})]
     python = incumbent_python()
