@@ -396,7 +396,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per model")
     parser.add_argument("--render", action="store_true", help="only rewrite docs/coverage.md")
     parser.add_argument("--reselect", action="store_true",
-                        help="timm: pick the smallest model per module again instead of reusing the stored list")
+                        help="timm, timm-more: pick the models per module again instead of reusing the stored list")
     parser.add_argument("--incumbent", action="store_true",
                         help="run litert-torch (its bench venv) on the family instead; rows go to <family>.incumbent.json")
     parser.add_argument("--not-passing", action="store_true",

@@ -83,7 +83,8 @@ def timm_more_keys() -> list[str]:
     keys = []
     for module in sorted(timm.list_modules()):
         found = timm_candidates(module, 2 * CANDIDATES)
-        picked = min(timm_candidates(module, CANDIDATES), default=(0, ""))[1]
+        first = set(sorted(timm.list_models(module=module), key=size_rank)[:CANDIDATES])  # timm_keys' candidates
+        picked = min((c for c in found if c[1] in first), default=(0, ""))[1]
         rest = sorted(c for c in found if c[1] != picked and c[0] < 40_000_000)
         if rest:
             keys.append(f"timm-more:{module}/{rest[0][1]}")
@@ -247,14 +248,18 @@ def hf_keys() -> list[str]:
     return [f"hf:{name}" for name in HF]
 
 
-def build_hf(name: str):
+def build_hf_model(config_cls: str, model_cls: str, kwargs: dict, inputs: list, classifier: bool):
+    """A transformers model from its class names and config keywords, as every hf builder returns it."""
     import transformers as T
 
-    config_cls, model_cls, kwargs, inputs, classifier = HF[name]
     torch.manual_seed(0)
     model = getattr(T, model_cls)(getattr(T, config_cls)(**kwargs)).eval()
     zoo.fill_zero_parameters(model)
     return FirstOutput(model, [a for a, _ in inputs]).eval(), [s for _, s in inputs], classifier
+
+
+def build_hf(name: str):
+    return build_hf_model(*HF[name])
 
 
 GENERIC_LM = dict(LM, head_dim=16, pad_token_id=0, bos_token_id=1, eos_token_id=2)
@@ -264,11 +269,8 @@ HF_LM_SKIPPED = {
     # Multimodal wrappers: the generic keywords do not reach their text and vision sub-configs, whose
     # defaults are full size (out of memory on 24 GB); their text models are swept (gemma3 in hf,
     # gemma3n_text and gemma4_text here; mllama is Llama 3.2 Vision).
-    "gemma3": "a multimodal wrapper with full-size default sub-configs",
-    "gemma3n": "a multimodal wrapper with full-size default sub-configs",
-    "gemma4": "a multimodal wrapper with full-size default sub-configs",
-    "gemma4_unified": "a multimodal wrapper with full-size default sub-configs",
-    "mllama": "a multimodal wrapper with full-size default sub-configs",
+    **dict.fromkeys(["gemma3", "gemma3n", "gemma4", "gemma4_unified", "mllama"],
+                    "a multimodal wrapper with full-size default sub-configs"),
 }
 
 
@@ -309,15 +311,11 @@ def hf_lm_keys() -> list[str]:
 
 
 def build_hf_lm(model_type: str):
-    import transformers as T
     from transformers.models.auto import configuration_auto, modeling_auto
 
     kwargs = {k: v for k, v in dict(GENERIC_LM, **HF_LM_OVERRIDES.get(model_type, {})).items() if v is not None}
-    config = getattr(T, configuration_auto.CONFIG_MAPPING_NAMES[model_type])(**kwargs)
-    torch.manual_seed(0)
-    model = getattr(T, modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type])(config).eval()
-    zoo.fill_zero_parameters(model)
-    return FirstOutput(model, ["input_ids"]).eval(), [s for _, s in IDS], True
+    return build_hf_model(configuration_auto.CONFIG_MAPPING_NAMES[model_type],
+                          modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type], kwargs, IDS, True)
 
 
 # ---------------------------------------------------------------- Ultralytics
